@@ -1,0 +1,1 @@
+"""Administrative regions and exact zonal aggregation (coverage-fraction weights)."""

@@ -1,0 +1,1 @@
+"""Core: errors, units, specs, grids and parameter tables shared by every layer."""

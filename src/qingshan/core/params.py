@@ -1,0 +1,299 @@
+"""Parameters (coefficients) and the land-cover table, as versioned, sourced, editable data.
+
+Every parameter carries a value, a unit, a source and a certainty tag; methods ask for a
+parameter *in the unit they need* and get it converted, so a table may say ``0.24`` for a
+coefficient, ``0.93 t/m3`` or ``930 kg/m3`` for a bulk density alike.
+
+The land-cover table maps each land-cover code of the input raster to an ecosystem type
+(森林, 灌丛, 草地, 湿地, 农田, 城镇, 荒漠, 其他) and holds per-class coefficients (runoff
+coefficient, USLE P factor, transpiration heat …). Its companion ``*.meta.csv`` gives the unit and
+source of every coefficient column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qingshan.core.errors import InputError, MissingParameterError
+from qingshan.core.tables import parse_float, read_csv_table
+from qingshan.core.units import conversion_factor, parse_unit
+
+__all__ = [
+    "ECOSYSTEMS",
+    "ECOSYSTEM_ZH",
+    "LandcoverTable",
+    "ParamSet",
+    "Parameter",
+    "ParameterTable",
+    "file_sha256",
+]
+
+ECOSYSTEMS = ("forest", "shrub", "grassland", "wetland", "cropland", "urban", "desert", "other")
+ECOSYSTEM_ZH = {
+    "forest": "森林",
+    "shrub": "灌丛",
+    "grassland": "草地",
+    "wetland": "湿地",
+    "cropland": "农田",
+    "urban": "城镇",
+    "desert": "荒漠",
+    "other": "其他",
+    "all": "合计",
+}
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a file, recorded in run provenance."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One scalar parameter: value in ``unit``, with its source and certainty tag."""
+
+    key: str
+    value: float
+    unit: str
+    source: str
+    certainty: str = "R"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """Scalar parameters by key. Read with :meth:`from_csv`; look up with :meth:`get`."""
+
+    params: Mapping[str, Parameter]
+    path: str = "<memory>"
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> ParameterTable:
+        """Read ``param_key, value, unit, source[, certainty, note]``; duplicate keys are errors."""
+        df = read_csv_table(path, ["param_key", "value", "unit", "source"], what="parameter table", what_zh="参数表")
+        out: dict[str, Parameter] = {}
+        for i, row in enumerate(df.itertuples(index=False), start=2):
+            key = str(row.param_key).strip()
+            if not key:
+                continue
+            if key in out:
+                raise InputError(
+                    f"Duplicate parameter '{key}' (row {i})",
+                    f"参数 '{key}' 重复（第 {i} 行）",
+                    file=path,
+                    field="param_key",
+                    fix="Keep one row per parameter key.",
+                    fix_zh="每个参数只保留一行。",
+                )
+            unit = str(row.unit).strip() or "1"
+            parse_unit(unit)
+            out[key] = Parameter(
+                key=key,
+                value=parse_float(row.value, path=path, field="value", row=i, what_zh="参数表"),
+                unit=unit,
+                source=str(row.source),
+                certainty=str(getattr(row, "certainty", "R") or "R"),
+                note=str(getattr(row, "note", "") or ""),
+            )
+        return cls(params=out, path=str(path))
+
+    def with_overrides(self, overrides: Mapping[str, float]) -> ParameterTable:
+        """A copy with some values replaced (units kept); unknown keys are errors."""
+        new = dict(self.params)
+        for key, value in overrides.items():
+            old = self._require(key)
+            new[key] = Parameter(key, float(value), old.unit, f"override (was {old.value} from {old.source})", "user")
+        return ParameterTable(params=new, path=self.path)
+
+    def _require(self, key: str) -> Parameter:
+        try:
+            return self.params[key]
+        except KeyError:
+            raise MissingParameterError(
+                f"Parameter '{key}' is not in the parameter table",
+                f"参数表中缺少参数 '{key}'",
+                file=self.path,
+                field=key,
+                fix=f"Add a row '{key},<value>,<unit>,<source>' to the parameter table.",
+                fix_zh=f"请在参数表中添加一行 '{key},<数值>,<单位>,<来源>'。",
+            ) from None
+
+    def get(self, key: str, unit: str) -> float:
+        """Value of ``key`` converted to ``unit``."""
+        p = self._require(key)
+        return p.value * conversion_factor(p.unit, unit)
+
+    def describe(self, key: str) -> Parameter:
+        """The full record of ``key`` (for provenance and docs)."""
+        return self._require(key)
+
+
+@dataclass(frozen=True)
+class LandcoverTable:
+    """Land-cover code → ecosystem type and per-class coefficients (wide CSV + meta CSV)."""
+
+    table: pd.DataFrame  # index: integer code
+    units: Mapping[str, str]
+    sources: Mapping[str, str]
+    path: str = "<memory>"
+
+    @classmethod
+    def from_csv(cls, path: str | Path, meta_path: str | Path | None = None) -> LandcoverTable:
+        """Read ``code, name_zh, name_en, ecosystem, <coefficient columns>`` and its meta file.
+
+        The meta file (default: ``<name>.meta.csv`` beside it) has ``column, unit, source``.
+        """
+        path = Path(path)
+        meta_path = Path(meta_path) if meta_path else path.with_suffix(".meta.csv")
+        df = read_csv_table(path, ["code", "name_zh", "name_en", "ecosystem"], what="land-cover table", what_zh="土地覆被参数表")
+        meta = read_csv_table(meta_path, ["column", "unit", "source"], what="land-cover meta table", what_zh="土地覆被参数说明表")
+        codes = []
+        for i, c in enumerate(df["code"], start=2):
+            codes.append(int(parse_float(c, path=path, field="code", row=i, what_zh="土地覆被参数表")))
+        if len(set(codes)) != len(codes):
+            dup = sorted({c for c in codes if codes.count(c) > 1})
+            raise InputError(
+                f"Duplicate land-cover code(s) {dup}",
+                f"土地覆被代码重复：{dup}",
+                file=path,
+                field="code",
+                fix="Keep one row per code.",
+                fix_zh="每个代码只保留一行。",
+            )
+        df.index = pd.Index(codes, name="code")
+        bad = sorted(set(df["ecosystem"]) - set(ECOSYSTEMS))
+        if bad:
+            raise InputError(
+                f"Unknown ecosystem type(s) {bad}",
+                f"未知生态系统类型：{bad}",
+                file=path,
+                field="ecosystem",
+                fix=f"Use one of: {', '.join(ECOSYSTEMS)}.",
+                fix_zh=f"可用类型：{', '.join(ECOSYSTEMS)}。",
+            )
+        units = {str(r.column): str(r.unit) or "1" for r in meta.itertuples(index=False)}
+        sources = {str(r.column): str(r.source) for r in meta.itertuples(index=False)}
+        coef_cols = [c for c in df.columns if c not in ("code", "name_zh", "name_en", "ecosystem", "subtype")]
+        undocumented = [c for c in coef_cols if c not in units]
+        if undocumented:
+            raise InputError(
+                f"Column(s) {undocumented} have no unit/source in {meta_path.name}",
+                f"列 {undocumented} 在 {meta_path.name} 中缺少单位和来源",
+                file=meta_path,
+                field=undocumented[0],
+                fix="Add a row 'column,unit,source' for every coefficient column.",
+                fix_zh="请为每个系数列添加一行 '列名,单位,来源'。",
+            )
+        return cls(table=df, units=units, sources=sources, path=str(path))
+
+    @property
+    def codes(self) -> list[int]:
+        """The land-cover codes the table knows."""
+        return [int(c) for c in self.table.index]
+
+    def ecosystem_of(self, code: int) -> str:
+        """Ecosystem type of a land-cover code."""
+        self.check_codes(np.array([code]))
+        return str(self.table.loc[code, "ecosystem"])
+
+    def check_codes(self, codes: np.ndarray, *, raster: str = "lulc") -> None:
+        """Raise naming the first land-cover code present in the raster but not in the table."""
+        present = set(np.unique(codes).tolist())
+        unknown = sorted(present - set(self.codes))
+        if unknown:
+            raise InputError(
+                f"Land-cover code(s) {unknown[:10]} in raster '{raster}' are not in the land-cover table",
+                f"土地覆被栅格 '{raster}' 中的代码 {unknown[:10]} 不在土地覆被参数表中",
+                file=self.path,
+                field="code",
+                fix="Add a row for each code (with its ecosystem type and coefficients), or set the pixels to nodata.",
+                fix_zh="请为每个代码添加一行（生态系统类型与系数），或将这些像元设为无数据。",
+            )
+
+    def lookup(self, codes: np.ndarray, column: str, unit: str, *, fill: float = np.nan) -> np.ndarray:
+        """Per-pixel coefficient: ``codes`` (int array) → values of ``column`` in ``unit``.
+
+        Cells whose code is negative (nodata) get ``fill``. Empty cells in the table are errors
+        for codes present in the raster.
+        """
+        if column not in self.table.columns:
+            raise MissingParameterError(
+                f"Land-cover table has no column '{column}'",
+                f"土地覆被参数表缺少列 '{column}'",
+                file=self.path,
+                field=column,
+                fix=f"Add a column '{column}' (unit {unit}) and document it in the .meta.csv.",
+                fix_zh=f"请添加列 '{column}'（单位 {unit}），并在 .meta.csv 中说明。",
+            )
+        valid = codes >= 0
+        self.check_codes(codes[valid])
+        factor = conversion_factor(self.units[column], unit)
+        present = np.unique(codes[valid])
+        lut_codes = np.array(self.codes, dtype=np.int64)
+        values = np.full(lut_codes.shape, np.nan)
+        for j, c in enumerate(lut_codes):
+            cell = str(self.table.loc[c, column]).strip()
+            if cell == "":
+                if c in present:
+                    raise MissingParameterError(
+                        f"Land-cover code {c} ({self.table.loc[c, 'name_en']}) has no value for '{column}'",
+                        f"土地覆被代码 {c}（{self.table.loc[c, 'name_zh']}）缺少 '{column}' 的值",
+                        file=self.path,
+                        field=column,
+                        fix=f"Fill the '{column}' cell of code {c}.",
+                        fix_zh=f"请填写代码 {c} 的 '{column}' 值。",
+                    )
+                continue
+            values[j] = parse_float(cell, path=self.path, field=column, row=j + 2, what_zh="土地覆被参数表") * factor
+        order = np.argsort(lut_codes)
+        idx = np.searchsorted(lut_codes[order], np.where(valid, codes, lut_codes.min()))
+        out = values[order][np.clip(idx, 0, len(order) - 1)]
+        return np.where(valid, out, fill)
+
+    def ecosystem_index(self, codes: np.ndarray) -> np.ndarray:
+        """Per-pixel index into :data:`ECOSYSTEMS` (−1 for nodata)."""
+        eco = np.array([ECOSYSTEMS.index(str(e)) for e in self.table["ecosystem"]], dtype=np.int16)
+        lut_codes = np.array(self.codes, dtype=np.int64)
+        order = np.argsort(lut_codes)
+        valid = codes >= 0
+        self.check_codes(codes[valid])
+        idx = np.searchsorted(lut_codes[order], np.where(valid, codes, lut_codes.min()))
+        return np.where(valid, eco[order][np.clip(idx, 0, len(order) - 1)], -1).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class ParamSet:
+    """What a quantity function reads its coefficients from."""
+
+    scalars: ParameterTable
+    landcover: LandcoverTable | None = None
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    def scalar(self, key: str, unit: str) -> float:
+        """Scalar parameter ``key`` in ``unit``."""
+        return self.scalars.get(key, unit)
+
+    def by_class(self, lulc: np.ndarray, column: str, unit: str) -> np.ndarray:
+        """Per-pixel coefficient from the land-cover table."""
+        if self.landcover is None:
+            raise MissingParameterError(
+                f"A land-cover table is needed for '{column}'",
+                f"计算 '{column}' 需要土地覆被参数表",
+                field="landcover_table",
+                fix="Set [tables] landcover = 'PATH.csv' in the config.",
+                fix_zh="请在配置文件 [tables] 中设置 landcover = 'PATH.csv'。",
+            )
+        return self.landcover.lookup(lulc, column, unit)
+
+    def option(self, key: str, default: object) -> object:
+        """A method option from the profile or config (e.g. ``runoff_alpha_table``)."""
+        return self.options.get(key, default)

@@ -1,0 +1,158 @@
+"""The single unit registry of Qingshan, with Chinese statistical units and currency.
+
+Accounting quantities are *annual flows*: a quantity in ``m3`` means cubic metres in the
+accounting year. A trailing ``/a``, ``/yr`` or ``/年`` on a table's unit is therefore accepted and
+dropped (it restates the accounting period), and prices are per physical unit (``CNY/m3``).
+
+Chinese statistical notation is understood: ``亿m³`` (10⁸ m³), ``万t`` (10⁴ t), ``亿kWh``,
+``万元``, ``亿元``, ``hm2``/``公顷``, ``亩``, ``元/t``, ``万人次``.
+
+>>> conversion_factor("亿m³", "m3")
+100000000.0
+>>> conversion_factor("元/t", "CNY/kg")
+0.001
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pint
+
+from qingshan.core.errors import UnitsError
+
+__all__ = [
+    "CURRENCY",
+    "assert_convertible",
+    "conversion_factor",
+    "is_currency",
+    "normalise_unit",
+    "parse_unit",
+    "ureg",
+]
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg.define("CNY = [currency] = yuan = RMB")
+ureg.define("USD = [currency_usd]")
+ureg.define("visit = [visit] = person_time = trip")
+ureg.define("head = [livestock_head]")
+ureg.define("ion = [ion]")
+ureg.define("mu = 10000 / 15 * meter ** 2")
+ureg.define("hm2 = hectare")
+
+CURRENCY = "CNY"
+
+# Chinese words and symbols → pint syntax. Order matters: longer tokens first.
+_REPLACEMENTS: tuple[tuple[str, str], ...] = (
+    ("千瓦时", "kWh"),
+    ("度电", "kWh"),
+    ("立方米", "m3"),
+    ("平方千米", "km2"),
+    ("平方公里", "km2"),
+    ("平方米", "m2"),
+    ("公顷", "hectare"),
+    ("公斤", "kg"),
+    ("千克", "kg"),
+    ("吨", "t"),
+    ("人次", "visit"),
+    ("元", "CNY"),
+    ("亩", "mu"),
+    ("头", "head"),
+    ("只", "head"),
+    ("个", "1"),
+    ("毫米", "mm"),
+    ("米", "m"),
+    ("天", "day"),
+    ("³", "3"),
+    ("²", "2"),
+    ("·", "*"),
+    ("×", "*"),
+)
+_MULTIPLIERS = {"亿": "1e8*", "千万": "1e7*", "百万": "1e6*", "万": "1e4*", "千": "1e3*"}
+_ANNUAL_SUFFIX = re.compile(r"(?:/|\s+per\s+|\*?)(?:a|yr|year|年)(?:-1)?$", re.IGNORECASE)
+_POWER = re.compile(r"(?<=[A-Za-z])(-?\d)(?![\d.])")
+
+
+def normalise_unit(text: str) -> str:
+    """Rewrite a unit string from a statistical table into pint syntax.
+
+    ``"亿m³"`` → ``"1e8*m**3"``; ``"元/t"`` → ``"CNY/t"``; ``"t hm-2"`` → ``"t*hm**-2"``.
+    """
+    s = text.strip()
+    if not s:
+        raise UnitsError(
+            "Empty unit string",
+            "单位为空",
+            fix="Write the unit, e.g. 'm3', '万t', '亿kWh', 'CNY/t'.",
+            fix_zh="请填写单位，例如 'm3'、'万t'、'亿kWh'、'元/t'。",
+        )
+    s = re.sub(r"^100\s*million\s*", "亿", s, flags=re.IGNORECASE)
+    s = re.sub(r"^10\s*(?:k|thousand|,000)\s+", "万", s, flags=re.IGNORECASE)
+    for zh, en in _REPLACEMENTS:
+        s = s.replace(zh, en)
+    s = _ANNUAL_SUFFIX.sub("", s).strip() or "1"
+    s = re.sub(r"\bhm2\b", "hectare", s)
+    s = _POWER.sub(r"**\1", s)
+    # "t hm**-2" (space-separated product, CF style) → "t * hm**-2"
+    s = re.sub(r"(?<=[\w)])\s+(?=[A-Za-z(])", "*", s)
+    for zh, factor in _MULTIPLIERS.items():
+        s = s.replace(zh, factor)
+    return s
+
+
+@lru_cache(maxsize=512)
+def parse_unit(text: str) -> pint.Quantity:
+    """Parse a unit string into a pint Quantity (magnitude = the unit's multiplier).
+
+    Raises
+    ------
+    UnitsError
+        When the string cannot be understood; the message lists accepted examples.
+    """
+    norm = normalise_unit(text)
+    try:
+        q = ureg.parse_expression(norm)
+    except Exception as exc:
+        raise UnitsError(
+            f"Cannot parse unit '{text}' (read as '{norm}'): {exc}",
+            f"无法识别单位 '{text}'",
+            fix="Use SI or Chinese statistical units such as m3, 亿m³, t, 万t, kWh, 亿kWh, hm2, km2, CNY/t, 元/m3.",
+            fix_zh="请使用标准单位，例如 m3、亿m³、t、万t、kWh、亿kWh、hm2、km2、元/t、元/m3。",
+        ) from exc
+    if not isinstance(q, pint.Quantity):  # a bare number such as "1"
+        q = ureg.Quantity(float(q), "")
+    return q
+
+
+def conversion_factor(from_unit: str, to_unit: str) -> float:
+    """Factor ``f`` such that ``x [from_unit] == x * f [to_unit]``.
+
+    Raises
+    ------
+    UnitsError
+        When the dimensions differ (e.g. ``t`` to ``m3``).
+    """
+    a, b = parse_unit(from_unit), parse_unit(to_unit)
+    try:
+        return float(a.to(b.units).magnitude / b.magnitude)
+    except pint.DimensionalityError as exc:
+        raise UnitsError(
+            f"Unit '{from_unit}' cannot be converted to '{to_unit}' ({a.dimensionality} vs {b.dimensionality})",
+            f"单位 '{from_unit}' 无法换算为 '{to_unit}'",
+            fix=f"Give the quantity in a unit of the same kind as '{to_unit}'.",
+            fix_zh=f"请使用与 '{to_unit}' 同类的单位。",
+        ) from exc
+
+
+def assert_convertible(from_unit: str, to_unit: str) -> None:
+    """Raise :class:`UnitsError` unless ``from_unit`` converts to ``to_unit``."""
+    conversion_factor(from_unit, to_unit)
+
+
+def is_currency(unit: str) -> bool:
+    """True when ``unit`` is an amount of Chinese yuan (元, 万元, 亿元, CNY…)."""
+    try:
+        return bool(parse_unit(unit).dimensionality == ureg.CNY.dimensionality)
+    except UnitsError:
+        return False

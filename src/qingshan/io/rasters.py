@@ -1,0 +1,176 @@
+"""Reading, validating and aligning input rasters; writing Cloud-Optimized GeoTIFFs.
+
+Inputs are checked for a CRS, a nodata value, and a plausible value range (from the canonical
+variables) before any computation, and are aligned to the accounting grid: categorical rasters
+(land cover) with nearest-neighbour, continuous ones bilinearly.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
+
+from qingshan.core.errors import GridMismatchError, InputError
+from qingshan.core.grid import Grid
+from qingshan.core.variables import VARIABLES, Variable
+
+__all__ = ["grid_of", "read_aligned", "write_cog"]
+
+
+def grid_of(path: str | Path) -> Grid:
+    """The grid of a raster file (errors if it has no CRS)."""
+    with _open(path) as ds:
+        _require_crs(ds, path)
+        return Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
+
+
+def _open(path: str | Path) -> rasterio.DatasetReader:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(
+            f"Raster not found: {p}",
+            f"找不到栅格文件：{p}",
+            file=p,
+            fix="Check the path in the config's [inputs] section.",
+            fix_zh="请检查配置文件 [inputs] 中的路径。",
+        )
+    try:
+        return rasterio.open(p)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(
+            f"Cannot open raster {p}: {exc}",
+            f"无法打开栅格文件 {p}",
+            file=p,
+            fix="Give a GeoTIFF (or another GDAL-readable raster).",
+            fix_zh="请提供 GeoTIFF 或其他 GDAL 可读的栅格。",
+        ) from exc
+
+
+def _require_crs(ds: rasterio.DatasetReader, path: str | Path) -> None:
+    if ds.crs is None:
+        raise InputError(
+            f"Raster {Path(path).name} has no coordinate reference system (CRS)",
+            f"栅格 {Path(path).name} 没有坐标参考系（CRS）",
+            file=path,
+            field="crs",
+            fix="Assign the CRS, e.g. `gdal_edit.py -a_srs EPSG:4326 FILE` or rio edit-info --crs EPSG:4326.",
+            fix_zh="请为栅格设置坐标系，例如 `gdal_edit.py -a_srs EPSG:4326 文件`。",
+        )
+
+
+def read_aligned(
+    path: str | Path,
+    variable: str,
+    grid: Grid,
+    *,
+    allow_resample: bool = True,
+) -> np.ndarray:
+    """Read one band of ``path`` onto ``grid`` as float64 (nodata → NaN), then validate range.
+
+    Parameters
+    ----------
+    path : raster file.
+    variable : canonical variable name (``precip``, ``lulc`` …), for resampling and range checks.
+    grid : the accounting grid.
+    allow_resample : if False, a raster on another grid is an error instead of being resampled.
+    """
+    var = VARIABLES[variable]
+    with _open(path) as ds:
+        _require_crs(ds, path)
+        src_grid = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
+        nodata = ds.nodata
+        data = ds.read(1, masked=False).astype(np.float64)
+        if nodata is not None:
+            data[data == nodata] = np.nan
+        if src_grid.same_as(grid):
+            out = data
+        elif not allow_resample:
+            raise GridMismatchError(
+                f"Raster '{variable}' is on a different grid from the accounting grid "
+                f"({src_grid.shape} vs {grid.shape})",
+                f"栅格 '{variable}' 与核算格网不一致",
+                file=path,
+                field=variable,
+                fix="Resample it to the reference grid, or set [grid] resample = true in the config.",
+                fix_zh="请将其重采样到参考格网，或在配置文件 [grid] 中设置 resample = true。",
+            )
+        else:
+            out = np.full(grid.shape, np.nan)
+            reproject(
+                source=data,
+                destination=out,
+                src_transform=ds.transform,
+                src_crs=ds.crs,
+                src_nodata=np.nan,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs_wkt,
+                dst_nodata=np.nan,
+                resampling=Resampling.nearest if var.categorical else Resampling.bilinear,
+            )
+    check_range(out, var, path)
+    return out
+
+
+def check_range(values: np.ndarray, var: Variable, path: str | Path) -> None:
+    """Raise :class:`InputError` when finite values fall outside the variable's valid range."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise InputError(
+            f"Raster '{var.name}' has no valid cells on the accounting grid",
+            f"栅格 '{var.name}' 在核算范围内没有有效像元",
+            file=path,
+            field=var.name,
+            fix="Check that the raster covers the regions and that its nodata value is right.",
+            fix_zh="请确认栅格覆盖核算区域且无数据值设置正确。",
+        )
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < var.valid_min or hi > var.valid_max:
+        bad = lo if lo < var.valid_min else hi
+        raise InputError(
+            f"Raster '{var.name}' has value {bad:g} outside the plausible range "
+            f"[{var.valid_min:g}, {var.valid_max:g}] {var.units}",
+            f"栅格 '{var.name}'（{var.name_zh}）含有超出合理范围 [{var.valid_min:g}, {var.valid_max:g}] {var.units} 的值 {bad:g}",
+            file=path,
+            field=var.name,
+            fix=f"Check the units (expected {var.units}) and the nodata value of the raster.",
+            fix_zh=f"请检查单位（应为 {var.units}）和无数据值设置。",
+        )
+
+
+def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, description: str) -> None:
+    """Write ``values`` as a single-band float32 Cloud-Optimized GeoTIFF, atomically.
+
+    The file is written beside its destination and renamed when complete, so a reader never
+    sees a half-written raster.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=path.parent)
+    os.close(fd)
+    profile = {
+        "driver": "COG",
+        "dtype": "float32",
+        "count": 1,
+        "height": grid.height,
+        "width": grid.width,
+        "crs": grid.crs_wkt,
+        "transform": grid.transform,
+        "nodata": np.float32(np.nan),
+        "compress": "deflate",
+        "blocksize": 256,
+    }
+    try:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(values.astype(np.float32), 1)
+            dst.update_tags(1, units=units, description=description)
+            dst.set_band_description(1, description)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
