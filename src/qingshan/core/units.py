@@ -39,6 +39,13 @@ ureg.define("visit = [visit] = person_time = trip")
 ureg.define("head = [livestock_head]")
 ureg.define("ion = [ion]")
 ureg.define("mu = 10000 / 15 * meter ** 2")
+# Carbon bookkeeping: carbon mass and CO2 mass are different quantities of the same element, so
+# they get their own dimension; tCO2 = 12/44 tC makes the C → CO2 stoichiometry a unit conversion.
+ureg.define("gC = [carbon] = g_C")
+ureg.define("kgC = 1e3 * gC")
+ureg.define("tC = 1e6 * gC = t_C")
+ureg.define("tCO2 = 12 / 44 * tC = t_CO2")
+ureg.define("kgCO2 = 1e-3 * tCO2")
 ureg.define("hm2 = hectare")
 
 CURRENCY = "CNY"
@@ -71,7 +78,7 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 )
 _MULTIPLIERS = {"亿": "1e8*", "千万": "1e7*", "百万": "1e6*", "万": "1e4*", "千": "1e3*"}
 _ANNUAL_SUFFIX = re.compile(r"(?:/|\s+per\s+|\*?)(?:a|yr|year|年)(?:-1)?$", re.IGNORECASE)
-_POWER = re.compile(r"(?<=[A-Za-z])(-?\d)(?![\d.])")
+_POWER = re.compile(r"(?<=[A-Za-z])(?<!O)(-?\d)(?![\d.])")  # not CO2, O2
 
 
 def normalise_unit(text: str) -> str:

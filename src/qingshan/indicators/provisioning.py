@@ -54,9 +54,70 @@ def _sector(id_: str, zh: str, en: str, sector: str) -> IndicatorSpec:
     )
 
 
+WATER_SUPPLY = IndicatorSpec(
+    id="water_supply",
+    name_zh="水资源供给",
+    name_en="Freshwater supply",
+    aliases_zh=("淡水资源", "水资源"),
+    category=Category.PROVISIONING,
+    description_en="Water used by sector (domestic, industry, agriculture, ecological) or supplied by water projects, valued at water prices.",
+    description_zh="分行业用水量（生活、工业、农业、生态）或水利工程供水量，按水价计价。",
+    components=tuple(
+        ComponentSpec(id=c, name_zh=zh, name_en=en, unit="m3", valuation="market_value",
+                      price_key=f"water_price.{c}", price_unit="CNY/m3", valuation_formula="V = Σ_i Q_i × P_i")
+        for c, zh, en in (
+            ("domestic", "生活用水", "Domestic use"),
+            ("industry", "工业用水", "Industrial use"),
+            ("agriculture", "农业用水", "Agricultural use"),
+            ("ecological", "生态用水", "Ecological use"),
+            ("raw_water", "水利工程供水", "Raw water from water projects"),
+        )
+    ),
+    methods=(
+        MethodSpec(
+            id="water_use_statistics", kind="table",
+            function="qingshan.quantities.provisioning:water_supply_from_statistics",
+            inputs=("statistics",),
+            formula="Q_i from 水资源公报 water use by sector; V = Σ Q_i × P_i",
+            source=_GARZE + " (prices 2.6/3.6/0.07 元/m³); 江波 et al. 2017 (0.5 元/m³ 水利工程水价)",
+            clause="§2.3", certainty=Certainty.VERIFIED,
+            notes="Transit water from upstream regions must be excluded (GB/T 46869 区域外扣减).",
+        ),
+    ),
+    default_method="water_use_statistics",
+    source=_GARZE, clause="§2.3", certainty=Certainty.VERIFIED,
+)
+
+ECO_ENERGY = IndicatorSpec(
+    id="eco_energy",
+    name_zh="生态能源",
+    name_en="Ecological energy",
+    aliases_zh=("水电",),
+    category=Category.PROVISIONING,
+    description_en="Hydropower generated in the region, valued at the electricity price.",
+    description_zh="区域内水力发电量，按电价计价。",
+    components=(
+        ComponentSpec(id="hydropower", name_zh="水力发电", name_en="Hydropower", unit="kWh", valuation="market_value",
+                      price_key="electricity_price.hydropower", price_unit="CNY/kWh", valuation_formula="V = E × P_e"),
+    ),
+    methods=(
+        MethodSpec(
+            id="generation_statistics", kind="table",
+            function="qingshan.quantities.provisioning:energy_from_statistics",
+            inputs=("statistics",),
+            formula="E from energy statistics (水力发电量); V = E × P_e",
+            source=_GARZE + " (95.30亿kWh × 0.53 元/kWh)", clause="§2.3", certainty=Certainty.VERIFIED,
+        ),
+    ),
+    default_method="generation_statistics",
+    source=_GARZE, clause="§2.3", certainty=Certainty.VERIFIED,
+)
+
 SPECS = (
     _sector("agricultural_products", "农业产品", "Agricultural products", "agriculture"),
     _sector("forestry_products", "林业产品", "Forestry products", "forestry"),
     _sector("livestock_products", "畜牧业产品", "Livestock products", "livestock"),
     _sector("fishery_products", "渔业产品", "Fishery products", "fishery"),
+    WATER_SUPPLY,
+    ECO_ENERGY,
 )

@@ -117,6 +117,19 @@ SOIL_RETENTION = IndicatorSpec(
                 ParamRef(key="soil_bulk_density", unit="t/m3", description="ρ"),
                 ParamRef(key="soil_n_content", unit="1", description="C_N, pure N content of soil"),
                 ParamRef(key="soil_p_content", unit="1", description="C_P, pure P content of soil"),
+                ParamRef(key="r_annual_a", unit="1", description="a of the annual-precipitation R fallback R = a·P^b (P in mm)"),
+                ParamRef(key="r_annual_b", unit="1", description="b of the annual-precipitation R fallback R = a·P^b"),
+                ParamRef(key="k_epic_correction_intercept", unit="1", description="K = (intercept + slope·K_EPIC)·to_si"),
+                ParamRef(key="k_epic_correction_slope", unit="1", description="K = (intercept + slope·K_EPIC)·to_si"),
+                ParamRef(key="k_epic_us_to_si", unit="1", description="US customary K → t·hm²·h/(hm²·MJ·mm)"),
+                ParamRef(key="soil_erodibility_default", unit="t*hm2*h/(hm2*MJ*mm)", description="K when no soil raster is given"),
+                ParamRef(key="rusle_m_break_1", unit="percent", description="slope below which m = rusle_m_exp_1"),
+                ParamRef(key="rusle_m_break_2", unit="percent", description="slope below which m = rusle_m_exp_2"),
+                ParamRef(key="rusle_m_break_3", unit="percent", description="slope below which m = rusle_m_exp_3 (else rusle_m_exp_4)"),
+                ParamRef(key="rusle_m_exp_1", unit="1", description="L-factor exponent m, gentlest slopes"),
+                ParamRef(key="rusle_m_exp_2", unit="1", description="L-factor exponent m"),
+                ParamRef(key="rusle_m_exp_3", unit="1", description="L-factor exponent m"),
+                ParamRef(key="rusle_m_exp_4", unit="1", description="L-factor exponent m, steepest slopes"),
             ),
             formula="Q_sr = R·K·L·S·(1 − C·P); C = 0.6508 − 0.3436·lg f (蔡崇法); L = (λ/22.13)^m; S after McCool/Liu",
             source=_RCEES_GARZE + "; 陈召亚 et al. 中国生态农业学报 2016, 24(2): 244-255 (factor formulas)",
@@ -131,6 +144,10 @@ SOIL_RETENTION = IndicatorSpec(
 )
 
 _NPP_PARAMS = (
+    ParamRef(key="ndvi_soil", unit="1", description="NDVI of bare soil (FPAR = fpar_min)"),
+    ParamRef(key="ndvi_veg", unit="1", description="NDVI of full cover (FPAR = fpar_max)"),
+    ParamRef(key="fpar_max", unit="1", description="maximum FPAR (CASA 0.95)"),
+    ParamRef(key="fpar_min", unit="1", description="minimum FPAR"),
     ParamRef(key="lue_epsilon", unit="g/MJ", description="light-use efficiency ε as carbon (CASA maximum)"),
     ParamRef(key="par_fraction", unit="1", description="PAR share of total solar radiation"),
     ParamRef(key="solar_radiation_annual", unit="MJ/m2", description="annual total solar radiation (used when no raster)"),
@@ -147,8 +164,8 @@ CARBON_SEQUESTRATION = IndicatorSpec(
     description_zh="生态系统在核算期内固定的二氧化碳量（以净生态系统生产力折算）。",
     components=(
         ComponentSpec(
-            id="co2_fixed", name_zh="固定二氧化碳量", name_en="CO2 fixed", unit="t",
-            valuation="market_value", price_key="carbon_price", price_unit="CNY/t",
+            id="co2_fixed", name_zh="固定二氧化碳量", name_en="CO2 fixed", unit="tCO2",
+            valuation="market_value", price_key="carbon_price", price_unit="CNY/tCO2",
             valuation_formula="V_c = Q_CO2 × P_c (national carbon market CEA price, or afforestation cost)",
         ),
     ),
@@ -256,4 +273,46 @@ CLIMATE_REGULATION = IndicatorSpec(
     certainty=Certainty.PRACTICE,
 )
 
-SPECS = (WATER_CONSERVATION, SOIL_RETENTION, CARBON_SEQUESTRATION, OXYGEN_RELEASE, CLIMATE_REGULATION)
+_FLOOD_COMPONENTS = (
+    ("vegetation", "植被洪水调蓄", "Vegetation storm storage"),
+    ("lakes", "湖泊洪水调蓄", "Lake storage"),
+    ("reservoirs", "水库洪水调蓄", "Reservoir flood-control storage"),
+    ("marshes", "沼泽洪水调蓄", "Marsh detention"),
+)
+
+FLOOD_REGULATION = IndicatorSpec(
+    id="flood_regulation",
+    name_zh="洪水调蓄",
+    name_en="Flood regulation",
+    aliases_zh=("洪水调蓄量",),
+    category=Category.REGULATING,
+    description_en="Flood water that vegetation, lakes, reservoirs and marshes can hold back, valued at reservoir construction cost.",
+    description_zh="植被、湖泊、水库和沼泽可调蓄的洪水量，以水库单位库容造价计价。",
+    components=tuple(
+        ComponentSpec(
+            id=cid, name_zh=zh, name_en=en, unit="m3", valuation="shadow_project",
+            price_key="reservoir_capacity_cost", price_unit="CNY/m3",
+            valuation_formula="V_fm = C_fm × C_we (影子工程法)",
+        )
+        for cid, zh, en in _FLOOD_COMPONENTS
+    ),
+    methods=(
+        MethodSpec(
+            id="storage_components",
+            kind="table",
+            function="qingshan.quantities.flood:flood_from_registers",
+            inputs=("statistics",),
+            formula="C_fm = C_veg + C_lake + 0.35 × C_reservoir,total + 0.3 m × A_marsh; lakes: C_l = e^a × A^b × T by region",
+            source=_RCEES_GARZE + "; 饶恩明 et al. 2014 生态学报 34(21) (lake model family)",
+            clause="§2.4.4 洪水调蓄",
+            certainty=Certainty.PRACTICE,
+            notes="Eastern-plain lake coefficients are unverified; only the Qinghai–Tibet equation is confirmed.",
+        ),
+    ),
+    default_method="storage_components",
+    source=_RCEES_GARZE,
+    clause="§2.4.4; GB/T 46869—2025 A.6 (second-hand)",
+    certainty=Certainty.PRACTICE,
+)
+
+SPECS = (WATER_CONSERVATION, SOIL_RETENTION, FLOOD_REGULATION, CARBON_SEQUESTRATION, OXYGEN_RELEASE, CLIMATE_REGULATION)

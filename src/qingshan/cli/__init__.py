@@ -1,0 +1,150 @@
+"""The ``qingshan`` command line: a thin layer over the engine, the registry and the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qingshan.core.errors import QingshanError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Qingshan 青山 — GEP (生态产品总值) accounting. Run `qingshan demo` for the Jiangxi example.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+indicators_app = typer.Typer(help="The indicator catalogue 指标目录.", invoke_without_command=True)
+app.add_typer(indicators_app, name="indicators")
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Print Qingshan errors in both languages and exit with status 2 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QingshanError as exc:
+            err_console.print(f"[bold red]Error 错误[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@indicators_app.callback()
+@friendly
+def indicators_list(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option(help="Only the indicators of this profile 方法配置")] = None,
+) -> None:
+    """List indicators: id, Chinese and English names, class, components and units."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from qingshan.indicators import registry
+
+    reg = registry()
+    ids = reg.profile(profile).indicator_ids if profile else [s.id for s in reg]
+    table = Table(title=f"Indicators 指标 ({profile or 'all'})")
+    for col in ("id", "指标", "Indicator", "Class 类别", "Components (unit)", "Methods", "Certainty"):
+        table.add_column(col)
+    for i in ids:
+        s = reg.get(i)
+        comps = ", ".join(f"{c.id} [{c.unit}]" for c in s.components)
+        table.add_row(s.id, s.name_zh, s.name_en, s.category.value, comps, ", ".join(m.id for m in s.methods), s.certainty.value)
+    console.print(table)
+    console.print(f"Profiles 方法配置: {', '.join(reg.profile_ids())}")
+
+
+@indicators_app.command("show")
+@friendly
+def indicators_show(indicator_id: str) -> None:
+    """Formula, units, inputs, parameters and sources of one indicator."""
+    from qingshan.docs import indicator_markdown
+    from qingshan.indicators import registry
+
+    console.print(indicator_markdown(registry().get(indicator_id)), markup=False, highlight=False)
+
+
+@app.command()
+@friendly
+def account(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML) 核算配置文件")],
+    store: Annotated[str | None, typer.Option(help="Results store URL (default from config or SQLite beside the output)")] = None,
+) -> None:
+    """Run a GEP accounting from a config: validate, compute, value, store and export."""
+    from qingshan.cli.report import print_summary, run_with_progress
+    from qingshan.engine.config import load_config
+
+    cfg = load_config(config)
+    outcome = run_with_progress(cfg, store)
+    print_summary(outcome, console)
+
+
+@app.command()
+@friendly
+def value(
+    quantities: Annotated[Path, typer.Argument(help="Quantities CSV 实物量表")],
+    prices: Annotated[Path, typer.Option("--prices", help="Price table CSV 价格表")],
+    profile: Annotated[str, typer.Option("--profile", help="Method profile 方法配置")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder 输出目录")],
+    params: Annotated[Path | None, typer.Option("--params", help="Parameter table CSV 参数表")] = None,
+    deflator: Annotated[Path | None, typer.Option("--deflator", help="Deflator CSV (year,index,source)")] = None,
+    base_year: Annotated[int | None, typer.Option("--base-year", help="Base year of comparable prices")] = None,
+) -> None:
+    """Value physical quantities computed elsewhere and export the accounting tables."""
+    from qingshan.engine.value import value_quantities
+
+    df = value_quantities(quantities, prices=prices, params=params, profile=profile, output=output,
+                          deflator=deflator, base_year=base_year)
+    total = df["value"].sum(skipna=True)
+    console.print(f"Valued 已计价 {len(df)} rows; total 合计 {total / 1e8:,.2f} 亿元 (CNY {total:,.0f})")
+    console.print(f"Outputs 输出: {output}/gep_accounts.xlsx, results.csv, provenance.json")
+
+
+@app.command()
+@friendly
+def runs(store: Annotated[str, typer.Option(help="Results store URL")] = "sqlite:///out/qingshan.sqlite") -> None:
+    """List the runs recorded in a results store."""
+    from qingshan.store.db import open_store
+    from qingshan.store.repo import list_runs
+
+    table = Table(title="Runs 核算记录")
+    for col in ("id", "name", "status", "profile", "years", "created"):
+        table.add_column(col)
+    for r in list_runs(open_store(store)):
+        table.add_row(r.id, r.name, r.status, r.profile, ",".join(map(str, r.years)), str(r.created_at)[:19])
+    console.print(table)
+
+
+@app.command()
+@friendly
+def demo(
+    output: Annotated[Path, typer.Option(help="Where the example writes its outputs")] = Path("out/jiangxi-2019"),
+) -> None:
+    """Run the embedded Jiangxi example (100 counties, 2019) and print the summary."""
+    from qingshan.cli.report import print_summary, run_with_progress
+    from qingshan.engine.config import load_config
+    from qingshan.examples import example_config
+
+    cfg = load_config(example_config())
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": output.resolve(), "store": None})})
+    outcome = run_with_progress(cfg, f"sqlite:///{output.resolve().parent / 'qingshan.sqlite'}")
+    print_summary(outcome, console)
+
+
+def main() -> None:
+    """Entry point of the ``qingshan`` script."""
+    sys.exit(app())

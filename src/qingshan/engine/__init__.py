@@ -1,0 +1,1 @@
+"""The accounting engine: a typed run request, then named steps from inputs to stored results."""

@@ -1,0 +1,141 @@
+"""The run configuration (TOML), validated into a typed :class:`RunConfig`.
+
+Relative paths are relative to the config file. ``{year}`` in an input path is replaced by each
+accounting year, so one config can account several years.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qingshan.core.errors import ConfigError
+
+__all__ = ["RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionsConfig(_Strict):
+    """Boundary file of the lowest level and the attribute fields of each level."""
+
+    file: Path
+    levels: list[str] = ["province", "city", "county"]
+    code_fields: list[str] = ["province_adcode", "city_adcode", "district_adcode"]
+    name_fields: list[str] = ["province_name", "city_name", "district_name"]
+
+
+class TablesConfig(_Strict):
+    """Parameter, land-cover, price, deflator and statistics tables."""
+
+    parameters: list[Path] = Field(default_factory=list)
+    landcover: Path | None = None
+    prices: Path
+    deflator: Path | None = None
+    statistics: Path | None = None
+    products: Path | None = None
+
+
+class RunSection(_Strict):
+    """What to account."""
+
+    name: str = "GEP accounting"
+    years: list[int]
+    profile: str
+    base_year: int | None = None
+    output: Path = Path("out")
+    store: str | None = None
+
+
+class GridSection(_Strict):
+    """Which input defines the accounting grid, and whether others may be resampled to it."""
+
+    reference: str = "lulc"
+    resample: bool = True
+
+
+class PricesSection(_Strict):
+    """How prices of other years are used."""
+
+    year_policy: Literal["exact", "deflate"] = "deflate"
+
+
+class RunConfig(_Strict):
+    """A whole run request."""
+
+    run: RunSection
+    regions: RegionsConfig
+    grid: GridSection = GridSection()
+    inputs: dict[str, str] = Field(default_factory=dict)
+    tables: TablesConfig
+    prices: PricesSection = PricesSection()
+    options: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, float] = Field(default_factory=dict)
+    source_path: Path | None = None
+
+    def input_path(self, name: str, year: int) -> Path:
+        """Path of raster input ``name`` for ``year``."""
+        return Path(self.inputs[name].replace("{year}", str(year)))
+
+
+def _resolve(base: Path, data: dict[str, Any]) -> dict[str, Any]:
+    def fix(p: Any) -> Any:
+        return str((base / p).resolve()) if isinstance(p, str) and not Path(p).is_absolute() else p
+
+    regions = data.get("regions", {})
+    if "file" in regions:
+        regions["file"] = fix(regions["file"])
+    data["inputs"] = {k: fix(v) for k, v in data.get("inputs", {}).items()}
+    tables = data.get("tables", {})
+    for k, v in list(tables.items()):
+        tables[k] = [fix(x) for x in v] if isinstance(v, list) else fix(v)
+    run = data.get("run", {})
+    if "output" in run:
+        run["output"] = fix(run["output"])
+    store = run.get("store")
+    if isinstance(store, str) and store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
+        run["store"] = "sqlite:///" + str((base / store.removeprefix("sqlite:///")).resolve())
+    return data
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config; every problem names the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"Config file not found: {path}",
+            f"找不到配置文件：{path}",
+            file=path,
+            fix="Give the path of a TOML run config (see examples/jiangxi/jiangxi-2019.toml).",
+            fix_zh="请给出 TOML 配置文件路径（参见 examples/jiangxi/jiangxi-2019.toml）。",
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Config is not valid TOML: {exc}",
+            f"配置文件不是有效的 TOML：{exc}",
+            file=path,
+            fix="Fix the syntax at the line and column given.",
+            fix_zh="请修正所示行列处的语法。",
+        ) from exc
+    data = _resolve(path.parent, data)
+    data["source_path"] = str(path.resolve())
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(
+            f"Config field '{loc}': {err['msg']}",
+            f"配置项 '{loc}' 有误：{err['msg']}",
+            file=path,
+            field=loc,
+            fix="See docs/config.md for the fields and their types.",
+            fix_zh="字段及类型见 docs/config.md。",
+        ) from exc

@@ -1,0 +1,377 @@
+"""``account``: one accounting run as a list of named steps.
+
+    plan → load_tables → load_regions → [per year: load_inputs → compute → aggregate] →
+    value → roll_up → export (atomic) → store (one transaction)
+
+Everything that can be validated is validated before the run is recorded, so bad input leaves
+no trace but its error message; a failure after that is recorded as a failed run, and exports
+are written to a temporary folder that replaces the output folder only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qingshan import __version__
+from qingshan.aggregate.regions import RegionSet
+from qingshan.aggregate.zonal import ZoneWeights, roll_up, zone_weights
+from qingshan.core.errors import ConfigError, InputError, QingshanError
+from qingshan.core.grid import Grid
+from qingshan.core.params import ECOSYSTEMS, LandcoverTable, ParameterTable, ParamSet, file_sha256
+from qingshan.core.spec import IndicatorSpec, MethodSpec
+from qingshan.core.tables import read_csv_table
+from qingshan.core.variables import VARIABLES
+from qingshan.engine.config import RunConfig
+from qingshan.engine.valuation import value_rows
+from qingshan.indicators import registry
+from qingshan.indicators.registry import Profile
+from qingshan.io.rasters import grid_of, read_aligned
+from qingshan.valuation.prices import Deflator, PriceTable
+
+__all__ = ["Plan", "RunOutcome", "Tables", "account"]
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will be computed: the profile, and for each indicator the chosen method."""
+
+    profile: Profile
+    items: tuple[tuple[IndicatorSpec, MethodSpec], ...]
+
+    @property
+    def raster_inputs(self) -> set[str]:
+        """Canonical raster variables some method needs."""
+        return {i for _, m in self.items if m.kind == "raster" for i in m.inputs}
+
+
+@dataclass
+class Tables:
+    """Every table of a run, read and checked."""
+
+    params: ParamSet
+    prices: PriceTable
+    deflator: Deflator | None
+    statistics: pd.DataFrame | None
+    products: pd.DataFrame | None
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run produced."""
+
+    run_id: str
+    results: pd.DataFrame
+    regions: RegionSet
+    output_dir: Path
+    provenance: dict[str, Any]
+    files: list[Path]
+
+
+def plan(config: RunConfig) -> Plan:
+    """Resolve the profile and check that every raster input it needs is configured."""
+    reg = registry()
+    profile = reg.profile(config.run.profile)
+    items = []
+    for entry in profile.entries:
+        spec = reg.get(entry.indicator)
+        method = spec.method(str(config.options.get(f"{spec.id}.method", entry.method or spec.default_method)))
+        items.append((spec, method))
+    p = Plan(profile=profile, items=tuple(items))
+    for name in sorted(p.raster_inputs):
+        if name not in config.inputs:
+            users = [s.id for s, m in p.items if name in m.inputs]
+            raise ConfigError(
+                f"Input raster '{name}' is needed by {', '.join(users)} but not given",
+                f"指标 {', '.join(users)} 需要栅格输入 '{name}'（{VARIABLES[name].name_zh}），配置中未提供",
+                file=config.source_path,
+                field=f"inputs.{name}",
+                fix=f"Add {name} = \"PATH.tif\" under [inputs] ({VARIABLES[name].description}, {VARIABLES[name].units}).",
+                fix_zh=f"请在 [inputs] 中添加 {name} = \"路径.tif\"。",
+            )
+    for name in config.inputs:
+        if name not in VARIABLES:
+            raise ConfigError(
+                f"Unknown input name '{name}'",
+                f"未知的输入名称 '{name}'",
+                file=config.source_path,
+                field=f"inputs.{name}",
+                fix=f"Known inputs: {', '.join(sorted(VARIABLES))}.",
+                fix_zh=f"可用输入：{', '.join(sorted(VARIABLES))}。",
+            )
+    if config.run.base_year is not None and config.tables.deflator is None:
+        others = [y for y in config.run.years if y != config.run.base_year]
+        if others:
+            raise ConfigError(
+                f"Comparable prices for {others} at base year {config.run.base_year} need a deflator table",
+                "计算可比价需要价格指数表",
+                file=config.source_path,
+                field="tables.deflator",
+                fix="Set [tables] deflator = 'deflator.csv' (columns year,index,source).",
+                fix_zh="请在 [tables] 中设置 deflator（列：year,index,source）。",
+            )
+    return p
+
+
+def load_tables(config: RunConfig, p: Plan) -> Tables:
+    """Read parameter, land-cover, price, deflator, statistics and product tables."""
+    t = config.tables
+    merged: dict[str, Any] = {}
+    hashes: dict[str, str] = {}
+    for path in t.parameters:
+        tbl = ParameterTable.from_csv(path)
+        merged.update(tbl.params)
+        hashes[str(path)] = file_sha256(path)
+    scalars = ParameterTable(params=merged, path=", ".join(str(x) for x in t.parameters) or "<none>")
+    if config.parameters:
+        scalars = scalars.with_overrides(config.parameters)
+    landcover = LandcoverTable.from_csv(t.landcover) if t.landcover else None
+    if t.landcover:
+        hashes[str(t.landcover)] = file_sha256(t.landcover)
+    deflator = Deflator.from_csv(t.deflator) if t.deflator else None
+    prices = PriceTable.from_csv(t.prices, deflator=deflator, policy=config.prices.year_policy)
+    for extra in (t.prices, t.deflator, t.statistics, t.products):
+        if extra:
+            hashes[str(extra)] = file_sha256(extra)
+    stats = products = None
+    if any(m.kind == "table" for _, m in p.items):
+        if t.statistics is None or t.products is None:
+            raise ConfigError(
+                "Provisioning indicators need [tables] statistics and products",
+                "物质产品指标需要配置统计数据表 statistics 和产品表 products",
+                file=config.source_path,
+                field="tables.statistics",
+                fix="Set both paths (see docs/formats.md).",
+                fix_zh="请设置两个表的路径（见 docs/formats.md）。",
+            )
+        stats = read_csv_table(t.statistics, ["region_code", "year", "item", "value", "unit", "source"], what="statistics table", what_zh="统计数据表")
+        products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
+    options = {**p.profile.options, **config.options}
+    return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
+
+
+def load_regions(config: RunConfig) -> RegionSet:
+    """Build the administrative hierarchy from the boundary file."""
+    r = config.regions
+    return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields)
+
+
+def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
+    """Read, validate and align every raster input of ``year`` onto the reference grid."""
+    needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    if config.grid.reference not in config.inputs:
+        raise ConfigError(
+            f"Grid reference '{config.grid.reference}' is not an input",
+            f"参考格网 '{config.grid.reference}' 不在输入中",
+            file=config.source_path,
+            field="grid.reference",
+            fix="Name one of the [inputs] as the reference grid.",
+            fix_zh="请将 [inputs] 中的一个栅格设为参考格网。",
+        )
+    grid = grid_of(config.input_path(config.grid.reference, year))
+    arrays, hashes = {}, {}
+    for name in sorted(needed):
+        path = config.input_path(name, year)
+        arrays[name] = read_aligned(path, name, grid, allow_resample=config.grid.resample)
+        hashes[str(path)] = file_sha256(path)
+    if "lulc" in arrays and tables.params.landcover is not None:
+        lulc = arrays["lulc"]
+        tables.params.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=str(config.input_path("lulc", year)))
+    if "precip" in arrays and np.nanmin(arrays["precip"]) < 0:
+        raise InputError(
+            "Precipitation raster has negative values",
+            "降水量栅格含有负值",
+            file=config.input_path("precip", year),
+            field="precip",
+            fix="Set the nodata value correctly, or correct the data (precipitation is ≥ 0 mm).",
+            fix_zh="请正确设置无数据值或修正数据（降水量应 ≥ 0 mm）。",
+        )
+    return grid, arrays, hashes
+
+
+def compute_raster(spec: IndicatorSpec, method: MethodSpec, inputs: dict[str, np.ndarray], params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """Call a raster quantity function and check what it returns."""
+    fn = method.load()
+    out = fn(inputs=inputs, params=params, grid=grid)
+    for comp, arr in out.items():
+        spec.component(comp)
+        if arr.shape != grid.shape:
+            raise AssertionError(f"{spec.id}.{comp}: shape {arr.shape} != grid {grid.shape}")
+        if np.nanmin(arr, initial=0.0) < 0:
+            raise AssertionError(f"{spec.id}.{comp}: negative quantities")
+    return out
+
+
+def aggregate_raster(spec: IndicatorSpec, layers: dict[str, np.ndarray], weights: ZoneWeights, eco_index: np.ndarray, year: int) -> pd.DataFrame:
+    """Per-cell quantities → leaf-region rows by ecosystem type."""
+    frames = []
+    for comp, arr in layers.items():
+        unit = spec.component(comp).unit
+        sums = weights.totals_by_ecosystem(arr, eco_index)
+        df = pd.DataFrame(sums, columns=list(ECOSYSTEMS))
+        df["region_code"] = list(weights.codes)
+        long = df.melt(id_vars="region_code", var_name="ecosystem", value_name="quantity")
+        long = long[long["quantity"] != 0]
+        frames.append(long.assign(year=year, indicator=spec.id, component=comp, unit=unit))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _content_hash(config: RunConfig, hashes: dict[str, str]) -> str:
+    payload = {
+        "code": __version__,
+        "config": config.model_dump(mode="json", exclude={"source_path": True, "run": {"output", "store", "name"}}),
+        "files": sorted(hashes.values()),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _noop(step: str, fraction: float) -> None:
+    return None
+
+
+def account(config: RunConfig, *, store_url: str | None = None, progress: Progress = _noop) -> RunOutcome:
+    """Run an accounting end to end and return what it produced (see module docstring)."""
+    from qingshan.engine.export import export_all
+    from qingshan.store import repo
+    from qingshan.store.db import open_store
+
+    t0 = time.time()
+    progress("plan", 0.0)
+    p = plan(config)
+    tables = load_tables(config, p)
+    regions = load_regions(config)
+    base_year = config.run.base_year or config.run.years[0]
+    progress("inputs", 0.05)
+    per_year = {y: load_inputs(config, p, y, tables) for y in config.run.years}
+    hashes = dict(tables.hashes)
+    for _, _, h in per_year.values():
+        hashes.update(h)
+    hashes[str(config.regions.file)] = file_sha256(config.regions.file)
+    content_hash = _content_hash(config, hashes)
+
+    factory = open_store(store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}")
+    run_id = str(uuid.uuid4())
+    repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
+                   base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
+    try:
+        leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
+        progress("value", 0.8)
+        valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
+        results = _roll_up_valued(valued, regions)
+        provenance = _provenance(config, p, tables, hashes, prices_used, content_hash, t0)
+        progress("export", 0.9)
+        files = export_all(results, regions, layers_by_year, grid, config, provenance, run_id)
+        region_rows = _region_rows(regions)
+        repo.finish_run_succeeded(factory, run_id, results=results, regions=region_rows, provenance=provenance,
+                                  output_dir=str(config.run.output), content_hash=content_hash)
+    except QingshanError as exc:
+        repo.finish_run_failed(factory, run_id, exc.to_dict())
+        raise
+    except Exception as exc:
+        repo.finish_run_failed(factory, run_id, {"error": type(exc).__name__, "message_en": str(exc)})
+        raise
+    progress("done", 1.0)
+    return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files)
+
+
+def _compute_all(config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, per_year: dict, progress: Progress):  # type: ignore[no-untyped-def]
+    frames = []
+    layers_by_year: dict[int, dict[str, np.ndarray]] = {}
+    grid = None
+    n = max(1, len(per_year) * len(p.items))
+    k = 0
+    for year, (grid, inputs, _) in per_year.items():
+        weights = zone_weights(regions, grid)
+        lulc = inputs.get("lulc")
+        eco = (
+            tables.params.landcover.ecosystem_index(np.where(np.isfinite(lulc), lulc, -1).astype(np.int64))
+            if lulc is not None and tables.params.landcover is not None
+            else np.full(grid.shape, ECOSYSTEMS.index("other"), dtype=np.int16)
+        )
+        layers_by_year[year] = {}
+        for spec, method in p.items:
+            k += 1
+            progress(f"{spec.id} {year}", 0.1 + 0.7 * k / n)
+            if method.kind == "raster":
+                layers = compute_raster(spec, method, inputs, tables.params, grid)
+                for comp, arr in layers.items():
+                    layers_by_year[year][f"{spec.id}.{comp}"] = arr
+                frames.append(aggregate_raster(spec, layers, weights, eco, year))
+            else:
+                tbl = {"statistics": tables.statistics, "products": tables.products}
+                rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
+                frames.append(rows.assign(year=year, indicator=spec.id))
+    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
+
+
+def _roll_up_valued(valued: pd.DataFrame, regions: RegionSet) -> pd.DataFrame:
+    keys = ["year", "indicator", "category", "component", "ecosystem", "unit", "price_unit"]
+    vals = ["quantity", "value", "value_comparable"]
+    v = valued.copy()
+    v["price_unit"] = v["price_unit"].fillna("")
+    has_value = v["value"].notna()
+    v[["value", "value_comparable"]] = v[["value", "value_comparable"]].astype(float)
+    rolled = roll_up(v, regions, keys=keys, value_cols=vals)
+    # groupby-sum turns all-NaN groups into 0: restore "no value" for unvalued components
+    unvalued = set(v.loc[~has_value, "component"]) - set(v.loc[has_value, "component"])
+    rolled.loc[rolled["component"].isin(unvalued), ["value", "value_comparable"]] = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rolled["price"] = np.where(rolled["quantity"] > 0, rolled["value"] / rolled["quantity"], np.nan)
+    rolled["price_unit"] = rolled["price_unit"].replace("", None)
+    return rolled.reset_index(drop=True)
+
+
+def _region_rows(regions: RegionSet) -> list[dict[str, Any]]:
+    from qingshan.engine.export import region_geometries
+
+    geoms = region_geometries(regions)
+    out = []
+    for r in regions:
+        g = geoms.get(r.code)
+        out.append({"code": r.code, "name": r.name, "level": r.level, "parent": r.parent,
+                    "area_km2": g[1] if g else None, "geometry": g[0] if g else None})
+    return out
+
+
+def _provenance(config: RunConfig, p: Plan, tables: Tables, hashes: dict[str, str], prices: list[dict[str, object]], content_hash: str, t0: float) -> dict[str, Any]:
+    scalars = tables.params.scalars
+    return {
+        "qingshan_version": __version__,
+        "python": platform.python_version(),
+        "profile": {"id": p.profile.id, "status": p.profile.status, "options": dict(tables.params.options)},
+        "methods": {s.id: m.id for s, m in p.items},
+        "input_hashes": hashes,
+        "parameters": {k: {"value": v.value, "unit": v.unit, "source": v.source, "certainty": v.certainty} for k, v in scalars.params.items()},
+        "prices": prices,
+        "deflator": tables.deflator.source if tables.deflator else None,
+        "content_hash": content_hash,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0)),
+        "seconds": round(time.time() - t0, 2),
+    }
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a complete temporary folder to ``final``, replacing an older one."""
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,71 @@
+"""ORM models of the results store. Schema changes go through Alembic migrations only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "ResultRow", "Run", "RunRegion"]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Qingshan table."""
+
+
+class Run(Base):
+    """One accounting run: its request, status, provenance and where its exports are."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | succeeded | failed
+    profile: Mapped[str] = mapped_column(String(100))
+    years: Mapped[list[int]] = mapped_column(JSON)
+    base_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    provenance: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    output_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ResultRow(Base):
+    """One cell of the result cube: indicator × component × ecosystem × region × year."""
+
+    __tablename__ = "results"
+    __table_args__ = (Index("ix_results_run_region_year", "run_id", "region_code", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(String(60))
+    category: Mapped[str] = mapped_column(String(20))
+    component: Mapped[str] = mapped_column(String(80))
+    ecosystem: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(40))
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price_unit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # CNY, current prices
+    value_comparable: Mapped[float | None] = mapped_column(Float, nullable=True)  # CNY, base-year prices
+
+
+class RunRegion(Base):
+    """Regions of a run (with geometry as GeoJSON, simplified) for maps and drill-down."""
+
+    __tablename__ = "run_regions"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    parent: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    area_km2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    geometry: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,1 @@
+"""Valuation: price tables, deflators, and quantity × price with unit checks."""

@@ -1,0 +1,179 @@
+"""Prices (定价) with their year, region and source; deflators for comparable prices.
+
+Price table columns: ``price_key, value, unit, price_year, region, source``. ``region`` is a
+GB/T 2260 code or ``*`` (any region). A lookup for (key, accounting year, region) takes the row
+of the region itself, else of its nearest ancestor, else ``*`` — this hierarchy is explicit and
+recorded with every value. Among those rows, the one whose ``price_year`` equals the accounting
+year is used; otherwise, under the ``deflate`` policy, the latest earlier price year is carried
+to the accounting year with the deflator series (and the adjustment is recorded); under the
+``exact`` policy a missing year is an error. There is never a silent zero.
+
+Deflator table columns: ``year, index, source`` (any base; only ratios are used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from qingshan.core.errors import InputError, MissingPriceError
+from qingshan.core.tables import parse_float, read_csv_table
+from qingshan.core.units import is_currency, parse_unit
+
+__all__ = ["Deflator", "PriceRow", "PriceTable", "ResolvedPrice"]
+
+YearPolicy = Literal["exact", "deflate"]
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One price: ``value`` [unit] at the price level of ``price_year`` in ``region``."""
+
+    key: str
+    value: float
+    unit: str
+    price_year: int
+    region: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ResolvedPrice:
+    """A price ready to use in an accounting year, with how it was obtained."""
+
+    key: str
+    value: float  # at the accounting year's price level, in ``unit``
+    unit: str
+    row: PriceRow
+    factor: float  # deflator ratio applied (1.0 if none)
+    note: str
+
+
+@dataclass(frozen=True)
+class Deflator:
+    """Price-index series by year (e.g. CPI or GDP deflator)."""
+
+    index: dict[int, float]
+    source: str
+    path: str = "<memory>"
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> Deflator:
+        """Read ``year, index, source``."""
+        df = read_csv_table(path, ["year", "index", "source"], what="deflator table", what_zh="价格指数表")
+        idx = {}
+        for i, r in enumerate(df.itertuples(index=False), start=2):
+            idx[int(parse_float(r.year, path=path, field="year", row=i, what_zh="价格指数表"))] = parse_float(
+                r.index, path=path, field="index", row=i, what_zh="价格指数表"
+            )
+        return cls(index=idx, source="; ".join(sorted(set(df["source"]))), path=str(path))
+
+    def ratio(self, from_year: int, to_year: int) -> float:
+        """Factor that moves a value at ``from_year`` prices to ``to_year`` prices."""
+        for y in (from_year, to_year):
+            if y not in self.index:
+                raise MissingPriceError(
+                    f"The deflator series has no index for {y}",
+                    f"价格指数表缺少 {y} 年的指数",
+                    file=self.path,
+                    field="year",
+                    fix=f"Add a row '{y},<index>,<source>' to the deflator table (years present: {min(self.index)}–{max(self.index)}).",
+                    fix_zh=f"请在价格指数表中添加 '{y},<指数>,<来源>' 一行。",
+                )
+        return self.index[to_year] / self.index[from_year]
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """All price rows, with the deflator used to carry prices across years."""
+
+    rows: tuple[PriceRow, ...]
+    deflator: Deflator | None = None
+    policy: YearPolicy = "deflate"
+    path: str = "<memory>"
+
+    @classmethod
+    def from_csv(cls, path: str | Path, *, deflator: Deflator | None = None, policy: YearPolicy = "deflate") -> PriceTable:
+        """Read a price table; a unit that is not currency per something is an error."""
+        df = read_csv_table(
+            path, ["price_key", "value", "unit", "price_year", "region", "source"], what="price table", what_zh="价格表"
+        )
+        rows = []
+        seen: set[tuple[str, int, str]] = set()
+        for i, r in enumerate(df.itertuples(index=False), start=2):
+            key = str(r.price_key).strip()
+            if not key:
+                continue
+            unit = str(r.unit).strip()
+            q = parse_unit(unit)
+            if not is_currency(unit) and not any(d == "[currency]" for d in q.dimensionality):
+                raise InputError(
+                    f"Row {i}: price unit '{unit}' of '{key}' is not a currency per unit",
+                    f"价格表第 {i} 行 '{key}' 的单位 '{unit}' 不是货币单位",
+                    file=path,
+                    field="unit",
+                    fix="Write prices as currency per physical unit, e.g. 'CNY/m3', '元/t', 'CNY/kWh'.",
+                    fix_zh="价格单位应为货币/实物单位，例如 '元/m3'、'元/t'、'元/kWh'。",
+                )
+            year = int(parse_float(r.price_year, path=path, field="price_year", row=i, what_zh="价格表"))
+            region = str(r.region).strip() or "*"
+            if (key, year, region) in seen:
+                raise InputError(
+                    f"Row {i}: duplicate price '{key}' for {year}, region {region}",
+                    f"价格表第 {i} 行：'{key}' 在 {year} 年、区域 {region} 重复",
+                    file=path,
+                    field="price_key",
+                    fix="Keep one row per key, price year and region.",
+                    fix_zh="每个价格键、年份和区域只保留一行。",
+                )
+            seen.add((key, year, region))
+            rows.append(
+                PriceRow(key, parse_float(r.value, path=path, field="value", row=i, what_zh="价格表"), unit, year, region, str(r.source))
+            )
+        return cls(rows=tuple(rows), deflator=deflator, policy=policy, path=str(path))
+
+    def keys(self) -> set[str]:
+        """All price keys present."""
+        return {r.key for r in self.rows}
+
+    def resolve(self, key: str, year: int, region: str, ancestors: Sequence[str] = ()) -> ResolvedPrice:
+        """The price of ``key`` for accounting ``year`` in ``region`` (see module docstring)."""
+        for scope in (region, *ancestors, "*"):
+            cands = [r for r in self.rows if r.key == key and r.region == scope]
+            if cands:
+                return self._pick_year(key, year, cands)
+        raise MissingPriceError(
+            f"No price '{key}' for region {region} (or its parents, or '*')",
+            f"价格表中没有 '{key}' 适用于区域 {region}（或其上级、或 '*'）的价格",
+            file=self.path,
+            field=key,
+            fix=f"Add a row '{key},<value>,<unit>,{year},*,<source>' to the price table.",
+            fix_zh=f"请在价格表中添加一行 '{key},<价格>,<单位>,{year},*,<来源>'。",
+        )
+
+    def _pick_year(self, key: str, year: int, cands: list[PriceRow]) -> ResolvedPrice:
+        exact = [r for r in cands if r.price_year == year]
+        if exact:
+            r = exact[0]
+            return ResolvedPrice(key, r.value, r.unit, r, 1.0, f"{r.price_year} price")
+        earlier = sorted((r for r in cands if r.price_year < year), key=lambda r: r.price_year)
+        years = sorted(r.price_year for r in cands)
+        if self.policy == "exact" or not earlier or self.deflator is None:
+            why = (
+                "the year policy is 'exact'" if self.policy == "exact"
+                else "no deflator series is configured" if self.deflator is None
+                else "all price years are later than the accounting year"
+            )
+            raise MissingPriceError(
+                f"No price '{key}' for {year} ({why}; price years present: {years})",
+                f"价格 '{key}' 缺少 {year} 年的数值（现有年份：{years}）",
+                file=self.path,
+                field=key,
+                fix=f"Add a {year} row for '{key}', or set [prices] year_policy = 'deflate' with a deflator table covering {years[0]}–{year}.",
+                fix_zh=f"请为 '{key}' 添加 {year} 年价格，或设置 year_policy = 'deflate' 并提供价格指数表。",
+            )
+        r = earlier[-1]
+        f = self.deflator.ratio(r.price_year, year)
+        return ResolvedPrice(key, r.value * f, r.unit, r, f, f"{r.price_year} price × deflator {f:.4f} → {year}")

@@ -1,0 +1,26 @@
+"""Quantity × price → value, with the unit algebra checked (实物量 × 定价 → 价值量)."""
+
+from __future__ import annotations
+
+from qingshan.core.errors import UnitsError
+from qingshan.core.units import conversion_factor, parse_unit, ureg
+
+__all__ = ["value_in_cny"]
+
+
+def value_in_cny(quantity: float, quantity_unit: str, price: float, price_unit: str) -> float:
+    """Value [CNY] of ``quantity`` [quantity_unit] at ``price`` [price_unit].
+
+    ``quantity_unit × price_unit`` must reduce to a currency: ``value_in_cny(2.45, "亿m³",
+    6.11, "元/m3")`` → 1.49695e9; ``value_in_cny(1, "t", 5, "CNY/m3")`` raises UnitsError.
+    """
+    product = parse_unit(quantity_unit) * parse_unit(price_unit)
+    if product.dimensionality != ureg.CNY.dimensionality:
+        raise UnitsError(
+            f"Quantity in '{quantity_unit}' cannot be valued with a price in '{price_unit}'",
+            f"实物量单位 '{quantity_unit}' 与价格单位 '{price_unit}' 不匹配",
+            field="unit",
+            fix=f"Give the price per {quantity_unit} (e.g. CNY/{quantity_unit}) or convert the quantity.",
+            fix_zh=f"请将价格改为每 {quantity_unit} 的价格，或换算实物量单位。",
+        )
+    return quantity * price * conversion_factor(str(product.units), "CNY") * float(product.magnitude)
