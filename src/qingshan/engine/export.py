@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +157,6 @@ def _top_level(named: pd.DataFrame) -> str:
 
 def region_geometries(regions: RegionSet) -> dict[str, tuple[str, float]]:
     """GeoJSON geometry (simplified, EPSG:4326) and area [km2] of every region."""
-    return _region_geometries_cached(regions.source, id(regions), regions)
-
-
-@lru_cache(maxsize=4)
-def _region_geometries_cached(_source: str, _key: int, regions: RegionSet) -> dict[str, tuple[str, float]]:
     gdf = _all_levels(regions)
     areas = gdf.to_crs(EQUAL_AREA).area / 1e6
     simple = gdf.to_crs("EPSG:4326").simplify(0.003, preserve_topology=True)
