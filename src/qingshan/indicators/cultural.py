@@ -26,7 +26,7 @@ RECREATION = IndicatorSpec(
     methods=(
         MethodSpec(
             id="visits_statistics", kind="table",
-            function="qingshan.quantities.cultural:visits_from_statistics",
+            function="qingshan.quantities.statistics:visits_from_statistics",
             inputs=("statistics",),
             formula="N from 文旅统计 (visits); V = N × TC",
             source=_BAIYANGDIAN, clause="§2 文化服务 (TE + TV + CS)", certainty=Certainty.VERIFIED,
@@ -50,7 +50,7 @@ NON_USE = IndicatorSpec(
     ),
     methods=(
         MethodSpec(
-            id="reported", kind="table", function="qingshan.quantities.cultural:reported_values",
+            id="reported", kind="table", function="qingshan.quantities.statistics:reported_values",
             inputs=("statistics",), formula="V as reported by a CVM survey",
             source=_BAIYANGDIAN, clause="非使用价值 (WTP 11.31 元/月)", certainty=Certainty.VERIFIED,
         ),

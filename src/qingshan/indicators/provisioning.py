@@ -76,7 +76,7 @@ WATER_SUPPLY = IndicatorSpec(
     methods=(
         MethodSpec(
             id="water_use_statistics", kind="table",
-            function="qingshan.quantities.provisioning:water_supply_from_statistics",
+            function="qingshan.quantities.statistics:water_supply_from_statistics",
             inputs=("statistics",),
             formula="Q_i from 水资源公报 water use by sector; V = Σ Q_i × P_i",
             source=_GARZE + " (prices 2.6/3.6/0.07 元/m³); 江波 et al. 2017 (0.5 元/m³ 水利工程水价)",
@@ -103,7 +103,7 @@ ECO_ENERGY = IndicatorSpec(
     methods=(
         MethodSpec(
             id="generation_statistics", kind="table",
-            function="qingshan.quantities.provisioning:energy_from_statistics",
+            function="qingshan.quantities.statistics:energy_from_statistics",
             inputs=("statistics",),
             formula="E from energy statistics (水力发电量); V = E × P_e",
             source=_GARZE + " (95.30亿kWh × 0.53 元/kWh)", clause="§2.3", certainty=Certainty.VERIFIED,

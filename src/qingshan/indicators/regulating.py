@@ -6,7 +6,14 @@ companion (which wins where they differ).
 
 from __future__ import annotations
 
-from qingshan.core.spec import Category, Certainty, ComponentSpec, IndicatorSpec, MethodSpec, ParamRef
+from qingshan.core.spec import (
+    Category,
+    Certainty,
+    ComponentSpec,
+    IndicatorSpec,
+    MethodSpec,
+    ParamRef,
+)
 
 __all__ = ["SPECS"]
 
@@ -300,7 +307,7 @@ FLOOD_REGULATION = IndicatorSpec(
         MethodSpec(
             id="storage_components",
             kind="table",
-            function="qingshan.quantities.flood:flood_from_registers",
+            function="qingshan.quantities.statistics:flood_from_registers",
             inputs=("statistics",),
             formula="C_fm = C_veg + C_lake + 0.35 × C_reservoir,total + 0.3 m × A_marsh; lakes: C_l = e^a × A^b × T by region",
             source=_RCEES_GARZE + "; 饶恩明 et al. 2014 生态学报 34(21) (lake model family)",

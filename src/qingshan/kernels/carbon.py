@@ -45,7 +45,9 @@ def fpar_from_ndvi(
     return ratio * (fpar_max - fpar_min) + fpar_min
 
 
-def npp_light_use(solar: np.ndarray, par_fraction: float, fpar: np.ndarray, epsilon: float) -> np.ndarray:
+def npp_light_use(
+    solar: np.ndarray, par_fraction: float, fpar: np.ndarray, epsilon: float
+) -> np.ndarray:
     """Annual NPP by light-use efficiency ``NPP = ε × APAR``, ``APAR = SOL × f_PAR × FPAR``.
 
     Parameters

@@ -60,10 +60,14 @@ def vegetation_cooling_energy(
     ac_efficiency : air-conditioner energy-efficiency ratio r [1].
     """
     heat_kj = _water_depth_to_mass(et_mm) * transpiration_share * latent_heat
-    return heat_kj * (np.asarray(hot_days, dtype=float) / DAYS_PER_YEAR) * _KWH_PER_KJ / ac_efficiency
+    return (
+        heat_kj * (np.asarray(hot_days, dtype=float) / DAYS_PER_YEAR) * _KWH_PER_KJ / ac_efficiency
+    )
 
 
-def water_cooling_energy(evap_mm: np.ndarray, latent_heat: float, ac_efficiency: float = 1.0) -> np.ndarray:
+def water_cooling_energy(
+    evap_mm: np.ndarray, latent_heat: float, ac_efficiency: float = 1.0
+) -> np.ndarray:
     """Latent heat of water-surface evaporation as electricity ``E_w × ρ × q / 3600`` [kWh m-2].
 
     RCEES does not divide this term by r (verification §3); pass ``ac_efficiency`` ≠ 1 only for

@@ -15,7 +15,8 @@
   Moore & Burch 1986, the simplification of Desmet & Govers 1996 without the aspect term), where
   ``A`` includes the cell's own area and ``w`` is the cell width, so a lone cell has ``λ = w``.
 
-All functions are pure (no IO); elevations NaN = nodata.
+All functions are pure (no IO); elevations NaN = nodata. Global dependency: upslope area needs
+the whole catchment, so these kernels must not be run block by block (slope needs a 1-cell halo).
 """
 
 from __future__ import annotations
@@ -48,15 +49,32 @@ def _per_row(value: float | np.ndarray, nrows: int) -> np.ndarray:
     if arr.size == 1:
         return np.full(nrows, float(arr[0]))
     if arr.size != nrows:
-        raise ValueError(f"cell size must be a scalar or one value per row ({nrows}), got {arr.size}")
+        raise ValueError(
+            f"cell size must be a scalar or one value per row ({nrows}), got {arr.size}"
+        )
     return arr
 
 
-def slope_radians(dem: np.ndarray, dx_m: float | np.ndarray, dy_m: float | np.ndarray) -> np.ndarray:
+def _pad_linear(z: np.ndarray) -> np.ndarray:
+    """Pad by one cell, extrapolating linearly across the grid edge (exact for planes)."""
+    pad = np.pad(z, 1, constant_values=np.nan)
+    if z.shape[0] > 1:
+        pad[0, 1:-1] = 2.0 * z[0] - z[1]
+        pad[-1, 1:-1] = 2.0 * z[-1] - z[-2]
+    if z.shape[1] > 1:
+        pad[:, 0] = 2.0 * pad[:, 1] - pad[:, 2]
+        pad[:, -1] = 2.0 * pad[:, -2] - pad[:, -3]
+    return pad
+
+
+def slope_radians(
+    dem: np.ndarray, dx_m: float | np.ndarray, dy_m: float | np.ndarray
+) -> np.ndarray:
     """Slope angle θ [rad] by Horn's (1981) method.
 
-    Missing neighbours (grid edge or NaN) are extrapolated linearly through the centre from the
-    opposite neighbour (exact on planes), or take the centre value when both are missing.
+    Cells beyond the grid edge are extrapolated linearly (exact on planes); a missing (NaN)
+    neighbour is extrapolated through the centre from the opposite neighbour, or takes the
+    centre value when both are missing.
 
     Parameters
     ----------
@@ -72,7 +90,7 @@ def slope_radians(dem: np.ndarray, dx_m: float | np.ndarray, dy_m: float | np.nd
     nr = z.shape[0]
     dx = _per_row(dx_m, nr)[:, None]
     dy = _per_row(dy_m, nr)[:, None]
-    pad = np.pad(z, 1, constant_values=np.nan)
+    pad = _pad_linear(z)
 
     def raw(dr: int, dc: int) -> np.ndarray:
         return pad[1 + dr : 1 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
@@ -88,7 +106,7 @@ def slope_radians(dem: np.ndarray, dx_m: float | np.ndarray, dy_m: float | np.nd
     g, h, i = nb(1, -1), nb(1, 0), nb(1, 1)
     dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8.0 * dx)
     dzdy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8.0 * dy)
-    return np.arctan(np.hypot(dzdx, dzdy))
+    return np.where(np.isnan(z), np.nan, np.arctan(np.hypot(dzdx, dzdy)))
 
 
 def fill_dem(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,21 +137,30 @@ def _is_boundary(valid: np.ndarray, i: int, j: int) -> bool:
 
 
 @njit(cache=True)
-def _fallback(d8: np.ndarray, valid: np.ndarray, i: int, j: int) -> int:
-    """Neighbour index k of the priority-flood direction, or −1 (outlet)."""
+def _fallback(z: np.ndarray, d8: np.ndarray, valid: np.ndarray, i: int, j: int) -> int:
+    """Neighbour index k of the priority-flood direction, or −1 (outlet / pit).
+
+    Only a direction to a neighbour that is not higher is followed, which keeps the routing
+    graph acyclic (every edge is non-increasing and the zero-drop edges form pyflwdir's tree).
+    """
     if _is_boundary(valid, i, j):
         return -1
     code = d8[i, j]
     for k in range(8):
         if _CODES[k] == code:
             ni, nj = i + _DR[k], j + _DC[k]
-            if 0 <= ni < valid.shape[0] and 0 <= nj < valid.shape[1] and valid[ni, nj]:
+            if (
+                0 <= ni < valid.shape[0]
+                and 0 <= nj < valid.shape[1]
+                and valid[ni, nj]
+                and z[ni, nj] <= z[i, j]
+            ):
                 return k
     return -1
 
 
 @njit(cache=True)
-def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):  # noqa: ANN001
+def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):
     """Fill ``out_k``/``out_w`` with receiver neighbour indices and fractions; return count."""
     nr, nc = z.shape
     n = 0
@@ -162,19 +189,20 @@ def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):  # noqa: AN
             total += w
             n += 1
     if n == 0:
-        k = _fallback(d8, valid, i, j)
+        k = _fallback(z, d8, valid, i, j)
         if k >= 0:
             out_k[0] = k
             out_w[0] = 1.0
             n = 1
     elif not single:
         for m in range(n):
-            out_w[m] /= total
+            # total underflows only for sub-normal drops: then split equally
+            out_w[m] = out_w[m] / total if total > 0.0 else 1.0 / n
     return n
 
 
 @njit(cache=True)
-def _d8_kernel(z, valid, d8, dx, dy):  # noqa: ANN001
+def _d8_kernel(z, valid, d8, dx, dy):
     nr, nc = z.shape
     out = np.full((nr, nc), _MV, dtype=np.uint8)
     ks = np.empty(8, dtype=np.int64)
@@ -189,7 +217,7 @@ def _d8_kernel(z, valid, d8, dx, dy):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _mfd_kernel(z, valid, d8, dx, dy, weights, p):  # noqa: ANN001
+def _mfd_kernel(z, valid, d8, dx, dy, weights, p):
     nr, nc = z.shape
     ks = np.empty(8, dtype=np.int64)
     ws = np.empty(8, dtype=np.float64)
@@ -271,7 +299,9 @@ def mfd_flow_accumulation(
     valid = np.isfinite(filled)
     z = np.where(valid, filled, 0.0)
     w = np.asarray(weights, dtype=np.float64)
-    acc, terminal, done = _mfd_kernel(z, valid, d8_flood, _per_row(dx_m, nr), _per_row(dy_m, nr), w, float(exponent))
+    acc, terminal, done = _mfd_kernel(
+        z, valid, d8_flood, _per_row(dx_m, nr), _per_row(dy_m, nr), w, float(exponent)
+    )
     if done != int(valid.sum()):  # pragma: no cover - guarded by construction (acyclic graph)
         raise RuntimeError("MFD routing graph has a cycle; the DEM could not be ordered")
     return np.where(valid, acc, np.nan), terminal
@@ -305,9 +335,15 @@ def upslope_area(
     if algo == "D8":
         d8 = d8_directions(filled, d8_flood, dx_m, dy_m)
         flw = pyflwdir.from_array(
-            d8, ftype="d8", check_ftype=False, transform=transform or Affine.identity(), latlon=latlon
+            d8,
+            ftype="d8",
+            check_ftype=False,
+            transform=transform or Affine.identity(),
+            latlon=latlon,
         )
-        acc = flw.accuflux(np.where(np.isfinite(filled), cell_area, 0.0).astype(np.float64), nodata=np.nan)
+        acc = flw.accuflux(
+            np.where(np.isfinite(filled), cell_area, 0.0).astype(np.float64), nodata=np.nan
+        )
         return np.where(np.isfinite(filled), acc, np.nan)
     if algo == "MFD":
         return mfd_flow_accumulation(filled, d8_flood, cell_area, dx_m, dy_m, mfd_exponent)[0]

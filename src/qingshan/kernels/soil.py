@@ -45,7 +45,9 @@ def fvc_from_ndvi(ndvi: np.ndarray, ndvi_soil: float, ndvi_veg: float) -> np.nda
     return np.clip((ndvi - ndvi_soil) / (ndvi_veg - ndvi_soil), 0.0, 1.0)
 
 
-def c_factor_cai(fvc: np.ndarray, *, a: float = 0.6508, b: float = 0.3436, f_max_pct: float = 78.3) -> np.ndarray:
+def c_factor_cai(
+    fvc: np.ndarray, *, a: float = 0.6508, b: float = 0.3436, f_max_pct: float = 78.3
+) -> np.ndarray:
     """Cover-management factor C from vegetation cover (蔡崇法 et al. 2000) [1].
 
     ``C = 1`` (f = 0); ``C = a − b·lg f`` (0 < f < 78.3 %); ``C = 0`` (f ≥ 78.3 %), with f the
@@ -86,7 +88,9 @@ def slope_factor_mccool(
     theta = np.asarray(slope_rad, dtype=float)
     s = np.sin(theta)
     b1, b2 = np.deg2rad(breaks_deg[0]), np.deg2rad(breaks_deg[1])
-    out = np.where(theta < b1, 10.8 * s + 0.03, np.where(theta < b2, 16.8 * s - 0.5, 21.91 * s - 0.96))
+    out = np.where(
+        theta < b1, 10.8 * s + 0.03, np.where(theta < b2, 16.8 * s - 0.5, 21.91 * s - 0.96)
+    )
     return np.where(np.isnan(theta), np.nan, out)
 
 
@@ -159,7 +163,9 @@ def r_factor_from_daily(
         py12 = total / n_years if p_y12 is None else np.asarray(p_y12, dtype=float)
         beta = 0.8363 + 18.144 / pd12 + 24.455 / py12
         alpha = 21.586 * np.power(beta, -7.1891)
-        sum_pow = np.sum(np.where(erosive > 0, np.power(np.where(erosive > 0, erosive, 1.0), beta), 0.0), axis=0)
+        sum_pow = np.sum(
+            np.where(erosive > 0, np.power(np.where(erosive > 0, erosive, 1.0), beta), 0.0), axis=0
+        )
         r = alpha * sum_pow / n_years
     r = np.where(n_erosive > 0, r, 0.0)
     return np.where(all_nan, np.nan, r)
@@ -186,7 +192,9 @@ def r_factor_from_annual(precip_mm: np.ndarray, a: float, b: float) -> np.ndarra
     return a * np.power(np.maximum(p, 0.0), b)
 
 
-def k_factor_epic_raw(sand: np.ndarray, silt: np.ndarray, clay: np.ndarray, orgc: np.ndarray) -> np.ndarray:
+def k_factor_epic_raw(
+    sand: np.ndarray, silt: np.ndarray, clay: np.ndarray, orgc: np.ndarray
+) -> np.ndarray:
     """Soil erodibility K_EPIC of the EPIC model (Williams et al. 1990), in US customary units.
 
     ``K = {0.2 + 0.3·exp[−0.0256·SAN·(1 − SIL/100)]}·[SIL/(CLA + SIL)]^0.3
@@ -237,7 +245,9 @@ def k_factor_epic(
     return np.where(np.isnan(k), np.nan, np.maximum(k, 0.0))
 
 
-def soil_retention(r: np.ndarray, k: np.ndarray, ls: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+def soil_retention(
+    r: np.ndarray, k: np.ndarray, ls: np.ndarray, c: np.ndarray, p: np.ndarray
+) -> np.ndarray:
     """Soil retention ``Q = R·K·LS·(1 − C·P)`` [t·hm⁻²·a⁻¹] (RCEES; 白玛卓嘎 et al. 2017 §2.4.2).
 
     Potential erosion R·K·LS minus actual erosion R·K·LS·C·P.

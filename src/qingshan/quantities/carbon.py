@@ -36,7 +36,9 @@ def npp_density(inputs: RasterInputs, params: ParamSet, method: str = "nep_from_
             solar = inputs["solar_radiation"]
         else:
             solar = np.full(lulc.shape, params.scalar("solar_radiation_annual", "MJ/m2"))
-        npp = npp_light_use(solar, params.scalar("par_fraction", "1"), fpar, params.scalar("lue_epsilon", "g/MJ"))
+        npp = npp_light_use(
+            solar, params.scalar("par_fraction", "1"), fpar, params.scalar("lue_epsilon", "g/MJ")
+        )
     return np.where(np.isfinite(lulc), npp, np.nan)
 
 

@@ -6,7 +6,11 @@ import numpy as np
 
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
-from qingshan.kernels.climate import vegetation_cooling_energy, water_cooling_energy, water_humidifying_energy
+from qingshan.kernels.climate import (
+    vegetation_cooling_energy,
+    water_cooling_energy,
+    water_humidifying_energy,
+)
 from qingshan.quantities.base import RasterInputs, per_cell, require
 from qingshan.quantities.water import eligible_mask
 
@@ -43,15 +47,21 @@ def climate_et_energy(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dic
     e_veg = np.where(veg, vegetation_cooling_energy(aet, share, q, hot_days, r), 0.0)
 
     water = eligible_mask(lulc, params, "climate_water_ecosystems", DEFAULT_WATER)
-    evap = inputs["water_evaporation"] if "water_evaporation" in inputs else aet
+    evap = inputs.get("water_evaporation", aet)
     divisor = r if params.option("water_cooling_divided_by_r", False) else 1.0
-    e_wat = water_cooling_energy(evap, q, divisor) + water_humidifying_energy(evap, params.scalar("humidifier_energy", "kWh/m3"))
+    e_wat = water_cooling_energy(evap, q, divisor) + water_humidifying_energy(
+        evap, params.scalar("humidifier_energy", "kWh/m3")
+    )
     e_wat = np.where(water, e_wat, 0.0)
 
     ok = np.isfinite(lulc) & np.isfinite(aet)
-    veg_ok = ok & (~veg | np.isfinite(np.broadcast_to(np.asarray(hot_days, dtype=float), lulc.shape)))
+    veg_ok = ok & (
+        ~veg | np.isfinite(np.broadcast_to(np.asarray(hot_days, dtype=float), lulc.shape))
+    )
     wat_ok = np.isfinite(lulc) & np.isfinite(evap)
     return {
-        "vegetation_transpiration": per_cell(np.where(veg_ok, e_veg, np.nan), "kWh/m2", grid, "kWh"),
+        "vegetation_transpiration": per_cell(
+            np.where(veg_ok, e_veg, np.nan), "kWh/m2", grid, "kWh"
+        ),
         "water_evaporation": per_cell(np.where(wat_ok, e_wat, np.nan), "kWh/m2", grid, "kWh"),
     }

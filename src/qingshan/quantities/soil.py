@@ -44,6 +44,7 @@ def cell_dims_m(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(grid.height)
     if grid.crs.is_geographic:
         ell = grid.crs.ellipsoid
+        assert ell is not None  # a geographic CRS always has one
         geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
         lat_c = t.f + t.e * (rows + 0.5)
         lon0 = np.full(grid.height, t.c)
@@ -119,7 +120,9 @@ def _ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
     return l_fac * slope_factor_mccool(theta)
 
 
-def soil_retention_layers(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+def soil_retention_layers(
+    inputs: RasterInputs, params: ParamSet, grid: Grid
+) -> dict[str, np.ndarray]:
     """RUSLE factor layers and potential/actual erosion densities (units in :data:`SOIL_LAYER_UNITS`).
 
     Returns ``r`` [MJ·mm·hm⁻²·h⁻¹·a⁻¹], ``k`` [t·hm²·h/(hm²·MJ·mm)], ``ls``, ``c``, ``p`` [1],
@@ -137,7 +140,9 @@ def soil_retention_layers(inputs: RasterInputs, params: ParamSet, grid: Grid) ->
     codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
     p = params.by_class(codes, "usle_p", "1")
     ls = _ls_factor(dem, params, grid)
-    valid = np.isfinite(dem) & np.isfinite(lulc) & np.isfinite(ndvi) & np.isfinite(r) & np.isfinite(k)
+    valid = (
+        np.isfinite(dem) & np.isfinite(lulc) & np.isfinite(ndvi) & np.isfinite(r) & np.isfinite(k)
+    )
     layers = {"r": r, "k": k, "ls": ls, "c": c, "p": p}
     layers = {name: np.where(valid, arr, np.nan) for name, arr in layers.items()}
     layers["rkls"] = layers["r"] * layers["k"] * layers["ls"]
@@ -145,7 +150,9 @@ def soil_retention_layers(inputs: RasterInputs, params: ParamSet, grid: Grid) ->
     return layers
 
 
-def soil_retention_rusle(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+def soil_retention_rusle(
+    inputs: RasterInputs, params: ParamSet, grid: Grid
+) -> dict[str, np.ndarray]:
     """Soil retained ``Q_sr = R·K·LS·(1 − C·P)`` and its sediment, N and P parts, per cell per year.
 
     Inputs: ``dem`` [m], ``lulc``, ``ndvi`` [1]; R from ``rain_erosivity`` or annual ``precip``
@@ -156,6 +163,9 @@ def soil_retention_rusle(inputs: RasterInputs, params: ParamSet, grid: Grid) -> 
     Returns components ``soil_retained`` [t], ``sediment_reduction`` [m3] ``= λ·Q_sr/ρ``,
     ``nitrogen_retained`` [t] ``= Q_sr·C_N``, ``phosphorus_retained`` [t] ``= Q_sr·C_P``
     (白玛卓嘎 et al. 2017, §2.4.2).
+
+    Global dependency: LS needs flow routing over the whole DEM — call on the full grid (or on
+    whole catchments), never block by block.
     """
     layers = soil_retention_layers(inputs, params, grid)
     density = soil_retention(layers["r"], layers["k"], layers["ls"], layers["c"], layers["p"])

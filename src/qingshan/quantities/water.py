@@ -6,10 +6,10 @@ import numpy as np
 
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS, ParamSet
-from qingshan.kernels.water import water_balance_depth
+from qingshan.kernels.water import budyko_fu_aet, water_balance_depth
 from qingshan.quantities.base import RasterInputs, per_cell, require
 
-__all__ = ["eligible_mask", "water_conservation_balance"]
+__all__ = ["eligible_mask", "water_budyko_layers", "water_conservation_balance", "water_conservation_budyko"]
 
 DEFAULT_WC_ECOSYSTEMS = ("forest", "shrub", "grassland", "wetland")
 
@@ -47,3 +47,43 @@ def water_conservation_balance(inputs: RasterInputs, params: ParamSet, grid: Gri
     depth = np.where(ok, depth, 0.0)
     depth = np.where(np.isfinite(precip) & np.isfinite(aet) & np.isfinite(lulc), depth, np.nan)
     return {"water_conservation": per_cell(depth, "mm", grid, "m3")}
+
+
+def water_budyko_layers(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """Intermediate layers of the Budyko method, as InVEST Annual Water Yield computes them [mm].
+
+    ``PET = Kc·ET0``; ``AWC = min(root_depth_class, root_restricting_depth) · PAWC``;
+    ``ω = Z·AWC/P + 1.25`` capped at 5; vegetated cells (option ``budyko_vegetated_ecosystems``,
+    default forest, shrub, grassland, cropland) take ``AET = P · min(PET/P, Fu(PET/P, ω))``, others
+    ``AET = min(PET, P)`` (InVEST 3.20.2 ``annual_water_yield.py`` fractp_op). Returns ``aet``,
+    ``pet``, ``omega`` and ``wyield = P − AET``.
+    """
+    precip = require(inputs, "precip", "budyko")
+    et0 = require(inputs, "pet", "budyko")
+    lulc = require(inputs, "lulc", "budyko")
+    soil_depth = require(inputs, "root_depth", "budyko")
+    pawc = require(inputs, "pawc", "budyko")
+    codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
+    pet = params.by_class(codes, "kc", "1") * et0
+    awc = np.minimum(params.by_class(codes, "root_depth_mm", "mm"), soil_depth) * pawc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega = np.minimum(params.scalar("zhang_z", "1") * awc / precip + 1.25, 5.0)
+    veg = eligible_mask(lulc, params, "budyko_vegetated_ecosystems", ("forest", "shrub", "grassland", "cropland"))
+    aet = np.where(veg, budyko_fu_aet(precip, pet, omega), np.minimum(pet, precip))
+    valid = np.isfinite(precip) & np.isfinite(et0) & np.isfinite(lulc) & np.isfinite(pawc) & np.isfinite(soil_depth) & (precip > 0)
+    nan = np.full(precip.shape, np.nan)
+    return {
+        "aet": np.where(valid, aet, nan),
+        "pet": np.where(valid, pet, nan),
+        "omega": np.where(valid, omega, nan),
+        "wyield": np.where(valid, precip - aet, nan),
+    }
+
+
+def water_conservation_budyko(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """Water conservation with AET from the Budyko curve: ``Q = (P − α·P − AET)·A`` [m3 per cell].
+
+    Same eligibility, runoff table and clipping options as :func:`water_conservation_balance`.
+    """
+    layers = water_budyko_layers(inputs, params, grid)
+    return water_conservation_balance({**inputs, "aet": layers["aet"]}, params, grid)

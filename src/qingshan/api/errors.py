@@ -1,0 +1,79 @@
+"""Domain errors → HTTP status codes, decided once at the edge (one table, one handler).
+
+Library code raises :class:`~qingshan.core.errors.QingshanError` subclasses and never imports
+FastAPI; the body of every error response is the bilingual :meth:`QingshanError.to_dict`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from qingshan.core.errors import (
+    ConfigError,
+    InputError,
+    QingshanError,
+    RegionError,
+    UnitsError,
+    UnknownIndicatorError,
+)
+
+__all__ = ["STATUS_CODES", "NotFoundError", "RunNotReadyError", "add_exception_handlers", "status_of"]
+
+
+class NotFoundError(QingshanError, LookupError):
+    """A run, a year or another resource of the results store that does not exist."""
+
+    code = "not_found"
+
+
+class RunNotReadyError(QingshanError):
+    """The run exists but has not succeeded (still running, or failed): it has no results."""
+
+    code = "run_not_ready"
+
+
+# Checked in order: the first class the error is an instance of gives the status.
+STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (UnknownIndicatorError, 404),
+    (RegionError, 404),
+    (NotFoundError, 404),
+    (RunNotReadyError, 409),
+    (LookupError, 404),
+    (ConfigError, 422),
+    (InputError, 422),
+    (UnitsError, 422),
+)
+
+
+def status_of(exc: QingshanError) -> int:
+    """HTTP status of a domain error (400 for any error the table does not list)."""
+    return next((status for cls, status in STATUS_CODES if isinstance(exc, cls)), 400)
+
+
+async def _qingshan_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QingshanError)
+    return JSONResponse(exc.to_dict(), status_code=status_of(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    body = {
+        "error": "validation_error",
+        "message_en": "Invalid request parameters.",
+        "message_zh": "请求参数无效。",
+        "file": None,
+        "field": ", ".join(".".join(map(str, e.get("loc", ()))) for e in exc.errors()) or None,
+        "fix": "See the parameter list in /docs.",
+        "fix_zh": "请查看 /docs 中的参数说明。",
+        "detail": jsonable_encoder(exc.errors()),
+    }
+    return JSONResponse(body, status_code=422)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Install the bilingual handlers for domain errors and request validation errors."""
+    app.add_exception_handler(QingshanError, _qingshan_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

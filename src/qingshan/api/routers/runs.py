@@ -1,0 +1,105 @@
+"""Runs of the results store and the GEP summary of one region."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from qingshan.api.deps import MEASURE_COLUMNS, AnyRunDep, RunDep, RunView, StoreDep, plain
+from qingshan.api.schemas import (
+    CategoryTotal,
+    ChildTotal,
+    ComponentTotal,
+    IndicatorTotal,
+    RegionOut,
+    RunDetailOut,
+    RunOut,
+    SummaryOut,
+)
+from qingshan.core.errors import UnknownIndicatorError
+from qingshan.core.spec import CATEGORY_ZH, Category
+from qingshan.store import repo
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+CATEGORY_EN = {
+    Category.PROVISIONING: "Provisioning services",
+    Category.REGULATING: "Regulating services",
+    Category.CULTURAL: "Cultural services",
+}
+
+
+@router.get("", summary="List succeeded runs · 已完成的核算")
+def list_runs(store: StoreDep) -> list[RunOut]:
+    """Succeeded runs, newest first (成功完成的核算记录，最新在前)."""
+    return [RunOut.model_validate(r) for r in repo.list_runs(store, status="succeeded")]
+
+
+@router.get("/{run_id}", summary="One run · 核算记录详情")
+def get_run(run: AnyRunDep) -> RunDetailOut:
+    """A run of any status with its configuration, provenance and error (含配置、溯源与错误信息)."""
+    return RunDetailOut.model_validate(run)
+
+
+@router.get("/{run_id}/summary", summary="GEP of a region by class and indicator · 区域 GEP 汇总")
+def run_summary(
+    view: RunDep,
+    region: Annotated[str | None, Query(description="Region code (default: the top region) 区划代码")] = None,
+    year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
+    measure: Annotated[Literal["value", "comparable"],
+                       Query(description="current prices or base-year prices 当年价或可比价")] = "value",
+) -> SummaryOut:
+    """GEP total, by class (物质产品/调节服务/文化服务) and by indicator, with the sub-regions."""
+    y = view.year(year)
+    reg = view.region(region)
+    col = MEASURE_COLUMNS[measure]
+    year_rows = view.results(year=y)
+    rows = year_rows[year_rows["region_code"] == reg["code"]]
+    total = _sum(rows[col])
+    by_category = [
+        CategoryTotal(category=c.value, name_zh=CATEGORY_ZH[c], name_en=CATEGORY_EN[c],
+                      value=(v := _sum(rows.loc[rows["category"] == c.value, col])), share=_share(v, total))
+        for c in Category
+    ]
+    by_indicator = [_indicator_total(view, ind, grp, col, total) for ind, grp in rows.groupby("indicator", sort=False)]
+    order = {s.id: i for i, s in enumerate(view.registry)}
+    by_indicator.sort(key=lambda t: order.get(t.indicator, len(order)))
+    regions = view.regions()
+    kids = regions[regions["parent"] == reg["code"]]
+    child_totals = year_rows.groupby("region_code")[col].sum(min_count=1)
+    children = [ChildTotal(code=k.code, name=k.name, level=k.level, value=plain(child_totals.get(k.code)))
+                for k in kids.itertuples()]
+    return SummaryOut(run_id=view.run.id, year=y, measure=measure, region=RegionOut.model_validate(reg),
+                      total=total, total_yi=None if total is None else total / 1e8,
+                      by_category=by_category, by_indicator=by_indicator, children=children)
+
+
+def _indicator_total(view: RunView, indicator: object, grp: pd.DataFrame, col: str,
+                     total: float | None) -> IndicatorTotal:
+    ind = str(indicator)
+    try:
+        spec = view.registry.get(ind)
+        name_zh, name_en = spec.name_zh, spec.name_en
+    except UnknownIndicatorError:  # an indicator from a plugin or an older catalogue
+        name_zh = name_en = ind
+    comps = grp.groupby(["component", "unit"], sort=False)[["quantity", col]].sum(min_count=1).reset_index()
+    value = _sum(grp[col])
+    return IndicatorTotal(
+        indicator=ind, name_zh=name_zh, name_en=name_en, category=str(grp["category"].iloc[0]),
+        value=value, share=_share(value, total),
+        components=[ComponentTotal(component=r["component"], unit=r["unit"], quantity=plain(r["quantity"]),
+                                   value=plain(r[col])) for _, r in comps.iterrows()],
+    )
+
+
+def _sum(s: pd.Series) -> float | None:
+    v = plain(s.sum(min_count=1))
+    return None if v is None else float(v)  # type: ignore[arg-type]
+
+
+def _share(part: float | None, total: float | None) -> float | None:
+    return part / total if part is not None and total else None

@@ -1,0 +1,31 @@
+"""Settings of the web service: a frozen, typed object read from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_STORE_URL", "Settings"]
+
+DEFAULT_STORE_URL = "sqlite:///out/qingshan.sqlite"
+
+
+class Settings(BaseModel):
+    """Configuration of :func:`qingshan.api.app.create_app`.
+
+    Read from the environment with :meth:`from_env` (``QINGSHAN_STORE_URL``); tests build it
+    directly, e.g. ``Settings(store_url="sqlite:////tmp/test.sqlite")``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    store_url: str = Field(DEFAULT_STORE_URL, description="SQLAlchemy URL of the results store")
+    title: str = Field("Qingshan 青山 GEP results", description="Title of the OpenAPI document")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``QINGSHAN_STORE_URL`` (default ``sqlite:///out/qingshan.sqlite``)."""
+        env = os.environ if environ is None else environ
+        return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL))

@@ -1,0 +1,122 @@
+"""Table methods that read items of the statistics table (统计报表) into components.
+
+Statistics rows: ``region_code, year, item, value, unit, source``. Each method maps statistics
+items to its components; values are converted to the component's unit (errors name the item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from qingshan.aggregate.regions import RegionSet
+from qingshan.core.errors import RegionError
+from qingshan.core.params import ParamSet
+from qingshan.core.units import conversion_factor
+
+__all__ = [
+    "energy_from_statistics",
+    "flood_from_registers",
+    "items_to_components",
+    "reported_values",
+    "visits_from_statistics",
+    "water_supply_from_statistics",
+]
+
+COLUMNS = ["region_code", "component", "ecosystem", "quantity", "unit"]
+
+
+def items_to_components(stats: pd.DataFrame | None, regions: RegionSet, year: int,
+                        mapping: Mapping[str, tuple[str, str, str]]) -> pd.DataFrame:
+    """Rows for each statistics ``item`` in ``mapping`` → (component, ecosystem, unit)."""
+    if stats is None or stats.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    sub = stats[(stats["year"].astype(int) == year) & stats["item"].isin(list(mapping))]
+    out = []
+    for r in sub.itertuples(index=False):
+        code = str(r.region_code)
+        if code not in regions:
+            raise RegionError(
+                f"Statistics row for '{r.item}' names unknown region code {code}",
+                f"统计数据中 '{r.item}' 的行政区划代码 {code} 未知",
+                file="statistics", field="region_code",
+                fix="Use codes present in the boundary file (GB/T 2260).",
+                fix_zh="请使用边界文件中存在的行政区划代码（GB/T 2260）。",
+            )
+        comp, eco, unit = mapping[str(r.item)]
+        out.append({"region_code": code, "component": comp, "ecosystem": eco,
+                    "quantity": float(r.value) * conversion_factor(str(r.unit), unit), "unit": unit})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def water_supply_from_statistics(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                                 year: int, indicator: str) -> pd.DataFrame:
+    """Water use by sector (items ``water_use.<sector>``) [m3] (水资源公报)."""
+    sectors = ("domestic", "industry", "agriculture", "ecological", "raw_water")
+    mapping = {f"water_use.{s}": (s, "wetland", "m3") for s in sectors}
+    return items_to_components(tables.get("statistics"), regions, year, mapping)
+
+
+def energy_from_statistics(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                           year: int, indicator: str) -> pd.DataFrame:
+    """Hydropower generation (item ``hydropower_generation``) [kWh]."""
+    return items_to_components(tables.get("statistics"), regions, year,
+                               {"hydropower_generation": ("hydropower", "wetland", "kWh")})
+
+
+def visits_from_statistics(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                           year: int, indicator: str) -> pd.DataFrame:
+    """Visits to ecosystems (item ``ecotourism_visits``) [visit] (文旅统计)."""
+    return items_to_components(tables.get("statistics"), regions, year,
+                               {"ecotourism_visits": ("visits", "forest", "visit")})
+
+
+def reported_values(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                    year: int, indicator: str) -> pd.DataFrame:
+    """A value reported by a study (item ``non_use_value``) [CNY]."""
+    return items_to_components(tables.get("statistics"), regions, year,
+                               {"non_use_value": ("non_use", "wetland", "CNY")})
+
+
+def flood_from_registers(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                         year: int, indicator: str) -> pd.DataFrame:
+    """Flood-regulation storage from registers [m3].
+
+    - reservoirs: ``reservoir_flood_share × reservoir_total_storage`` (Garzê: 0.35 × 总库容);
+      a reported ``reservoir_flood_storage`` item is used as is;
+    - lakes: ``e^a × A^b × T`` [10⁴ m3] from ``lake_area`` [km2] with the regional equation of
+      parameters ``lake_model_a``, ``lake_model_b``, ``lake_exchange_times`` (饶恩明 et al. 2014;
+      only the Qinghai–Tibet row is verified);
+    - marshes: ``marsh_detention_depth × marsh_area``;
+    - vegetation: a reported ``vegetation_flood_storage`` item (storm rainfall − storm runoff).
+    """
+    stats = tables.get("statistics")
+    direct = items_to_components(stats, regions, year, {
+        "reservoir_flood_storage": ("reservoirs", "wetland", "m3"),
+        "vegetation_flood_storage": ("vegetation", "forest", "m3"),
+    })
+    raw = items_to_components(stats, regions, year, {
+        "reservoir_total_storage": ("reservoirs", "wetland", "m3"),
+        "lake_area": ("lakes", "wetland", "km2"),
+        "marsh_area": ("marshes", "wetland", "m2"),
+    })
+    frames = [direct]
+    if not raw.empty:
+        res = raw[raw["unit"] == "m3"].copy()
+        res["quantity"] *= params.scalar("reservoir_flood_share", "1")
+        lakes = raw[raw["unit"] == "km2"].copy()
+        if not lakes.empty:
+            a, b = params.scalar("lake_model_a", "1"), params.scalar("lake_model_b", "1")
+            t = params.scalar("lake_exchange_times", "1")
+            lakes["quantity"] = np.exp(a) * np.power(lakes["quantity"], b) * t * 1e4
+            lakes["unit"] = "m3"
+        marsh = raw[raw["unit"] == "m2"].copy()
+        marsh["quantity"] *= params.scalar("marsh_detention_depth", "m")
+        marsh["unit"] = "m3"
+        frames += [res, lakes, marsh]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(frames, ignore_index=True).groupby(["region_code", "component", "ecosystem", "unit"], as_index=False)["quantity"].sum()[COLUMNS]
