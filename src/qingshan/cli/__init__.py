@@ -145,6 +145,15 @@ def demo(
     print_summary(outcome, console)
 
 
+def _register_serve() -> None:
+    from qingshan.cli.serve import serve
+
+    app.command(help="Serve the results API and dashboard 结果服务与看板 (needs the web extra).")(friendly(serve))
+
+
+_register_serve()
+
+
 def main() -> None:
     """Entry point of the ``qingshan`` script."""
     sys.exit(app())

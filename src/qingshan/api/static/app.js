@@ -239,10 +239,12 @@
     });
   }
   function pct(x) { return x === null || x === undefined ? "—" : fmt(x * 100, 1) + "%"; }
-  function row(cells) {
+  function row(cells, numeric) {
     var tr = document.createElement("tr");
     cells.forEach(function (c, i) {
-      var td = document.createElement("td"); td.textContent = c; if (i) { td.className = "num"; } tr.appendChild(td);
+      var td = document.createElement("td"); td.textContent = c;
+      if (numeric ? numeric[i] : i > 0) { td.className = "num"; }
+      tr.appendChild(td);
     });
     return tr;
   }
@@ -259,7 +261,7 @@
     r.rows.forEach(function (x) {
       var v = x.value === null ? "—" : r.unit === "CNY" ? fmt(x.value / 1e8, 2) : fmt(x.value, 0);
       var per = x.per_km2 === null ? "—" : r.unit === "CNY" ? fmt(x.per_km2 / 1e4, 1) + (state.lang === "zh" ? " 万元" : " ×10⁴ CNY") : fmt(x.per_km2, 1);
-      body.appendChild(row([String(x.rank), x.name, v, per]));
+      body.appendChild(row([String(x.rank), x.name, v, per], [true, false, true, true]));
     });
   }
   function loadRanking() {
