@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qingshan.core.errors import QingshanError
@@ -38,7 +39,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except QingshanError as exc:
-            err_console.print(f"[bold red]Error 错误[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]Error 错误[/]: {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -77,7 +77,7 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("×", "*"),
 )
 _MULTIPLIERS = {"亿": "1e8*", "千万": "1e7*", "百万": "1e6*", "万": "1e4*", "千": "1e3*"}
-_ANNUAL_SUFFIX = re.compile(r"(?:/|\s+per\s+|\*?)(?:a|yr|year|年)(?:-1)?$", re.IGNORECASE)
+_ANNUAL_SUFFIX = re.compile(r"(?:/(?:a|yr|year|年)|[\s*·](?:a|yr|year)-1|\s+per\s+(?:a|yr|year))$", re.IGNORECASE)
 _POWER = re.compile(r"(?<=[A-Za-z])(?<!O)(-?\d)(?![\d.])")  # not CO2, O2
 
 

@@ -159,6 +159,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
                 fix_zh="请设置两个表的路径（见 docs/formats.md）。",
             )
         stats = read_csv_table(t.statistics, ["region_code", "year", "item", "value", "unit", "source"], what="statistics table", what_zh="统计数据表")
+        stats.attrs["path"] = str(t.statistics)
         products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
     options = {**p.profile.options, **config.options}
     return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
