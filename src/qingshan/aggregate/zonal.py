@@ -84,7 +84,7 @@ def zone_weights(regions: RegionSet, grid: Grid) -> ZoneWeights:
 
 
 def _extract(ds: rasterio.DatasetReader, leaves: object) -> pd.DataFrame:
-    return exact_extract(ds, leaves, ["cell_id", "coverage"], output="pandas")  # type: ignore[no-any-return]
+    return exact_extract(ds, leaves, ["cell_id", "coverage"], output="pandas")
 
 
 def roll_up(leaf_rows: pd.DataFrame, regions: RegionSet, *, keys: list[str], value_cols: list[str]) -> pd.DataFrame:

@@ -66,7 +66,7 @@ class Grid:
         t = self.transform
         if self.crs.is_geographic:
             ell = self.crs.ellipsoid
-            geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+            geod = Geod(ellps="WGS84") if ell is None else Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
             lon0, lon1 = t.c, t.c + t.a
             rows = np.empty(self.height)
             for r in range(self.height):

@@ -93,7 +93,8 @@ class MethodSpec(_Frozen):
     def load(self) -> Callable[..., Any]:
         """Import and return the quantity function."""
         module, _, name = self.function.partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+        return fn
 
 
 class ComponentSpec(_Frozen):

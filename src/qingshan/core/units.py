@@ -32,7 +32,7 @@ __all__ = [
     "ureg",
 ]
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("CNY = [currency] = yuan = RMB")
 ureg.define("USD = [currency_usd]")
 ureg.define("visit = [visit] = person_time = trip")

@@ -3,9 +3,10 @@
     plan → load_tables → load_regions → [per year: load_inputs → compute → aggregate] →
     value → roll_up → export (atomic) → store (one transaction)
 
-Everything that can be validated is validated before the run is recorded, so bad input leaves
-no trace but its error message; a failure after that is recorded as a failed run, and exports
-are written to a temporary folder that replaces the output folder only when complete.
+Inputs are validated, and indicators computed and valued, before the run is recorded, so bad
+input leaves no trace but its error message; a failure after that (export, store) is recorded as a
+failed run, and exports are written to a temporary folder that replaces the output folder only
+when complete.
 """
 
 from __future__ import annotations
@@ -264,15 +265,17 @@ def account(config: RunConfig, *, store_url: str | None = None, progress: Progre
     hashes[str(config.regions.file)] = file_sha256(config.regions.file)
     content_hash = _content_hash(config, hashes)
 
+    # Compute and value before anything is recorded: bad statistics or a missing price leave no trace.
+    leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
+    progress("value", 0.8)
+    valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
+    results = _roll_up_valued(valued, regions)
+
     factory = open_store(store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}")
     run_id = str(uuid.uuid4())
     repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
                    base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
     try:
-        leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
-        progress("value", 0.8)
-        valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
-        results = _roll_up_valued(valued, regions)
         provenance = _provenance(config, p, tables, hashes, prices_used, content_hash, t0)
         progress("export", 0.9)
         files = export_all(results, regions, layers_by_year, grid, config, provenance, run_id)
@@ -289,10 +292,16 @@ def account(config: RunConfig, *, store_url: str | None = None, progress: Progre
     return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files)
 
 
-def _compute_all(config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, per_year: dict, progress: Progress):  # type: ignore[no-untyped-def]
+YearInputs = dict[int, tuple[Grid, dict[str, np.ndarray], dict[str, str]]]
+
+
+def _compute_all(
+    config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, per_year: YearInputs, progress: Progress
+) -> tuple[pd.DataFrame, dict[int, dict[str, np.ndarray]], Grid | None]:
+    """Compute every indicator of every year; return leaf rows, per-cell layers and the grid."""
     frames = []
     layers_by_year: dict[int, dict[str, np.ndarray]] = {}
-    grid = None
+    grid: Grid | None = None
     n = max(1, len(per_year) * len(p.items))
     k = 0
     for year, (grid, inputs, _) in per_year.items():

@@ -58,7 +58,11 @@ def value_rows(
     reg = registry()
     out = rows.copy()
     used: dict[tuple[str, int, str], dict[str, object]] = {}
-    cats, price_col, unit_col, val_col, cmp_col = [], [], [], [], []
+    cats: list[str] = []
+    price_col: list[float | None] = []
+    unit_col: list[str | None] = []
+    val_col: list[float | None] = []
+    cmp_col: list[float | None] = []
     for r in out.itertuples(index=False):
         spec = reg.get(r.indicator)
         comp = component_spec(spec, r.component)

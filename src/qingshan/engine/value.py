@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from qingshan import __version__
-from qingshan.core.errors import InputError, UnknownIndicatorError
+from qingshan.core.errors import InputError, QingshanError, UnknownIndicatorError
 from qingshan.core.params import ECOSYSTEMS, ParameterTable, file_sha256
 from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor
@@ -71,10 +71,9 @@ def read_quantities(path: str | Path, profile: str) -> pd.DataFrame:
         target = comp.unit if comp.id != "*" else unit
         try:
             qty *= conversion_factor(unit, target)
-        except Exception as exc:
-            if hasattr(exc, "file"):
-                exc.file, exc.field = path, "unit"  # type: ignore[union-attr]
-                exc.en = f"Row {i}: {exc.en}"  # type: ignore[union-attr]
+        except QingshanError as exc:
+            exc.file, exc.field = path, "unit"
+            exc.en = f"Row {i}: {exc.en}"
             raise
         rows.append({"region_code": str(r.region_code).strip(), "region_name": str(r.region_name),
                      "year": int(parse_float(r.year, path=path, field="year", row=i, what_zh="实物量表")),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.store.models import ResultRow, Run, RunRegion
@@ -48,8 +48,8 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
     records = results[RESULT_COLUMNS].astype(object).where(results[RESULT_COLUMNS].notna(), None).to_dict("records")
     with factory.begin() as s:
         s.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
-        s.execute(ResultRow.__table__.insert(), [{"run_id": run_id, **r} for r in records])
-        s.execute(RunRegion.__table__.insert(), [{"run_id": run_id, **dict(r)} for r in regions])
+        s.execute(insert(ResultRow), [{"run_id": run_id, **r} for r in records])
+        s.execute(insert(RunRegion), [{"run_id": run_id, **dict(r)} for r in regions])
         run = s.get(Run, run_id)
         assert run is not None
         run.status = "succeeded"

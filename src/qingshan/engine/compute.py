@@ -1,0 +1,272 @@
+"""``compute_indicator``: one indicator on your own rasters, as a user of a single InVEST model would.
+
+    read + align (grid of ``lulc``, else of the first input) → validate (CRS, value ranges,
+    land-cover codes) → quantity function → per-pixel layers → COG(s) → totals with units
+
+Only raster methods can be computed per pixel; table (statistics) methods need ``qingshan account``
+or ``qingshan value``. For the two indicators InVEST also computes, the intermediate layers a user
+checks against InVEST are returned and written too:
+
+* ``water_conservation`` (method ``budyko``): ``aet``, ``pet``, ``omega``, ``wyield`` [mm] — the
+  same quantities as InVEST Annual Water Yield's ``aet.tif``, ``pet.tif`` and ``wyield.tif``;
+* ``soil_retention`` (method ``rusle``): ``r``, ``k``, ``c``, ``p``, ``ls`` and ``rkls``,
+  ``usle``, ``avoided_erosion`` [t/hm²] — InVEST SDR's ``rkls.tif``, ``usle.tif``,
+  ``avoided_erosion.tif`` (t/ha per pixel) and ``intermediate_outputs/ls.tif``.
+
+Example
+-------
+>>> from qingshan.engine.compute import compute_indicator
+>>> res = compute_indicator(  # doctest: +SKIP
+...     "soil_retention",
+...     {"dem": "dem.tif", "lulc": "lulc.tif", "ndvi": "ndvi.tif", "rain_erosivity": "r.tif"},
+...     options={"flow_algorithm": "MFD", "ls_formula": "invest"},
+...     output="out/sr.tif",
+... )
+>>> res.totals["soil_retained"]  # doctest: +SKIP
+(123456.7, 't')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qingshan.core.errors import InputError
+from qingshan.core.grid import Grid
+from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
+from qingshan.core.spec import IndicatorSpec, MethodSpec
+from qingshan.core.variables import VARIABLES
+from qingshan.indicators import registry
+from qingshan.io.rasters import check_range, grid_of, read_aligned, write_cog
+from qingshan.quantities.soil import SOIL_LAYER_UNITS, soil_retention_layers
+from qingshan.quantities.water import water_budyko_layers
+
+__all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "output_paths"]
+
+_TABLES = Path(__file__).resolve().parent.parent / "data" / "tables"
+DEFAULT_PARAMS = _TABLES / "params_science.csv"
+"""Scalar parameter table used when none is given (``src/qingshan/data/tables``)."""
+DEFAULT_LANDCOVER = _TABLES / "landcover_modis_igbp.csv"
+"""Land-cover table used when none is given (MODIS IGBP codes)."""
+
+RasterLike = str | Path | np.ndarray
+LayerFn = Callable[..., dict[str, np.ndarray]]
+
+_WATER_UNITS = {"aet": "mm", "pet": "mm", "omega": "1", "wyield": "mm"}
+_SOIL_UNITS = {**SOIL_LAYER_UNITS, "avoided_erosion": "t/hm2"}
+
+
+def _soil_layers(inputs: Mapping[str, np.ndarray], params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    layers = soil_retention_layers(inputs, params, grid)
+    return {**layers, "avoided_erosion": layers["rkls"] - layers["usle"]}
+
+
+_INTERMEDIATES: dict[tuple[str, str], tuple[LayerFn, dict[str, str]]] = {
+    ("water_conservation", "budyko"): (water_budyko_layers, _WATER_UNITS),
+    ("soil_retention", "rusle"): (_soil_layers, _SOIL_UNITS),
+}
+
+
+@dataclass
+class ComputeResult:
+    """What :func:`compute_indicator` produced.
+
+    Attributes
+    ----------
+    indicator, method : ids of the indicator and of the method used.
+    grid : the grid every layer is on.
+    layers : component id → per-pixel annual quantity (NaN = nodata), in ``units[component]``.
+    units : component id → unit of the per-pixel quantity (e.g. ``m3``, ``t``).
+    totals : component id → (sum over valid pixels, unit).
+    intermediates : layer name → per-pixel array (e.g. ``aet`` [mm], ``rkls`` [t/hm2]).
+    intermediate_units : layer name → unit.
+    files : COGs written (empty when no output was given).
+    """
+
+    indicator: str
+    method: str
+    grid: Grid
+    layers: dict[str, np.ndarray]
+    units: dict[str, str]
+    totals: dict[str, tuple[float, str]]
+    intermediates: dict[str, np.ndarray] = field(default_factory=dict)
+    intermediate_units: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def compute_indicator(
+    indicator_id: str,
+    inputs: Mapping[str, RasterLike],
+    *,
+    params: str | Path | ParameterTable | None = None,
+    landcover: str | Path | LandcoverTable | None = None,
+    method: str | None = None,
+    options: Mapping[str, object] | None = None,
+    overrides: Mapping[str, float] | None = None,
+    output: str | Path | None = None,
+    grid: Grid | None = None,
+    resample: bool = True,
+) -> ComputeResult:
+    """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
+
+    Parameters
+    ----------
+    indicator_id : registry id, e.g. ``"water_conservation"``, ``"soil_retention"``.
+    inputs : canonical input name (``qingshan indicators show ID`` lists them) → raster path or
+        2-D array in the variable's canonical unit (NaN = nodata). Arrays need ``grid`` unless a
+        path input fixes it.
+    params : scalar parameter table (CSV path or table); default :data:`DEFAULT_PARAMS`.
+    landcover : land-cover table (CSV with its ``.meta.csv``); default :data:`DEFAULT_LANDCOVER`.
+    method : method id; default: the indicator's default method.
+    options : method options, e.g. ``{"flow_algorithm": "MFD", "ls_formula": "invest"}``.
+    overrides : scalar parameter values replacing the table's (units kept), e.g. ``{"zhang_z": 3}``.
+    output : COG path ``OUT.tif``; one component → ``OUT.tif``, several →
+        ``OUT.<component>.tif``; intermediates → ``OUT.<layer>.tif``. None: nothing written.
+    grid : grid of array inputs (path inputs are aligned to the grid of ``lulc``, else of the
+        first path input, when not given).
+    resample : align rasters on other grids (land cover nearest, others bilinear); if False they
+        are an error.
+
+    Returns
+    -------
+    :class:`ComputeResult` with per-pixel layers and totals (sum of the per-pixel quantities).
+
+    Raises
+    ------
+    InputError : missing or unknown input, value outside the variable's plausible range, no CRS,
+        land-cover code absent from the table, or a table method.
+    """
+    spec = registry().get(indicator_id)
+    m = spec.method(method)
+    _check_method(spec, m, inputs)
+    pset = _param_set(params, landcover, options, overrides)
+    grid = grid or _reference_grid(inputs)
+    arrays = {name: _load(name, value, grid, resample) for name, value in inputs.items()}
+    _check_codes(arrays, pset, inputs)
+    layers = m.load()(inputs=arrays, params=pset, grid=grid)
+    units = {c: spec.component(c).unit for c in layers}
+    totals = {c: (float(np.nansum(a)), units[c]) for c, a in layers.items()}
+    inter, inter_units = _intermediates(spec.id, m.id, arrays, pset, grid)
+    result = ComputeResult(spec.id, m.id, grid, layers, units, totals, inter, inter_units)
+    if output is not None:
+        result.files = _write(result, Path(output))
+    return result
+
+
+def output_paths(output: str | Path, components: list[str], extra: list[str] = ()) -> dict[str, Path]:  # type: ignore[assignment]
+    """File of each layer: ``OUT.tif`` for a single component, else ``OUT.<name>.tif``."""
+    out = Path(output)
+    stem = out.with_suffix("") if out.suffix.lower() in (".tif", ".tiff") else out
+    paths = {c: out if len(components) == 1 else Path(f"{stem}.{c}.tif") for c in components}
+    paths.update({n: Path(f"{stem}.{n}.tif") for n in extra})
+    return paths
+
+
+def _check_method(spec: IndicatorSpec, m: MethodSpec, inputs: Mapping[str, RasterLike]) -> None:
+    if m.kind != "raster":
+        raise InputError(
+            f"Method '{m.id}' of '{spec.id}' works on statistics tables, not rasters",
+            f"指标 '{spec.id}' 的方法 '{m.id}' 基于统计表，不能逐像元计算",
+            field="method",
+            fix="Use `qingshan account` (config with [tables] statistics) or `qingshan value` for table methods.",
+            fix_zh="统计表方法请使用 `qingshan account` 或 `qingshan value`。",
+        )
+    accepted = (*m.inputs, *m.optional_inputs)
+    for name in inputs:
+        if name not in accepted:
+            raise InputError(
+                f"'{spec.id}' (method {m.id}) takes no input '{name}'; it takes {', '.join(accepted)}",
+                f"指标 '{spec.id}'（方法 {m.id}）没有输入 '{name}'；可用输入：{', '.join(accepted)}",
+                field=name,
+                fix=f"Rename the input to one of: {', '.join(accepted)} (see `qingshan indicators show {spec.id}`).",
+                fix_zh=f"请改用以下输入名之一：{', '.join(accepted)}（见 `qingshan indicators show {spec.id}`）。",
+            )
+    for name in m.inputs:
+        if name not in inputs:
+            v = VARIABLES[name]
+            raise InputError(
+                f"'{spec.id}' (method {m.id}) needs the input '{name}' ({v.description}, {v.units})",
+                f"指标 '{spec.id}'（方法 {m.id}）需要输入 '{name}'（{v.name_zh}，{v.units}）",
+                field=name,
+                fix=f"Add --input {name}=PATH.tif.",
+                fix_zh=f"请添加 --input {name}=路径.tif。",
+            )
+
+
+def _param_set(
+    params: str | Path | ParameterTable | None,
+    landcover: str | Path | LandcoverTable | None,
+    options: Mapping[str, object] | None,
+    overrides: Mapping[str, float] | None,
+) -> ParamSet:
+    table = params if isinstance(params, ParameterTable) else ParameterTable.from_csv(params or DEFAULT_PARAMS)
+    if overrides:
+        table = table.with_overrides(overrides)
+    lc = landcover if isinstance(landcover, LandcoverTable) else LandcoverTable.from_csv(landcover or DEFAULT_LANDCOVER)
+    return ParamSet(table, lc, dict(options or {}))
+
+
+def _reference_grid(inputs: Mapping[str, RasterLike]) -> Grid:
+    paths = {n: v for n, v in inputs.items() if not isinstance(v, np.ndarray)}
+    if not paths:
+        raise InputError(
+            "All inputs are arrays: give the grid they are on",
+            "所有输入均为数组：请提供其所在格网 grid",
+            field="grid",
+            fix="Pass grid=Grid.from_crs(crs, transform, height, width), or give one input as a raster file.",
+            fix_zh="请传入 grid=Grid.from_crs(...)，或至少以文件形式提供一个输入。",
+        )
+    ref = "lulc" if "lulc" in paths else next(iter(paths))
+    return grid_of(paths[ref])
+
+
+def _load(name: str, value: RasterLike, grid: Grid, resample: bool) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        return read_aligned(value, name, grid, allow_resample=resample)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != grid.shape:
+        raise InputError(
+            f"Array input '{name}' has shape {arr.shape}, the grid is {grid.shape}",
+            f"数组输入 '{name}' 的形状 {arr.shape} 与格网 {grid.shape} 不一致",
+            field=name,
+            fix="Give arrays of the grid's shape (rows, cols).",
+            fix_zh="请提供与格网形状（行，列）一致的数组。",
+        )
+    check_range(arr, VARIABLES[name], f"<array {name}>")
+    return arr
+
+
+def _check_codes(arrays: dict[str, np.ndarray], pset: ParamSet, inputs: Mapping[str, RasterLike]) -> None:
+    if "lulc" in arrays and pset.landcover is not None:
+        lulc = arrays["lulc"]
+        src = inputs["lulc"]
+        raster = "<array lulc>" if isinstance(src, np.ndarray) else str(src)
+        pset.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=raster)
+
+
+def _intermediates(
+    indicator: str, method: str, arrays: dict[str, np.ndarray], pset: ParamSet, grid: Grid
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    entry = _INTERMEDIATES.get((indicator, method))
+    if entry is None:
+        return {}, {}
+    fn, units = entry
+    layers = fn(arrays, pset, grid)
+    return layers, {k: units[k] for k in layers}
+
+
+def _write(result: ComputeResult, output: Path) -> list[Path]:
+    comps = list(result.layers)
+    paths = output_paths(output, comps, list(result.intermediates))
+    files = []
+    for name, path in paths.items():
+        if name in result.layers:
+            values, unit, desc = result.layers[name], result.units[name], f"{result.indicator}.{name} per pixel per year"
+        else:
+            values, unit, desc = result.intermediates[name], result.intermediate_units[name], f"{result.indicator} intermediate '{name}'"
+        write_cog(path, values, result.grid, units=unit, description=desc)
+        files.append(path)
+    return files
