@@ -18,12 +18,15 @@ from fastapi.testclient import TestClient
 
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
+from qingshan.platform import accounts, jobs
+from qingshan.platform.audit import Actor
 from qingshan.store import repo
 from qingshan.store.db import open_store, sqlite_url
 
 RUN_ID = "00000000-0000-4000-8000-000000000001"
 FAILED_RUN_ID = "00000000-0000-4000-8000-000000000002"
 YEARS = [2018, 2019]
+ACCOUNTANT = ("fixture-accountant", "fixture-password-1")
 
 
 def _box(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
@@ -99,8 +102,11 @@ def build_store(path: Path) -> str:
     repo.start_run(factory, run_id=RUN_ID, name="fixture 江西 2018–2019", config={"note": "fixture"}, **common)
     repo.finish_run_succeeded(factory, RUN_ID, results=fixture_results(), regions=regions,
                               provenance={"source": "tests/api/conftest.py"}, output_dir=None, content_hash="0" * 64)
+    for action in ("approve", "publish"):  # the public sees published runs only
+        jobs.set_publication(factory, Actor("fixture", "accountant"), RUN_ID, action)
     repo.start_run(factory, run_id=FAILED_RUN_ID, name="broken", config={}, **common)
     repo.finish_run_failed(factory, FAILED_RUN_ID, {"error": "input_error", "message_en": "x", "message_zh": "错"})
+    accounts.create_user(factory, ACCOUNTANT[0], ACCOUNTANT[1], "accountant")
     return url
 
 
@@ -115,6 +121,15 @@ def client(store_url: str) -> Iterator[TestClient]:
     """A TestClient over ``create_app`` with the fixture store."""
     with TestClient(create_app(Settings(store_url=store_url))) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def accountant_headers(client: TestClient) -> dict[str, str]:
+    """Authorization header of a logged-in accountant (who also sees unpublished and failed runs)."""
+    r = client.post("/api/auth/login", json={"username": ACCOUNTANT[0], "password": ACCOUNTANT[1]})
+    assert r.status_code == 200, r.text
+    client.cookies.clear()  # keep the shared client anonymous
+    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 @pytest.fixture(scope="session")

@@ -75,11 +75,13 @@ def test_runs_list_only_succeeded_runs(client: TestClient, fx: SimpleNamespace) 
     assert ids == [fx.run_id]
 
 
-def test_run_detail_of_any_status(client: TestClient, fx: SimpleNamespace) -> None:
+def test_run_detail_of_any_status(client: TestClient, fx: SimpleNamespace,
+                                  accountant_headers: dict[str, str]) -> None:
     ok = client.get(RUN).json()
     assert ok["status"] == "succeeded"
     assert ok["years"] == fx.years
-    failed = client.get(f"/api/runs/{fx.failed_run_id}").json()
+    assert client.get(f"/api/runs/{fx.failed_run_id}").status_code == 404  # unpublished: hidden from the public
+    failed = client.get(f"/api/runs/{fx.failed_run_id}", headers=accountant_headers).json()
     assert failed["status"] == "failed"
     assert failed["error"]["message_zh"] == "错"
 
@@ -92,8 +94,9 @@ def test_unknown_run_is_404_with_message_zh(client: TestClient) -> None:
         assert "没有核算记录" in r.json()["message_zh"]
 
 
-def test_failed_run_has_no_results_409(client: TestClient, fx: SimpleNamespace) -> None:
-    r = client.get(f"/api/runs/{fx.failed_run_id}/summary")
+def test_failed_run_has_no_results_409(client: TestClient, fx: SimpleNamespace,
+                                      accountant_headers: dict[str, str]) -> None:
+    r = client.get(f"/api/runs/{fx.failed_run_id}/summary", headers=accountant_headers)
     assert r.status_code == 409
     assert r.json()["message_zh"]
 

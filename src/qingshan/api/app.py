@@ -7,15 +7,39 @@ from fastapi.staticfiles import StaticFiles
 
 from qingshan import __version__
 from qingshan.api.errors import add_exception_handlers
-from qingshan.api.routers import indicators, pages, regions, results, runs
+from qingshan.api.routers import (
+    audit,
+    auth,
+    forms,
+    indicators,
+    jobs,
+    pages,
+    regions,
+    results,
+    runs,
+    submissions,
+    users,
+    workbench,
+)
 from qingshan.api.settings import Settings
 
 __all__ = ["create_app"]
 
-DESCRIPTION = """Read-only results service of Qingshan 青山: the indicator catalogue, accounting runs and
+def _include_optional(app: FastAPI, module: str) -> None:
+    """Include a router module written separately, when it is installed."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    if find_spec(module) is not None:
+        app.include_router(import_module(module).router)
+
+
+DESCRIPTION = """Results and data-sharing service of Qingshan 青山: the indicator catalogue, accounting runs and
 their GEP (生态产品总值) results by region, year, indicator, component and ecosystem.
 Values are CNY; `*_yi` fields are 亿元 (1e8 CNY). Errors carry `message_en` and `message_zh`.
-只读结果服务：指标目录、核算记录以及按区域、年份、指标、组分和生态系统的 GEP 结果。"""
+Published results are public; reporting forms, submissions, accounting jobs and the audit log need a
+login (POST /api/auth/login sets an HttpOnly session cookie and returns a Bearer token).
+结果与数据共享服务：已发布的核算结果公开；报表填报、审核、核算任务与审计日志需要登录。"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = None
     add_exception_handlers(app)
-    for module in (indicators, runs, regions, results, pages):
+    for module in (indicators, runs, regions, results, pages, auth, users, forms, submissions, jobs, audit,
+                   workbench):
         app.include_router(module.router)
+    _include_optional(app, "qingshan.api.routers.parcels")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

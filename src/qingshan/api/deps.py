@@ -12,12 +12,15 @@ from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.api.errors import NotFoundError, RunNotReadyError
 from qingshan.api.settings import Settings
 from qingshan.core.errors import InputError, RegionError
 from qingshan.indicators import Registry, registry
+from qingshan.platform.accounts import Principal
+from qingshan.platform.auth import COOKIE_NAME, check_role, resolve_session
 from qingshan.store import repo
 from qingshan.store.models import Run
 
@@ -27,17 +30,22 @@ __all__ = [
     "AnyRunDep",
     "Level",
     "Measure",
+    "PrincipalDep",
     "RegistryDep",
     "RunDep",
     "RunView",
     "SettingsDep",
     "StoreDep",
     "get_any_run",
+    "get_principal",
     "get_registry",
     "get_run_view",
     "get_settings",
     "get_store",
+    "known_regions",
     "plain",
+    "require_role",
+    "sees_all_runs",
 ]
 
 LEVELS = ("province", "city", "county", "township")
@@ -76,12 +84,71 @@ StoreDep = Annotated[sessionmaker[Session], Depends(get_store)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False,
+                       description="Session cookie set by POST /api/auth/login 登录会话")
+_bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/auth/login")
+
+
+def get_principal(
+    store: StoreDep,
+    cookie: Annotated[str | None, Depends(_cookie)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal | None:
+    """The logged-in user (session cookie, or ``Authorization: Bearer <token>``), or None."""
+    token = bearer.credentials if bearer is not None else cookie
+    return resolve_session(store, token)
+
+
+PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require_role(*roles: str) -> object:
+    """A dependency that returns the user if logged in with one of ``roles`` (admin always
+    passes), else raises 401 (not logged in) or 403 (wrong role)."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        return check_role(principal, roles)
+
+    return Depends(dependency)
+
+
+RUN_READERS = ("admin", "accountant")
+
+
+def sees_all_runs(principal: Principal | None) -> bool:
+    """Admins and accountants see every run; everyone else only published runs."""
+    return principal is not None and principal.role in RUN_READERS
+
+
+_regions_lock = threading.Lock()
+_regions_cache: dict[str, dict[str, str]] = {}
+
+
+def known_regions(settings: Settings) -> dict[str, str]:
+    """Region code → name of the base config's boundaries (for form templates and checks)."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import load_regions
+    from qingshan.platform.jobs import default_base_config
+
+    path = settings.base_config or default_base_config()
+    with _regions_lock:
+        if path not in _regions_cache:
+            regions = load_regions(load_config(path))
+            _regions_cache[path] = {r.code: r.name for r in regions}
+        return _regions_cache[path]
+
+
 def get_any_run(
     run_id: Annotated[str, Path(description="Run id (see GET /api/runs) 核算记录编号")],
     store: StoreDep,
+    principal: PrincipalDep,
 ) -> Run:
-    """A run of any status, or a bilingual 404."""
+    """A run of any status the user may see (the public: published runs), or a bilingual 404."""
     run = repo.get_run(store, run_id)
+    if run is not None and not sees_all_runs(principal):
+        from qingshan.platform.jobs import published_run_ids
+
+        run = run if run_id in published_run_ids(store) else None
     if run is None:
         raise NotFoundError(
             f"No run '{run_id}' in the results store",

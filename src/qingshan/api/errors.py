@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from qingshan.api.vendor import VendorMissingError
 from qingshan.core.errors import (
     ConfigError,
     InputError,
@@ -19,14 +20,15 @@ from qingshan.core.errors import (
     UnitsError,
     UnknownIndicatorError,
 )
+from qingshan.platform.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
 
 __all__ = ["STATUS_CODES", "NotFoundError", "RunNotReadyError", "add_exception_handlers", "status_of"]
-
-
-class NotFoundError(QingshanError, LookupError):
-    """A run, a year or another resource of the results store that does not exist."""
-
-    code = "not_found"
 
 
 class RunNotReadyError(QingshanError):
@@ -37,6 +39,10 @@ class RunNotReadyError(QingshanError):
 
 # Checked in order: the first class the error is an instance of gives the status.
 STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (ConflictError, 409),
+    (StateError, 409),
     (UnknownIndicatorError, 404),
     (RegionError, 404),
     (NotFoundError, 404),
@@ -45,6 +51,7 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (ConfigError, 422),
     (InputError, 422),
     (UnitsError, 422),
+    (VendorMissingError, 503),
 )
 
 
@@ -55,7 +62,9 @@ def status_of(exc: QingshanError) -> int:
 
 async def _qingshan_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QingshanError)
-    return JSONResponse(exc.to_dict(), status_code=status_of(exc))
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="qingshan"'} if status == 401 else None
+    return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -155,6 +155,15 @@ def _register_serve() -> None:
 _register_serve()
 
 
+def _register_platform() -> None:
+    from qingshan.cli.platform import register
+
+    register(app, friendly)  # worker, publish, users add, forms templates
+
+
+_register_platform()
+
+
 def main() -> None:
     """Entry point of the ``qingshan`` script."""
     sys.exit(app())

@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from qingshan.api.deps import MEASURE_COLUMNS, AnyRunDep, RunDep, RunView, StoreDep, plain
+from qingshan.api.deps import (
+    MEASURE_COLUMNS,
+    AnyRunDep,
+    PrincipalDep,
+    RunDep,
+    RunView,
+    StoreDep,
+    plain,
+    sees_all_runs,
+)
 from qingshan.api.schemas import (
     CategoryTotal,
     ChildTotal,
@@ -34,9 +43,16 @@ CATEGORY_EN = {
 
 
 @router.get("", summary="List succeeded runs · 已完成的核算")
-def list_runs(store: StoreDep) -> list[RunOut]:
-    """Succeeded runs, newest first (成功完成的核算记录，最新在前)."""
-    return [RunOut.model_validate(r) for r in repo.list_runs(store, status="succeeded")]
+def list_runs(store: StoreDep, principal: PrincipalDep) -> list[RunOut]:
+    """Succeeded runs, newest first: published ones for the public, all for accountants and admins
+    (已发布的核算记录；核算员和管理员可见全部成功的核算，最新在前)."""
+    from qingshan.platform.jobs import published_run_ids
+
+    runs = repo.list_runs(store, status="succeeded")
+    if not sees_all_runs(principal):
+        published = published_run_ids(store)
+        runs = [r for r in runs if r.id in published]
+    return [RunOut.model_validate(r) for r in runs]
 
 
 @router.get("/{run_id}", summary="One run · 核算记录详情")

@@ -1,0 +1,37 @@
+"""The workflow pages (工作台): login, submitter and reviewer/accountant pages (static HTML + JS)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from qingshan.api.routers.pages import STATIC_DIR
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/workbench", tags=["pages"], include_in_schema=False)
+PAGES = STATIC_DIR / "workbench"
+
+
+@router.get("")
+def root() -> RedirectResponse:
+    """Redirect to the login page."""
+    return RedirectResponse("/workbench/")
+
+
+@router.get("/")
+def login_page() -> FileResponse:
+    """Login page 登录."""
+    return FileResponse(PAGES / "login.html", media_type="text/html")
+
+
+@router.get("/submit")
+def submit_page() -> FileResponse:
+    """Submitter page 数据填报."""
+    return FileResponse(PAGES / "submit.html", media_type="text/html")
+
+
+@router.get("/review")
+def review_page() -> FileResponse:
+    """Reviewer and accountant page 审核与核算."""
+    return FileResponse(PAGES / "review.html", media_type="text/html")

@@ -1,0 +1,240 @@
+"""Accounts and roles; passwords hashed with Argon2id (argon2-cffi, RFC 9106 defaults).
+
+Roles
+-----
+admin       manages accounts; may do everything.
+accountant  starts accountings from approved data, approves and publishes runs, reviews data.
+reviewer    reviews submitted forms (approve / reject).
+submitter   downloads templates and submits forms, only for the form groups and region codes
+            assigned (``forms``, ``regions``; ``"*"`` = all).
+viewer      a logged-in reader (other departments): published results, the form list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from qingshan.core.errors import InputError
+from qingshan.platform.audit import Actor, record
+from qingshan.platform.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from qingshan.store.platform_models import User
+
+__all__ = [
+    "ROLES",
+    "ROLE_ZH",
+    "Principal",
+    "authenticate",
+    "create_user",
+    "get_principal",
+    "hash_password",
+    "in_region_scope",
+    "list_users",
+    "require_form",
+    "require_regions",
+    "update_user",
+    "verify_password",
+]
+
+ROLES = ("admin", "accountant", "submitter", "reviewer", "viewer")
+ROLE_ZH = {"admin": "管理员", "accountant": "核算员", "submitter": "填报员", "reviewer": "审核员", "viewer": "查看者"}
+MIN_PASSWORD = 8  # characters; NIST SP 800-63B §5.1.1.2 minimum for user-chosen secrets
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A logged-in user as the services see it (detached from the database)."""
+
+    id: int
+    username: str
+    role: str
+    regions: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    display_name: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """The audit-log actor of this user."""
+        return Actor(self.username, self.role)
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        """From an ORM row."""
+        return cls(user.id, user.username, user.role, tuple(user.regions or ()), tuple(user.forms or ()),
+                   user.display_name or "")
+
+
+@lru_cache(maxsize=1)
+def _hasher():  # type: ignore[no-untyped-def]
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash (salted, encoded with its parameters)."""
+    _check_password(password)
+    return str(_hasher().hash(password))
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches ``password_hash``."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(_hasher().verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(
+            f"Password too short: at least {MIN_PASSWORD} characters",
+            f"密码太短：至少 {MIN_PASSWORD} 个字符",
+            field="password",
+            fix="Choose a longer password (a passphrase of several words is best).",
+            fix_zh="请使用更长的密码（建议由几个词组成的短语）。",
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InputError(
+            f"Unknown role '{role}'",
+            f"未知角色 '{role}'",
+            field="role",
+            fix=f"Use one of: {', '.join(ROLES)}.",
+            fix_zh=f"可用角色：{', '.join(f'{r}（{ROLE_ZH[r]}）' for r in ROLES)}。",
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_user(factory: sessionmaker[Session], username: str, password: str, role: str, *,
+                regions: Iterable[str] = (), forms: Iterable[str] = (), display_name: str = "",
+                actor: Actor | None = None) -> Principal:
+    """Create an account (audit-logged); a taken username is a :class:`ConflictError`."""
+    _check_role(role)
+    username = username.strip()
+    if not username:
+        raise InputError("Username is empty", "用户名为空", field="username",
+                         fix="Give a username.", fix_zh="请填写用户名。")
+    user = User(username=username, display_name=display_name, password_hash=hash_password(password), role=role,
+                regions=list(regions), forms=list(forms), active=True, created_at=_now())
+    try:
+        with factory.begin() as s:
+            s.add(user)
+            s.flush()
+            record(s, actor, "user.create", "user", user.id,
+                   {"username": username, "role": role, "regions": list(regions), "forms": list(forms)})
+    except IntegrityError as exc:
+        raise ConflictError(f"Username '{username}' is taken", f"用户名 '{username}' 已被使用",
+                            field="username", fix="Choose another username.", fix_zh="请换一个用户名。") from exc
+    return Principal.of(user)
+
+
+def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | None, role: str | None = None,
+                regions: Sequence[str] | None = None, forms: Sequence[str] | None = None,
+                active: bool | None = None, password: str | None = None,
+                display_name: str | None = None) -> Principal:
+    """Change an account's role, scope, status or password (audit-logged; the hash is not logged)."""
+    changes: dict[str, object] = {}
+    with factory.begin() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFoundError(f"No user {user_id}", f"没有编号为 {user_id} 的用户", field="user_id",
+                                fix="List the users with GET /api/users.", fix_zh="用 GET /api/users 查看用户。")
+        if role is not None:
+            _check_role(role)
+            user.role = changes["role"] = role  # type: ignore[assignment]
+        if regions is not None:
+            user.regions = changes["regions"] = list(regions)  # type: ignore[assignment]
+        if forms is not None:
+            user.forms = changes["forms"] = list(forms)  # type: ignore[assignment]
+        if active is not None:
+            user.active = changes["active"] = active  # type: ignore[assignment]
+        if display_name is not None:
+            user.display_name = changes["display_name"] = display_name  # type: ignore[assignment]
+        if password is not None:
+            user.password_hash = hash_password(password)
+            changes["password"] = "changed"
+        record(s, actor, "user.update", "user", user.id, {"username": user.username, **changes})
+        return Principal.of(user)
+
+
+def list_users(factory: sessionmaker[Session]) -> list[User]:
+    """All accounts, by username."""
+    with factory() as s:
+        return list(s.scalars(select(User).order_by(User.username)))
+
+
+def get_principal(factory: sessionmaker[Session], user_id: int) -> Principal | None:
+    """The active account ``user_id``, or ``None``."""
+    with factory() as s:
+        user = s.get(User, user_id)
+        return Principal.of(user) if user is not None and user.active else None
+
+
+def authenticate(factory: sessionmaker[Session], username: str, password: str) -> Principal:
+    """The account whose password matches; a uniform :class:`AuthenticationError` otherwise."""
+    with factory() as s:
+        user = s.scalars(select(User).where(User.username == username.strip())).first()
+    ok = user is not None and user.active and verify_password(user.password_hash, password)
+    if not ok or user is None:
+        raise AuthenticationError(
+            "Wrong username or password, or the account is disabled",
+            "用户名或密码错误，或账号已停用",
+            field="password",
+            fix="Check the username and password; ask an administrator to reset it.",
+            fix_zh="请检查用户名和密码；如需重置请联系管理员。",
+        )
+    return Principal.of(user)
+
+
+def _prefix(code: str) -> str:
+    """The code prefix a scope code covers: 360000 → 36, 360100 → 3601, 360102 → 360102."""
+    code = code.strip()
+    p = code
+    while len(p) > 2 and p.endswith("00"):
+        p = p[:-2]
+    return p if len(code) == 6 else code
+
+
+def in_region_scope(code: str, scope: Iterable[str]) -> bool:
+    """Whether region ``code`` lies in one of the assigned codes (a province or city covers its
+    children by GB/T 2260 prefix; ``"*"`` covers all)."""
+    code = str(code).strip()
+    return any(s == "*" or code.startswith(_prefix(s)) for s in scope)
+
+
+def require_regions(principal: Principal, codes: Iterable[str]) -> list[str]:
+    """Codes outside a submitter's assigned regions (other roles are not restricted)."""
+    if principal.role != "submitter":
+        return []
+    return sorted({c for c in codes if not in_region_scope(c, principal.regions)})
+
+
+def require_form(principal: Principal, group: str) -> None:
+    """Refuse a submitter a form group that is not assigned to them."""
+    if principal.role == "submitter" and "*" not in principal.forms and group not in principal.forms:
+        raise PermissionDeniedError(
+            f"Form group '{group}' is not assigned to user '{principal.username}'",
+            f"报表组 '{group}' 未分配给用户 '{principal.username}'",
+            field="group",
+            fix=f"Assigned groups: {', '.join(principal.forms) or 'none'}; ask an administrator.",
+            fix_zh=f"已分配的报表组：{', '.join(principal.forms) or '无'}；如需更改请联系管理员。",
+        )

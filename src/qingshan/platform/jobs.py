@@ -1,0 +1,329 @@
+"""Accounting jobs: requested from approved data, executed by a worker process, then published.
+
+An accountant's request writes a ``queued`` row in ``jobs`` with the approved submission
+versions it will use (a snapshot). ``qingshan worker`` — a separate process sharing only the
+database — claims a queued job with ``UPDATE jobs SET status='running' WHERE id=:id AND
+status='queued'`` (the row count says who won), builds a :class:`RunConfig` from the base
+configuration (boundaries, rasters and default tables; by default the embedded Jiangxi example),
+the approved statistics, prices and rasters, and calls :func:`qingshan.engine.run.account` with a
+progress callback that writes the step and fraction to the job row.
+
+A succeeded run gets a publication row in state ``draft``; an accountant approves it, then
+publishes it; only published runs are public. A rerun is a new job and a new run: older runs and
+their publication state stay.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from qingshan.core.errors import QingshanError
+from qingshan.engine.config import RunConfig, load_config
+from qingshan.platform.accounts import Principal
+from qingshan.platform.audit import Actor, record
+from qingshan.platform.errors import NotFoundError, StateError
+from qingshan.platform.submissions import approved_data, upload_bytes
+from qingshan.store.models import Run
+from qingshan.store.platform_models import Job, RunPublication, SubmissionVersion
+
+__all__ = [
+    "ACCOUNTANTS",
+    "build_config",
+    "claim_next",
+    "default_base_config",
+    "execute",
+    "get_job",
+    "list_jobs",
+    "publication_of",
+    "published_run_ids",
+    "request_run",
+    "run_worker",
+    "set_publication",
+]
+
+ACCOUNTANTS = ("accountant", "admin")
+SYSTEM = Actor(None, "system")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_base_config() -> str:
+    """The embedded Jiangxi example config: boundaries, rasters and default tables."""
+    from qingshan.examples import example_config
+
+    return str(example_config())
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "kind": job.kind, "status": job.status, "params": job.params,
+            "requested_by": job.requested_by, "progress": job.progress, "step": job.step, "run_id": job.run_id,
+            "error": job.error, "worker": job.worker, "created_at": job.created_at, "started_at": job.started_at,
+            "finished_at": job.finished_at}
+
+
+# ----------------------------------------------------------------------------- requests
+def request_run(factory: sessionmaker[Session], principal: Principal, *, profile: str, years: list[int],
+                name: str | None = None, base_config: str | None = None) -> dict[str, Any]:
+    """Queue an accounting of ``years`` with ``profile`` from the data approved now."""
+    from qingshan.indicators import registry
+
+    registry().profile(profile)  # unknown profile → UnknownIndicatorError (404)
+    years = sorted(set(years))
+    data = approved_data(factory, years)
+    if not data.versions:
+        raise StateError(
+            f"No approved data for {', '.join(map(str, years))}",
+            f"{', '.join(map(str, years))} 年没有审核通过的数据",
+            field="years",
+            fix="Approve at least one submission of these years first.",
+            fix_zh="请先审核通过这些年份的至少一份填报。",
+        )
+    base = base_config or default_base_config()
+    load_config(base)  # fail now, not in the worker, when the base config is broken
+    params = {"profile": profile, "years": years, "name": name or f"GEP {profile} {'-'.join(map(str, years))}",
+              "base_config": base, "versions": data.versions}
+    job = Job(id=str(uuid.uuid4()), kind="account", status="queued", params=params,
+              requested_by=principal.username, progress=0.0, step="queued", created_at=_now())
+    with factory.begin() as s:
+        s.add(job)
+        record(s, principal.actor, "job.request", "job", job.id,
+               {"profile": profile, "years": years, "versions": len(data.versions)})
+    return _job_dict(job)
+
+
+def list_jobs(factory: sessionmaker[Session], *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs, newest first."""
+    q = select(Job).order_by(Job.created_at.desc()).limit(limit)
+    if status:
+        q = q.where(Job.status == status)
+    with factory() as s:
+        return [_job_dict(j) for j in s.scalars(q)]
+
+
+def get_job(factory: sessionmaker[Session], job_id: str) -> dict[str, Any]:
+    """One job, or a bilingual 404."""
+    with factory() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"No job '{job_id}'", f"没有任务 '{job_id}'", field="job_id",
+                                fix="List the jobs with GET /api/jobs.", fix_zh="用 GET /api/jobs 查看任务。")
+        return _job_dict(job)
+
+
+# ----------------------------------------------------------------------------- the worker
+def claim_next(factory: sessionmaker[Session], worker: str) -> str | None:
+    """Atomically move the oldest queued job to ``running``; its id, or None when the queue is empty.
+
+    Two workers may read the same candidate: the conditional UPDATE lets exactly one of them
+    change the row (row count 1); the loser tries the next candidate.
+    """
+    for _ in range(20):
+        with factory() as s:
+            job_id = s.scalar(select(Job.id).where(Job.status == "queued").order_by(Job.created_at).limit(1))
+        if job_id is None:
+            return None
+        with factory.begin() as s:
+            res = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
+                            .values(status="running", worker=worker, started_at=_now(), step="claimed"))
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                record(s, Actor(None, "worker"), "job.start", "job", job_id, {"worker": worker})
+                return job_id
+    return None
+
+
+def _progress_writer(factory: sessionmaker[Session], job_id: str) -> Callable[[str, float], None]:
+    def progress(step: str, fraction: float) -> None:
+        with factory.begin() as s:
+            s.execute(update(Job).where(Job.id == job_id)
+                      .values(step=step[:120], progress=max(0.0, min(1.0, float(fraction)))))
+
+    return progress
+
+
+def _merge(base: pd.DataFrame, new: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
+    if not new:
+        return base
+    add = pd.DataFrame(new).reindex(columns=base.columns)
+    for k in keys:
+        base[k], add[k] = base[k].astype(str), add[k].astype(str)
+    merged = pd.concat([base, add], ignore_index=True)
+    return merged.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
+
+
+def _versions_data(factory: sessionmaker[Session], versions: list[dict[str, Any]]) -> tuple[list, list, dict]:
+    stats: list[dict[str, Any]] = []
+    prices: list[dict[str, Any]] = []
+    rasters: dict[str, str] = {}
+    with factory() as s:
+        for ref in versions:
+            v = s.scalars(select(SubmissionVersion).where(SubmissionVersion.submission_id == ref["submission"],
+                                                          SubmissionVersion.version == ref["version"])).first()
+            if v is None or v.status != "approved":
+                raise StateError(f"Submission {ref['submission']} version {ref['version']} is no longer approved",
+                                 f"填报 {ref['submission']} 第 {ref['version']} 版已不是审核通过状态",
+                                 field="versions", fix="Start a new run.", fix_zh="请重新发起核算。")
+            stats += v.data.get("statistics", [])
+            prices += v.data.get("prices", [])
+            if ref.get("variable"):
+                rasters[f"{ref['variable']}:{ref['year']}"] = v.upload_id
+    return stats, prices, rasters
+
+
+def build_config(factory: sessionmaker[Session], job: dict[str, Any], workdir: Path) -> RunConfig:
+    """The run config of a job: base config + approved statistics, prices and rasters.
+
+    Approved statistics rows replace base rows with the same (region_code, year, item); approved
+    price rows replace base rows with the same (price_key, price_year, region); an approved raster
+    replaces the base raster of its variable and year. Files are written under ``workdir``.
+    """
+    p = job["params"]
+    base = load_config(p["base_config"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    stats, prices, rasters = _versions_data(factory, p["versions"])
+    tables = base.tables
+    if tables.statistics is not None or stats:
+        cols = ["region_code", "year", "item", "value", "unit", "source"]
+        frame = (pd.read_csv(tables.statistics, dtype=str) if tables.statistics else pd.DataFrame(columns=cols))
+        out = workdir / "statistics.csv"
+        _merge(frame, stats, ["region_code", "year", "item"]).to_csv(out, index=False)
+        tables = tables.model_copy(update={"statistics": out})
+    if prices:
+        out = workdir / "prices.csv"
+        _merge(pd.read_csv(tables.prices, dtype=str), prices, ["price_key", "price_year", "region"]).to_csv(out, index=False)
+        tables = tables.model_copy(update={"prices": out})
+    inputs = dict(base.inputs)
+    for variable in sorted({k.split(":")[0] for k in rasters}):
+        for year in p["years"]:
+            dest = workdir / "rasters" / f"{variable}_{year}.tif"
+            dest.parent.mkdir(exist_ok=True)
+            upload = rasters.get(f"{variable}:{year}")
+            if upload is not None:
+                dest.write_bytes(upload_bytes(factory, upload)[2])
+            elif variable in inputs:
+                dest.write_bytes(Path(inputs[variable].replace("{year}", str(year))).read_bytes())
+        inputs[variable] = str(workdir / "rasters" / f"{variable}_{{year}}.tif")
+    run = base.run.model_copy(update={"name": p["name"], "profile": p["profile"], "years": p["years"],
+                                      "output": workdir / "out", "store": None,
+                                      "base_year": base.run.base_year if base.run.base_year in p["years"] else None})
+    return base.model_copy(update={"run": run, "tables": tables, "inputs": inputs})
+
+
+def execute(factory: sessionmaker[Session], job_id: str, *, store_url: str, output_root: Path) -> dict[str, Any]:
+    """Run a claimed job to the end; the job row records success (with the run id) or the error."""
+    from qingshan.engine.run import account
+
+    job = get_job(factory, job_id)
+    try:
+        config = build_config(factory, job, output_root / job_id)
+        outcome = account(config, store_url=store_url, progress=_progress_writer(factory, job_id))
+    except QingshanError as exc:
+        return _finish(factory, job_id, error=exc.to_dict())
+    except Exception as exc:  # a bug: keep the worker alive and record it on the job
+        return _finish(factory, job_id, error={"error": type(exc).__name__, "message_en": str(exc),
+                                               "message_zh": "核算过程中出现程序错误"})
+    return _finish(factory, job_id, run_id=outcome.run_id)
+
+
+def _finish(factory: sessionmaker[Session], job_id: str, *, run_id: str | None = None,
+            error: dict[str, Any] | None = None) -> dict[str, Any]:
+    with factory.begin() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.finished_at = ("failed", _now()) if error else ("succeeded", _now())
+        job.error, job.run_id = error, run_id
+        job.progress = job.progress if error else 1.0
+        job.step = "failed" if error else "done"
+        if run_id is not None:
+            s.add(RunPublication(run_id=run_id, state="draft", job_id=job_id))
+        record(s, Actor(None, "worker"), "job.fail" if error else "job.succeed", "job", job_id,
+               {"run_id": run_id, "error": (error or {}).get("message_en")})
+        return _job_dict(job)
+
+
+def run_worker(store_url: str, *, once: bool = False, output_root: Path = Path("out/jobs"),
+               poll_seconds: float = 2.0, log: Callable[[str], None] = lambda _m: None) -> int:
+    """Claim and execute jobs; with ``once``, stop when the queue is empty. Returns jobs executed."""
+    from qingshan.store.db import open_store
+
+    factory = open_store(store_url)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    done = 0
+    while True:
+        job_id = claim_next(factory, name)
+        if job_id is None:
+            if once:
+                return done
+            time.sleep(poll_seconds)
+            continue
+        log(f"job {job_id}: running 运行中")
+        result = execute(factory, job_id, store_url=store_url, output_root=output_root)
+        log(f"job {job_id}: {result['status']} run={result['run_id']} "
+            f"{(result['error'] or {}).get('message_en', '')}")
+        done += 1
+
+
+# ----------------------------------------------------------------------------- publication
+def publication_of(factory: sessionmaker[Session], run_id: str) -> dict[str, Any] | None:
+    """The publication row of a run (None: never approved nor published, e.g. a CLI run)."""
+    with factory() as s:
+        pub = s.get(RunPublication, run_id)
+        if pub is None:
+            return None
+        return {"run_id": pub.run_id, "state": pub.state, "job_id": pub.job_id, "approved_by": pub.approved_by,
+                "approved_at": pub.approved_at, "published_by": pub.published_by, "published_at": pub.published_at}
+
+
+def published_run_ids(factory: sessionmaker[Session]) -> set[str]:
+    """Ids of the published runs (the public sees only these)."""
+    with factory() as s:
+        return set(s.scalars(select(RunPublication.run_id).where(RunPublication.state == "published")))
+
+
+_NEXT = {"approve": ("draft", "approved"), "publish": ("approved", "published"), "withdraw": ("published", "approved")}
+
+
+def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, action: str) -> dict[str, Any]:
+    """``approve`` (draft → approved), ``publish`` (approved → published) or ``withdraw``
+    (published → approved) a succeeded run; audit-logged."""
+    frm, to = _NEXT[action]
+    with factory.begin() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"No run '{run_id}'", f"没有核算记录 '{run_id}'", field="run_id",
+                                fix="List the jobs and their runs with GET /api/jobs.",
+                                fix_zh="用 GET /api/jobs 查看任务及其核算记录。")
+        if run.status != "succeeded":
+            raise StateError(f"Run '{run_id}' is {run.status}: only succeeded runs are approved or published",
+                             f"核算记录 '{run_id}' 的状态为 {run.status}，只有成功的核算才能审核或发布",
+                             field="run_id", fix="Start a new run.", fix_zh="请重新发起核算。")
+        pub = s.get(RunPublication, run_id)
+        if pub is None:
+            pub = RunPublication(run_id=run_id, state="draft")
+            s.add(pub)
+        if pub.state != frm:
+            raise StateError(f"Run '{run_id}' is '{pub.state}', it must be '{frm}' to {action}",
+                             f"核算记录 '{run_id}' 当前为“{pub.state}”，须为“{frm}”才能执行该操作",
+                             field="state", fix="Approve before publishing." if action == "publish" else "",
+                             fix_zh="请先审核再发布。" if action == "publish" else "")
+        pub.state = to
+        if action == "approve":
+            pub.approved_by, pub.approved_at = actor.username, _now()
+        elif action == "publish":
+            pub.published_by, pub.published_at = actor.username, _now()
+        record(s, actor, f"run.{action}", "run", run_id, {"from": frm, "to": to})
+    out = publication_of(factory, run_id)
+    assert out is not None
+    return out
