@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+VENDOR  = src/qingshan/api/static/vendor/manifest.json
 
 .PHONY: demo test lint docs install clean bench
 
-install: $(STAMP)
+install: $(STAMP) $(VENDOR)
+
+# Map and chart libraries (MapLibre GL JS, ECharts) from the npm registry, shipped with the package.
+$(VENDOR): web/package.json web/package-lock.json web/build.mjs
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +27,7 @@ demo: install
 	$(BIN)/qingshan demo --output out/jiangxi-2019
 
 test: install
+	tools/ensure_system_deps.sh
 	$(BIN)/python -m pytest -q
 
 lint: install
