@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import String, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.store.models import ResultRow, Run, RunRegion
+from qingshan.core.errors import InputError
+from qingshan.store.models import Base, ResultRow, Run, RunRegion
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -46,10 +47,15 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
                          output_dir: str | None, content_hash: str) -> None:
     """Write all result rows and mark the run ``succeeded`` in one transaction."""
     records = results[RESULT_COLUMNS].astype(object).where(results[RESULT_COLUMNS].notna(), None).to_dict("records")
+    region_rows = [{"run_id": run_id, **dict(r)} for r in regions]
+    _check_lengths(ResultRow, records)
+    _check_lengths(RunRegion, region_rows)
     with factory.begin() as s:
         s.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
-        s.execute(insert(ResultRow), [{"run_id": run_id, **r} for r in records])
-        s.execute(insert(RunRegion), [{"run_id": run_id, **dict(r)} for r in regions])
+        if records:  # an empty parameter list would insert one row of defaults
+            s.execute(insert(ResultRow), [{"run_id": run_id, **r} for r in records])
+        if region_rows:
+            s.execute(insert(RunRegion), region_rows)
         run = s.get(Run, run_id)
         assert run is not None
         run.status = "succeeded"
@@ -57,6 +63,22 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
         run.output_dir = output_dir
         run.content_hash = content_hash
         run.finished_at = _now()
+
+
+def _check_lengths(model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Refuse text longer than its column on every backend (SQLite would store it, PostgreSQL not)."""
+    limits = {c.name: c.type.length for c in model.__table__.columns if isinstance(c.type, String) and c.type.length}
+    for row in rows:
+        for col, limit in limits.items():
+            value = row.get(col)
+            if isinstance(value, str) and len(value) > limit:
+                raise InputError(
+                    f"Value of '{col}' is longer than {limit} characters: '{value[:40]}…'",
+                    f"'{col}' 的值超过 {limit} 个字符：'{value[:40]}…'",
+                    field=col,
+                    fix=f"Shorten it to at most {limit} characters (ids and units are short codes).",
+                    fix_zh=f"请缩短至 {limit} 个字符以内（编号和单位应为简短代码）。",
+                )
 
 
 def finish_run_failed(factory: sessionmaker[Session], run_id: str, error: Mapping[str, Any]) -> None:
