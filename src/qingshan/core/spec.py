@@ -119,6 +119,9 @@ class ComponentSpec(_Frozen):
         (), description="dimensionless or unit-changing factors applied between quantity and price"
     )
     valuation_formula: str = ""
+    cap_item: str | None = Field(
+        None, description="statistics item bounding the quantity per region: Q = min(capacity, item)"
+    )
 
 
 class IndicatorSpec(_Frozen):

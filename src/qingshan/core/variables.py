@@ -55,5 +55,7 @@ VARIABLES: dict[str, Variable] = {
         _v("wind_factor", "气象因子", "RWEQ weather factor WF", "kg m-1", 0, 10000),
         _v("negative_ions", "负氧离子浓度", "mean negative air-ion concentration", "cm-3", 0, 1e6),
         _v("stand_height", "林分高度", "mean stand (canopy) height", "m", 0, 120),
+        _v("biomass_carbon", "生物量碳密度", "biomass carbon density, accounting year", "tC hm-2", 0, 1000),
+        _v("biomass_carbon_previous", "上年生物量碳密度", "biomass carbon density, previous year", "tC hm-2", 0, 1000),
     )
 }

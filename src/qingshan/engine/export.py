@@ -145,9 +145,19 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
             eco.reset_index().to_excel(xw, sheet_name=f"生态系统 Ecosystem {y}"[:31], index=False)
         named.to_excel(xw, sheet_name="明细 Detail", index=False)
         pd.DataFrame(
-            [(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else v) for k, v in provenance.items()],
-            columns=["key", "value"],
+            [(k, _cell_text(v)) for k, v in provenance.items()], columns=["key", "value"]
         ).to_excel(xw, sheet_name="来源 Provenance", index=False)
+
+
+XLSX_CELL_MAX = 32_000  # Excel holds at most 32 767 characters in a cell
+
+
+def _cell_text(value: object) -> object:
+    """A provenance value as cell text; long JSON is cut with a pointer to provenance.json."""
+    if not isinstance(value, dict | list):
+        return value
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= XLSX_CELL_MAX else text[:XLSX_CELL_MAX] + " … (truncated; see provenance.json)"
 
 
 def _top_level(named: pd.DataFrame) -> str:

@@ -34,6 +34,7 @@ from qingshan.core.params import ECOSYSTEMS, LandcoverTable, ParameterTable, Par
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.tables import read_csv_table
 from qingshan.core.variables import VARIABLES
+from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
@@ -69,6 +70,7 @@ class Tables:
     statistics: pd.DataFrame | None
     products: pd.DataFrame | None
     hashes: dict[str, str] = field(default_factory=dict)
+    cap_report: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -149,7 +151,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
         if extra:
             hashes[str(extra)] = file_sha256(extra)
     stats = products = None
-    if any(m.kind == "table" for _, m in p.items):
+    if any(m.kind == "table" for _, m in p.items) or cap_rules(p.items):
         if t.statistics is None or t.products is None:
             raise ConfigError(
                 "Provisioning indicators need [tables] statistics and products",
@@ -326,6 +328,12 @@ def _compute_all(
                 rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
                 frames.append(rows.assign(year=year, indicator=spec.id))
     leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    rules = cap_rules(p.items)
+    if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
+        leaf, report = apply_emission_caps(
+            leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
+        )
+        tables.cap_report = report.to_dict("records")
     return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
 
 
@@ -369,6 +377,7 @@ def _provenance(config: RunConfig, p: Plan, tables: Tables, hashes: dict[str, st
         "parameters": {k: {"value": v.value, "unit": v.unit, "source": v.source, "certainty": v.certainty} for k, v in scalars.params.items()},
         "prices": prices,
         "deflator": tables.deflator.source if tables.deflator else None,
+        "emission_caps": tables.cap_report,
         "content_hash": content_hash,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0)),
         "seconds": round(time.time() - t0, 2),

@@ -32,6 +32,15 @@ def _sector(id_: str, zh: str, en: str, sector: str) -> IndicatorSpec:
                 price_key="product_price.{item}",
                 valuation_formula="V = Σ_i E_i × P_i (market value, 市场价值法)",
             ),
+            ComponentSpec(
+                id="output_value",
+                name_zh="产值",
+                name_en="Reported output value",
+                unit="CNY",
+                valuation="reported_value",
+                price_key=None,
+                valuation_formula="V = reported 总产值 (gross) or 增加值 (value added), option provisioning_convention",
+            ),
         ),
         methods=(
             MethodSpec(
@@ -44,6 +53,18 @@ def _sector(id_: str, zh: str, en: str, sector: str) -> IndicatorSpec:
                 clause="§2.3 产品提供",
                 certainty=Certainty.VERIFIED,
                 notes=f"Uses products of sector '{sector}' in the product table.",
+            ),
+            MethodSpec(
+                id="output_value",
+                kind="table",
+                function="qingshan.quantities.provisioning:output_value_from_statistics",
+                inputs=("statistics",),
+                formula=f"V = 统计 {zh}产值: item output_value.{sector} (总产值, gross) or value_added.{sector} (增加值, net)",
+                source=_GARZE + " (2010 农林牧渔净产值)",
+                clause="§2.3 产品提供",
+                certainty=Certainty.VERIFIED,
+                notes="Convention is the profile option provisioning_convention: gross_output (default) or value_added. "
+                      "The national spec is recalled to prefer product × price with 总产值 as fallback [R]. No resource-rent share λ is applied (Chinese practice).",
             ),
         ),
         default_method="product_price",

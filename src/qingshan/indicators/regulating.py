@@ -190,6 +190,46 @@ CARBON_SEQUESTRATION = IndicatorSpec(
             certainty=Certainty.RECALLED,
             notes="α·NPP (NEP ratio) is unverified; keep α a sourced parameter.",
         ),
+        MethodSpec(
+            id="fixation_rate",
+            kind="raster",
+            function="qingshan.quantities.carbon:carbon_fixation_rate",
+            inputs=("lulc",),
+            params=(
+                ParamRef(key="carbon_fixation_rate", unit="tC/hm2", per_class=True, description="carbon sequestration rate FCSR/GSR/SCSR of the class [R]"),
+                ParamRef(key="soil_carbon_coef_beta", unit="1", description="β, soil carbon relative to vegetation (forest, shrub) [R]"),
+            ),
+            formula="Q_CO2 = 44/12 × (FCSR × SF × (1 + β) + GSR × SG + Σ SCSR_i × SW_i)",
+            source="gep-methodology.md R8 (recalled); GB/T 46869—2025 A.7 固碳速率法 (second-hand)",
+            clause="GB/T 46869—2025 A.7 固碳速率法 (second-hand)",
+            certainty=Certainty.RECALLED,
+            notes="Formula and every rate are [R]: the shipped land-cover column carbon_fixation_rate holds placeholders "
+                  "(see .meta.csv) and β = 0 until a sourced value is given. Cropland (CSCS from fertiliser and straw) is not implemented (rate 0).",
+        ),
+        MethodSpec(
+            id="biomass_change",
+            kind="table",
+            function="qingshan.quantities.carbon:carbon_biomass_change",
+            inputs=("statistics",),
+            formula="Q_CO2 = 44/12 × max(C_t − C_(t−1), 0); C = biomass carbon stock by ecosystem (items biomass_carbon_stock.<ecosystem>)",
+            source="GB/T 46869—2025 A.7 生物量法 (second-hand); IPCC 2006 Guidelines Vol. 4 stock-difference method",
+            clause="GB/T 46869—2025 A.7 生物量法 (second-hand)",
+            certainty=Certainty.PRACTICE,
+            notes="Stocks from the forest inventory (森林资源清查) for the accounting year and the year before; a net loss "
+                  "counts 0 (option carbon_clip_negative). Method biomass_change_raster does the same from two "
+                  "carbon-density rasters.",
+        ),
+        MethodSpec(
+            id="biomass_change_raster",
+            kind="raster",
+            function="qingshan.quantities.carbon:carbon_biomass_change_raster",
+            inputs=("biomass_carbon", "biomass_carbon_previous", "lulc"),
+            formula="Q_CO2 = 44/12 × max(C_t − C_(t−1), 0) × A (C: biomass carbon density, tC hm-2)",
+            source="GB/T 46869—2025 A.7 生物量法 (second-hand); IPCC 2006 Guidelines Vol. 4 stock-difference method",
+            clause="GB/T 46869—2025 A.7 生物量法 (second-hand)",
+            certainty=Certainty.PRACTICE,
+            notes="A net loss counts 0 (option carbon_clip_negative).",
+        ),
     ),
     default_method="nep_from_npp",
     source=_RCEES_FOREST,
@@ -225,6 +265,21 @@ OXYGEN_RELEASE = IndicatorSpec(
             clause="photosynthesis equation",
             certainty=Certainty.VERIFIED,
             notes="Not in the national list in some readings; switchable per profile.",
+        ),
+        MethodSpec(
+            id="from_fixation_rate",
+            kind="raster",
+            function="qingshan.quantities.carbon:oxygen_from_fixation_rate",
+            inputs=("lulc",),
+            params=(
+                ParamRef(key="carbon_fixation_rate", unit="tC/hm2", per_class=True, description="carbon sequestration rate of the class [R]"),
+                ParamRef(key="soil_carbon_coef_beta", unit="1", description="β, soil carbon coefficient [R]"),
+            ),
+            formula="Q_O2 = 32/44 × Q_CO2 (fixation-rate method)",
+            source="photosynthesis equation; gep-methodology.md R8/R9",
+            clause="photosynthesis equation",
+            certainty=Certainty.RECALLED,
+            notes="Use with carbon_sequestration method fixation_rate so both indicators share one carbon estimate.",
         ),
     ),
     default_method="from_carbon",
@@ -272,6 +327,27 @@ CLIMATE_REGULATION = IndicatorSpec(
             clause="§2.4.8",
             certainty=Certainty.PRACTICE,
             notes="Cooling-day threshold (26 °C) and γ are unverified defaults; the water term is not divided by r (RCEES).",
+        ),
+        MethodSpec(
+            id="per_type",
+            kind="raster",
+            function="qingshan.quantities.climate:climate_per_type",
+            inputs=("lulc",),
+            optional_inputs=("hot_days", "water_evaporation", "aet"),
+            params=(
+                ParamRef(key="transpiration_heat", unit="kJ/(m2*d)", per_class=True, description="EPP_i, heat consumed by transpiration per area and day (EMPTY by default)"),
+                ParamRef(key="ac_efficiency", unit="1", description="air-conditioner energy-efficiency ratio r"),
+                ParamRef(key="hot_days", unit="day", description="days needing cooling D (when no raster)"),
+                ParamRef(key="latent_heat", unit="kJ/kg", description="latent heat of vaporisation q"),
+                ParamRef(key="humidifier_energy", unit="kWh/m3", description="γ, humidifier electricity per m³ vaporised"),
+            ),
+            formula="E_pt = Σ_i EPP_i × S_i × D / (3600 × r); E_we = E_w × ρ × q / 3600 + E_w × γ",
+            source=_RCEES_GARZE + " (§2.4.8: V_a = [Σ GPP·S_i·d/(3600·R)]·c); " + _RCEES_FOREST + " (R = 3.0)",
+            clause="§2.4.8",
+            certainty=Certainty.PRACTICE,
+            notes="The per-type heat table (printed as GPP/EPP, kJ m-2 d-1) was not retrieved (verification §3): the "
+                  "land-cover column transpiration_heat ships EMPTY and must be filled for forest, shrub and grassland; "
+                  "a present class without a value is an error.",
         ),
     ),
     default_method="et_energy",
@@ -322,4 +398,236 @@ FLOOD_REGULATION = IndicatorSpec(
     certainty=Certainty.PRACTICE,
 )
 
-SPECS = (WATER_CONSERVATION, SOIL_RETENTION, FLOOD_REGULATION, CARBON_SEQUESTRATION, OXYGEN_RELEASE, CLIMATE_REGULATION)
+_GAOTIANYAN = "缪建群, 孙松, 王志强, 黄国勤. 江西高天岩自然保护区生态系统服务功能价值评估. 生态学报 2017, 37(19): 6422-6430"
+
+_CAP_NOTE = (
+    "The raster method gives the ecosystem capacity per cell (per-area rates by land-cover class are "
+    "land-cover-table columns, mostly [R] placeholders — see the table's .meta.csv). The accounted quantity is "
+    "bounded per region by the emitted quantity in the statistics table: Q = min(capacity, emissions) "
+    "(qingshan.engine.caps, after aggregation). Regions without emission statistics are an error unless option "
+    "emission_cap_missing is 'capacity' or 'zero'. The general min rule is RCEES practice, unverified as spec text "
+    "(verification §9)."
+)
+
+
+def _pollutant(cid: str, zh: str, en: str, price_source: str) -> ComponentSpec:
+    return ComponentSpec(
+        id=cid, name_zh=zh, name_en=en, unit="t", valuation="replacement_cost",
+        price_key=f"pollution_control_cost.{cid}", price_unit="CNY/t",
+        valuation_formula=f"V = Q × c (pollution-control / treatment cost; {price_source})",
+        cap_item=f"emissions.{cid}",
+    )
+
+
+AIR_PURIFICATION = IndicatorSpec(
+    id="air_purification",
+    name_zh="空气净化",
+    name_en="Air purification",
+    aliases_zh=("大气净化", "大气环境净化"),
+    category=Category.REGULATING,
+    description_en="Air pollutants (SO2, NOx, dust) absorbed or retained by ecosystems, up to what the region emits.",
+    description_zh="生态系统吸收、阻滞的大气污染物（二氧化硫、氮氧化物、粉尘），以区域排放量为上限。",
+    components=(
+        _pollutant("so2", "二氧化硫", "Sulphur dioxide (SO2)", "Garzê 1200 元/t"),
+        _pollutant("nox", "氮氧化物", "Nitrogen oxides (NOx)", "Garzê 630 元/t"),
+        _pollutant("dust", "粉尘", "Dust / particulates", "Garzê 150 元/t"),
+    ),
+    methods=(
+        MethodSpec(
+            id="capacity_capped",
+            kind="raster",
+            function="qingshan.quantities.purification:air_purification_capacity",
+            inputs=("lulc",),
+            params=(
+                ParamRef(key="so2_absorption", unit="kg/hm2", per_class=True, description="SO2 absorbed per area and year q_SO2"),
+                ParamRef(key="nox_absorption", unit="kg/hm2", per_class=True, description="NOx absorbed per area and year q_NOx [R]"),
+                ParamRef(key="dust_retention", unit="kg/hm2", per_class=True, description="dust retained per area and year q_dust"),
+            ),
+            formula="C_k = Σ_i q_k,i × A_i (capacity); Q_k = min(C_k, E_k) per region, E_k = emissions of pollutant k",
+            source=_RCEES_GARZE + " (Q = emissions when below capacity); " + _RCEES_FOREST + " (per-area form); "
+                   + _GAOTIANYAN + " (forest SO2 and dust rates)",
+            clause="§2.4.5 大气净化",
+            certainty=Certainty.PRACTICE,
+            notes=_CAP_NOTE + " Components accounted: option air_purification_components (Jiangxi practice: so2, nox).",
+        ),
+    ),
+    default_method="capacity_capped",
+    source=_RCEES_GARZE,
+    clause="§2.4.5; gep-methodology.md R6",
+    certainty=Certainty.PRACTICE,
+    notes="Prices: 排污费征收标准 2003 as used by Garzê 2010 [V]; the 环境保护税 pollution-equivalent alternative is unverified.",
+)
+
+WATER_PURIFICATION = IndicatorSpec(
+    id="water_purification",
+    name_zh="水质净化",
+    name_en="Water purification",
+    aliases_zh=("水环境净化", "水质净化量"),
+    category=Category.REGULATING,
+    description_en="Water pollutants (COD, NH3-N, TP) removed by wetlands and water bodies, up to what the region discharges.",
+    description_zh="湿地和水体净化的水污染物（化学需氧量、氨氮、总磷），以区域排放量为上限。",
+    components=(
+        _pollutant("cod", "化学需氧量", "Chemical oxygen demand (COD)", "Garzê 700 元/t"),
+        _pollutant("nh3n", "氨氮", "Ammonia nitrogen (NH3-N)", "Garzê 875 元/t"),
+        _pollutant("tp", "总磷", "Total phosphorus (TP)", "Garzê P treatment cost 2800 元/t [D]"),
+    ),
+    methods=(
+        MethodSpec(
+            id="capacity_capped",
+            kind="raster",
+            function="qingshan.quantities.purification:water_purification_capacity",
+            inputs=("lulc",),
+            params=(
+                ParamRef(key="cod_removal", unit="kg/hm2", per_class=True, description="COD removal capacity per area and year [R]"),
+                ParamRef(key="nh3n_removal", unit="kg/hm2", per_class=True, description="NH3-N removal capacity per area and year [R]"),
+                ParamRef(key="tp_removal", unit="kg/hm2", per_class=True, description="TP removal capacity per area and year [R]"),
+            ),
+            formula="C_k = Σ_i q_k,i × A_i (capacity); Q_k = min(C_k, E_k) per region, E_k = discharge of pollutant k",
+            source=_RCEES_GARZE + " (COD 5424 t, 氨氮 625 t = discharge received by wetlands)",
+            clause="§2.4.6 水质净化",
+            certainty=Certainty.PRACTICE,
+            notes=_CAP_NOTE + " Per-area capacities are [R] placeholders (no retrieved source). Components accounted: "
+                  "option water_purification_components (Jiangxi practice 水环境净化: cod, nh3n, tp).",
+        ),
+    ),
+    default_method="capacity_capped",
+    source=_RCEES_GARZE,
+    clause="§2.4.6; gep-methodology.md R7",
+    certainty=Certainty.PRACTICE,
+)
+
+NEGATIVE_IONS = IndicatorSpec(
+    id="negative_ions",
+    name_zh="负氧离子",
+    name_en="Negative air ions",
+    aliases_zh=("空气负离子", "提供负离子"),
+    category=Category.REGULATING,
+    description_en="Negative air ions produced by forests and shrubs (Jiangxi and Zhejiang county practice), valued at an ion production cost.",
+    description_zh="森林和灌丛产生的空气负氧离子（江西、浙江县域实践），按负离子生产成本计价。",
+    components=(
+        ComponentSpec(id="ions_produced", name_zh="负氧离子产生量", name_en="Ions produced", unit="ion",
+                      valuation="reported_value", price_key=None,
+                      valuation_formula="physical headline G = 5.256×10^15 × Q × A × H / L (A in hm²); valued through ions_above_threshold"),
+        ComponentSpec(id="ions_above_threshold", name_zh="超过阈值的负氧离子", name_en="Ions above the threshold",
+                      unit="ion", valuation="replacement_cost", price_key="negative_ion_cost", price_unit="CNY/ion",
+                      valuation_formula="U = 5.256×10^15 × A × H × K × (Q − 600) / L"),
+    ),
+    methods=(
+        MethodSpec(
+            id="ion_lifetime",
+            kind="raster",
+            function="qingshan.quantities.ions:negative_ions_production",
+            inputs=("lulc",),
+            optional_inputs=("negative_ions", "stand_height"),
+            params=(
+                ParamRef(key="negative_ion_concentration", unit="cm-3", per_class=True, description="Q by class when no negative_ions raster"),
+                ParamRef(key="stand_height", unit="m", per_class=True, description="H by class when no stand_height raster [R]"),
+                ParamRef(key="negative_ion_lifetime", unit="min", description="ion lifetime L [R]"),
+                ParamRef(key="negative_ion_threshold", unit="cm-3", description="concentration Q0 above which ions are valued [R]"),
+            ),
+            formula="G = Q × A × H × 525 600 / L (= 5.256×10^15 × Q × A[hm²] × H / L); valued part uses Q − Q0",
+            source="LY/T 1721—2008 / GB/T 38582—2020 lineage, as recalled in gep-methodology.md R11; 婺源 2020 county report (FYLZ fields, public code)",
+            clause="gep-methodology.md R11",
+            certainty=Certainty.RECALLED,
+            notes="Formula, 600 cm-3 threshold, lifetime L and cost K are all unverified (verification §7): every one is an "
+                  "editable parameter. Shipped concentrations are Altai Mountains values (孙庆祥, 周华荣) and stand heights "
+                  "placeholders. Counted on option negative_ion_ecosystems (default forest, shrub).",
+        ),
+    ),
+    default_method="ion_lifetime",
+    source="婺源 2020 county GEP report generator (public code, Jiangxi practice); LY/T 1721—2008 (not re-read)",
+    clause="gep-methodology.md R11",
+    certainty=Certainty.RECALLED,
+)
+
+SAND_FIXATION = IndicatorSpec(
+    id="sand_fixation",
+    name_zh="防风固沙",
+    name_en="Windbreak and sand fixation",
+    aliases_zh=("防风固沙量", "固沙"),
+    category=Category.REGULATING,
+    description_en="Wind erosion prevented by vegetation (RWEQ potential minus actual), valued as the cost of restoring the desertified land it avoids.",
+    description_zh="植被减少的风蚀量（RWEQ 潜在风蚀量减实际风蚀量），按避免沙化土地的治理成本计价。",
+    components=(
+        ComponentSpec(id="sand_fixed", name_zh="固沙量", name_en="Sand fixed", unit="t", valuation="reported_value",
+                      price_key=None, valuation_formula="physical headline; valued through desertified_land_avoided"),
+        ComponentSpec(id="desertified_land_avoided", name_zh="减少沙化土地面积", name_en="Desertified land avoided",
+                      unit="m2", valuation="replacement_cost", price_key="sand_control_cost", price_unit="CNY/m2",
+                      valuation_formula="V_f = Q_sf / (ρ × h) × P_f (ρ 1.28 t/m³, h 0.1 m, P_f 3.75 元/m², Garzê)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="rweq",
+            kind="raster",
+            function="qingshan.quantities.wind:sand_fixation_rweq",
+            inputs=("wind_factor", "ndvi", "lulc"),
+            optional_inputs=("sand", "silt", "clay", "soil_organic_carbon"),
+            params=(
+                ParamRef(key="rweq_downwind_distance", unit="m", description="field length z [R]"),
+                ParamRef(key="rweq_erodible_fraction", unit="1", description="EF when no texture rasters [R]"),
+                ParamRef(key="rweq_crust_factor", unit="1", description="SCF when no texture rasters [R]"),
+                ParamRef(key="rweq_roughness_factor", unit="1", description="K′ surface roughness [R]"),
+                ParamRef(key="rweq_cover_coef", unit="1", description="c of C = exp(c × cover %) [R]"),
+                ParamRef(key="ndvi_soil", unit="1", description="NDVI of bare soil"),
+                ParamRef(key="ndvi_veg", unit="1", description="NDVI of full cover"),
+                ParamRef(key="sand_bulk_density", unit="t/m3", description="ρ (Garzê 1.28)"),
+                ParamRef(key="sand_cover_thickness", unit="m", description="h (Garzê 0.1)"),
+            ),
+            formula="S_L = (2z/s²)·Q_max·exp[−(z/s)²], Q_max = 109.8·(WF·EF·SCF·K′·C), s = 150.71·(WF·EF·SCF·K′·C)^−0.3711; Q_sf = S_L(C=1) − S_L(C)",
+            source="Fryrear et al. 1998 RWEQ; " + _RCEES_GARZE + " (names RWEQ; valuation)",
+            clause="§2.4.3 防风固沙; HJ 1173—2021 A.14–A.22 (structure only)",
+            certainty=Certainty.RECALLED,
+            notes="RWEQ equations are [R] (not re-read). Mostly irrelevant in humid south China (not in the Wuyuan report): optional per profile.",
+        ),
+    ),
+    default_method="rweq",
+    source=_RCEES_GARZE,
+    clause="§2.4.3; gep-methodology.md R3",
+    certainty=Certainty.PRACTICE,
+)
+
+COASTAL_PROTECTION = IndicatorSpec(
+    id="coastal_protection",
+    name_zh="海岸带防护",
+    name_en="Coastal protection",
+    aliases_zh=("海岸防护",),
+    category=Category.REGULATING,
+    description_en="Coastline protected by mangroves, salt marsh and reefs, valued at the cost of the seawall it replaces.",
+    description_zh="红树林、盐沼、珊瑚礁等防护的海岸线长度，按替代海堤的建设维护成本计价。",
+    components=(
+        ComponentSpec(id="coastline_protected", name_zh="防护海岸线长度", name_en="Protected coastline", unit="km",
+                      valuation="replacement_cost", price_key="coastal_protection_cost", price_unit="CNY/km",
+                      valuation_formula="V = L × c (seawall construction and maintenance cost per km)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="coastline_statistics",
+            kind="table",
+            function="qingshan.quantities.coastal:coastline_from_statistics",
+            inputs=("statistics",),
+            formula="L from statistics (item coastline_protected, km); V = L × c",
+            source="gep-methodology.md R4 (national list recalled)",
+            clause="gep-methodology.md R4",
+            certainty=Certainty.RECALLED,
+            notes="A slot: no default seawall cost ships (price key coastal_protection_cost must be added with its source). Irrelevant inland.",
+        ),
+    ),
+    default_method="coastline_statistics",
+    source="发改基础〔2022〕481号 (list recalled, body not obtained)",
+    clause="gep-methodology.md R4",
+    certainty=Certainty.RECALLED,
+)
+
+SPECS = (
+    WATER_CONSERVATION,
+    SOIL_RETENTION,
+    FLOOD_REGULATION,
+    AIR_PURIFICATION,
+    WATER_PURIFICATION,
+    CARBON_SEQUESTRATION,
+    OXYGEN_RELEASE,
+    CLIMATE_REGULATION,
+    NEGATIVE_IONS,
+    SAND_FIXATION,
+    COASTAL_PROTECTION,
+)

@@ -13,9 +13,11 @@ __all__ = [
     "CO2_PER_C",
     "O2_PER_CO2",
     "co2_from_carbon",
+    "fixation_rate_carbon",
     "fpar_from_ndvi",
     "npp_light_use",
     "o2_from_co2",
+    "stock_change",
 ]
 
 CO2_PER_C = 44.0 / 12.0
@@ -72,3 +74,28 @@ def co2_from_carbon(carbon: np.ndarray) -> np.ndarray:
 def o2_from_co2(co2: np.ndarray) -> np.ndarray:
     """O2 released from CO2 fixed, ``× 32/44`` (same unit in and out)."""
     return O2_PER_CO2 * co2
+
+
+def fixation_rate_carbon(rate: np.ndarray, soil_coef: np.ndarray | float = 0.0) -> np.ndarray:
+    """Carbon fixed per area by the fixation-rate method, ``FCSR × (1 + β)`` [unit of ``rate``].
+
+    ``FCS = FCSR × SF × (1 + β)`` for forest and shrub (β soil-carbon coefficient, 0 elsewhere),
+    ``GSCS = GSR × SG`` for grassland, ``WCS = SCSR × SW`` for wetland (gep-methodology.md R8;
+    unverified, verification §6a). Multiply by area for the total.
+
+    Parameters
+    ----------
+    rate : carbon sequestration rate of the class [e.g. t C hm-2 a-1], ≥ 0.
+    soil_coef : β [1], ≥ 0 (per cell: β where it applies, 0 elsewhere).
+    """
+    return np.maximum(rate, 0.0) * (1.0 + np.maximum(soil_coef, 0.0))
+
+
+def stock_change(stock_now: np.ndarray, stock_before: np.ndarray, *, clip_negative: bool = True) -> np.ndarray:
+    """Carbon fixed as the biomass-carbon stock change ``C_t − C_(t−1)`` [unit of the stocks].
+
+    GB/T 46869 A.7 生物量法 (second-hand, verification §1); IPCC stock-difference method. A net
+    loss is no sequestration service: clipped to 0 unless ``clip_negative`` is False.
+    """
+    delta = np.asarray(stock_now, dtype=float) - np.asarray(stock_before, dtype=float)
+    return np.maximum(delta, 0.0) if clip_negative else delta

@@ -18,6 +18,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "WATER_DENSITY_KG_M3",
     "vegetation_cooling_energy",
+    "vegetation_cooling_per_type",
     "water_cooling_energy",
     "water_humidifying_energy",
 ]
@@ -91,3 +92,23 @@ def water_humidifying_energy(evap_mm: np.ndarray, humidifier_energy: float) -> n
     humidifier_energy : γ, electricity per m³ of water vaporised [kWh m-3].
     """
     return np.maximum(evap_mm, 0.0) * _M_PER_MM * humidifier_energy
+
+
+def vegetation_cooling_per_type(
+    heat_kj_m2_d: np.ndarray, hot_days: np.ndarray | float, ac_efficiency: float
+) -> np.ndarray:
+    """Electricity-equivalent of transpiration from a per-type heat table [kWh m-2].
+
+    ``E_pt = EPP_i × D / (3600 × r)`` per m² (RCEES: ``Σ EPP_i × S_i × D / (3600 × R)``, 白玛卓嘎 et
+    al. 2017 §2.4.8, confirmed (paper) in verification §3; the EPP table itself is unverified).
+
+    Parameters
+    ----------
+    heat_kj_m2_d : heat consumed by transpiration per area and day EPP_i [kJ m-2 d-1].
+    hot_days : days needing cooling D [day], scalar or array.
+    ac_efficiency : air-conditioner energy-efficiency ratio r [1], > 0.
+    """
+    if not ac_efficiency > 0:
+        raise ValueError(f"ac_efficiency must be positive, got {ac_efficiency}")
+    days = np.maximum(np.asarray(hot_days, dtype=float), 0.0)
+    return np.maximum(heat_kj_m2_d, 0.0) * days * _KWH_PER_KJ / ac_efficiency

@@ -1,15 +1,43 @@
-"""Carbon sequestration (固碳) and oxygen release (释氧) quantity functions (NEP from NPP)."""
+"""Carbon sequestration (固碳) and oxygen release (释氧) quantity functions.
+
+Three methods of GB/T 46869 A.7 (second-hand): NEP from NPP (:func:`carbon_nep`), fixation rate per
+area (:func:`carbon_fixation_rate`) and biomass change (:func:`carbon_biomass_change` from
+inventory statistics; :func:`carbon_biomass_change_raster` from two carbon-density rasters).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
 
+import numpy as np
+import pandas as pd
+
+from qingshan.aggregate.regions import RegionSet
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
-from qingshan.kernels.carbon import co2_from_carbon, fpar_from_ndvi, npp_light_use, o2_from_co2
+from qingshan.core.units import conversion_factor
+from qingshan.kernels.carbon import (
+    co2_from_carbon,
+    fixation_rate_carbon,
+    fpar_from_ndvi,
+    npp_light_use,
+    o2_from_co2,
+    stock_change,
+)
 from qingshan.quantities.base import RasterInputs, per_cell, require
+from qingshan.quantities.statistics import COLUMNS, items_to_components
 
-__all__ = ["carbon_nep", "npp_density", "oxygen_from_carbon"]
+__all__ = [
+    "carbon_biomass_change",
+    "carbon_biomass_change_raster",
+    "carbon_fixation_rate",
+    "carbon_nep",
+    "npp_density",
+    "oxygen_from_carbon",
+    "oxygen_from_fixation_rate",
+]
+
+DEFAULT_SOIL_BETA_ECOSYSTEMS = ("forest", "shrub")
 
 
 def npp_density(inputs: RasterInputs, params: ParamSet, method: str = "nep_from_npp") -> np.ndarray:
@@ -62,3 +90,72 @@ def oxygen_from_carbon(inputs: RasterInputs, params: ParamSet, grid: Grid) -> di
     """O2 released per cell per year, ``Q_O2 = 32/44 × Q_CO2`` [t] (same NPP chain as :func:`carbon_nep`)."""
     co2 = _co2_density(inputs, params, "from_carbon")
     return {"o2_released": per_cell(o2_from_co2(co2), "g/m2", grid, "t")}
+
+
+def _fixation_density(inputs: RasterInputs, params: ParamSet, method: str) -> np.ndarray:
+    """Carbon fixed per area [tC hm-2] by the fixation-rate method (NaN where lulc is nodata)."""
+    from qingshan.quantities.water import eligible_mask
+
+    lulc = require(inputs, "lulc", method)
+    codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
+    rate = params.by_class(codes, "carbon_fixation_rate", "tC/hm2")
+    soil = eligible_mask(lulc, params, "carbon_soil_beta_ecosystems", DEFAULT_SOIL_BETA_ECOSYSTEMS)
+    beta = np.where(soil, params.scalar("soil_carbon_coef_beta", "1"), 0.0)
+    return np.where(np.isfinite(lulc), fixation_rate_carbon(rate, beta), np.nan)
+
+
+def carbon_fixation_rate(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """CO2 fixed per cell by the fixation-rate method [tCO2]: ``44/12 × FCSR_i × A × (1 + β)``.
+
+    ``FCSR_i`` is the land-cover column ``carbon_fixation_rate`` [tC hm-2 a-1] ([R] placeholders
+    shipped); β = ``soil_carbon_coef_beta`` applies to option ``carbon_soil_beta_ecosystems``
+    (default forest, shrub). The C → CO2 factor 44/12 is the unit conversion tC → tCO2.
+    """
+    density = _fixation_density(inputs, params, "fixation_rate")
+    return {"co2_fixed": per_cell(density, "tC/hm2", grid, "tCO2")}
+
+
+def oxygen_from_fixation_rate(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """O2 released per cell [t] = 32/44 × CO2 fixed by the fixation-rate method."""
+    co2 = per_cell(_fixation_density(inputs, params, "from_fixation_rate"), "tC/hm2", grid, "tCO2")
+    return {"o2_released": o2_from_co2(co2)}
+
+
+def carbon_biomass_change(tables: Mapping[str, pd.DataFrame], params: ParamSet, regions: RegionSet,
+                          year: int, indicator: str) -> pd.DataFrame:
+    """CO2 fixed as the change of biomass-carbon stocks between ``year − 1`` and ``year`` [tCO2].
+
+    Statistics items ``biomass_carbon_stock.<ecosystem>`` (e.g. ``.forest`` from the forest
+    inventory 森林资源清查, any carbon-mass unit such as tC or 万tC) for both years, per region.
+    ``Q = 44/12 × max(C_t − C_(t−1), 0)`` (option ``carbon_clip_negative``, default True). A
+    region-ecosystem with only one of the two years is skipped.
+    """
+    from qingshan.core.params import ECOSYSTEMS
+
+    mapping = {f"biomass_carbon_stock.{e}": (e, e, "tC") for e in ECOSYSTEMS}
+    stats = tables.get("statistics")
+    now = items_to_components(stats, regions, year, mapping)
+    before = items_to_components(stats, regions, year - 1, mapping)
+    if now.empty or before.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    keys = ["region_code", "ecosystem"]
+    both = now.groupby(keys)["quantity"].sum().to_frame("now").join(
+        before.groupby(keys)["quantity"].sum().to_frame("before"), how="inner")
+    clip = bool(params.option("carbon_clip_negative", True))
+    delta_c = stock_change(both["now"].to_numpy(), both["before"].to_numpy(), clip_negative=clip)
+    out = both.reset_index()[keys].assign(
+        component="co2_fixed", quantity=delta_c * conversion_factor("tC", "tCO2"), unit="tCO2")
+    return out[COLUMNS]
+
+
+def carbon_biomass_change_raster(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """CO2 fixed per cell from two biomass-carbon density rasters [tCO2].
+
+    Inputs ``biomass_carbon`` (year t) and ``biomass_carbon_previous`` (year t − 1) [tC hm-2];
+    ``Q = 44/12 × max(C_t − C_(t−1), 0) × A``.
+    """
+    now = require(inputs, "biomass_carbon", "biomass_change_raster")
+    before = require(inputs, "biomass_carbon_previous", "biomass_change_raster")
+    clip = bool(params.option("carbon_clip_negative", True))
+    delta = stock_change(now, before, clip_negative=clip)
+    return {"co2_fixed": per_cell(delta, "tC/hm2", grid, "tCO2")}

@@ -19,7 +19,7 @@ from qingshan.core.errors import InputError, RegionError, UnitsError
 from qingshan.core.params import ECOSYSTEMS, ParamSet
 from qingshan.core.units import conversion_factor
 
-__all__ = ["products_from_statistics"]
+__all__ = ["CONVENTIONS", "SECTOR_OF", "output_value_from_statistics", "products_from_statistics"]
 
 
 def products_from_statistics(
@@ -95,3 +95,47 @@ def _factor(stats: pd.DataFrame, row: object, unit: str) -> float:
         exc.file, exc.field = _path(stats), "unit"
         exc.en = f"Statistics item '{row.item}' (region {row.region_code}): {exc.en}"  # type: ignore[attr-defined]
         raise
+
+
+SECTOR_OF = {
+    "agricultural_products": ("agriculture", "cropland"),
+    "forestry_products": ("forestry", "forest"),
+    "livestock_products": ("livestock", "grassland"),
+    "fishery_products": ("fishery", "wetland"),
+}
+"""Indicator → (statistics sector, ecosystem credited)."""
+
+CONVENTIONS = {"gross_output": "output_value", "value_added": "value_added"}
+"""Option ``provisioning_convention`` → statistics item prefix (总产值 / 增加值)."""
+
+
+def output_value_from_statistics(
+    tables: Mapping[str, pd.DataFrame],
+    params: ParamSet,
+    regions: RegionSet,
+    year: int,
+    indicator: str,
+) -> pd.DataFrame:
+    """Reported output value of a sector per region [CNY] (统计 农林牧渔 总产值 or 增加值).
+
+    Option ``provisioning_convention``: ``"gross_output"`` (default) reads items
+    ``output_value.<sector>`` (总产值), ``"value_added"`` reads ``value_added.<sector>``
+    (增加值 / 净产值, Garzê used 2010 农林牧渔净产值). Any currency unit (亿元, 万元, 元).
+    Component ``output_value``, valued as reported.
+    """
+    from qingshan.quantities.statistics import items_to_components
+
+    convention = str(params.option("provisioning_convention", "gross_output"))
+    if convention not in CONVENTIONS:
+        raise InputError(
+            f"Option provisioning_convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'",
+            f"选项 provisioning_convention 应为 {', '.join(CONVENTIONS)} 之一，实际为 '{convention}'",
+            field="provisioning_convention",
+            fix="Use gross_output (总产值) or value_added (增加值).",
+            fix_zh="请使用 gross_output（总产值）或 value_added（增加值）。",
+        )
+    sector, eco = SECTOR_OF[indicator]
+    item = f"{CONVENTIONS[convention]}.{sector}"
+    frame = items_to_components(tables.get("statistics"), regions, year, {item: ("output_value", eco, "CNY")})
+    _check_single_level(frame, regions)
+    return frame
