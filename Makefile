@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 VENDOR  = src/qingshan/api/static/vendor/manifest.json
 
-.PHONY: demo test lint docs install clean bench
+.PHONY: demo serve test lint docs install clean bench
 
 install: $(STAMP) $(VENDOR)
 
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/qingshan demo --output out/jiangxi-2019
+
+serve: install
+	$(BIN)/qingshan serve --store sqlite:///$(CURDIR)/out/qingshan.sqlite
 
 test: install
 	tools/ensure_system_deps.sh

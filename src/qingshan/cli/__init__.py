@@ -140,10 +140,20 @@ def demo(
     from qingshan.engine.config import load_config
     from qingshan.examples import example_config
 
+    from qingshan.cli.demo_service import DEMO_PASSWORD, load_into_service
+    from qingshan.store.db import open_store
+
     cfg = load_config(example_config())
     cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": output.resolve(), "store": None})})
-    outcome = run_with_progress(cfg, f"sqlite:///{output.resolve().parent / 'qingshan.sqlite'}")
+    store_url = f"sqlite:///{output.resolve().parent / 'qingshan.sqlite'}"
+    outcome = run_with_progress(cfg, store_url)
     print_summary(outcome, console)
+    accounts = load_into_service(open_store(store_url), outcome.run_id)
+    console.print("\n[bold]Loaded into the service 已载入平台[/]: the run is published (已发布).")
+    console.print(f"  Start it 启动服务:  .venv/bin/qingshan serve --store {store_url}   (or: make serve)")
+    console.print("  Dashboard 结果看板:  http://127.0.0.1:8000/      Workbench 工作台: http://127.0.0.1:8000/workbench/")
+    logins = ", ".join(f"{a.username} ({a.role})" for a in accounts)
+    console.print(f"  Demo logins 演示账号: {logins}; password 密码: {DEMO_PASSWORD}")
 
 
 def _register_serve() -> None:
