@@ -136,11 +136,10 @@ def demo(
     output: Annotated[Path, typer.Option(help="Where the example writes its outputs")] = Path("out/jiangxi-2019"),
 ) -> None:
     """Run the embedded Jiangxi example (100 counties, 2019) and print the summary."""
+    from qingshan.cli.demo_service import DEMO_PASSWORD, load_into_service
     from qingshan.cli.report import print_summary, run_with_progress
     from qingshan.engine.config import load_config
     from qingshan.examples import example_config
-
-    from qingshan.cli.demo_service import DEMO_PASSWORD, load_into_service
     from qingshan.store.db import open_store
 
     cfg = load_config(example_config())

@@ -41,8 +41,12 @@ from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
 from qingshan.indicators import registry
 from qingshan.io.rasters import check_range, grid_of, read_aligned, write_cog
-from qingshan.quantities.soil import SOIL_LAYER_UNITS, soil_retention_layers
-from qingshan.quantities.water import water_budyko_layers
+from qingshan.quantities.soil import (
+    SOIL_LAYER_UNITS,
+    soil_retention_components,
+    soil_retention_layers,
+)
+from qingshan.quantities.water import water_budyko_layers, water_conservation_balance
 
 __all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "output_paths"]
 
@@ -146,10 +150,15 @@ def compute_indicator(
     grid = grid or _reference_grid(inputs)
     arrays = {name: _load(name, value, grid, resample) for name, value in inputs.items()}
     _check_codes(arrays, pset, inputs)
-    layers = m.load()(inputs=arrays, params=pset, grid=grid)
+    inter, inter_units = _intermediates(spec.id, m.id, arrays, pset, grid)
+    if (spec.id, m.id) == ("soil_retention", "rusle"):  # reuse the LS routing of the intermediates
+        layers = soil_retention_components(inter, pset, grid)
+    elif (spec.id, m.id) == ("water_conservation", "budyko"):  # reuse the Budyko AET
+        layers = water_conservation_balance({**arrays, "aet": inter["aet"]}, pset, grid)
+    else:
+        layers = m.load()(inputs=arrays, params=pset, grid=grid)
     units = {c: spec.component(c).unit for c in layers}
     totals = {c: (float(np.nansum(a)), units[c]) for c, a in layers.items()}
-    inter, inter_units = _intermediates(spec.id, m.id, arrays, pset, grid)
     result = ComputeResult(spec.id, m.id, grid, layers, units, totals, inter, inter_units)
     if output is not None:
         result.files = _write(result, Path(output))

@@ -8,19 +8,35 @@ from pyproj import Geod
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
-from qingshan.kernels.routing import flow_length_from_area, slope_radians, upslope_area
+from qingshan.kernels.routing import (
+    fill_pits_invest,
+    flow_accumulation_invest,
+    flow_length_from_area,
+    slope_percent_invest,
+    slope_radians,
+    upslope_area,
+)
 from qingshan.kernels.soil import (
     c_factor_cai,
     fvc_from_ndvi,
     k_factor_epic,
     length_factor,
+    ls_factor_invest,
     r_factor_from_annual,
     slope_factor_mccool,
     soil_retention,
 )
 from qingshan.quantities.base import RasterInputs, per_cell, require
 
-__all__ = ["SOIL_LAYER_UNITS", "cell_dims_m", "soil_retention_layers", "soil_retention_rusle"]
+__all__ = [
+    "LS_FORMULAS",
+    "SOIL_LAYER_UNITS",
+    "cell_dims_m",
+    "ls_factor",
+    "soil_retention_components",
+    "soil_retention_layers",
+    "soil_retention_rusle",
+]
 
 _METHOD = "rusle"
 _K_UNIT = "t*hm2*h/(hm2*MJ*mm)"
@@ -96,7 +112,62 @@ def _k_factor(inputs: RasterInputs, params: ParamSet, shape: tuple[int, ...]) ->
     return np.full(shape, params.scalar("soil_erodibility_default", _K_UNIT))
 
 
-def _ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
+LS_FORMULAS = ("rusle_mccool", "invest")
+"""Values of option ``ls_formula`` (see :func:`ls_factor`)."""
+
+
+def ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
+    """LS factor [1] from the DEM, by option ``ls_formula``.
+
+    * ``"rusle_mccool"`` (default, Chinese practice; 陈召亚 et al. 2016 and the RCEES lineage):
+      Horn slope on the DEM, depression filling and D8/MFD routing by pyflwdir / Freeman (option
+      ``flow_algorithm``, ``mfd_exponent``), slope length λ = A/w (Moore & Burch 1986),
+      ``L = (λ/22.13)^m`` with m from slope-percent classes (parameters ``rusle_m_break_*``,
+      ``rusle_m_exp_*``), S by McCool/Liu in three branches (5°, 10°); option
+      ``max_slope_length_m`` caps λ.
+    * ``"invest"``: InVEST 3.20.2 SDR exactly — pygeoprocessing pit filling, its slope stencil,
+      its D8 or MFD routing (option ``flow_algorithm``) and Desmet & Govers (1996) with the
+      √area quirks (:func:`qingshan.kernels.soil.ls_factor_invest`; Sharp et al., InVEST User's
+      Guide, SDR; sdr.py:1136-1267). Option ``l_max`` (default 122, InVEST's) caps L. Use it to
+      check results against InVEST; it is not the method of the Chinese specifications.
+    """
+    formula = str(params.option("ls_formula", "rusle_mccool"))
+    if formula == "invest":
+        return _ls_invest(dem, params, grid)
+    if formula != "rusle_mccool":
+        raise InputError(
+            f"Unknown ls_formula '{formula}'; use one of {', '.join(LS_FORMULAS)}",
+            f"未知的 ls_formula '{formula}'，可选：{', '.join(LS_FORMULAS)}",
+            field="ls_formula",
+            fix="Set option ls_formula = \"rusle_mccool\" (default) or \"invest\".",
+            fix_zh="请将选项 ls_formula 设为 \"rusle_mccool\"（默认）或 \"invest\"。",
+        )
+    return _ls_rusle_mccool(dem, params, grid)
+
+
+def _ls_invest(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
+    dx, dy = cell_dims_m(grid)
+    filled = fill_pits_invest(dem)
+    slope = slope_percent_invest(filled, dx, dy)
+    fa = flow_accumulation_invest(filled, _flow_algorithm(params))
+    l_max = float(params.option("l_max", 122.0))  # type: ignore[arg-type]
+    return ls_factor_invest(slope, fa, dx[:, None], l_max=l_max)
+
+
+def _flow_algorithm(params: ParamSet) -> str:
+    algo = str(params.option("flow_algorithm", "D8")).upper()
+    if algo not in ("D8", "MFD"):
+        raise InputError(
+            f"Unknown flow_algorithm '{algo}'; use D8 or MFD",
+            f"未知的汇流算法 flow_algorithm '{algo}'，可选 D8 或 MFD",
+            field="flow_algorithm",
+            fix="Set option flow_algorithm = \"D8\" or \"MFD\".",
+            fix_zh="请将选项 flow_algorithm 设为 \"D8\" 或 \"MFD\"。",
+        )
+    return algo
+
+
+def _ls_rusle_mccool(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
     """LS from the DEM: slope (Horn), upslope area (D8 or MFD) → λ = A/w, L·S."""
     dx, dy = cell_dims_m(grid)
     theta = slope_radians(dem, dx, dy)
@@ -105,7 +176,7 @@ def _ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
         grid.cell_area(),
         dx_m=dx,
         dy_m=dy,
-        algorithm=str(params.option("flow_algorithm", "D8")),
+        algorithm=_flow_algorithm(params),
         transform=grid.transform,
         latlon=bool(grid.crs.is_geographic),
         mfd_exponent=float(params.option("mfd_exponent", 1.1)),  # type: ignore[arg-type]
@@ -120,6 +191,23 @@ def _ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
     return l_fac * slope_factor_mccool(theta)
 
 
+def _c_factor(ndvi: np.ndarray, codes: np.ndarray, params: ParamSet) -> np.ndarray:
+    """C by option ``c_factor``: ``"ndvi"`` (蔡崇法 from FVC, default) or ``"landcover"``."""
+    source = str(params.option("c_factor", "ndvi"))
+    if source == "landcover":
+        return params.by_class(codes, "usle_c", "1")
+    if source != "ndvi":
+        raise InputError(
+            f"Unknown c_factor '{source}'; use ndvi or landcover",
+            f"未知的 c_factor '{source}'，可选 ndvi 或 landcover",
+            field="c_factor",
+            fix="Set option c_factor = \"ndvi\" (default) or \"landcover\" (column usle_c of the land-cover table).",
+            fix_zh="请将选项 c_factor 设为 \"ndvi\"（默认）或 \"landcover\"（土地覆被表 usle_c 列）。",
+        )
+    fvc = fvc_from_ndvi(ndvi, params.scalar("ndvi_soil", "1"), params.scalar("ndvi_veg", "1"))
+    return c_factor_cai(fvc)
+
+
 def soil_retention_layers(
     inputs: RasterInputs, params: ParamSet, grid: Grid
 ) -> dict[str, np.ndarray]:
@@ -127,19 +215,22 @@ def soil_retention_layers(
 
     Returns ``r`` [MJ·mm·hm⁻²·h⁻¹·a⁻¹], ``k`` [t·hm²·h/(hm²·MJ·mm)], ``ls``, ``c``, ``p`` [1],
     ``rkls`` (potential erosion R·K·LS) and ``usle`` (actual erosion R·K·LS·C·P) [t·hm⁻²·a⁻¹].
-    NaN wherever any input is nodata. Options: ``flow_algorithm`` (``"D8"`` | ``"MFD"``),
-    ``mfd_exponent`` (Freeman 1991: 1.1), ``max_slope_length_m`` (cap on λ; default none).
+    NaN wherever any input is nodata. Options: ``ls_formula`` (``"rusle_mccool"`` default |
+    ``"invest"``, see :func:`ls_factor`), ``flow_algorithm`` (``"D8"`` | ``"MFD"``),
+    ``mfd_exponent`` (Freeman 1991: 1.1), ``max_slope_length_m`` (cap on λ; default none),
+    ``l_max`` (invest only), ``c_factor`` (``"ndvi"``: 蔡崇法 from NDVI, default |
+    ``"landcover"``: column ``usle_c`` of the land-cover table, as InVEST's biophysical table).
     """
     dem = require(inputs, "dem", _METHOD)
     lulc = require(inputs, "lulc", _METHOD)
-    ndvi = require(inputs, "ndvi", _METHOD)
+    by_class = str(params.option("c_factor", "ndvi")) == "landcover"
+    ndvi = np.zeros(dem.shape) if by_class and "ndvi" not in inputs else require(inputs, "ndvi", _METHOD)
     r = _r_factor(inputs, params)
     k = _k_factor(inputs, params, dem.shape)
-    fvc = fvc_from_ndvi(ndvi, params.scalar("ndvi_soil", "1"), params.scalar("ndvi_veg", "1"))
-    c = c_factor_cai(fvc)
     codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
+    c = _c_factor(ndvi, codes, params)
     p = params.by_class(codes, "usle_p", "1")
-    ls = _ls_factor(dem, params, grid)
+    ls = ls_factor(dem, params, grid)
     valid = (
         np.isfinite(dem) & np.isfinite(lulc) & np.isfinite(ndvi) & np.isfinite(r) & np.isfinite(k)
     )
@@ -167,7 +258,13 @@ def soil_retention_rusle(
     Global dependency: LS needs flow routing over the whole DEM — call on the full grid (or on
     whole catchments), never block by block.
     """
-    layers = soil_retention_layers(inputs, params, grid)
+    return soil_retention_components(soil_retention_layers(inputs, params, grid), params, grid)
+
+
+def soil_retention_components(
+    layers: dict[str, np.ndarray], params: ParamSet, grid: Grid
+) -> dict[str, np.ndarray]:
+    """The four components of :func:`soil_retention_rusle` from its factor ``layers``."""
     density = soil_retention(layers["r"], layers["k"], layers["ls"], layers["c"], layers["p"])
     density = np.where(np.isnan(density), np.nan, np.maximum(density, 0.0))
     q = per_cell(density, "t/hm2", grid, "t")
