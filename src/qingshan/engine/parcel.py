@@ -266,6 +266,7 @@ def value_parcel(
     results: pd.DataFrame,
     year: int,
     max_area_km2: float = DEFAULT_MAX_AREA_KM2,
+    caps: Iterable[Mapping[str, Any]] = (),
 ) -> ParcelValuation:
     """Value ``parcel`` (lon/lat polygon) with the exports and results of one run (module docstring).
 
@@ -279,6 +280,9 @@ def value_parcel(
     results : the run's result rows for ``year`` (all regions).
     year : an accounting year of the run.
     max_area_km2 : largest parcel accepted [km2].
+    caps : the run's emission-cap report (provenance ``emission_caps``): capped components (air and
+        water purification) are per-cell *capacities* in the rasters; a parcel takes the cap factor
+        ``min(1, E/C)`` of the region that reported the emissions, as the run did.
     """
     area = geodesic_km2(parcel)
     if area > max_area_km2:
@@ -302,7 +306,7 @@ def value_parcel(
         eco, eco_note = _ecosystem_index(config, grid, year)
         notes += eco_note
         weights = _coverage(pieces, leaves, grid)
-        raster_rows = _raster_quantities(rasters, weights, pieces, eco, results)
+        raster_rows = _apply_caps(_raster_quantities(rasters, weights, pieces, eco, results), caps, regions, year)
         eco_area = _ecosystem_areas(weights, pieces, grid, eco)
     table_rows = _apportioned(results, pieces, eco_area, set(rasters))
     rows = pd.concat([r for r in (raster_rows, table_rows) if len(r)], ignore_index=True) \
@@ -482,6 +486,29 @@ def _raster_quantities(rasters: Mapping[tuple[str, str], Path], w: _Weights, pie
                     out.append({"region_code": code, "indicator": ind, "category": cats.get(ind, _category(ind)),
                                 "component": comp, "ecosystem": e, "quantity": q, "unit": unit, "basis": "raster"})
     return pd.DataFrame(out, columns=_ROW_COLUMNS)
+
+
+def _apply_caps(rows: pd.DataFrame, caps: Iterable[Mapping[str, Any]], regions: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Scale capped components by the cap factor of the region (or ancestor) that reported emissions."""
+    factors = {(str(c["region_code"]), str(c["indicator"]), str(c["component"])): float(c["factor"])
+               for c in caps if int(c.get("year", year)) == year}
+    if not factors or rows.empty:
+        return rows
+    parent = dict(zip(regions["code"].astype(str), regions["parent"], strict=True))
+
+    def factor(code: str, ind: str, comp: str) -> float:
+        node: str | None = code
+        while node is not None:
+            if (node, ind, comp) in factors:
+                return factors[(node, ind, comp)]
+            p = parent.get(node)
+            node = str(p) if isinstance(p, str) and p else None
+        return 1.0
+
+    out = rows.copy()
+    out["quantity"] = [q * factor(str(r), str(i), str(c)) for q, r, i, c in
+                       zip(out["quantity"], out["region_code"], out["indicator"], out["component"], strict=True)]
+    return out
 
 
 def _declared_unit(indicator: str, component: str) -> str:

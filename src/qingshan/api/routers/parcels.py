@@ -135,7 +135,8 @@ async def parcel_value(
     methods = dict((run.provenance or {}).get("methods") or {})
     valuation = await run_in_threadpool(
         value_parcel, parcel, output_dir=run.output_dir, config=run.config or {}, methods=methods,
-        regions=regions, results=results, year=y, max_area_km2=max_km2)
+        regions=regions, results=results, year=y, max_area_km2=max_km2,
+        caps=list((run.provenance or {}).get("emission_caps") or []))
     return _shape(run.id, valuation, view.registry)
 
 
