@@ -31,6 +31,8 @@ serve: install
 
 test: install
 	tools/ensure_system_deps.sh
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -76,7 +77,7 @@ class Principal:
 
 
 @lru_cache(maxsize=1)
-def _hasher():  # type: ignore[no-untyped-def]
+def _hasher() -> Any:
     from argon2 import PasswordHasher
 
     return PasswordHasher()
@@ -160,15 +161,15 @@ def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | 
                                 fix="List the users with GET /api/users.", fix_zh="用 GET /api/users 查看用户。")
         if role is not None:
             _check_role(role)
-            user.role = changes["role"] = role  # type: ignore[assignment]
+            user.role = changes["role"] = role
         if regions is not None:
-            user.regions = changes["regions"] = list(regions)  # type: ignore[assignment]
+            user.regions = changes["regions"] = list(regions)
         if forms is not None:
-            user.forms = changes["forms"] = list(forms)  # type: ignore[assignment]
+            user.forms = changes["forms"] = list(forms)
         if active is not None:
-            user.active = changes["active"] = active  # type: ignore[assignment]
+            user.active = changes["active"] = active
         if display_name is not None:
-            user.display_name = changes["display_name"] = display_name  # type: ignore[assignment]
+            user.display_name = changes["display_name"] = display_name
         if password is not None:
             user.password_hash = hash_password(password)
             changes["password"] = "changed"

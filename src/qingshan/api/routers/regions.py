@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query
 
@@ -32,7 +32,7 @@ def run_regions(
         view.region(parent)
         regions = regions[regions["parent"] == parent]
     if level is None and parent is None:
-        level = next((lv for lv in LEVELS if lv in set(regions["level"])), None)  # type: ignore[assignment]
+        level = cast("Level | None", next((lv for lv in LEVELS if lv in set(regions["level"])), None))
     if level is not None:
         regions = regions[regions["level"] == level]
     rows = view.results(year=y)
@@ -45,9 +45,9 @@ def run_regions(
         values = per_indicator.loc[r.code].to_dict() if r.code in per_indicator.index.levels[0] else {}
         props = RegionProperties(
             code=r.code, name=r.name, level=r.level, parent=plain(r.parent), area_km2=plain(r.area_km2),
-            gep=g, gep_yi=None if g is None else g / 1e8,  # type: ignore[operator]
+            gep=g, gep_yi=None if g is None else float(g) / 1e8,  # type: ignore[arg-type]
             metric=plain(metric.get(r.code)), metric_unit=unit,
-            values={k: plain(v) for k, v in values.items()},  # type: ignore[misc]
+            values={k: plain(v) for k, v in values.items()},
         )
         geometry = json.loads(r.geometry) if isinstance(r.geometry, str) and r.geometry else None
         features.append(Feature(id=r.code, geometry=geometry, properties=props))
