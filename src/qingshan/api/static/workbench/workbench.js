@@ -71,6 +71,22 @@ const QS = (() => {
     return td;
   }
 
+  // Workflow states (submissions, jobs, publication) → [中文, English]; unknown codes are shown as they are.
+  const STATES = {
+    draft: ["草稿", "Draft"], submitted: ["已提交", "Submitted"], approved: ["已通过", "Approved"],
+    rejected: ["已退回", "Rejected"], queued: ["排队中", "Queued"], running: ["运行中", "Running"],
+    succeeded: ["已完成", "Succeeded"], failed: ["失败", "Failed"], published: ["已发布", "Published"],
+  };
+
+  function state(el, code) {
+    const [zh, en] = STATES[code] || [code, code];
+    el.dataset.status = code; el.dataset.zh = zh; el.dataset.en = en;
+    el.textContent = t(zh, en);
+    return el;
+  }
+
+  function stateCell(tr, code, testid) { return state(cell(tr, "", testid), code); }
+
   function button(zh, en, testid, onClick) {
     const b = document.createElement("button");
     b.type = "button";
@@ -88,5 +104,5 @@ const QS = (() => {
     if (out) out.addEventListener("click", logout);
   });
 
-  return { t, api, message, me, requireLogin, cell, button, get lang() { return lang; } };
+  return { t, api, message, me, requireLogin, cell, state, stateCell, button, get lang() { return lang; } };
 })();
