@@ -49,6 +49,14 @@ def indicator_markdown(spec: IndicatorSpec) -> str:
             out += ["", "| parameter | unit | per land-cover class | description |", "|---|---|---|---|"]
             for p in m.params:
                 out.append(f"| `{p.key}` | {p.unit} | {'yes' if p.per_class else 'no'} | {p.description} |")
+        if m.options:
+            out += ["", "| option | meaning (default) |", "|---|---|"]
+            out += [f"| `{k}` | {v.replace('|', '/')} |" for k, v in m.options.items()]
+        if m.kind == "raster":
+            inputs = " ".join(f"--input {n}=PATH" for n in m.inputs)
+            out += ["", f"On your own rasters 单项计算: `qingshan compute {spec.id} --method {m.id} {inputs} -o OUT.tif`"]
+            if m.intermediates:
+                out.append(f"(also writes {', '.join(m.intermediates)} for checking)")
     return "\n".join(out) + "\n"
 
 

@@ -164,6 +164,15 @@ def _register_serve() -> None:
 _register_serve()
 
 
+def _register_compute() -> None:
+    from qingshan.cli.compute import compute
+
+    app.command(name="compute", help="One indicator on your own rasters 单项指标逐像元计算.")(friendly(compute))
+
+
+_register_compute()
+
+
 def _register_platform() -> None:
     from qingshan.cli.platform import register
 

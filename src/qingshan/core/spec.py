@@ -89,6 +89,10 @@ class MethodSpec(_Frozen):
     clause: str = ""
     certainty: Certainty
     notes: str = ""
+    options: dict[str, str] = Field(
+        default_factory=dict, description="method options (profile [options] or --option KEY=VALUE): name → meaning and default"
+    )
+    intermediates: tuple[str, ...] = Field((), description="extra layers `qingshan compute` writes for checking")
 
     def load(self) -> Callable[..., Any]:
         """Import and return the quantity function."""

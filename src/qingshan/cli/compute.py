@@ -1,0 +1,89 @@
+"""``qingshan compute``: one indicator on your own rasters (a thin layer over
+:func:`qingshan.engine.compute.compute_indicator`).
+
+Registered in ``cli/__init__.py`` as::
+
+    def _register_compute() -> None:
+        from qingshan.cli.compute import compute
+
+        app.command(name="compute", help="One indicator on your own rasters 单项指标逐像元计算.")(friendly(compute))
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from qingshan.core.errors import InputError
+
+__all__ = ["compute", "parse_pairs", "parse_value"]
+
+console = Console()
+
+
+def parse_value(text: str) -> object:
+    """An option value: a TOML literal (``1.1``, ``true``, ``["forest", "shrub"]``) or a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_pairs(pairs: list[str], what: str, what_zh: str) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` → dict; a pair without ``=`` is a bilingual error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(
+                f"{what} '{pair}' is not KEY=VALUE",
+                f"{what_zh} '{pair}' 格式应为 KEY=VALUE",
+                field=what.lower(),
+                fix=f"Write it as KEY=VALUE, e.g. --{what.lower()} dem=dem.tif.",
+                fix_zh="请写成 KEY=VALUE 的形式。",
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _float(key: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"Parameter '{key}' value '{text}' is not a number",
+            f"参数 '{key}' 的值 '{text}' 不是数值",
+            field=key,
+            fix="Give a number in the parameter table's unit, e.g. --param zhang_z=5.",
+            fix_zh="请给出参数表单位下的数值，例如 --param zhang_z=5。",
+        ) from None
+
+
+def compute(
+    indicator_id: Annotated[str, typer.Argument(help="Indicator id 指标 (see `qingshan indicators`)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output COG OUT.tif (OUT.<component>.tif if several)")],
+    input_: Annotated[list[str], typer.Option("--input", "-i", help="NAME=PATH raster input 栅格输入 (repeat)")] = [],  # noqa: B006
+    param: Annotated[list[str], typer.Option("--param", help="KEY=VALUE scalar parameter override 参数覆盖 (repeat)")] = [],  # noqa: B006
+    option: Annotated[list[str], typer.Option("--option", help="KEY=VALUE method option 方法选项, e.g. flow_algorithm=MFD")] = [],  # noqa: B006
+    landcover: Annotated[Path | None, typer.Option("--landcover", help="Land-cover table CSV 土地覆被参数表")] = None,
+    params: Annotated[Path | None, typer.Option("--params", help="Parameter table CSV 参数表")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="Method id 方法 (default: the indicator's)")] = None,
+) -> None:
+    """Compute one indicator per pixel from your rasters, write COG(s) and print the totals."""
+    from qingshan.engine.compute import compute_indicator
+
+    inputs = parse_pairs(input_, "Input", "输入")
+    overrides = {k: _float(k, v) for k, v in parse_pairs(param, "Param", "参数").items()}
+    options = {k: parse_value(v) for k, v in parse_pairs(option, "Option", "选项").items()}
+    res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
+                            landcover=landcover, method=method, options=options, overrides=overrides,
+                            output=output)
+    console.print(f"{res.indicator} ({res.method}) on {res.grid.height}×{res.grid.width} cells 像元")
+    for comp, (total, unit) in res.totals.items():
+        console.print(f"  total 合计 {comp}: {total:.6g} {unit}", highlight=False, soft_wrap=True)
+    for f in res.files:
+        console.print(f"  wrote 输出 {f}", highlight=False, soft_wrap=True)
