@@ -15,9 +15,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.core.errors import InputError, RegionError, UnitsError
+from qingshan.core.errors import InputError, RegionError
 from qingshan.core.params import ECOSYSTEMS, ParamSet
-from qingshan.core.units import conversion_factor
+from qingshan.quantities.statistics import statistics_path, statistics_unit_factor
 
 __all__ = ["CONVENTIONS", "SECTOR_OF", "output_value_from_statistics", "products_from_statistics"]
 
@@ -47,7 +47,7 @@ def products_from_statistics(
             raise RegionError(
                 f"Statistics row for '{r.item}' names unknown region code {code}",
                 f"统计数据中 '{r.item}' 的行政区划代码 {code} 未知",
-                file=_path(stats),
+                file=statistics_path(stats),
                 field="region_code",
                 fix="Use codes present in the boundary file (GB/T 2260).",
                 fix_zh="请使用边界文件中存在的行政区划代码（GB/T 2260）。",
@@ -63,7 +63,7 @@ def products_from_statistics(
                 fix_zh=f"可用类型：{', '.join(ECOSYSTEMS)}。",
             )
         unit = str(prod["unit"])
-        qty = float(r.value) * _factor(stats, r, unit)
+        qty = float(r.value) * statistics_unit_factor(stats, r, unit)
         out.append({"region_code": code, "component": str(r.item), "ecosystem": eco, "quantity": qty, "unit": unit})
     frame = pd.DataFrame(out, columns=["region_code", "component", "ecosystem", "quantity", "unit"])
     _check_single_level(frame, regions)
@@ -81,20 +81,6 @@ def _check_single_level(frame: pd.DataFrame, regions: RegionSet) -> None:
                 fix="Give each item at one level only (e.g. all counties); higher levels are summed automatically.",
                 fix_zh="每个统计项只在一个级别填报（例如全部县），上级自动汇总。",
             )
-
-
-def _path(stats: pd.DataFrame) -> str:
-    return str(stats.attrs.get("path", "statistics table"))
-
-
-def _factor(stats: pd.DataFrame, row: object, unit: str) -> float:
-    """Unit conversion of a statistics row; errors name the table, the item and the column."""
-    try:
-        return conversion_factor(str(row.unit), unit)  # type: ignore[attr-defined]
-    except UnitsError as exc:
-        exc.file, exc.field = _path(stats), "unit"
-        exc.en = f"Statistics item '{row.item}' (region {row.region_code}): {exc.en}"  # type: ignore[attr-defined]
-        raise
 
 
 SECTOR_OF = {

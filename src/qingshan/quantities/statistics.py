@@ -21,6 +21,8 @@ __all__ = [
     "flood_from_registers",
     "items_to_components",
     "reported_values",
+    "statistics_path",
+    "statistics_unit_factor",
     "visits_from_statistics",
     "water_supply_from_statistics",
 ]
@@ -41,13 +43,13 @@ def items_to_components(stats: pd.DataFrame | None, regions: RegionSet, year: in
             raise RegionError(
                 f"Statistics row for '{r.item}' names unknown region code {code}",
                 f"统计数据中 '{r.item}' 的行政区划代码 {code} 未知",
-                file=_path(stats), field="region_code",
+                file=statistics_path(stats), field="region_code",
                 fix="Use codes present in the boundary file (GB/T 2260).",
                 fix_zh="请使用边界文件中存在的行政区划代码（GB/T 2260）。",
             )
         comp, eco, unit = mapping[str(r.item)]
         out.append({"region_code": code, "component": comp, "ecosystem": eco,
-                    "quantity": float(r.value) * _factor(stats, r, unit), "unit": unit})
+                    "quantity": float(r.value) * statistics_unit_factor(stats, r, unit), "unit": unit})
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -122,15 +124,16 @@ def flood_from_registers(tables: Mapping[str, pd.DataFrame], params: ParamSet, r
     return pd.concat(frames, ignore_index=True).groupby(["region_code", "component", "ecosystem", "unit"], as_index=False)["quantity"].sum()[COLUMNS]
 
 
-def _path(stats: pd.DataFrame) -> str:
+def statistics_path(stats: pd.DataFrame) -> str:
+    """Path of the statistics table (for error messages)."""
     return str(stats.attrs.get("path", "statistics table"))
 
 
-def _factor(stats: pd.DataFrame, row: object, unit: str) -> float:
+def statistics_unit_factor(stats: pd.DataFrame, row: object, unit: str) -> float:
     """Unit conversion of a statistics row; errors name the table, the item and the column."""
     try:
         return conversion_factor(str(row.unit), unit)  # type: ignore[attr-defined]
     except UnitsError as exc:
-        exc.file, exc.field = _path(stats), "unit"
+        exc.file, exc.field = statistics_path(stats), "unit"
         exc.en = f"Statistics item '{row.item}' (region {row.region_code}): {exc.en}"  # type: ignore[attr-defined]
         raise
