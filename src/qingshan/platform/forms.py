@@ -5,13 +5,13 @@ Groups
 products    产品与价格   product output (the product table's items of the catalogue's provisioning
                          indicators) and, optionally, the local price of each product.
 water       水资源       water use by sector (water_supply) and hydropower generation (eco_energy).
-emissions   污染物排放   pollutant emissions (COD, NH3-N, TN, TP, SO2, NOx, particulates).
+emissions   污染物排放   pollutant emissions (the cap items of air and water purification: SO2, NOx, dust, COD, NH3-N, TP).
 reservoirs  水库湖泊     reservoir storage, lake and marsh area (flood_regulation).
 tourism     旅游         ecotourism visits (recreation) and reported non-use values.
 rasters     栅格上传     raster inputs of the catalogue's raster methods, uploaded as GeoTIFF.
 
-Only items whose indicator is in the catalogue are put on a form (emissions are the exception:
-no indicator of the catalogue uses them yet, they are collected for water and air purification).
+Only items whose indicator is in the catalogue are put on a form; the emission items are the
+``cap_item`` of the catalogue's use-bounded components (air and water purification).
 A filled form is parsed back into rows of the statistics table (``region_code, year, item,
 value, unit, source``) and, for products, of the price table; every problem is reported per
 cell (sheet, row, column) in Chinese and English.
@@ -125,13 +125,6 @@ STATISTICS_ITEMS: dict[str, tuple[str, str, str, str, str | None, str | None]] =
     "landscape.beneficiary_area": ("tourism", "景观受益面积", "Landscape beneficiary area", "m2", "landscape_value", None),
     "landscape.premium": ("tourism", "景观溢价", "Landscape price premium", "CNY/m2", "landscape_value", None),
     "non_use_value": ("tourism", "非使用价值（研究报告值）", "Non-use value (reported)", "CNY", "non_use_value", "non_use"),
-    "emission.cod": ("emissions", "化学需氧量排放量", "COD emissions", "t", None, None),
-    "emission.ammonia_nitrogen": ("emissions", "氨氮排放量", "Ammonia-nitrogen emissions", "t", None, None),
-    "emission.total_nitrogen": ("emissions", "总氮排放量", "Total nitrogen emissions", "t", None, None),
-    "emission.total_phosphorus": ("emissions", "总磷排放量", "Total phosphorus emissions", "t", None, None),
-    "emission.so2": ("emissions", "二氧化硫排放量", "SO2 emissions", "t", None, None),
-    "emission.nox": ("emissions", "氮氧化物排放量", "NOx emissions", "t", None, None),
-    "emission.particulates": ("emissions", "颗粒物排放量", "Particulate emissions", "t", None, None),
 }
 
 # Table-method indicators whose statistics have no form yet (they are read from the base tables).
@@ -146,9 +139,9 @@ GROUP_NAMES = {
     "water": ("水资源", "Water", "分行业用水量与水力发电量（水资源公报）。",
               "Water use by sector and hydropower generation (water resources bulletin)."),
     "emissions": ("污染物排放", "Pollutant emissions",
-                  "水、大气污染物排放量（环境统计）；目录中尚无指标使用，供水质净化、空气净化核算储备。",
-                  "Water and air pollutant emissions (environmental statistics); no catalogue indicator uses "
-                  "them yet: collected for water and air purification."),
+                  "水、大气污染物排放量（环境统计）；作为水质净化、空气净化的上限（实物量 = min(净化能力, 排放量)）。",
+                  "Water and air pollutant emissions (environmental statistics); they bound water and air "
+                  "purification (quantity = min(capacity, emissions))."),
     "reservoirs": ("水库湖泊", "Reservoirs and lakes", "水库库容、湖泊与沼泽面积（洪水调蓄）。",
                    "Reservoir storage, lake and marsh area (flood regulation)."),
     "tourism": ("旅游", "Tourism", "生态旅游人次及研究报告的非使用价值（文化服务）。",
@@ -201,10 +194,24 @@ def _product_items(reg: Registry, products: pd.DataFrame) -> tuple[FormItem, ...
 
 
 def _statistics_items(reg: Registry, group: str) -> tuple[FormItem, ...]:
+    if group == "emissions":
+        return _emission_items(reg)
     known = {s.id for s in reg}
     return tuple(FormItem(key, zh, en, unit, ind, comp)
                  for key, (g, zh, en, unit, ind, comp) in STATISTICS_ITEMS.items()
                  if g == group and (ind is None or ind in known))
+
+
+def _emission_items(reg: Registry) -> tuple[FormItem, ...]:
+    """The emission items that bound use-limited services: each component's ``cap_item`` (e.g.
+    ``emissions.so2`` for air purification / SO2), so what departments report is what the caps read."""
+    out: dict[str, FormItem] = {}
+    for spec in reg:
+        for comp in spec.components:
+            if comp.cap_item and comp.cap_item not in out:
+                out[comp.cap_item] = FormItem(comp.cap_item, f"{comp.name_zh}排放量", f"{comp.name_en} emissions",
+                                              comp.unit, spec.id, comp.id)
+    return tuple(out.values())
 
 
 def _raster_variables(reg: Registry) -> tuple[str, ...]:
