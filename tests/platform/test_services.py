@@ -325,6 +325,26 @@ def test_claim_is_atomic(factory: Factory) -> None:
     assert (got["status"], got["worker"]) == ("running", "w1")
 
 
+def test_jobs_of_dead_workers_are_requeued_and_live_ones_kept(factory: Factory) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    acc = _approved(factory)
+    dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_proc.wait()  # a pid that existed and is gone
+    host = socket.gethostname()
+    dead = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    assert jobs.claim_next(factory, f"{host}:{dead_proc.pid}") == dead["id"]
+    alive = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    assert jobs.claim_next(factory, f"{host}:{os.getpid()}") == alive["id"]
+    assert jobs.requeue_orphans(factory) == [dead["id"]]
+    assert jobs.get_job(factory, dead["id"])["status"] == "queued"
+    assert jobs.get_job(factory, alive["id"])["status"] == "running"
+    assert jobs.requeue_orphans(factory) == []
+
+
 def test_config_merges_approved_rows_over_the_base(factory: Factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pandas as pd
 

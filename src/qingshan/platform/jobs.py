@@ -144,6 +144,40 @@ def claim_next(factory: sessionmaker[Session], worker: str) -> str | None:
     return None
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def requeue_orphans(factory: sessionmaker[Session]) -> list[str]:
+    """Put back in the queue the running jobs of dead workers on this host; their ids.
+
+    A worker is named ``host:pid``. A job left ``running`` by a process of this host that no
+    longer exists (killed, machine restarted) would otherwise wait forever; it is requeued and the
+    requeue is audit-logged. Jobs of other hosts are left alone (their liveness is not visible here).
+    """
+    host = socket.gethostname()
+    with factory() as s:
+        running = s.execute(select(Job.id, Job.worker).where(Job.status == "running")).all()
+    orphans = []
+    for job_id, worker in running:
+        w_host, _, pid = str(worker or "").rpartition(":")
+        if w_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            orphans.append(job_id)
+    for job_id in orphans:
+        with factory.begin() as s:
+            res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                            .values(status="queued", worker=None, progress=0.0, step="requeued: worker died"))
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                record(s, Actor(None, "worker"), "job.requeue", "job", job_id, {"reason": "worker process died"})
+    return orphans
+
+
 def _progress_writer(factory: sessionmaker[Session], job_id: str) -> Callable[[str, float], None]:
     def progress(step: str, fraction: float) -> None:
         with factory.begin() as s:
@@ -260,6 +294,8 @@ def run_worker(store_url: str, *, once: bool = False, output_root: Path = Path("
 
     factory = open_store(store_url)
     name = f"{socket.gethostname()}:{os.getpid()}"
+    for orphan in requeue_orphans(factory):
+        log(f"job {orphan}: requeued, its worker died 任务已重新排队（原执行进程已退出）")
     done = 0
     while True:
         job_id = claim_next(factory, name)
