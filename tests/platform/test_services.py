@@ -100,6 +100,16 @@ def test_login_sets_httponly_cookie(client: TestClient) -> None:
     assert bad.status_code == 401 and bad.json()["message_zh"]
 
 
+def test_repeated_failed_logins_lock_the_account_for_a_while(client: TestClient) -> None:
+    for _ in range(auth.MAX_FAILED_LOGINS):
+        assert client.post("/api/auth/login", json={"username": "viewer", "password": "guess guess"}).status_code == 401
+    locked = client.post("/api/auth/login", json={"username": "viewer", "password": PASSWORD})
+    assert locked.status_code == 429  # even the right password, until the window passes
+    assert locked.json()["message_zh"]
+    other = client.post("/api/auth/login", json={"username": "reviewer", "password": PASSWORD})
+    assert other.status_code == 200  # the lock is per account
+
+
 # ----------------------------------------------------------------------------- audit log
 def test_audit_log_is_append_only(factory: Factory, client: TestClient,
                                   auth: Callable[[str], dict[str, str]]) -> None:

@@ -26,6 +26,7 @@ from qingshan.platform.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    TooManyAttemptsError,
 )
 
 __all__ = ["STATUS_CODES", "NotFoundError", "RunNotReadyError", "add_exception_handlers", "status_of"]
@@ -39,6 +40,7 @@ class RunNotReadyError(QingshanError):
 
 # Checked in order: the first class the error is an instance of gives the status.
 STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (TooManyAttemptsError, 429),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (ConflictError, 409),

@@ -12,13 +12,17 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.platform.accounts import ROLES, Principal, authenticate, get_principal
 from qingshan.platform.audit import record
-from qingshan.platform.errors import AuthenticationError, PermissionDeniedError
-from qingshan.store.platform_models import UserSession
+from qingshan.platform.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
+from qingshan.store.platform_models import AuditEntry, UserSession
 
 __all__ = ["COOKIE_NAME", "check_role", "login", "logout", "resolve_session"]
 
@@ -34,9 +38,38 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
+MAX_FAILED_LOGINS = 5  # per account within LOCKOUT_MINUTES; then logins are refused until it passes
+LOCKOUT_MINUTES = 10
+
+
+def _check_not_locked(factory: sessionmaker[Session], username: str) -> None:
+    """Refuse a login after MAX_FAILED_LOGINS failures of ``username`` in the last LOCKOUT_MINUTES.
+
+    Counted from the audit log, so the limit holds across web processes sharing one store.
+    """
+    since = datetime.now(UTC) - timedelta(minutes=LOCKOUT_MINUTES)
+    with factory() as s:
+        recent = s.scalars(select(AuditEntry.details).where(
+            AuditEntry.action == "auth.login_failed", AuditEntry.at >= since)).all()
+    failures = sum(1 for d in recent if (d or {}).get("username") == username[:80])
+    if failures >= MAX_FAILED_LOGINS:
+        raise TooManyAttemptsError(
+            f"Too many failed logins for '{username}'; try again in {LOCKOUT_MINUTES} minutes",
+            f"账号 '{username}' 登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试",
+            field="username",
+            fix="Wait, or ask an administrator to reset the password.",
+            fix_zh="请稍后再试，或请管理员重置密码。",
+        )
+
+
 def login(factory: sessionmaker[Session], username: str, password: str, *,
           hours: float = SESSION_HOURS) -> tuple[Principal, str]:
-    """Check the password and open a session; returns the user and the session token."""
+    """Check the password and open a session; returns the user and the session token.
+
+    After MAX_FAILED_LOGINS failures within LOCKOUT_MINUTES the account's logins are refused
+    (:class:`TooManyAttemptsError`, HTTP 429) — a brake on password guessing.
+    """
+    _check_not_locked(factory, username)
     try:
         principal = authenticate(factory, username, password)
     except AuthenticationError:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from qingshan.core.errors import QingshanError
 
-__all__ = ["AuthenticationError", "ConflictError", "NotFoundError", "PermissionDeniedError", "StateError"]
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "StateError",
+    "TooManyAttemptsError",
+]
 
 
 class AuthenticationError(QingshanError):
@@ -36,3 +43,9 @@ class NotFoundError(QingshanError, LookupError):
     """A run, a year, a user, a submission or another stored object that does not exist (HTTP 404)."""
 
     code = "not_found"
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Too many failed logins for one account in a short time (HTTP 429)."""
+
+    code = "too_many_attempts"
