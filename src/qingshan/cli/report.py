@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -24,7 +26,21 @@ def run_with_progress(cfg: RunConfig, store: str | None) -> RunOutcome:
         def tick(step: str, fraction: float) -> None:
             bar.update(task, completed=fraction, description=f"Accounting 核算中: {step}")
 
+        if cfg.run.engine == "dask":
+            return _account_dask(cfg, store, tick)
         return account(cfg, store_url=store, progress=tick)
+
+
+def _account_dask(cfg: RunConfig, store: str | None, tick: Callable[[str, float], None]) -> RunOutcome:
+    """The block-wise engine; on a dask.distributed scheduler when ``[run] scheduler`` names one."""
+    from qingshan.engine.blockwise import account_blockwise
+
+    if cfg.run.scheduler is None:
+        return account_blockwise(cfg, block_size=cfg.run.block_size, store_url=store, progress=tick)
+    from dask.distributed import Client
+
+    with Client(cfg.run.scheduler) as client:
+        return account_blockwise(cfg, block_size=cfg.run.block_size, client=client, store_url=store, progress=tick)
 
 
 def print_summary(outcome: RunOutcome, console: Console) -> None:

@@ -50,6 +50,9 @@ class RunSection(_Strict):
     base_year: int | None = None
     output: Path = Path("out")
     store: str | None = None
+    engine: Literal["numpy", "dask"] = "numpy"
+    block_size: int = Field(1024, gt=0, description="cells per block side (engine = dask)")
+    scheduler: str | None = Field(None, description="dask.distributed scheduler address (engine = dask); none: local threads")
 
 
 class GridSection(_Strict):

@@ -1,0 +1,530 @@
+"""Block-wise accounting engine (Dask): element-wise raster methods computed window by window.
+
+``account_blockwise(config)`` gives the same leaf rows (to ~1e-12 relative) and the same results
+table as :func:`qingshan.engine.run.account`, but no input raster is ever read whole for an
+element-wise method:
+
+    plan → load_tables → load_regions → [per year: zone weights → blocks (read windows → validate
+    → quantity functions on the block's grid → W[:, block] @ q by ecosystem) → tree sum] →
+    whole-grid methods (routing) → table methods → caps → value → roll_up → export → store
+
+Each block is one Dask task. Its grid is :func:`qingshan.core.window.block_grid`, so
+``per_cell`` multiplies by the block's own cell areas and the quantity functions run unchanged.
+A block's totals per leaf region and ecosystem are ``W_b @ q`` with ``W_b`` the exact coverage
+weights of the block's cells (:func:`qingshan.aggregate.zonal.zone_weights` on the block's grid,
+``weights="block"``, the default; or the columns of the whole grid's matrix, ``weights="grid"``);
+partial totals are summed in a tree of fan-in :data:`FAN_IN`. With ``client=None`` the tasks run
+on Dask's threaded scheduler; with a ``dask.distributed.Client`` (a ``LocalCluster`` or a
+scheduler address) they run on its workers.
+
+Methods whose result at a cell depends on other cells (soil retention: flow routing over the
+DEM) are not block-wise: they are computed on the whole grid as in ``account``, with a log line.
+Which methods are block-wise is declared by the ``blockwise`` flag of each method spec; a
+registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
+
+Not in this slice: per-cell COG layers are not written (``rasters/`` is empty). Off-grid inputs
+(``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on the
+accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case; see
+docs/scaling.md).
+
+Example
+-------
+>>> from qingshan.engine.config import load_config
+>>> from qingshan.engine.blockwise import account_blockwise
+>>> out = account_blockwise(load_config("jiangxi-2019.toml"), block_size=512)  # doctest: +SKIP
+
+Scripts that start a ``LocalCluster`` need an ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import dask
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+
+from qingshan import __version__
+from qingshan.aggregate.regions import RegionSet
+from qingshan.aggregate.zonal import ZoneWeights, zone_weights
+from qingshan.core.errors import ConfigError, GridMismatchError, QingshanError
+from qingshan.core.grid import Grid
+from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
+from qingshan.core.spec import IndicatorSpec, MethodSpec
+from qingshan.core.variables import VARIABLES
+from qingshan.core.window import Window, block_grid, block_windows
+from qingshan.engine.caps import apply_emission_caps, cap_rules
+from qingshan.engine.config import RunConfig
+from qingshan.engine.run import (
+    Plan,
+    Progress,
+    RunOutcome,
+    Tables,
+    _content_hash,
+    _noop,
+    _provenance,
+    _region_rows,
+    _roll_up_valued,
+    aggregate_raster,
+    compute_raster,
+    load_regions,
+    load_tables,
+    plan,
+)
+from qingshan.engine.valuation import value_rows
+from qingshan.io.rasters import _open, _require_crs, check_range, grid_of, read_aligned
+
+__all__ = [
+    "BLOCKWISE_FUNCTIONS",
+    "DEFAULT_BLOCK_SIZE",
+    "FAN_IN",
+    "BlockPartial",
+    "InputSource",
+    "account_blockwise",
+    "compute_blockwise",
+    "input_sources",
+    "is_blockwise",
+    "read_window",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BLOCK_SIZE = 1024
+"""Side of a block [cells]: 1024² float64 cells are 8 MiB per layer."""
+
+FAN_IN = 8
+"""Partial totals summed per reduction task."""
+
+BLOCKWISE_FUNCTIONS = frozenset(
+    {
+        # each uses only per-pixel arithmetic, land-cover lookups and grid.cell_area()
+        "qingshan.quantities.water:water_conservation_balance",
+        "qingshan.quantities.water:water_conservation_budyko",
+        "qingshan.quantities.carbon:carbon_nep",
+        "qingshan.quantities.carbon:carbon_fixation_rate",
+        "qingshan.quantities.carbon:carbon_biomass_change_raster",
+        "qingshan.quantities.carbon:oxygen_from_carbon",
+        "qingshan.quantities.carbon:oxygen_from_fixation_rate",
+        "qingshan.quantities.climate:climate_et_energy",
+        "qingshan.quantities.climate:climate_per_type",
+        "qingshan.quantities.purification:air_purification_capacity",
+        "qingshan.quantities.purification:water_purification_capacity",
+        "qingshan.quantities.ions:negative_ions_production",
+        "qingshan.quantities.wind:sand_fixation_rweq",
+    }
+)
+"""Raster quantity functions whose value at a cell depends only on that cell's inputs.
+
+Not here: ``qingshan.quantities.soil:soil_retention_rusle`` (pit filling and flow accumulation
+over the whole DEM)."""
+
+Item = tuple[IndicatorSpec, MethodSpec]
+WeightsMode = Literal["block", "grid"]
+
+
+def is_blockwise(method: MethodSpec) -> bool:
+    """True when ``method`` can be computed block by block (element-wise raster method)."""
+    return method.kind == "raster" and method.blockwise
+
+
+# ----------------------------------------------------------------------------- reading windows
+@dataclass(frozen=True)
+class InputSource:
+    """One raster input of one year, and how its windows are read onto the accounting grid."""
+
+    name: str
+    path: Path
+    warp: bool = False  # True: read through a WarpedVRT onto the grid (off-grid raster)
+
+
+def input_sources(config: RunConfig, names: Sequence[str], grid: Grid, year: int) -> dict[str, InputSource]:
+    """Open each input's header only: check its CRS and decide whether its windows are warped.
+
+    Raises :class:`GridMismatchError` for an off-grid raster when ``[grid] resample = false``.
+    """
+    out = {}
+    for name in sorted(names):
+        path = config.input_path(name, year)
+        with _open(path) as ds:
+            _require_crs(ds, path)
+            src = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
+        if not src.same_as(grid) and not config.grid.resample:
+            raise GridMismatchError(
+                f"Raster '{name}' is on a different grid from the accounting grid ({src.shape} vs {grid.shape})",
+                f"栅格 '{name}' 与核算格网不一致",
+                file=path,
+                field=name,
+                fix="Resample it to the reference grid (gdalwarp -tr/-te, or rio warp --like), or set [grid] resample = true.",
+                fix_zh="请先将其重采样对齐到参考格网（gdalwarp 或 rio warp --like），或在配置文件 [grid] 中设置 resample = true。",
+            )
+        out[name] = InputSource(name, path, warp=not src.same_as(grid))
+    return out
+
+
+def read_window(source: InputSource, grid: Grid, window: Window) -> np.ndarray:
+    """Read ``window`` of the accounting grid from one input as float64 (nodata → NaN).
+
+    On-grid rasters are read with a rasterio window read; off-grid ones through a ``WarpedVRT``
+    on the accounting grid (nearest for categorical variables, bilinear otherwise, as
+    :func:`qingshan.io.rasters.read_aligned`). Only the window's cells are read.
+    """
+    with _open(source.path) as ds:
+        nodata = ds.nodata
+        if not source.warp:
+            data = ds.read(1, window=window.to_rasterio()).astype(np.float64)
+            if nodata is not None:
+                data[data == nodata] = np.nan
+            return data
+        categorical = VARIABLES[source.name].categorical
+        with WarpedVRT(
+            ds,
+            crs=grid.crs_wkt,
+            transform=grid.transform,
+            width=grid.width,
+            height=grid.height,
+            resampling=Resampling.nearest if categorical else Resampling.bilinear,
+            src_nodata=nodata,
+            nodata=np.nan,
+            dtype="float64",
+        ) as vrt:
+            return np.asarray(vrt.read(1, window=window.to_rasterio()), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- one block
+@dataclass
+class BlockPartial:
+    """Totals of some blocks: ``indicator.component`` → (n_regions, n_ecosystems), and valid-cell counts."""
+
+    totals: dict[str, np.ndarray] = field(default_factory=dict)
+    finite: dict[str, int] = field(default_factory=dict)
+    cells: int = 0
+
+    def add(self, other: BlockPartial) -> BlockPartial:
+        """Add ``other`` into this partial (in place) and return it."""
+        for key, arr in other.totals.items():
+            if key in self.totals:
+                self.totals[key] = self.totals[key] + arr
+            else:
+                self.totals[key] = arr.copy()
+        for key, n in other.finite.items():
+            self.finite[key] = self.finite.get(key, 0) + n
+        self.cells += other.cells
+        return self
+
+
+def _merge(*parts: BlockPartial) -> BlockPartial:
+    out = BlockPartial()
+    for p in parts:
+        out.add(p)
+    return out
+
+
+def _ecosystem_index(inputs: Mapping[str, np.ndarray], params: ParamSet, shape: tuple[int, int]) -> np.ndarray:
+    """Per-cell index into ECOSYSTEMS (−1 for nodata), as the numpy engine computes it."""
+    lulc = inputs.get("lulc")
+    if lulc is not None and params.landcover is not None:
+        return params.landcover.ecosystem_index(np.where(np.isfinite(lulc), lulc, -1).astype(np.int64))
+    return np.full(shape, ECOSYSTEMS.index("other"), dtype=np.int16)
+
+
+def _by_ecosystem(weights: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> np.ndarray:
+    """``weights @ q`` split by ecosystem: shape (n_regions, len(ECOSYSTEMS)); NaN counts as 0."""
+    flat = np.nan_to_num(values.reshape(-1), nan=0.0)
+    e = eco.reshape(-1)
+    out = np.zeros((weights.shape[0], len(ECOSYSTEMS)))
+    if weights.nnz == 0:
+        return out
+    for k in np.unique(e[e >= 0]):
+        out[:, k] = weights @ np.where(e == k, flat, 0.0)
+    return out
+
+
+def _validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, InputSource], params: ParamSet) -> dict[str, int]:
+    """Range and land-cover checks of ``load_inputs`` on one block; returns valid cells per input."""
+    finite = {}
+    for name, arr in inputs.items():
+        n = int(np.count_nonzero(np.isfinite(arr)))
+        finite[name] = n
+        if n:  # an all-nodata block is normal (sea, outside the province); checked over all blocks
+            check_range(arr, VARIABLES[name], sources[name].path)
+    if "lulc" in inputs and params.landcover is not None:
+        lulc = inputs["lulc"]
+        params.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=str(sources["lulc"].path))
+    return finite
+
+
+def block_partial(
+    window: Window,
+    grid: Grid,
+    sources: Mapping[str, InputSource],
+    items: Sequence[Item],
+    params: ParamSet,
+    weights: sp.csc_matrix | RegionSet,
+) -> BlockPartial:
+    """Read, validate, compute and aggregate one block (one Dask task).
+
+    ``weights``: the whole grid's coverage matrix (CSC; its columns are sliced), or the regions,
+    whose coverage of this block's cells is then computed here (same fractions: the coverage of
+    a cell by a polygon does not depend on the raster around it).
+    """
+    bgrid = block_grid(grid, window)
+    inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
+    finite = _validate_block(inputs, sources, params)
+    eco = _ecosystem_index(inputs, params, window.shape)
+    if isinstance(weights, RegionSet):
+        w_block = zone_weights(weights, bgrid).matrix
+    else:
+        w_block = weights[:, window.flat_indices(grid.width)]
+    totals = {}
+    for spec, method in items:  # every method sees every input, as in the numpy engine
+        layers = compute_raster(spec, method, inputs, params, bgrid)
+        for comp, arr in layers.items():
+            totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
+    return BlockPartial(totals=totals, finite=finite, cells=window.size)
+
+
+# ----------------------------------------------------------------------------- the graph
+def _tree_sum(parts: list[Any]) -> Any:
+    """Delayed sum of delayed partials, ``FAN_IN`` at a time (memory stays bounded)."""
+    while len(parts) > 1:
+        parts = [dask.delayed(_merge, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    return parts[0]
+
+
+def blockwise_totals(
+    grid: Grid,
+    sources: Mapping[str, InputSource],
+    items: Sequence[Item],
+    params: ParamSet,
+    weights: ZoneWeights | RegionSet,
+    *,
+    block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
+    client: Any = None,
+) -> BlockPartial:
+    """Sum of :func:`block_partial` over every block of ``grid``, computed by Dask.
+
+    ``weights``: the whole grid's :class:`ZoneWeights`, or the :class:`RegionSet` (each block then
+    computes the coverage of its own cells). ``client``: ``None`` (threaded scheduler), a
+    ``dask.distributed.Client``, or a scheduler address string (a client is opened for this call
+    and closed after).
+    """
+    if isinstance(client, str):
+        from dask.distributed import Client
+
+        with Client(client) as c:
+            return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c)
+    windows = list(block_windows(grid.shape, block_size))
+    w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
+    shared = (dict(sources), tuple(items), params, w_shared)
+    if client is None:  # shared objects enter the graph once, not once per block
+        d_sources, d_items, d_params, w_csc = (dask.delayed(x, pure=True, traverse=False) for x in shared)
+    else:  # sent to every worker once, before the blocks
+        d_sources, d_items, d_params, w_csc = client.scatter(list(shared), broadcast=True)
+    parts = [
+        dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc) for w in windows
+    ]
+    total = _tree_sum(parts)
+    if client is None:
+        (result,) = dask.compute(total, scheduler="threads")
+        return result
+    return client.compute(total).result()
+
+
+# ----------------------------------------------------------------------------- a run
+def _needed_inputs(config: RunConfig, items: Sequence[Item]) -> set[str]:
+    return {n for _, m in items if m.kind == "raster" for n in (*m.inputs, *(o for o in m.optional_inputs if o in config.inputs))}
+
+
+def _reference_grid(config: RunConfig, year: int) -> Grid:
+    if config.grid.reference not in config.inputs:
+        raise ConfigError(
+            f"Grid reference '{config.grid.reference}' is not an input",
+            f"参考格网 '{config.grid.reference}' 不在输入中",
+            file=config.source_path,
+            field="grid.reference",
+            fix="Name one of the [inputs] as the reference grid.",
+            fix_zh="请将 [inputs] 中的一个栅格设为参考格网。",
+        )
+    return grid_of(config.input_path(config.grid.reference, year))
+
+
+def _rows(spec: IndicatorSpec, comp: str, sums: np.ndarray, codes: Sequence[str], year: int) -> pd.DataFrame:
+    """Leaf rows of one component from its (n_regions, n_ecosystems) sums (as ``aggregate_raster``)."""
+    df = pd.DataFrame(sums, columns=list(ECOSYSTEMS))
+    df["region_code"] = list(codes)
+    long = df.melt(id_vars="region_code", var_name="ecosystem", value_name="quantity")
+    long = long[long["quantity"] != 0]
+    return long.assign(year=year, indicator=spec.id, component=comp, unit=spec.component(comp).unit)
+
+
+def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec, tables: Tables, grid: Grid,
+                     weights: ZoneWeights, year: int) -> pd.DataFrame:
+    """A non-block-wise raster method, computed on the whole grid as ``account`` does."""
+    log.info("%s/%s is not block-wise (needs neighbouring cells): computing it on the whole %d×%d grid",
+             spec.id, method.id, grid.height, grid.width)
+    names = _needed_inputs(config, [(spec, method)]) | ({"lulc"} if "lulc" in config.inputs else set())
+    inputs = {n: read_aligned(config.input_path(n, year), n, grid, allow_resample=config.grid.resample) for n in sorted(names)}
+    eco = _ecosystem_index(inputs, tables.params, grid.shape)
+    layers = compute_raster(spec, method, inputs, tables.params, grid)
+    return aggregate_raster(spec, layers, weights, eco, year)
+
+
+def _check_coverage(partial: BlockPartial, sources: Mapping[str, InputSource]) -> None:
+    """Raise the ``load_inputs`` error for an input with no valid cell in any block."""
+    for name, src in sources.items():
+        if partial.finite.get(name, 0) == 0:
+            check_range(np.array([np.nan]), VARIABLES[name], src.path)
+
+
+def compute_blockwise(
+    config: RunConfig,
+    p: Plan,
+    tables: Tables,
+    regions: RegionSet,
+    *,
+    block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
+    client: Any = None,
+    weights: WeightsMode = "block",
+    progress: Progress = _noop,
+) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
+    """Leaf rows of every indicator of every year, block-wise where possible.
+
+    ``weights="block"``: each block computes the coverage weights of its own cells (no
+    whole-grid matrix; it is built only if a method is not block-wise); ``"grid"``: the whole
+    grid's matrix is built once and its columns sliced per block.
+
+    Returns the leaf rows (columns of ``account``'s leaf rows), the accounting grid of the last
+    year, and engine facts for the provenance (which methods ran block-wise, block count).
+    """
+    if weights not in ("block", "grid"):
+        raise ConfigError(
+            f"Unknown weights mode '{weights}'",
+            f"未知的权重模式 '{weights}'",
+            field="weights",
+            fix="Use 'block' (coverage per block) or 'grid' (one matrix for the whole grid).",
+            fix_zh="请使用 'block'（逐块计算覆盖率）或 'grid'（整个格网一个矩阵）。",
+        )
+    blockwise = [(s, m) for s, m in p.items if is_blockwise(m)]
+    whole = [(s, m) for s, m in p.items if m.kind == "raster" and not is_blockwise(m)]
+    frames: list[pd.DataFrame] = []
+    grid: Grid | None = None
+    n_blocks = 0
+    for y_i, year in enumerate(config.run.years):
+        grid = _reference_grid(config, year)
+        progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
+        whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
+        codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
+        by_key: dict[str, np.ndarray] = {}
+        if blockwise:
+            names = _needed_inputs(config, blockwise) | ({"lulc"} if "lulc" in config.inputs else set())
+            sources = input_sources(config, sorted(names), grid, year)
+            t0 = time.perf_counter()
+            zones = whole_w if weights == "grid" and whole_w is not None else regions
+            partial = blockwise_totals(grid, sources, blockwise, tables.params, zones,
+                                       block_size=block_size, client=client)
+            _check_coverage(partial, sources)
+            n_blocks += len(list(block_windows(grid.shape, block_size)))
+            log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise), partial.cells,
+                     time.perf_counter() - t0)
+            by_key = partial.totals
+        for spec, method in p.items:
+            progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
+            if (spec, method) in blockwise:
+                comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
+                frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
+            elif (spec, method) in whole:
+                assert whole_w is not None
+                frames.append(_whole_grid_rows(config, spec, method, tables, grid, whole_w, year))
+            else:
+                tbl = {"statistics": tables.statistics, "products": tables.products}
+                rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
+                frames.append(rows.assign(year=year, indicator=spec.id))
+    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    rules = cap_rules(p.items)
+    if rules:
+        leaf, report = apply_emission_caps(
+            leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
+        )
+        tables.cap_report = report.to_dict("records")
+    facts = {
+        "engine": "dask-blockwise",
+        "block_size": list(block_size) if isinstance(block_size, tuple) else block_size,
+        "blocks": n_blocks,
+        "weights": weights,
+        "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
+        "whole_grid_methods": [f"{s.id}/{m.id}" for s, m in whole],
+        "scheduler": "threads" if client is None else str(getattr(client, "scheduler", client)),
+    }
+    cols = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
+    return leaf[cols].reset_index(drop=True), grid, facts
+
+
+def _input_hashes(config: RunConfig, p: Plan) -> dict[str, str]:
+    names = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    return {str(config.input_path(n, y)): file_sha256(config.input_path(n, y)) for y in config.run.years for n in sorted(names)}
+
+
+def account_blockwise(
+    config: RunConfig,
+    *,
+    block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
+    client: Any = None,
+    weights: WeightsMode = "block",
+    store_url: str | None = None,
+    progress: Progress = _noop,
+) -> RunOutcome:
+    """Run an accounting end to end with the block-wise engine (see module docstring).
+
+    Parameters
+    ----------
+    config : the run config (as for :func:`qingshan.engine.run.account`).
+    block_size : side of a block [cells] (or rows, cols).
+    client : ``None`` for Dask's threaded scheduler, a ``dask.distributed.Client``, or a scheduler address.
+    weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
+    store_url, progress : as for ``account``.
+    """
+    from qingshan.engine.export import export_all
+    from qingshan.store import repo
+    from qingshan.store.db import open_store
+
+    t0 = time.time()
+    progress("plan", 0.0)
+    p = plan(config)
+    tables = load_tables(config, p)
+    regions = load_regions(config)
+    base_year = config.run.base_year or config.run.years[0]
+    hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
+    content_hash = _content_hash(config, hashes)
+    leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
+                                                weights=weights, progress=progress)
+    progress("value", 0.8)
+    valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
+    results = _roll_up_valued(valued, regions)
+
+    factory = open_store(store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}")
+    run_id = str(uuid.uuid4())
+    repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
+                   base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
+    try:
+        provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), "engine": facts}
+        progress("export", 0.9)
+        files = export_all(results, regions, {}, None, config, provenance, run_id)  # no per-cell COGs yet
+        repo.finish_run_succeeded(factory, run_id, results=results, regions=_region_rows(regions), provenance=provenance,
+                                  output_dir=str(config.run.output), content_hash=content_hash)
+    except QingshanError as exc:
+        repo.finish_run_failed(factory, run_id, exc.to_dict())
+        raise
+    except Exception as exc:
+        repo.finish_run_failed(factory, run_id, {"error": type(exc).__name__, "message_en": str(exc)})
+        raise
+    progress("done", 1.0)
+    return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files)
