@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +52,9 @@ import scipy.sparse as sp
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from qingshan import __version__
 from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, zone_weights
-from qingshan.core.errors import ConfigError, GridMismatchError, QingshanError
+from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
@@ -69,18 +67,14 @@ from qingshan.engine.run import (
     Progress,
     RunOutcome,
     Tables,
-    _content_hash,
     _noop,
-    _provenance,
-    _region_rows,
-    _roll_up_valued,
     aggregate_raster,
     compute_raster,
     load_regions,
     load_tables,
     plan,
+    value_record_export,
 )
-from qingshan.engine.valuation import value_rows
 from qingshan.io.rasters import _open, _require_crs, check_range, grid_of, read_aligned
 
 __all__ = [
@@ -492,39 +486,14 @@ def account_blockwise(
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
     """
-    from qingshan.engine.export import export_all
-    from qingshan.store import repo
-    from qingshan.store.db import open_store
-
     t0 = time.time()
     progress("plan", 0.0)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
-    base_year = config.run.base_year or config.run.years[0]
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    content_hash = _content_hash(config, hashes)
     leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
                                                 weights=weights, progress=progress)
-    progress("value", 0.8)
-    valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
-    results = _roll_up_valued(valued, regions)
-
-    factory = open_store(store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}")
-    run_id = str(uuid.uuid4())
-    repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
-                   base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
-    try:
-        provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), "engine": facts}
-        progress("export", 0.9)
-        files = export_all(results, regions, {}, None, config, provenance, run_id)  # no per-cell COGs yet
-        repo.finish_run_succeeded(factory, run_id, results=results, regions=_region_rows(regions), provenance=provenance,
-                                  output_dir=str(config.run.output), content_hash=content_hash)
-    except QingshanError as exc:
-        repo.finish_run_failed(factory, run_id, exc.to_dict())
-        raise
-    except Exception as exc:
-        repo.finish_run_failed(factory, run_id, {"error": type(exc).__name__, "message_en": str(exc)})
-        raise
-    progress("done", 1.0)
-    return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files)
+    # no per-cell COGs yet in this engine
+    return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
+                               progress=progress, extra_provenance={"engine": facts})

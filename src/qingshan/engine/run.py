@@ -249,26 +249,48 @@ def _noop(step: str, fraction: float) -> None:
 
 def account(config: RunConfig, *, store_url: str | None = None, progress: Progress = _noop) -> RunOutcome:
     """Run an accounting end to end and return what it produced (see module docstring)."""
-    from qingshan.engine.export import export_all
-    from qingshan.store import repo
-    from qingshan.store.db import open_store
-
     t0 = time.time()
     progress("plan", 0.0)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
-    base_year = config.run.base_year or config.run.years[0]
     progress("inputs", 0.05)
     per_year = {y: load_inputs(config, p, y, tables) for y in config.run.years}
     hashes = dict(tables.hashes)
     for _, _, h in per_year.values():
         hashes.update(h)
     hashes[str(config.regions.file)] = file_sha256(config.regions.file)
-    content_hash = _content_hash(config, hashes)
-
-    # Compute and value before anything is recorded: bad statistics or a missing price leave no trace.
     leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
+    return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, layers_by_year=layers_by_year,
+                               grid=grid, store_url=store_url, progress=progress)
+
+
+def value_record_export(
+    config: RunConfig,
+    p: Plan,
+    tables: Tables,
+    regions: RegionSet,
+    leaf_rows: pd.DataFrame,
+    hashes: dict[str, str],
+    t0: float,
+    *,
+    layers_by_year: dict[int, dict[str, np.ndarray]] | None = None,
+    grid: Grid | None = None,
+    store_url: str | None = None,
+    progress: Progress = _noop,
+    extra_provenance: dict[str, Any] | None = None,
+) -> RunOutcome:
+    """The steps every engine shares after computing leaf rows: value → roll up → record → export → store.
+
+    Values are computed before the run is recorded, so bad statistics or a missing price leave no
+    trace; a failure after ``start_run`` marks the run failed.
+    """
+    from qingshan.engine.export import export_all
+    from qingshan.store import repo
+    from qingshan.store.db import open_store
+
+    base_year = config.run.base_year or config.run.years[0]
+    content_hash = _content_hash(config, hashes)
     progress("value", 0.8)
     valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
     results = _roll_up_valued(valued, regions)
@@ -278,9 +300,9 @@ def account(config: RunConfig, *, store_url: str | None = None, progress: Progre
     repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
                    base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
     try:
-        provenance = _provenance(config, p, tables, hashes, prices_used, content_hash, t0)
+        provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), **(extra_provenance or {})}
         progress("export", 0.9)
-        files = export_all(results, regions, layers_by_year, grid, config, provenance, run_id)
+        files = export_all(results, regions, layers_by_year or {}, grid, config, provenance, run_id)
         region_rows = _region_rows(regions)
         repo.finish_run_succeeded(factory, run_id, results=results, regions=region_rows, provenance=provenance,
                                   output_dir=str(config.run.output), content_hash=content_hash)
