@@ -235,9 +235,9 @@ class LandcoverTable:
                 fix_zh=f"请添加列 '{column}'（单位 {unit}），并在 .meta.csv 中说明。",
             )
         valid = codes >= 0
-        self.check_codes(codes[valid])
+        present = np.unique(codes[valid])  # once: the check and the empty-cell test both use it
+        self.check_codes(present)
         factor = conversion_factor(self.units[column], unit)
-        present = np.unique(codes[valid])
         lut_codes = np.array(self.codes, dtype=np.int64)
         values = np.full(lut_codes.shape, np.nan)
         for j, c in enumerate(lut_codes):
