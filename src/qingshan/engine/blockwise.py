@@ -7,6 +7,7 @@ element-wise method:
     plan → load_tables → load_regions → [per year: zone weights → blocks (read windows → validate
     → quantity functions on the block's grid → W[:, block] @ q by ecosystem) → tree sum] →
     whole-grid methods (routing) → table methods → caps → value → roll_up → export → store
+    (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
 
 Each block is one Dask task. Its grid is :func:`qingshan.core.window.block_grid`, so
 ``per_cell`` multiplies by the block's own cell areas and the quantity functions run unchanged.
@@ -22,10 +23,17 @@ DEM) are not block-wise: they are computed on the whole grid as in ``account``, 
 Which methods are block-wise is declared by the ``blockwise`` flag of each method spec; a
 registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
-Not in this slice: per-cell COG layers are not written (``rasters/`` is empty). Off-grid inputs
-(``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on the
-accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case; see
-docs/scaling.md).
+Per-cell layers: ``account_blockwise`` exports the same ``rasters/<indicator>.<component>.<year>.tif``
+COGs as ``account``. Each block returns its layers (float32) to this process, which writes them
+in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
+datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
+blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
+folder beside the output folder and moved into the export. No whole raster is held in memory
+(whole-grid methods write the layers they already hold, as ``account``).
+
+Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
+the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
+see docs/scaling.md).
 
 Example
 -------
@@ -39,9 +47,14 @@ Scripts that start a ``LocalCluster`` need an ``if __name__ == "__main__":`` gua
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +88,7 @@ from qingshan.engine.run import (
     plan,
     value_record_export,
 )
+from qingshan.io.cog import BlockLayerWriter
 from qingshan.io.rasters import _open, _require_crs, check_range, grid_of, read_aligned
 
 __all__ = [
@@ -87,6 +101,7 @@ __all__ = [
     "compute_blockwise",
     "input_sources",
     "is_blockwise",
+    "layer_tags",
     "read_window",
 ]
 
@@ -97,6 +112,9 @@ DEFAULT_BLOCK_SIZE = 1024
 
 FAN_IN = 8
 """Partial totals summed per reduction task."""
+
+AHEAD_PER_THREAD = 2
+"""Blocks computed ahead of the COG writer per worker thread: bounds the block results held at once."""
 
 BLOCKWISE_FUNCTIONS = frozenset(
     {
@@ -123,6 +141,7 @@ over the whole DEM)."""
 
 Item = tuple[IndicatorSpec, MethodSpec]
 WeightsMode = Literal["block", "grid"]
+OnBlock = Callable[[Window, "BlockPartial"], None]
 
 
 def is_blockwise(method: MethodSpec) -> bool:
@@ -201,9 +220,10 @@ class BlockPartial:
     totals: dict[str, np.ndarray] = field(default_factory=dict)
     finite: dict[str, int] = field(default_factory=dict)
     cells: int = 0
+    layers: dict[str, np.ndarray] = field(default_factory=dict)  # one block's per-cell values; not summed
 
     def add(self, other: BlockPartial) -> BlockPartial:
-        """Add ``other`` into this partial (in place) and return it."""
+        """Add ``other``'s totals and counts into this partial (in place) and return it (layers are not kept)."""
         for key, arr in other.totals.items():
             if key in self.totals:
                 self.totals[key] = self.totals[key] + arr
@@ -263,12 +283,14 @@ def block_partial(
     items: Sequence[Item],
     params: ParamSet,
     weights: sp.csc_matrix | RegionSet,
+    keep_layers: bool = False,
 ) -> BlockPartial:
     """Read, validate, compute and aggregate one block (one Dask task).
 
     ``weights``: the whole grid's coverage matrix (CSC; its columns are sliced), or the regions,
     whose coverage of this block's cells is then computed here (same fractions: the coverage of
-    a cell by a polygon does not depend on the raster around it).
+    a cell by a polygon does not depend on the raster around it). ``keep_layers``: also return
+    the block's per-cell quantities (float32) in ``layers``, for the COG writer.
     """
     bgrid = block_grid(grid, window)
     inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
@@ -278,12 +300,14 @@ def block_partial(
         w_block = zone_weights(weights, bgrid).matrix
     else:
         w_block = weights[:, window.flat_indices(grid.width)]
-    totals = {}
+    totals, cells = {}, {}
     for spec, method in items:  # every method sees every input, as in the numpy engine
         layers = compute_raster(spec, method, inputs, params, bgrid)
         for comp, arr in layers.items():
             totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
-    return BlockPartial(totals=totals, finite=finite, cells=window.size)
+            if keep_layers:  # float32, as the COG stores it: half the bytes sent back to the client
+                cells[f"{spec.id}.{comp}"] = arr.astype(np.float32)
+    return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=cells)
 
 
 # ----------------------------------------------------------------------------- the graph
@@ -303,6 +327,7 @@ def blockwise_totals(
     *,
     block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
     client: Any = None,
+    on_block: OnBlock | None = None,
 ) -> BlockPartial:
     """Sum of :func:`block_partial` over every block of ``grid``, computed by Dask.
 
@@ -310,12 +335,19 @@ def blockwise_totals(
     computes the coverage of its own cells). ``client``: ``None`` (threaded scheduler), a
     ``dask.distributed.Client``, or a scheduler address string (a client is opened for this call
     and closed after).
+
+    ``on_block(window, partial)``: when given, every block also returns its per-cell layers
+    (``partial.layers``) and is handed to ``on_block`` in this process, in window order, while
+    later blocks are computed: at most :data:`AHEAD_PER_THREAD` blocks per worker thread are
+    computed ahead of it (see :func:`_stream_blocks`). Without it, partial totals are summed in
+    a tree of Dask tasks and no layer leaves a worker.
     """
     if isinstance(client, str):
         from dask.distributed import Client
 
         with Client(client) as c:
-            return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c)
+            return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c,
+                                    on_block=on_block)
     windows = list(block_windows(grid.shape, block_size))
     w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
     shared = (dict(sources), tuple(items), params, w_shared)
@@ -323,6 +355,10 @@ def blockwise_totals(
         d_sources, d_items, d_params, w_csc = (dask.delayed(x, pure=True, traverse=False) for x in shared)
     else:  # sent to every worker once, before the blocks
         d_sources, d_items, d_params, w_csc = client.scatter(list(shared), broadcast=True)
+    if on_block is not None:
+        tasks = [dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc, True)
+                 for w in windows]
+        return _stream_blocks(windows, tasks, client, on_block)
     parts = [
         dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc) for w in windows
     ]
@@ -331,6 +367,44 @@ def blockwise_totals(
         (result,) = dask.compute(total, scheduler="threads")
         return result
     return client.compute(total).result()
+
+
+def _threads(client: Any) -> int:
+    """Worker threads of the scheduler: Dask's thread pool (``client=None``) or the cluster's."""
+    if client is None:
+        return int(dask.system.CPU_COUNT)
+    return max(1, sum(client.nthreads().values()))
+
+
+def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock) -> BlockPartial:
+    """Compute ``tasks`` (one per window), hand each result to ``on_block`` in window order, sum the totals.
+
+    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time: with threads, blocks are
+    computed in batches of that many; with a ``distributed.Client``, that many futures are in
+    flight and the next block is submitted as soon as the oldest one has been handed over.
+    Totals are added in window order (deterministic).
+    """
+    total = BlockPartial()
+    ahead = AHEAD_PER_THREAD * _threads(client)
+    if client is None:
+        for i in range(0, len(tasks), ahead):
+            results = dask.compute(*tasks[i : i + ahead], scheduler="threads")
+            for window, part in zip(windows[i : i + ahead], results, strict=True):
+                on_block(window, part)
+                total.add(part)
+        return total
+    queue = iter(zip(windows, tasks, strict=True))
+    pending: deque[tuple[Window, Any]] = deque((w, client.compute(t)) for w, t in islice(queue, ahead))
+    while pending:
+        window, future = pending.popleft()
+        part = future.result()
+        future.release()
+        nxt = next(queue, None)
+        if nxt is not None:
+            pending.append((nxt[0], client.compute(nxt[1])))
+        on_block(window, part)
+        total.add(part)
+    return total
 
 
 # ----------------------------------------------------------------------------- a run
@@ -360,15 +434,35 @@ def _rows(spec: IndicatorSpec, comp: str, sums: np.ndarray, codes: Sequence[str]
     return long.assign(year=year, indicator=spec.id, component=comp, unit=spec.component(comp).unit)
 
 
+def layer_tags(spec: IndicatorSpec, comp: str, year: int) -> dict[str, str]:
+    """Units tag and description of a per-cell layer, as :func:`qingshan.engine.export.export_all` writes them."""
+    return {"units": f"{spec.component(comp).unit} per cell per year", "description": f"{spec.id}/{comp} {year}"}
+
+
+def _layer_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> OnBlock:
+    """``on_block`` that writes each block's layers into ``<indicator>.<component>.<year>``."""
+    specs = {s.id: s for s, _ in items}
+
+    def write(window: Window, part: BlockPartial) -> None:
+        for key, arr in part.layers.items():
+            ind, comp = key.split(".", 1)
+            writer.write(f"{key}.{year}", window, arr, **layer_tags(specs[ind], comp, year))
+
+    return write
+
+
 def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec, tables: Tables, grid: Grid,
-                     weights: ZoneWeights, year: int) -> pd.DataFrame:
-    """A non-block-wise raster method, computed on the whole grid as ``account`` does."""
+                     weights: ZoneWeights, year: int, writer: BlockLayerWriter | None = None) -> pd.DataFrame:
+    """A non-block-wise raster method, computed on the whole grid as ``account`` does (its COGs too)."""
     log.info("%s/%s is not block-wise (needs neighbouring cells): computing it on the whole %d×%d grid",
              spec.id, method.id, grid.height, grid.width)
     names = _needed_inputs(config, [(spec, method)]) | ({"lulc"} if "lulc" in config.inputs else set())
     inputs = {n: read_aligned(config.input_path(n, year), n, grid, allow_resample=config.grid.resample) for n in sorted(names)}
     eco = _ecosystem_index(inputs, tables.params, grid.shape)
     layers = compute_raster(spec, method, inputs, tables.params, grid)
+    if writer is not None:
+        for comp, arr in layers.items():
+            writer.write_whole(f"{spec.id}.{comp}.{year}", arr, **layer_tags(spec, comp, year))
     return aggregate_raster(spec, layers, weights, eco, year)
 
 
@@ -389,12 +483,18 @@ def compute_blockwise(
     client: Any = None,
     weights: WeightsMode = "block",
     progress: Progress = _noop,
+    rasters: Path | None = None,
 ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
     """Leaf rows of every indicator of every year, block-wise where possible.
 
     ``weights="block"``: each block computes the coverage weights of its own cells (no
     whole-grid matrix; it is built only if a method is not block-wise); ``"grid"``: the whole
     grid's matrix is built once and its columns sliced per block.
+
+    ``rasters``: a folder that receives one COG per raster component and year,
+    ``<indicator>.<component>.<year>.tif`` (block-wise layers written window by window by a
+    :class:`~qingshan.io.cog.BlockLayerWriter`, whole-grid ones as ``account`` writes them);
+    ``None`` writes none. On an error, the layers of the failing year are deleted.
 
     Returns the leaf rows (columns of ``account``'s leaf rows), the accounting grid of the last
     year, and engine facts for the provenance (which methods ran block-wise, block count).
@@ -418,30 +518,36 @@ def compute_blockwise(
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
         codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
         by_key: dict[str, np.ndarray] = {}
-        if blockwise:
-            names = _needed_inputs(config, blockwise) | ({"lulc"} if "lulc" in config.inputs else set())
-            sources = input_sources(config, sorted(names), grid, year)
-            t0 = time.perf_counter()
-            zones = whole_w if weights == "grid" and whole_w is not None else regions
-            partial = blockwise_totals(grid, sources, blockwise, tables.params, zones,
-                                       block_size=block_size, client=client)
-            _check_coverage(partial, sources)
-            n_blocks += len(list(block_windows(grid.shape, block_size)))
-            log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise), partial.cells,
-                     time.perf_counter() - t0)
-            by_key = partial.totals
-        for spec, method in p.items:
-            progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-            if (spec, method) in blockwise:
-                comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
-                frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
-            elif (spec, method) in whole:
-                assert whole_w is not None
-                frames.append(_whole_grid_rows(config, spec, method, tables, grid, whole_w, year))
-            else:
-                tbl = {"statistics": tables.statistics, "products": tables.products}
-                rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
-                frames.append(rows.assign(year=year, indicator=spec.id))
+        writer = BlockLayerWriter(rasters, grid) if rasters is not None else None
+        with writer if writer is not None else nullcontext():  # an error deletes this year's layers
+            if blockwise:
+                names = _needed_inputs(config, blockwise) | ({"lulc"} if "lulc" in config.inputs else set())
+                sources = input_sources(config, sorted(names), grid, year)
+                t0 = time.perf_counter()
+                zones = whole_w if weights == "grid" and whole_w is not None else regions
+                partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
+                                           client=client,
+                                           on_block=_layer_sink(writer, blockwise, year) if writer else None)
+                _check_coverage(partial, sources)
+                n_blocks += len(list(block_windows(grid.shape, block_size)))
+                log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise),
+                         partial.cells, time.perf_counter() - t0)
+                by_key = partial.totals
+            for spec, method in p.items:
+                progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
+                if (spec, method) in blockwise:
+                    comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
+                    frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
+                elif (spec, method) in whole:
+                    assert whole_w is not None
+                    frames.append(_whole_grid_rows(config, spec, method, tables, grid, whole_w, year, writer))
+                else:
+                    tbl = {"statistics": tables.statistics, "products": tables.products}
+                    rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
+                    frames.append(rows.assign(year=year, indicator=spec.id))
+            if writer is not None:
+                progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
+                writer.finish()
     leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     rules = cap_rules(p.items)
     if rules:
@@ -475,6 +581,7 @@ def account_blockwise(
     weights: WeightsMode = "block",
     store_url: str | None = None,
     progress: Progress = _noop,
+    rasters: bool = True,
 ) -> RunOutcome:
     """Run an accounting end to end with the block-wise engine (see module docstring).
 
@@ -485,6 +592,8 @@ def account_blockwise(
     client : ``None`` for Dask's threaded scheduler, a ``dask.distributed.Client``, or a scheduler address.
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
+    rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
+        They are built in a staging folder beside the output folder and moved into the export.
     """
     t0 = time.time()
     progress("plan", 0.0)
@@ -492,8 +601,19 @@ def account_blockwise(
     tables = load_tables(config, p)
     regions = load_regions(config)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
-                                                weights=weights, progress=progress)
-    # no per-cell COGs yet in this engine
-    return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
-                               progress=progress, extra_provenance={"engine": facts})
+    staging = _staging_folder(Path(config.run.output)) if rasters else None
+    try:
+        leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
+                                                    weights=weights, progress=progress, rasters=staging)
+        cogs = sorted(staging.glob("*.tif")) if staging is not None else []
+        return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
+                                   progress=progress, extra_provenance={"engine": facts}, cogs=cogs)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_folder(output: Path) -> Path:
+    """A new hidden folder beside ``output`` (same file system: its COGs are moved into the export by a rename)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{output.name}.rasters-", dir=output.parent))

@@ -7,7 +7,9 @@ output folder only when every file is complete.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,11 @@ EQUAL_AREA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +un
 
 
 def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]], grid: Grid | None,
-               config: RunConfig, provenance: dict[str, Any], run_id: str) -> list[Path]:
-    """Write every export of a run atomically into ``config.run.output``."""
+               config: RunConfig, provenance: dict[str, Any], run_id: str, *, cogs: Sequence[Path] = ()) -> list[Path]:
+    """Write every export of a run atomically into ``config.run.output``.
+
+    ``cogs``: COG files already written (block-wise engine), moved into ``rasters/`` under their names.
+    """
     from qingshan.engine.run import replace_dir
 
     final = Path(config.run.output)
@@ -48,6 +53,11 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
                 path = tmp / "rasters" / f"{ind}.{comp}.{year}.tif"
                 write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}")
                 files.append(path)
+    for cog in cogs:  # beside the output folder, so a rename
+        path = tmp / "rasters" / Path(cog).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(cog, path)
+        files.append(path)
     replace_dir(tmp, final)
     return [final / f.relative_to(tmp) for f in files]
 

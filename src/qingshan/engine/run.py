@@ -17,7 +17,7 @@ import platform
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,11 +279,13 @@ def value_record_export(
     store_url: str | None = None,
     progress: Progress = _noop,
     extra_provenance: dict[str, Any] | None = None,
+    cogs: Sequence[Path] = (),
 ) -> RunOutcome:
     """The steps every engine shares after computing leaf rows: value → roll up → record → export → store.
 
     Values are computed before the run is recorded, so bad statistics or a missing price leave no
-    trace; a failure after ``start_run`` marks the run failed.
+    trace; a failure after ``start_run`` marks the run failed. ``cogs``: per-cell COGs an engine
+    has already written (moved into the export's ``rasters/``).
     """
     from qingshan.engine.export import export_all
     from qingshan.store import repo
@@ -302,7 +304,7 @@ def value_record_export(
     try:
         provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), **(extra_provenance or {})}
         progress("export", 0.9)
-        files = export_all(results, regions, layers_by_year or {}, grid, config, provenance, run_id)
+        files = export_all(results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs)
         region_rows = _region_rows(regions)
         repo.finish_run_succeeded(factory, run_id, results=results, regions=region_rows, provenance=provenance,
                                   output_dir=str(config.run.output), content_hash=content_hash)

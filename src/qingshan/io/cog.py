@@ -1,0 +1,160 @@
+"""Per-cell layers written window by window, then converted to Cloud-Optimized GeoTIFFs.
+
+The block-wise engine never holds a whole raster: each block's per-cell quantities are written
+into one tiled, uncompressed float32 GeoTIFF per layer (``<stem>.part.tif``) with a windowed write,
+and when every block has been written each file is converted to a COG with GDAL's COG driver
+(``rasterio.shutil.copy``; deflate, 256-cell tiles, overviews as the driver decides), written
+beside its destination and renamed when complete. The COGs have the profile, tags and band
+description of :func:`qingshan.io.rasters.write_cog` (the numpy engine's writer), so both engines
+export the same files.
+
+GDAL datasets are not safe to write from several threads or processes: one
+:class:`BlockLayerWriter` lives in one process (the Dask client) and receives the block arrays in
+order. The uncompressed intermediate keeps windowed writes cheap when blocks do not line up with
+the 256-cell tiles (a partly written tile is read back and completed, not appended again).
+
+Example
+-------
+>>> w = BlockLayerWriter(folder, grid)                                     # doctest: +SKIP
+>>> for window, arr in blocks:                                             # doctest: +SKIP
+...     w.write("carbon_sequestration.co2.2019", window, arr, units="tCO2 per cell per year",
+...             description="carbon_sequestration/co2 2019")
+>>> paths = w.finish()   # [folder / "carbon_sequestration.co2.2019.tif"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+
+from qingshan.core.grid import Grid
+from qingshan.core.window import Window
+from qingshan.io.rasters import write_cog
+
+__all__ = ["COG_OPTIONS", "TILE", "BlockLayerWriter", "to_cog"]
+
+TILE = 256
+"""Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
+
+COG_OPTIONS: dict[str, Any] = {"compress": "deflate", "blocksize": TILE}
+"""Creation options of the COG driver, the same as :func:`qingshan.io.rasters.write_cog`'s."""
+
+
+def _part_profile(grid: Grid) -> dict[str, Any]:
+    """Tiled, uncompressed float32 GeoTIFF on ``grid`` with NaN nodata (the intermediate)."""
+    return {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": 1,
+        "height": grid.height,
+        "width": grid.width,
+        "crs": grid.crs_wkt,
+        "transform": grid.transform,
+        "nodata": np.float32(np.nan),
+        "tiled": True,
+        "blockxsize": TILE,
+        "blockysize": TILE,
+        "BIGTIFF": "IF_SAFER",
+        "SPARSE_OK": True,
+    }
+
+
+def to_cog(src: str | Path, dst: str | Path) -> Path:
+    """Convert the GeoTIFF ``src`` to a COG at ``dst``, atomically (temp file beside ``dst``, then rename).
+
+    GDAL streams the copy tile by tile; tags, band description and nodata are copied.
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=dst.parent)
+    os.close(fd)
+    try:
+        rasterio.shutil.copy(str(src), tmp, driver="COG", **COG_OPTIONS)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dst
+
+
+class BlockLayerWriter:
+    """Per-cell layers of one grid, written block by block into ``folder/<stem>.tif`` COGs.
+
+    Parameters
+    ----------
+    folder : where the COGs (and, until :meth:`finish`, the intermediates) are written.
+    grid : the accounting grid every layer is on.
+
+    Call :meth:`write` once per block and layer (windows may come in any order and need not
+    line up with tiles; each cell should be written once), :meth:`write_whole` for a layer
+    computed on the whole grid, then :meth:`finish`. :meth:`abort` (or leaving a ``with`` block
+    on an error) closes and deletes everything not yet finished.
+    """
+
+    def __init__(self, folder: str | Path, grid: Grid) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.grid = grid
+        self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
+        self._done: list[Path] = []
+
+    def _dataset(self, stem: str, units: str, description: str) -> Any:
+        ds = self._open.get(stem)
+        if ds is None:
+            ds = rasterio.open(self._part(stem), "w", **_part_profile(self.grid))
+            ds.update_tags(1, units=units, description=description)
+            ds.set_band_description(1, description)
+            self._open[stem] = ds
+        return ds
+
+    def _part(self, stem: str) -> Path:
+        return self.folder / f"{stem}.part.tif"
+
+    def write(self, stem: str, window: Window, values: np.ndarray, *, units: str, description: str) -> None:
+        """Write one block of layer ``stem`` (float32 on disk; NaN = nodata).
+
+        ``units`` and ``description`` are set when the layer's first block arrives.
+        """
+        if values.shape != window.shape or not window.within(self.grid.shape):
+            raise ValueError(f"{stem}: block of shape {values.shape} does not fit window {window} of grid {self.grid.shape}")
+        ds = self._dataset(stem, units, description)
+        ds.write(values.astype(np.float32, copy=False), 1, window=window.to_rasterio())
+
+    def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
+        """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
+        path = self.folder / f"{stem}.tif"
+        write_cog(path, values, self.grid, units=units, description=description)
+        self._done.append(path)
+
+    def finish(self) -> list[Path]:
+        """Close every layer, convert it to ``folder/<stem>.tif`` (COG) and delete the intermediate."""
+        for stem in sorted(self._open):
+            self._open.pop(stem).close()
+            part = self._part(stem)
+            self._done.append(to_cog(part, self.folder / f"{stem}.tif"))
+            part.unlink()
+        return sorted(self._done)
+
+    def abort(self) -> None:
+        """Close and delete every intermediate and COG written so far."""
+        for stem in list(self._open):
+            self._open.pop(stem).close()
+            self._part(stem).unlink(missing_ok=True)
+        for path in self._done:
+            path.unlink(missing_ok=True)
+        self._done.clear()
+
+    def __enter__(self) -> BlockLayerWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            self.abort()
+

@@ -1,0 +1,262 @@
+"""The block-wise engine writes the numpy engine's per-cell COGs, window by window.
+
+Reference: ``account`` (numpy engine) on the embedded Jiangxi example (130 × 120 cells of 0.05°,
+one year, 2019), whose ``rasters/`` holds one float32 COG per raster component. Block sizes 7
+(19 × 18 = 342 blocks, none aligned with the 256-cell tiles) and 64 (3 × 2 = 6 blocks).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from qingshan.core.errors import InputError
+from qingshan.core.grid import Grid
+from qingshan.core.window import Window, block_windows
+from qingshan.engine import blockwise as bw
+from qingshan.engine import run as R
+from qingshan.engine.config import RunConfig, load_config
+from qingshan.engine.parcel import value_parcel
+from qingshan.io.cog import BlockLayerWriter
+from qingshan.store import repo
+from qingshan.store.db import open_store
+
+YEAR = 2019
+SHAPE = (130, 120)
+COUNTY = "360124"  # 进贤县 (as tests/dashboard/test_parcel_api.py): lake, cropland, forest
+# soil retention's layers (flow routing: computed on the whole grid, not block-wise)
+SOIL = {"soil_retention.soil_retained", "soil_retention.sediment_reduction", "soil_retention.nitrogen_retained",
+        "soil_retention.phosphorus_retained"}
+
+
+def _config(write_config: Any, directory: Path) -> RunConfig:
+    return load_config(write_config(directory))
+
+
+def _layers(out_dir: Path) -> dict[str, Path]:
+    """``indicator.component`` → COG path of the run's 2019 rasters."""
+    return {p.name[: -len(f".{YEAR}.tif")]: p for p in sorted((out_dir / "rasters").glob(f"*.{YEAR}.tif"))}
+
+
+@pytest.fixture(scope="module", params=[(7, "grid"), (64, "block")], ids=["block7", "block64"])
+def dask_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, write_config: Any) -> R.RunOutcome:
+    """The whole example profile through ``account_blockwise`` (7-cell blocks slice the whole-grid weights: faster)."""
+    block_size, weights = request.param
+    cfg = _config(write_config, tmp_path_factory.mktemp(f"bw_cog_{block_size}"))
+    return bw.account_blockwise(cfg, block_size=block_size, weights=weights)
+
+
+# ----------------------------------------------------------------------------- same files as the numpy engine
+def test_rasters_equal_numpy_engine_cell_for_cell(example_run: R.RunOutcome, dask_run: R.RunOutcome) -> None:
+    expected, got = _layers(example_run.output_dir), _layers(dask_run.output_dir)
+    assert len(expected) >= 10 and set(expected) >= SOIL
+    assert set(got) == set(expected)
+    assert sorted(p.name for p in (dask_run.output_dir / "rasters").iterdir()) == \
+        sorted(p.name for p in (example_run.output_dir / "rasters").iterdir())  # no intermediate left over
+    for name, path in expected.items():
+        with rasterio.open(path) as ref, rasterio.open(got[name]) as ds:
+            a, b = ref.read(1), ds.read(1)
+            assert np.isfinite(a).sum() > 0, name
+            np.testing.assert_array_equal(np.isnan(b), np.isnan(a), err_msg=name)
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
+            assert ds.tags(1) == ref.tags(1) and ds.descriptions == ref.descriptions, name
+            assert ds.tags(1)["units"].endswith("per cell per year")
+            assert ds.transform == ref.transform and ds.crs == ref.crs and ds.shape == SHAPE
+            assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+
+
+def test_outputs_are_valid_cogs(dask_run: R.RunOutcome) -> None:
+    for name, path in _layers(dask_run.output_dir).items():
+        with rasterio.open(path) as ds:
+            assert ds.driver == "GTiff", name
+            assert ds.profile["tiled"] and ds.block_shapes == [(256, 256)], name
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG", name  # GDAL's COG layout marker
+            assert ds.compression is not None and ds.compression.name.lower() == "deflate"
+
+
+def test_run_provenance_and_no_staging_folder_left(dask_run: R.RunOutcome) -> None:
+    assert dask_run.provenance["engine"]["engine"] == "dask-blockwise"
+    assert dask_run.provenance["engine"]["whole_grid_methods"] == ["soil_retention/rusle"]
+    leftovers = [p.name for p in dask_run.output_dir.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+# ----------------------------------------------------------------------------- parcel valuation
+def test_parcel_valuation_of_a_county_on_a_dask_run(dask_run: R.RunOutcome) -> None:
+    """The county polygon gives the county's quantity of every raster component within 1 %."""
+    factory = open_store(f"sqlite:///{dask_run.output_dir.parent / 'store.sqlite'}")
+    run = repo.get_run(factory, dask_run.run_id)
+    assert run is not None
+    counties = gpd.read_file(dask_run.output_dir / "regions.gpkg", layer="county").to_crs("EPSG:4326")
+    county = counties.loc[counties["code"] == COUNTY, "geometry"].iloc[0]
+    results = repo.read_results(factory, run.id, year=YEAR)
+    val = value_parcel(county, output_dir=run.output_dir, config=run.config, methods=run.provenance["methods"],
+                       regions=repo.read_regions(factory, run.id, with_geometry=True), results=results, year=YEAR,
+                       caps=run.provenance.get("emission_caps") or [])
+    raster = val.rows[val.rows["basis"] == "raster"]
+    got = raster.groupby(["indicator", "component"])["quantity"].sum()
+    mine = results[results["region_code"] == COUNTY]
+    expected = mine.groupby(["indicator", "component"])["quantity"].sum()
+    layers = {tuple(k.split(".", 1)) for k in _layers(dask_run.output_dir)}
+    checked = [k for k in expected.index if k in layers and expected[k] > 0]
+    assert len(checked) >= 10 and ("water_conservation", "water_conservation") in checked
+    for key in checked:
+        assert got[key] == pytest.approx(expected[key], rel=0.01), key
+
+
+# ----------------------------------------------------------------------------- memory: windows only
+def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every block-wise layer arrives as windows of ≤ 32 × 32 cells covering the grid once; only soil is whole."""
+    windows: dict[str, list[Window]] = {}
+    whole: list[str] = []
+    write, write_whole = BlockLayerWriter.write, BlockLayerWriter.write_whole
+
+    def spy(self: BlockLayerWriter, stem: str, window: Window, values: np.ndarray, **kw: Any) -> None:
+        assert values.shape == window.shape and values.dtype == np.float32
+        windows.setdefault(stem, []).append(window)
+        write(self, stem, window, values, **kw)
+
+    def spy_whole(self: BlockLayerWriter, stem: str, values: np.ndarray, **kw: Any) -> None:
+        whole.append(stem)
+        write_whole(self, stem, values, **kw)
+
+    monkeypatch.setattr(BlockLayerWriter, "write", spy)
+    monkeypatch.setattr(BlockLayerWriter, "write_whole", spy_whole)
+    out = bw.account_blockwise(_config(write_config, tmp_path), block_size=32)
+    assert sorted(whole) == sorted(f"{s}.{YEAR}" for s in SOIL)
+    assert len(windows) == len(_layers(out.output_dir)) - len(SOIL)
+    for stem, wins in windows.items():
+        assert all(w.height <= 32 and w.width <= 32 for w in wins), stem
+        count = np.zeros(SHAPE, dtype=int)
+        for w in wins:
+            count[w.slices()] += 1
+        assert (count == 1).all(), stem  # 5 × 4 = 20 blocks, each cell written once
+        assert len(wins) == 20
+
+
+def test_writer_never_allocates_a_whole_raster(tmp_path: Path) -> None:
+    """1000 × 1200 float32 (4.8 MB) written in 128-cell blocks: Python's peak stays near one block.
+
+    numpy reports its allocations to tracemalloc; one 128² float64 block is 131 kB and its float32
+    copy 66 kB, so the peak while writing and converting must stay far below the 4.8 MB raster.
+    """
+    grid = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 1000, 1200)
+    rng = np.random.default_rng(5)
+    tracemalloc.start()
+    try:
+        writer = BlockLayerWriter(tmp_path, grid)
+        for w in block_windows(grid.shape, 128):
+            block = rng.uniform(0, 100, w.shape)
+            block[0, 0] = np.nan
+            writer.write("x.q.2019", w, block, units="t per cell per year", description="x/q 2019")
+        (path,) = writer.finish()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak  # bytes; the whole raster is 4 800 000 in float32
+    with rasterio.open(path) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1) == [2, 4, 8]  # 1200 → 600 → 300 → 150 ≤ 256
+        assert ds.shape == (1000, 1200) and ds.tags(1)["units"] == "t per cell per year"
+        assert np.isnan(ds.read(1, window=((128, 129), (256, 257)))[0, 0])  # first cell of the block at (128, 256)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.q.2019.tif"]
+
+
+def test_writer_values_round_trip_and_bad_window(tmp_path: Path) -> None:
+    grid = Grid.from_crs("EPSG:4326", Affine(0.05, 0, 113.0, 0, -0.05, 30.5), 10, 9)
+    values = np.arange(90, dtype=float).reshape(10, 9) / 7.0
+    values[4, 4] = np.nan
+    writer = BlockLayerWriter(tmp_path, grid)
+    for w in block_windows(grid.shape, (3, 4)):
+        writer.write("a.b.2019", w, values[w.slices()], units="m3 per cell per year", description="a/b 2019")
+    with pytest.raises(ValueError, match="does not fit"):
+        writer.write("a.b.2019", Window(8, 8, 3, 3), np.zeros((3, 3)), units="", description="")
+    (path,) = writer.finish()
+    with rasterio.open(path) as ds:
+        np.testing.assert_array_equal(ds.read(1), values.astype(np.float32))  # NaN where NaN
+        assert ds.descriptions == ("a/b 2019",)
+
+
+def _write_then_fail(folder: Path, grid: Grid) -> None:
+    with BlockLayerWriter(folder, grid) as writer:
+        writer.write_whole("s.t.2019", np.ones((10, 9)), units="t per cell per year", description="s/t 2019")
+        writer.write("a.b.2019", Window(0, 0, 3, 3), np.ones((3, 3)), units="t per cell per year", description="a/b")
+        assert sorted(p.name for p in folder.iterdir()) == ["a.b.2019.part.tif", "s.t.2019.tif"]
+        raise RuntimeError("a block failed")
+
+
+def test_writer_abort_leaves_nothing(tmp_path: Path) -> None:
+    grid = Grid.from_crs("EPSG:4326", Affine(0.05, 0, 113.0, 0, -0.05, 30.5), 10, 9)
+    with pytest.raises(RuntimeError, match="a block failed"):
+        _write_then_fail(tmp_path, grid)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) -> None:
+    """An unknown land-cover code in one block: the error as before, no COG or staging folder left."""
+    cfg0 = _config(write_config, tmp_path / "ok")
+    with rasterio.open(cfg0.input_path("lulc", YEAR)) as ds:
+        lulc, profile = ds.read(1), ds.profile
+    lulc[120, 2] = 77  # not an IGBP code, in the last row of blocks
+    bad = tmp_path / "lulc_bad.tif"
+    with rasterio.open(bad, "w", **profile) as out:
+        out.write(lulc, 1)
+    run_dir = tmp_path / "bad"
+    cfg = load_config(write_config(run_dir, inputs={"lulc": str(bad)}))
+    with pytest.raises(InputError, match=r"\[77\]"):
+        bw.account_blockwise(cfg, block_size=64)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.toml"]
+
+
+def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
+    out = bw.account_blockwise(_config(write_config, tmp_path), block_size=1000, rasters=False)
+    assert not list(out.output_dir.glob("rasters/*"))
+
+
+# ----------------------------------------------------------------------------- dask.distributed
+def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcome, write_config: Any,
+                                                        tmp_path: Path) -> None:
+    """Blocks computed on two workers come back to this process and give the same COGs."""
+    distributed = pytest.importorskip("dask.distributed")
+    cfg = _config(write_config, tmp_path)
+    p0 = R.plan(cfg)
+    p = R.Plan(p0.profile, tuple((s, m) for s, m in p0.items if bw.is_blockwise(m)))
+    tables, regions = R.load_tables(cfg, p), R.load_regions(cfg)
+    folder = tmp_path / "cogs"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        _, _, facts = bw.compute_blockwise(cfg, p, tables, regions, block_size=32, client=client, rasters=folder)
+    assert facts["blocks"] == 20 and facts["scheduler"] != "threads"
+    expected = _layers(example_run.output_dir)
+    got = {p.name[: -len(f".{YEAR}.tif")]: p for p in folder.glob("*.tif")}
+    assert set(got) == set(expected) - SOIL and not list(folder.glob("*.part.tif"))
+    for name, path in got.items():
+        with rasterio.open(path) as ds, rasterio.open(expected[name]) as ref:
+            np.testing.assert_allclose(ds.read(1), ref.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
+
+
+def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With threads, blocks are computed AHEAD_PER_THREAD × threads at a time, handed over in window order."""
+    import dask
+
+    monkeypatch.setattr(dask.system, "CPU_COUNT", 2)
+    windows = list(block_windows((10, 10), 3))  # 4 × 4 = 16 blocks
+    batches: list[int] = []
+    compute = dask.compute
+
+    def spy(*tasks: Any, **kw: Any) -> Any:
+        batches.append(len(tasks))
+        return compute(*tasks, **kw)
+
+    monkeypatch.setattr(dask, "compute", spy)
+    tasks = [dask.delayed(lambda w: bw.BlockPartial(cells=w.size))(w) for w in windows]
+    seen: list[Window] = []
+    total = bw._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
+    assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
+    assert seen == windows and total.cells == 100
