@@ -86,10 +86,11 @@ from qingshan.engine.run import (
     load_regions,
     load_tables,
     plan,
+    reference_grid,
     value_record_export,
 )
 from qingshan.io.cog import BlockLayerWriter
-from qingshan.io.rasters import _open, _require_crs, check_range, grid_of, read_aligned
+from qingshan.io.rasters import _open, _require_crs, check_range, read_aligned
 
 __all__ = [
     "BLOCKWISE_FUNCTIONS",
@@ -412,19 +413,6 @@ def _needed_inputs(config: RunConfig, items: Sequence[Item]) -> set[str]:
     return {n for _, m in items if m.kind == "raster" for n in (*m.inputs, *(o for o in m.optional_inputs if o in config.inputs))}
 
 
-def _reference_grid(config: RunConfig, year: int) -> Grid:
-    if config.grid.reference not in config.inputs:
-        raise ConfigError(
-            f"Grid reference '{config.grid.reference}' is not an input",
-            f"参考格网 '{config.grid.reference}' 不在输入中",
-            file=config.source_path,
-            field="grid.reference",
-            fix="Name one of the [inputs] as the reference grid.",
-            fix_zh="请将 [inputs] 中的一个栅格设为参考格网。",
-        )
-    return grid_of(config.input_path(config.grid.reference, year))
-
-
 def _rows(spec: IndicatorSpec, comp: str, sums: np.ndarray, codes: Sequence[str], year: int) -> pd.DataFrame:
     """Leaf rows of one component from its (n_regions, n_ecosystems) sums (as ``aggregate_raster``)."""
     df = pd.DataFrame(sums, columns=list(ECOSYSTEMS))
@@ -513,7 +501,7 @@ def compute_blockwise(
     grid: Grid | None = None
     n_blocks = 0
     for y_i, year in enumerate(config.run.years):
-        grid = _reference_grid(config, year)
+        grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
         codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order

@@ -174,9 +174,8 @@ def load_regions(config: RunConfig) -> RegionSet:
     return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields)
 
 
-def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
-    """Read, validate and align every raster input of ``year`` onto the reference grid."""
-    needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+def reference_grid(config: RunConfig, year: int) -> Grid:
+    """The accounting grid of ``year``: the grid of the input named by ``[grid] reference``."""
     if config.grid.reference not in config.inputs:
         raise ConfigError(
             f"Grid reference '{config.grid.reference}' is not an input",
@@ -186,7 +185,13 @@ def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[
             fix="Name one of the [inputs] as the reference grid.",
             fix_zh="请将 [inputs] 中的一个栅格设为参考格网。",
         )
-    grid = grid_of(config.input_path(config.grid.reference, year))
+    return grid_of(config.input_path(config.grid.reference, year))
+
+
+def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
+    """Read, validate and align every raster input of ``year`` onto the reference grid."""
+    needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    grid = reference_grid(config, year)
     arrays, hashes = {}, {}
     for name in sorted(needed):
         path = config.input_path(name, year)
