@@ -86,6 +86,7 @@ def value_rows(
         used[(key, int(r.year), rp.row.region)] = {
             "price_key": key, "year": int(r.year), "value": rp.value, "unit": rp.unit,
             "price_year": rp.row.price_year, "region": rp.row.region, "source": rp.row.source, "note": rp.note,
+            "target_year": int(r.year), "factor": rp.factor,
         }
     out["category"] = cats
     out["price"] = price_col
