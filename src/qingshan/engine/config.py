@@ -127,6 +127,14 @@ def load_config(path: str | Path) -> RunConfig:
             fix="Fix the syntax at the line and column given.",
             fix_zh="请修正所示行列处的语法。",
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Config {path.name} is not a UTF-8 text (TOML) file",
+            f"配置文件 {path.name} 不是 UTF-8 文本（TOML）文件",
+            file=path,
+            fix="Give the run config (.toml), saved as UTF-8 text.",
+            fix_zh="请给出以 UTF-8 文本保存的核算配置文件（.toml）。",
+        ) from exc
     data = _resolve(path.parent, data)
     data["source_path"] = str(path.resolve())
     try:

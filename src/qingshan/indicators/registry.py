@@ -41,15 +41,35 @@ class Profile:
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"Profile {path} is not a UTF-8 text (TOML) file",
+                f"方法配置 {path} 不是 UTF-8 文本（TOML）文件",
+                file=path,
+                field="profile",
+                fix="Give a built-in profile id or the path of a profile .toml saved as UTF-8 (see src/qingshan/data/profiles).",
+                fix_zh="请给出内置方法配置名称，或以 UTF-8 保存的方法配置 .toml 文件路径（参见 src/qingshan/data/profiles）。",
+            ) from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(
                 f"Cannot read profile {path}: {exc}",
                 f"无法读取方法配置 {path}",
                 file=path,
+                field="profile",
                 fix="Check the TOML syntax.",
                 fix_zh="请检查 TOML 语法。",
             ) from exc
-        entries = tuple(ProfileEntry(e["id"], e.get("method")) for e in data.get("indicators", []))
+        indicators = data.get("indicators", [])
+        if "id" not in data or not isinstance(indicators, list) or not all(isinstance(e, dict) and "id" in e for e in indicators):
+            raise ConfigError(
+                f"{path.name} is not a method profile: it needs 'id' and [[indicators]] tables each with an 'id'",
+                f"{path.name} 不是方法配置文件：需要 'id' 以及每项都带 'id' 的 [[indicators]] 表",
+                file=path,
+                field="id" if "id" not in data else "indicators",
+                fix="Give a built-in profile id, or a profile file laid out like those in src/qingshan/data/profiles.",
+                fix_zh="请给出内置方法配置名称，或按 src/qingshan/data/profiles 中的格式编写方法配置文件。",
+            )
+        entries = tuple(ProfileEntry(e["id"], e.get("method")) for e in indicators)
         return cls(
             id=data["id"],
             name_zh=data.get("name_zh", ""),
