@@ -28,6 +28,8 @@ class RegionsConfig(_Strict):
     levels: list[str] = ["province", "city", "county"]
     code_fields: list[str] = ["province_adcode", "city_adcode", "district_adcode"]
     name_fields: list[str] = ["province_name", "city_name", "district_name"]
+    overlap_tolerance_km2: float = Field(0.01, ge=0, description="overlap of two leaf regions above this is an error")
+    gap_tolerance_km2: float = Field(0.01, ge=0, description="gaps between leaf regions above this are QC notices")
 
 
 class TablesConfig(_Strict):

@@ -171,7 +171,8 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
 def load_regions(config: RunConfig) -> RegionSet:
     """Build the administrative hierarchy from the boundary file."""
     r = config.regions
-    return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields)
+    return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields,
+                               overlap_tolerance_km2=r.overlap_tolerance_km2, gap_tolerance_km2=r.gap_tolerance_km2)
 
 
 def reference_grid(config: RunConfig, year: int) -> Grid:
