@@ -82,6 +82,7 @@ from qingshan.engine.run import (
     Tables,
     _noop,
     aggregate_raster,
+    check_statistics,
     compute_raster,
     load_regions,
     load_tables,
@@ -588,6 +589,7 @@ def account_blockwise(
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
+    check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
     staging = _staging_folder(Path(config.run.output)) if rasters else None
     try:

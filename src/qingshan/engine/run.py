@@ -40,6 +40,8 @@ from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
 from qingshan.io.rasters import grid_of, read_aligned
+from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
+from qingshan.quantities.statistics_bounds import check_statistics_bounds
 from qingshan.valuation.prices import Deflator, PriceTable
 
 __all__ = ["Plan", "RunOutcome", "Tables", "account"]
@@ -161,8 +163,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
                 fix="Set both paths (see docs/formats.md).",
                 fix_zh="请设置两个表的路径（见 docs/formats.md）。",
             )
-        stats = read_csv_table(t.statistics, ["region_code", "year", "item", "value", "unit", "source"], what="statistics table", what_zh="统计数据表")
-        stats.attrs["path"] = str(t.statistics)
+        stats = check_statistics_rows(read_csv_table(t.statistics, STATISTICS_COLUMNS, what="statistics table", what_zh="统计数据表"), t.statistics)
         products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
     options = {**p.profile.options, **config.options}
     return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
@@ -173,6 +174,12 @@ def load_regions(config: RunConfig) -> RegionSet:
     r = config.regions
     return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields,
                                overlap_tolerance_km2=r.overlap_tolerance_km2, gap_tolerance_km2=r.gap_tolerance_km2)
+
+
+def check_statistics(tables: Tables, regions: RegionSet) -> None:
+    """Plausibility bounds of the statistics rows (per km² of region, per capita); option ``statistics_bounds_accept``."""
+    accept = tables.params.option("statistics_bounds_accept", [])
+    check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)])
 
 
 def reference_grid(config: RunConfig, year: int) -> Grid:
@@ -260,6 +267,7 @@ def account(config: RunConfig, *, store_url: str | None = None, progress: Progre
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
+    check_statistics(tables, regions)
     progress("inputs", 0.05)
     per_year = {y: load_inputs(config, p, y, tables) for y in config.run.years}
     hashes = dict(tables.hashes)
