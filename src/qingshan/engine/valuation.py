@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.core.errors import UnknownIndicatorError
+from qingshan.core.errors import UnitsError, UnknownIndicatorError
 from qingshan.core.spec import ComponentSpec, IndicatorSpec
 from qingshan.core.units import is_currency
 from qingshan.indicators import registry
-from qingshan.valuation.prices import Deflator, PriceTable
+from qingshan.valuation.prices import Deflator, PriceTable, ResolvedPrice
 from qingshan.valuation.value import value_in_cny
 
 __all__ = ["component_spec", "value_rows"]
@@ -41,6 +43,24 @@ def _comparable(value: float | None, year: int, base_year: int, deflator: Deflat
     return value * deflator.ratio(year, base_year) if deflator is not None else None
 
 
+def _value(r: Any, key: str, rp: ResolvedPrice, path: str) -> float:
+    """``value_in_cny`` of one row; a unit mismatch names the price table, its row and the quantity row."""
+    try:
+        return value_in_cny(float(r.quantity), r.unit, rp.value, rp.unit)
+    except UnitsError as exc:
+        where = f"row {rp.row.line} of {path}" if rp.row.line else path
+        where_zh = f"{path} 第 {rp.row.line} 行" if rp.row.line else path
+        exc.file, exc.field = path, "unit"
+        exc.en = (f"Price '{key}' ({where}, {rp.row.value:g} {rp.unit}) cannot value {r.indicator}/{r.component} of region "
+                  f"{r.region_code}, {r.year}, given in '{r.unit}'")
+        exc.zh = (f"价格 '{key}'（{where_zh}，{rp.row.value:g} {rp.unit}）无法为区域 {r.region_code} {r.year} 年的 "
+                  f"{r.indicator}/{r.component}（单位 '{r.unit}'）计价")
+        exc.fix = (f"Give the price per {r.unit} in {where} (e.g. CNY/{r.unit}), or convert the quantity to the unit the "
+                   f"price is quoted per.")
+        exc.fix_zh = f"请在{where_zh}中给出每 {r.unit} 的价格（如 元/{r.unit}），或将实物量换算为价格所对应的单位。"
+        raise
+
+
 def value_rows(
     rows: pd.DataFrame,
     *,
@@ -65,7 +85,11 @@ def value_rows(
     cmp_col: list[float | None] = []
     for r in out.itertuples(index=False):
         spec = reg.get(r.indicator)
-        comp = component_spec(spec, r.component)
+        try:
+            comp = component_spec(spec, r.component)
+        except UnknownIndicatorError as exc:
+            exc.en = f"Region {r.region_code}, {r.year}: {exc.en}"
+            raise
         cats.append(spec.category.value)
         if comp.price_key is None:
             reported = value_in_cny(float(r.quantity), r.unit, 1.0, "1") if is_currency(r.unit) else None
@@ -77,7 +101,7 @@ def value_rows(
         key = comp.price_key.replace("{item}", r.component)
         ancestors = regions.ancestors(r.region_code) if regions is not None and r.region_code in regions else []
         rp = prices.resolve(key, int(r.year), r.region_code, ancestors)
-        value = value_in_cny(float(r.quantity), r.unit, rp.value, rp.unit)
+        value = _value(r, key, rp, prices.path)
         comparable = _comparable(value, int(r.year), base_year, deflator)
         price_col.append(rp.value)
         unit_col.append(rp.unit)

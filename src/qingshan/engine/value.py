@@ -53,7 +53,11 @@ def read_quantities(path: str | Path, profile: str) -> pd.DataFrame:
                 fix=f"Use another --profile, or one of: {', '.join(prof.indicator_ids)}.",
                 fix_zh=f"请更换 --profile，或使用：{', '.join(prof.indicator_ids)}。",
             )
-        comp = component_spec(spec, str(r.component).strip())
+        try:
+            comp = component_spec(spec, str(r.component).strip())
+        except UnknownIndicatorError as exc:
+            exc.file, exc.en, exc.zh = path, f"Row {i} (region {r.region_code}): {exc.en}", f"第 {i} 行（区域 {r.region_code}）：{exc.zh}"
+            raise
         eco = str(r.ecosystem).strip() or "other"
         if eco not in ECOSYSTEMS:
             raise InputError(

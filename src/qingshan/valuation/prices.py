@@ -39,6 +39,7 @@ class PriceRow:
     price_year: int
     region: str
     source: str
+    line: int = 0  # CSV line in the price table (header = 1); 0 when not read from a file
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class PriceTable:
                 )
             seen.add((key, year, region))
             rows.append(
-                PriceRow(key, parse_float(r.value, path=path, field="value", row=i, what_zh="价格表"), unit, year, region, str(r.source))
+                PriceRow(key, parse_float(r.value, path=path, field="value", row=i, what_zh="价格表"), unit, year, region, str(r.source), i)
             )
         return cls(rows=tuple(rows), deflator=deflator, policy=policy, path=str(path))
 
