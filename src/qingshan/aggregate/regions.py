@@ -311,10 +311,19 @@ def check_overlaps_and_gaps(leaves: gpd.GeoDataFrame, path: Path, *, overlap_tol
     proj = leaves.to_crs(EQUAL_AREA)
     geoms = proj.geometry.values
     codes, names = list(leaves["code"]), list(leaves["name"])
-    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
-    areas = shapely.area(shapely.intersection(geoms[i], geoms[j])) / 1e6 if len(i) else np.array([])
+    try:
+        i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+        keep = i < j
+        i, j = i[keep], j[keep]
+        areas = shapely.area(shapely.intersection(geoms[i], geoms[j])) / 1e6 if len(i) else np.array([])
+    except shapely.errors.GEOSException as exc:
+        raise RegionError(
+            f"The polygons of {path.name} cannot be intersected to check for overlaps ({exc})",
+            f"边界文件 {path.name} 的面无法求交以检查重叠（{exc}）",
+            file=path, field="geometry",
+            fix="Repair the geometries in a GIS (e.g. QGIS 'Fix geometries', then 'Check validity') and save again.",
+            fix_zh="请在 GIS 软件中修复几何（如 QGIS 的“修复几何”和“检查有效性”）后重新保存。",
+        ) from exc
     order = np.argsort(-areas)
     big = [(codes[i[k]], names[i[k]], codes[j[k]], names[j[k]], float(areas[k])) for k in order if areas[k] > overlap_tolerance_km2]
     if big:
@@ -342,7 +351,10 @@ def check_overlaps_and_gaps(leaves: gpd.GeoDataFrame, path: Path, *, overlap_tol
 
 
 def _gap_notices(geoms: np.ndarray, codes: list[str], names: list[str], path: Path, tolerance_km2: float) -> None:
-    union = shapely.union_all(geoms)
+    try:
+        union = shapely.union_all(geoms)
+    except shapely.errors.GEOSException:
+        return  # the overlap check above passed; a union GEOS cannot build only skips the gap notices
     holes = [shapely.Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
     if not holes:
         return
