@@ -168,3 +168,16 @@ def test_account_with_self_intersecting_county_runs(tmp_path: Path, write_config
     bad = _boundaries(example_dir, tmp_path / "bowtie.geojson", _set_geometry("360102", _twisted))
     result = CliRunner().invoke(app, ["account", str(write_config(tmp_path, regions={"file": str(bad)}))])
     assert result.exit_code == 0, result.output
+
+
+def test_utm_coordinates_labelled_4326_rejected(tmp_path: Path, write_config, example_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """issue 7: 'UTM coordinates labelled EPSG:4326 … accepted' (here for the boundary file)."""
+    import geopandas as gpd
+
+    utm = gpd.read_file(example_dir / GEOJSON).to_crs("EPSG:32650")
+    bad = tmp_path / "utm_as_4326.geojson"
+    gj = json.loads(utm.to_json())
+    gj.pop("crs", None)  # a GeoJSON without "crs" is read as EPSG:4326
+    bad.write_text(json.dumps(gj, ensure_ascii=False), encoding="utf-8")
+    out = _account_rejects(tmp_path, write_config, bad, "EPSG:4326", "area of use", "坐标系")
+    assert "161579" in out  # the observed coordinates are quoted

@@ -95,6 +95,7 @@ class RegionSet:
                 fix="Save it with a CRS (GeoJSON is always EPSG:4326; for shapefiles ship the .prj).",
                 fix_zh="请保存坐标系信息（shapefile 需附带 .prj 文件）。",
             )
+        check_crs_extent(gdf, path)
         for f in (*code_fields, *name_fields):
             if f not in gdf.columns:
                 raise RegionError(
@@ -242,6 +243,39 @@ def _read_boundaries(path: Path) -> gpd.GeoDataFrame:
             fix_zh="请将最低一级行政区的面要素导出到该文件。",
         )
     return gdf
+
+
+def check_crs_extent(gdf: gpd.GeoDataFrame, path: Path, margin_deg: float = 2.0) -> None:
+    """The coordinates must lie where the declared CRS is used (e.g. no UTM metres labelled EPSG:4326).
+
+    Geographic coordinates must be within ±180°/±90°; the extent (in longitude/latitude) must touch the
+    CRS's area of use, widened by ``margin_deg``.
+    """
+    crs = gdf.crs
+    valid = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if valid.empty:
+        return
+    minx, miny, maxx, maxy = valid.total_bounds
+    aou = crs.area_of_use
+    lonlat = valid.total_bounds if crs.is_geographic else valid.to_crs("EPSG:4326").total_bounds
+    wrong = crs.is_geographic and (minx < -180.5 or maxx > 360.5 or miny < -90.5 or maxy > 90.5)
+    if not wrong and aou is not None:
+        w, s, e, n = lonlat
+        wrong = not np.all(np.isfinite(lonlat)) or (
+            e < aou.west - margin_deg or w > aou.east + margin_deg or n < aou.south - margin_deg or s > aou.north + margin_deg
+        )
+    if wrong:
+        where = f"{aou.name} ({aou.west}…{aou.east}°E, {aou.south}…{aou.north}°N)" if aou is not None else "its valid range"
+        raise InputError(
+            f"Coordinates of {path.name} (x {minx:.6g}…{maxx:.6g}, y {miny:.6g}…{maxy:.6g}) lie outside the area of use of "
+            f"its declared CRS {crs.to_string()}: {where}",
+            f"边界文件 {path.name} 的坐标（x {minx:.6g}…{maxx:.6g}，y {miny:.6g}…{maxy:.6g}）超出其声明坐标系 "
+            f"{crs.to_string()} 的适用范围",
+            file=path, field="crs",
+            fix="Declare the CRS the coordinates are really in (e.g. projected metres are not EPSG:4326; GeoJSON must be "
+            "longitude/latitude), or reproject the file.",
+            fix_zh="请声明坐标实际所用的坐标系（投影坐标（米）不是 EPSG:4326；GeoJSON 须为经纬度），或对文件重新投影。",
+        )
 
 
 def _label(code: str, name: str) -> str:
