@@ -184,3 +184,30 @@ def test_gbk_statistics_through_load_tables(tmp_path: Path, write_config, exampl
         tables = load_tables(cfg, plan(cfg))
     assert tables.statistics is not None and "万t" in set(tables.statistics["unit"])
     assert any(n.code == "table_encoding" and n.file == str(gbk) for n in notes)
+
+
+def _landcover_notes(tmp_path: Path, write_config, stats: Path) -> list:  # type: ignore[no-untyped-def,type-arg]
+    import numpy as np
+
+    from qingshan.aggregate.zonal import zone_weights
+    from qingshan.engine.run import check_statistics_landcover, load_inputs
+
+    cfg = load_config(write_config(tmp_path, tables={"statistics": str(stats)}))
+    p = plan(cfg)
+    tables, regions = load_tables(cfg, p), load_regions(cfg)
+    grid, arrays, _ = load_inputs(cfg, p, 2019, tables)
+    lulc = arrays["lulc"]
+    assert tables.params.landcover is not None
+    eco = tables.params.landcover.ecosystem_index(np.where(np.isfinite(lulc), lulc, -1).astype(np.int64))
+    with collecting() as notes:
+        check_statistics_landcover(tables, regions, zone_weights(regions, grid), eco, grid, 2019)
+    return [n for n in notes if n.code == "statistics_bounds"]
+
+
+def test_rice_per_hectare_of_cropland_from_land_cover(tmp_path: Path, write_config, example_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    assert _landcover_notes(tmp_path / "a", write_config, example_dir / STATS) == []  # example: ≤ 13.7 t/hm²
+    line = _rice_line(example_dir, "360121")
+    bad = _set_value(example_dir, tmp_path / "stats_rice2.csv", line, "400")  # 400 万t on 南昌县's cropland
+    notes = _landcover_notes(tmp_path / "b", write_config, bad)
+    assert len(notes) == 1 and notes[0].region == "360121"
+    assert "per hm² of cropland" in notes[0].en and f"Row {line}" in notes[0].en and "农田" in notes[0].zh

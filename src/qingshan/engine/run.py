@@ -182,6 +182,17 @@ def check_statistics(tables: Tables, regions: RegionSet) -> None:
     check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)])
 
 
+def check_statistics_landcover(tables: Tables, regions: RegionSet, weights: ZoneWeights, eco: np.ndarray, grid: Grid, year: int) -> None:
+    """Statistics bounds per hm² of an ecosystem type (e.g. rice per hm² of cropland), areas from the land cover of ``year``."""
+    if tables.statistics is None or tables.params.landcover is None:
+        return
+    hm2 = weights.totals_by_ecosystem(grid.cell_area() / 1e4, eco)
+    leaf = {str(c): dict(zip(ECOSYSTEMS, map(float, row), strict=True)) for c, row in zip(weights.codes, hm2, strict=True)}
+    accept = tables.params.option("statistics_bounds_accept", [])
+    check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)],
+                            leaf_ecosystem_hm2=leaf, year=year)
+
+
 def reference_grid(config: RunConfig, year: int) -> Grid:
     """The accounting grid of ``year``: the grid of the input named by ``[grid] reference``."""
     if config.grid.reference not in config.inputs:
@@ -352,6 +363,8 @@ def _compute_all(
             if lulc is not None and tables.params.landcover is not None
             else np.full(grid.shape, ECOSYSTEMS.index("other"), dtype=np.int16)
         )
+        if lulc is not None:
+            check_statistics_landcover(tables, regions, weights, eco, grid, year)
         layers_by_year[year] = {}
         for spec, method in p.items:
             k += 1

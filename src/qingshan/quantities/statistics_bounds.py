@@ -11,6 +11,10 @@ The bounds table (default ``src/qingshan/data/tables/statistics_bounds.csv``) ha
   boundary file), ``per_capita`` (per person, when a ``population`` row exists for the region and year).
   A yield per hectare of cropland is bounded through ``per_km2``: cropland is at most the region's
   area, so output per km² of region cannot exceed the highest plausible output per km² of cropland.
+  ``per_hm2_<ecosystem>`` (e.g. ``per_hm2_cropland``) compares with the area of that ecosystem type in
+  the region, from the land-cover raster and table, during the computation of each year (numpy
+  engine); a region without such area is not judged. Land-cover areas are estimates (class accuracy,
+  cell size), so these rows are best ``warning``.
 - ``lower``, ``upper``: bounds of that ratio (either may be empty).
 - ``severity``: ``error`` (the run stops) or ``warning`` (a QC notice). An error for a value that is
   genuinely right is turned into a notice by listing ``"REGION:ITEM"`` (or ``"ITEM"`` for every region)
@@ -22,7 +26,7 @@ Values are ``[R]`` (to verify for the region) unless the source says ``definitio
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,13 +36,15 @@ import pandas as pd
 from qingshan.aggregate.regions import RegionSet
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.core.notices import Notice, notice
+from qingshan.core.params import ECOSYSTEM_ZH, ECOSYSTEMS
 from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor
 
 __all__ = ["BASES", "Bound", "StatisticsBounds", "check_statistics_bounds"]
 
-BASES = ("absolute", "per_km2", "per_capita")
-BASIS_TEXT = {"absolute": ("", ""), "per_km2": (" per km² of region", "/km²（按行政区面积）"), "per_capita": (" per person", "/人")}
+BASES = ("absolute", "per_km2", "per_capita", *(f"per_hm2_{e}" for e in ECOSYSTEMS))
+BASIS_TEXT = {"absolute": ("", ""), "per_km2": (" per km² of region", "/km²（按行政区面积）"), "per_capita": (" per person", "/人"),
+              **{f"per_hm2_{e}": (f" per hm² of {e} (land cover)", f"/hm²{ECOSYSTEM_ZH[e]}（按土地覆被）") for e in ECOSYSTEMS}}
 _PERSONS = {"": 1.0, "1": 1.0, "person": 1.0, "persons": 1.0, "人": 1.0, "万人": 1e4, "10k persons": 1e4}
 """Population units (not in the unit registry: a head count is not a physical quantity)."""
 
@@ -81,11 +87,12 @@ class StatisticsBounds:
             if basis not in BASES or severity not in ("error", "warning"):
                 field = "basis" if basis not in BASES else "severity"
                 raise InputError(
-                    f"Row {line}: {field} '{r[field]}' is not one of {', '.join(BASES) if field == 'basis' else 'error, warning'}",
+                    f"Row {line}: {field} '{r[field]}' is not one of "
+                    f"{'absolute, per_km2, per_capita, per_hm2_<ecosystem>' if field == 'basis' else 'error, warning'}",
                     f"{what_zh}第 {line} 行：{field} '{r[field]}' 无效",
                     file=path, field=field,
-                    fix=f"basis: {', '.join(BASES)}; severity: error or warning.",
-                    fix_zh=f"basis 取 {', '.join(BASES)}；severity 取 error 或 warning。",
+                    fix="basis: absolute, per_km2, per_capita or per_hm2_<ecosystem>; severity: error or warning.",
+                    fix_zh="basis 取 absolute、per_km2、per_capita 或 per_hm2_<生态系统类型>；severity 取 error 或 warning。",
                 )
             lo, hi = (None if str(r[c]).strip() == "" else parse_float(r[c], path=path, field=c, row=line, what_zh=what_zh)
                       for c in ("lower", "upper"))
@@ -104,33 +111,44 @@ class StatisticsBounds:
 
 
 def check_statistics_bounds(stats: pd.DataFrame | None, regions: RegionSet, *, bounds: StatisticsBounds | None = None,
-                            accept: Iterable[str] = ()) -> None:
+                            accept: Iterable[str] = (), leaf_ecosystem_hm2: Mapping[str, Mapping[str, float]] | None = None,
+                            year: int | None = None) -> None:
     """Compare every statistics row with its bounds (see module docstring).
 
     Out-of-bound values of ``error`` rows raise one :class:`InputError` naming the file, the first
     rows, their regions and items; ``warning`` rows and accepted ``error`` rows become notices.
     ``stats`` is a table from :func:`qingshan.quantities.statistics.check_statistics_rows` (index =
     CSV line). Rows of regions not in ``regions`` are left to the methods that use them.
+
+    Without ``leaf_ecosystem_hm2`` the ``absolute``, ``per_km2`` and ``per_capita`` bounds are checked;
+    with it (leaf code → ecosystem → area [hm²] from the land cover of ``year``) only the
+    ``per_hm2_<ecosystem>`` bounds of the rows of ``year``.
     """
     if stats is None or stats.empty:
         return
     bounds = bounds or StatisticsBounds.default()
     accepted = {str(a).strip() for a in accept}
-    areas = regions.areas_km2()
+    by_landcover = leaf_ecosystem_hm2 is not None
+    areas = regions.areas_km2() if not by_landcover else {}
+    eco_areas = _roll_up_ecosystem_areas(leaf_ecosystem_hm2, regions) if leaf_ecosystem_hm2 is not None else {}
     people = _population(stats)
     path = str(stats.attrs.get("path", "statistics table"))
     errors: list[tuple[str, str]] = []
     for line, r in zip(stats.index, stats.to_dict("records"), strict=True):
-        code, item, year = str(r["region_code"]), str(r["item"]), int(r["year"])
-        if code not in regions:
+        code, item, row_year = str(r["region_code"]), str(r["item"]), int(r["year"])
+        if code not in regions or (by_landcover and row_year != year):
             continue
         for b in bounds.matching(item):
-            ratio = _ratio(b, float(r["value"]), str(r["unit"]), areas.get(code), people.get((code, year)))
+            if b.basis.startswith("per_hm2_") != by_landcover:
+                continue
+            denominator = (eco_areas.get(code, {}).get(b.basis.removeprefix("per_hm2_")) if by_landcover
+                           else areas.get(code) if b.basis == "per_km2" else people.get((code, row_year)))
+            ratio = _ratio(b, float(r["value"]), str(r["unit"]), denominator)
             if ratio is None or not _outside(ratio, b):
                 continue
             en, zh = _finding(line, r, regions.get(code).name, b, ratio)
             if b.severity == "warning" or code + ":" + item in accepted or item in accepted:
-                notice(Notice("statistics_bounds", en, zh, file=path, field="value", region=code, year=year))
+                notice(Notice("statistics_bounds", en, zh, file=path, field="value", region=code, year=row_year))
             else:
                 errors.append((en, zh))
     if errors:
@@ -170,12 +188,22 @@ def _in_unit(value: float, unit: str, target: str) -> float | None:
         return None  # a unit the item's method will reject with its own message
 
 
-def _ratio(b: Bound, value: float, unit: str, area_km2: float | None, persons: float | None) -> float | None:
+def _ratio(b: Bound, value: float, unit: str, denominator: float | None) -> float | None:
     v = _in_unit(value, unit, b.unit)
     if v is None or b.basis == "absolute":
         return v
-    denominator = area_km2 if b.basis == "per_km2" else persons
     return None if not denominator else v / denominator
+
+
+def _roll_up_ecosystem_areas(leaf: Mapping[str, Mapping[str, float]], regions: RegionSet) -> dict[str, dict[str, float]]:
+    """Leaf ecosystem areas summed to every ancestor."""
+    out: dict[str, dict[str, float]] = {}
+    for code, by_eco in leaf.items():
+        for c in (code, *regions.ancestors(code)):
+            acc = out.setdefault(c, {})
+            for eco, a in by_eco.items():
+                acc[eco] = acc.get(eco, 0.0) + float(a)
+    return out
 
 
 def _outside(ratio: float, b: Bound) -> bool:
