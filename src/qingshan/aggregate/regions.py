@@ -397,7 +397,7 @@ def _gap_notices(geoms: np.ndarray, codes: list[str], names: list[str], path: Pa
         area = hole.area / 1e6
         if area <= tolerance_km2:
             continue
-        near = sorted({codes[k] for k in tree.query(hole, predicate="touches")} | {codes[k] for k in tree.query(hole, predicate="intersects")})
+        near = sorted({codes[k] for k in tree.query(hole, predicate="intersects")})
         label = ", ".join(_label(c, names[codes.index(c)]) for c in near[:6])
         notice(Notice(
             "boundary_gap",
