@@ -21,7 +21,7 @@ def run_migrations_online() -> None:
         _transactional_sqlite_ddl(engine)
     with engine.connect() as connection:
         # One transaction for the whole upgrade on every backend: a process killed half-way leaves
-        # the previous schema, never half of a migration (tests/crash/test_migration_kill.py).
+        # the previous schema, never half of a migration (tests/store/test_migration_kill.py).
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                           transactional_ddl=True)
         with context.begin_transaction():
