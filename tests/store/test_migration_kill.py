@@ -1,7 +1,7 @@
 """kill -9 during a schema migration (issue 8, crash safety).
 
 A child process upgrades an empty SQLite store to head and is killed (SIGKILL, no clean-up) right
-after its k-th SQL statement, for every k up to the number of statements a full upgrade executes.
+after its k-th SQL statement, for k spread from the first to the last statement of a full upgrade.
 Afterwards, opening the store must bring it to head, pass ``PRAGMA integrity_check`` and give the
 same schema as an uninterrupted upgrade: a half-applied migration must never be left behind.
 """
