@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: install
+	tools/ensure_system_deps.sh --reports
 	$(BIN)/qingshan demo --output out/jiangxi-2019
 
 serve: install

@@ -20,6 +20,7 @@ from qingshan.api.routers import (
     runs,
     submissions,
     users,
+    uses,
     workbench,
 )
 from qingshan.api.settings import Settings
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = None
     add_exception_handlers(app)
     for module in (indicators, runs, regions, results, pages, auth, users, forms, submissions, jobs, audit,
-                   workbench):
+                   workbench, uses):
         app.include_router(module.router)
     _include_optional(app, "qingshan.api.routers.parcels")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

@@ -1,4 +1,4 @@
-"""Commands over stored runs: ``qingshan change`` and ``qingshan compensate`` (thin over qingshan.use)."""
+"""Commands over stored runs: ``qingshan change``, ``compensate`` and ``report`` (thin over qingshan.use)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,25 @@ def compensate(
         _write(out, output, console)
 
 
+def report(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report file (.pdf or .docx) 报告文件")],
+    region: Annotated[str | None, typer.Option("--region", help="Region code (default: the top region) 区划代码")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="pdf or docx (default: from the file name)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """The GEP accounting report of a region and year, from a stored run (DOCX or PDF) 生成核算报告."""
+    from qingshan.store.db import open_store
+    from qingshan.use.report.gep_report import write_gep_report
+
+    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt)
+    Console().print(f"Report 核算报告: {path}")
+
+
 def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
     """Add the commands to the main ``qingshan`` app."""
     app.command(name="change", help="GEP change between years or runs 变化分析.")(friendly(change))
     app.command(name="compensate", help="Split an eco-compensation fund 生态补偿分配.")(friendly(compensate))
+    app.command(name="report", help="The GEP accounting report (PDF/DOCX) 核算报告.")(friendly(report))

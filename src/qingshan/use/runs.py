@@ -14,7 +14,7 @@ __all__ = ["change_sides", "load_run"]
 
 
 def load_run(factory: sessionmaker[Session], run_id: str) -> tuple[Run, pd.DataFrame, pd.DataFrame]:
-    """A succeeded run, its result rows and its regions (code, name, level, parent, area_km2)."""
+    """A succeeded run, its result rows and its regions (code, name, level, parent, area_km2, geometry)."""
     run = repo.get_run(factory, run_id)
     if run is None or run.status != "succeeded":
         state = "not in the store" if run is None else f"{run.status}, without results"
@@ -25,7 +25,7 @@ def load_run(factory: sessionmaker[Session], run_id: str) -> tuple[Run, pd.DataF
             fix="List the succeeded runs with `qingshan runs` (or GET /api/runs).",
             fix_zh="用 `qingshan runs`（或 GET /api/runs）查看已完成的核算。",
         )
-    return run, repo.read_results(factory, run_id), repo.read_regions(factory, run_id)
+    return run, repo.read_results(factory, run_id), repo.read_regions(factory, run_id, with_geometry=True)
 
 
 def _year(run: Run, year: int | None, what: str) -> int:
