@@ -130,8 +130,43 @@ def report(
     Console().print(f"Report 核算报告: {path}")
 
 
+def parcel(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    parcel_file: Annotated[Path, typer.Argument(help="Parcel: GeoJSON, GeoPackage or zipped Shapefile 地块文件")],
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the parcel report (PDF) 地块评估报告")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """Value a parcel (地块价值评估, VEP) from a stored run; with --report, the PDF for a loan file."""
+    from qingshan.core.errors import InputError
+    from qingshan.engine.parcel import parcel_from_file
+    from qingshan.store.db import open_store
+    from qingshan.use.parcel import parcel_report, value_run_parcel
+
+    console = Console()
+    if not parcel_file.is_file():
+        raise InputError(f"Parcel file not found: {parcel_file}", f"找不到地块文件：{parcel_file}", file=parcel_file,
+                         field="parcel", fix="Give a GeoJSON, GeoPackage or zipped Shapefile.",
+                         fix_zh="请给出 GeoJSON、GeoPackage 或 Shapefile 压缩包。")
+    geom = parcel_from_file(parcel_file.read_bytes(), parcel_file.name)
+    factory = open_store(store)
+    if report is not None:
+        cmd = f"qingshan parcel {run} {parcel_file.name} --year {year or 'LAST'} --report {report.name} --lang {lang}"
+        path, valuation = parcel_report(factory, run, geom, report, year=year, lang=lang, command=cmd)
+    else:
+        valuation, _, _ = value_run_parcel(factory, run, geom, year=year)
+        path = None
+    console.print(f"Parcel 地块 {valuation.area_km2:,.4f} km², {valuation.year}: "
+                  f"{valuation.total('value') / 1e4:,.2f} 万元/年 (exact 精确 {valuation.total('value', basis='raster') / 1e4:,.2f}; "
+                  f"apportioned 分摊 {valuation.total('value', basis='apportioned') / 1e4:,.2f})")
+    if path is not None:
+        console.print(f"Report 评估报告: {path}")
+
+
 def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
     """Add the commands to the main ``qingshan`` app."""
     app.command(name="change", help="GEP change between years or runs 变化分析.")(friendly(change))
     app.command(name="compensate", help="Split an eco-compensation fund 生态补偿分配.")(friendly(compensate))
     app.command(name="report", help="The GEP accounting report (PDF/DOCX) 核算报告.")(friendly(report))
+    app.command(name="parcel", help="Value a parcel, with its PDF report 地块价值评估.")(friendly(parcel))

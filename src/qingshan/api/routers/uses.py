@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,3 +121,32 @@ def run_report(
     name = f"qingshan-gep-report-{view.run.id[:8]}-{region or 'top'}-{y}-{lang}.{format}"
     return Response(content, media_type="application/pdf" if format == "pdf" else DOCX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/{run_id}/parcel/report", summary="Parcel valuation report (PDF) · 地块价值评估报告",
+             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+async def run_parcel_report(
+    view: RunDep,
+    request: Request,
+    year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
+    lang: Annotated[Literal["zh", "en"], Query(description="Language 语言")] = "zh",
+) -> Response:
+    """The parcel's value as a PDF for a loan file: map, annual flow by indicator and component, method and
+    precision, run id, content hash, input hashes and the parcel's SHA-256 (same body as POST .../parcel)."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from qingshan.api.routers.parcels import _read_parcel
+    from qingshan.use.parcel import parcel_report
+
+    y = view.year(year)
+    parcel = await _read_parcel(request)
+
+    def render() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="qs-parcel-") as tmp:
+            path, _ = parcel_report(view.store, view.run.id, parcel, Path(tmp) / "parcel.pdf", year=y, lang=lang,
+                                    command=f"POST /api/runs/{view.run.id}/parcel/report?year={y}&lang={lang}")
+            return path.read_bytes()
+
+    content = await run_in_threadpool(render)
+    name = f"qingshan-parcel-{view.run.id[:8]}-{y}-{lang}.pdf"
+    return Response(content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
