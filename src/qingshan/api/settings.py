@@ -27,6 +27,9 @@ class Settings(BaseModel):
     base_config: str | None = Field(None, description="Run config (TOML) whose boundaries, rasters and "
                                     "tables accountings start from (default: the embedded Jiangxi example)")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
+    published_cache_seconds: float = Field(0.0, ge=0, description="How long a worker process trusts its copy of "
+                                           "the set of published runs (a withdrawal reaches every process "
+                                           "within this time); see qingshan.api.cache")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

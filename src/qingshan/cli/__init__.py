@@ -182,6 +182,15 @@ def _register_platform() -> None:
 _register_platform()
 
 
+def _register_use() -> None:
+    from qingshan.cli.use import register
+
+    register(app, friendly)  # change, compensate
+
+
+_register_use()
+
+
 def main() -> None:
     """Entry point of the ``qingshan`` script."""
     sys.exit(app())
