@@ -27,10 +27,12 @@ from qingshan.core.units import conversion_factor, parse_unit
 __all__ = [
     "ECOSYSTEMS",
     "ECOSYSTEM_ZH",
+    "NOT_BROKEN_DOWN",
     "LandcoverTable",
     "ParamSet",
     "Parameter",
     "ParameterTable",
+    "ecosystem_label",
     "file_sha256",
 ]
 
@@ -46,6 +48,15 @@ ECOSYSTEM_ZH = {
     "other": "其他",
     "all": "合计",
 }
+NOT_BROKEN_DOWN = "all"
+"""Ecosystem value of a regional total not broken down by ecosystem (``qingshan value`` input)."""
+
+
+def ecosystem_label(eco: str) -> str:
+    """Column label of an ecosystem in the by-ecosystem tables (``all``: not broken down)."""
+    if eco == NOT_BROKEN_DOWN:
+        return "未分生态系统 not broken down"
+    return f"{ECOSYSTEM_ZH.get(eco, eco)} {eco}"
 
 
 def file_sha256(path: str | Path) -> str:

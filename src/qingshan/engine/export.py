@@ -19,7 +19,7 @@ import pandas as pd
 
 from qingshan.aggregate.regions import LEVELS, RegionSet
 from qingshan.core.grid import Grid
-from qingshan.core.params import ECOSYSTEM_ZH
+from qingshan.core.params import ecosystem_label
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
 from qingshan.indicators import registry
@@ -151,7 +151,7 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
             phys.reset_index().to_excel(xw, sheet_name=f"实物量 Physical {y}"[:31], index=False)
             eco = named[(named["year"] == y) & named["region_code"].isin(roots)].pivot_table(
                 index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
-            eco.columns = [f"{ECOSYSTEM_ZH.get(c, c)} {c}" for c in eco.columns]
+            eco.columns = [ecosystem_label(str(c)) for c in eco.columns]
             eco.reset_index().to_excel(xw, sheet_name=f"生态系统 Ecosystem {y}"[:31], index=False)
         named.to_excel(xw, sheet_name="明细 Detail", index=False)
         pd.DataFrame(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import pandas as pd
 
 from qingshan.aggregate.regions import RegionSet
@@ -41,6 +43,12 @@ def _comparable(value: float | None, year: int, base_year: int, deflator: Deflat
     return value * deflator.ratio(year, base_year) if deflator is not None else None
 
 
+def _ancestors(code: str, regions: RegionSet | None, ancestors_of: Callable[[str], Sequence[str]] | None) -> list[str]:
+    if regions is not None and code in regions:
+        return regions.ancestors(code)
+    return list(ancestors_of(code)) if ancestors_of is not None else []
+
+
 def value_rows(
     rows: pd.DataFrame,
     *,
@@ -48,11 +56,14 @@ def value_rows(
     regions: RegionSet | None,
     base_year: int,
     deflator: Deflator | None,
+    ancestors_of: Callable[[str], Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, object]]]:
     """Add ``category, price, price_unit, value, value_comparable`` to physical rows.
 
     ``rows`` has ``region_code, year, indicator, component, ecosystem, quantity, unit``. Returns the
-    valued rows and the list of prices used (for provenance). Components valued as
+    valued rows and the list of prices used (for provenance). A price is looked up for the region,
+    then its ancestors in ``regions`` (or, without regions, those ``ancestors_of`` gives), then
+    ``*``. Components valued as
     ``reported_value`` keep ``value`` empty (they are physical headlines, valued by other components).
     """
     reg = registry()
@@ -75,7 +86,7 @@ def value_rows(
             cmp_col.append(_comparable(reported, int(r.year), base_year, deflator))
             continue
         key = comp.price_key.replace("{item}", r.component)
-        ancestors = regions.ancestors(r.region_code) if regions is not None and r.region_code in regions else []
+        ancestors = _ancestors(str(r.region_code), regions, ancestors_of)
         rp = prices.resolve(key, int(r.year), r.region_code, ancestors)
         value = value_in_cny(float(r.quantity), r.unit, rp.value, rp.unit)
         comparable = _comparable(value, int(r.year), base_year, deflator)

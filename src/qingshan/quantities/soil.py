@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pyproj import Geod
 
@@ -35,6 +37,7 @@ __all__ = [
     "ls_factor",
     "soil_retention_components",
     "soil_retention_layers",
+    "soil_retention_parts",
     "soil_retention_rusle",
 ]
 
@@ -268,11 +271,21 @@ def soil_retention_components(
     density = soil_retention(layers["r"], layers["k"], layers["ls"], layers["c"], layers["p"])
     density = np.where(np.isnan(density), np.nan, np.maximum(density, 0.0))
     q = per_cell(density, "t/hm2", grid, "t")
+    return {"soil_retained": q, **soil_retention_parts(q, params)}
+
+
+def soil_retention_parts(soil_retained: Any, params: ParamSet) -> dict[str, Any]:
+    """The three valued parts of a soil mass retained ``Q_sr`` [t] (array or scalar).
+
+    ``sediment_reduction`` [m3] ``= λ·Q_sr/ρ`` (``sediment_deposition_ratio`` λ [1],
+    ``soil_bulk_density`` ρ [t/m3]); ``nitrogen_retained`` [t] ``= Q_sr·C_N`` and
+    ``phosphorus_retained`` [t] ``= Q_sr·C_P`` (``soil_n_content``, ``soil_p_content`` [1]);
+    白玛卓嘎 et al. 2017, §2.4.2. Shared by the raster path and ``qingshan value``.
+    """
     deposit = params.scalar("sediment_deposition_ratio", "1")
     rho = params.scalar("soil_bulk_density", "t/m3")
     return {
-        "soil_retained": q,
-        "sediment_reduction": deposit * q / rho,
-        "nitrogen_retained": q * params.scalar("soil_n_content", "1"),
-        "phosphorus_retained": q * params.scalar("soil_p_content", "1"),
+        "sediment_reduction": deposit * soil_retained / rho,
+        "nitrogen_retained": soil_retained * params.scalar("soil_n_content", "1"),
+        "phosphorus_retained": soil_retained * params.scalar("soil_p_content", "1"),
     }
