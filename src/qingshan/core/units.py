@@ -37,6 +37,7 @@ ureg.define("CNY = [currency] = yuan = RMB")
 ureg.define("USD = [currency_usd]")
 ureg.define("visit = [visit] = person_time = trip")
 ureg.define("head = [livestock_head]")
+ureg.define("person = [person] = capita")  # resident population (人口), not visits (人次)
 ureg.define("ion = [ion]")
 ureg.define("mu = 10000 / 15 * meter ** 2")
 # Carbon bookkeeping: carbon mass and CO2 mass are different quantities of the same element, so
@@ -63,6 +64,7 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("千克", "kg"),
     ("吨", "t"),
     ("人次", "visit"),
+    ("人", "person"),
     ("元", "CNY"),
     ("亩", "mu"),
     ("头", "head"),
