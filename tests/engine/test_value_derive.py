@@ -211,3 +211,42 @@ def test_city_price_before_province(tmp_path: Path) -> None:
     res = _run(tmp_path, "360722,信丰县,2020,forestry_products,reed,wetland,2,t\n", params=None, prices=prices)
     assert res.exit_code == 0, res.output
     assert _row(_results(tmp_path), "reed")["price"] == 4000
+
+
+# ----------------------------------------------------------------------------- pest control (issue 7 item 8)
+def test_pest_control_row_values_as_area_times_cost(tmp_path: Path) -> None:
+    prices = ("price_key,value,unit,price_year,region,source\n"
+              "pest_control_cost.forest,375,元/hm2,2010,*,Garzê\n"
+              "pest_control_cost.grassland,112.5,元/hm2,2010,*,Garzê\n")
+    q = ("513300,甘孜州,2010,pest_control,forest_area,forest,2000,hm2\n"
+         "513300,甘孜州,2010,pest_control,grassland_area,grassland,1,万公顷\n")
+    res = _run(tmp_path, q, params=None, prices=prices)
+    assert res.exit_code == 0, res.output
+    df = _results(tmp_path)
+    # forest: 2 000 hm2 × 375 元/hm2 = 750 000 元
+    assert _row(df, "forest_area")["value"] == pytest.approx(750_000.0, rel=1e-12)
+    # grassland: 1 万公顷 = 10 000 hm2 × 112.5 元/hm2 = 1 125 000 元
+    grass = _row(df, "grassland_area")
+    assert grass["quantity"] == pytest.approx(10_000.0, rel=1e-12)
+    assert grass["value"] == pytest.approx(1_125_000.0, rel=1e-12)
+
+
+def test_pest_control_raster_area_is_forest_and_grassland_cells() -> None:
+    from importlib import resources
+
+    import numpy as np
+    from affine import Affine
+
+    from qingshan.core.grid import Grid
+    from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
+    from qingshan.quantities.habitat import pest_control_area
+    tables = resources.files("qingshan.data") / "tables"
+    lc = LandcoverTable.from_csv(str(tables / "landcover_modis_igbp.csv"))
+    forest = next(c for c in lc.codes if lc.ecosystem_of(c) == "forest")
+    grass = next(c for c in lc.codes if lc.ecosystem_of(c) == "grassland")
+    crop = next(c for c in lc.codes if lc.ecosystem_of(c) == "cropland")
+    grid = Grid.from_crs("EPSG:32650", Affine(100, 0, 400000, 0, -100, 3300000), 1, 4)  # 1 hm2 cells
+    lulc = np.array([[forest, forest, grass, crop]], dtype=float)
+    out = pest_control_area({"lulc": lulc}, ParamSet(ParameterTable(params={}), lc), grid)
+    assert out["forest_area"][0].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0])
+    assert out["grassland_area"][0].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0])

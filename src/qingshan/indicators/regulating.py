@@ -655,6 +655,83 @@ COASTAL_PROTECTION = IndicatorSpec(
     certainty=Certainty.RECALLED,
 )
 
+_GARZE_PEST = _RCEES_GARZE + " (病虫害控制, 2010 costs; Table 1 lists it among regulating services)"
+
+PEST_CONTROL = IndicatorSpec(
+    id="pest_control",
+    name_zh="病虫害控制",
+    name_en="Pest control",
+    aliases_zh=("病虫害防治",),
+    category=Category.REGULATING,
+    description_en="Forest and grassland that keep pests and diseases down by themselves, valued at the cost of controlling them artificially.",
+    description_zh="森林和草地生态系统自身控制病虫害的面积，按人工防治成本计价。",
+    components=(
+        ComponentSpec(id="forest_area", name_zh="森林病虫害控制面积", name_en="Forest area", unit="hm2",
+                      valuation="replacement_cost", price_key="pest_control_cost.forest", price_unit="CNY/hm2",
+                      valuation_formula="V = A_forest × C_forest (artificial control cost per hm², Garzê 375 元/hm²)"),
+        ComponentSpec(id="grassland_area", name_zh="草地病虫害控制面积", name_en="Grassland area", unit="hm2",
+                      valuation="replacement_cost", price_key="pest_control_cost.grassland", price_unit="CNY/hm2",
+                      valuation_formula="V = A_grassland × C_grassland (Garzê 112.5 元/hm²)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="ecosystem_area",
+            kind="raster",
+            function="qingshan.quantities.habitat:pest_control_area",
+            blockwise=True,
+            inputs=("lulc",),
+            formula="V = A_forest × C_forest + A_grassland × C_grassland",
+            source=_GARZE_PEST,
+            clause="§2.4 病虫害控制; gep-methodology.md R12",
+            certainty=Certainty.VERIFIED,
+            notes="Garzê only: not in the national list [R] — optional per profile (rcees). Garzê counts the area that "
+                  "recovers by itself; this method counts all forest and grassland cells.",
+        ),
+    ),
+    default_method="ecosystem_area",
+    source=_GARZE_PEST,
+    clause="gep-methodology.md R12",
+    certainty=Certainty.PRACTICE,
+    notes="Not in the national list (R12, still unverified in the verification companion).",
+)
+
+SPECIES_CONSERVATION = IndicatorSpec(
+    id="species_conservation",
+    name_zh="物种保育",
+    name_en="Species conservation",
+    aliases_zh=("生物多样性维护", "物种保育更新"),
+    category=Category.REGULATING,
+    description_en="Habitat that conserves species, valued per hectare by the diversity class of the region (local option).",
+    description_zh="生态系统为物种提供栖息地的保育价值，按区域多样性等级的单位面积价值计价（地方选项）。",
+    components=(
+        ComponentSpec(id="habitat_area", name_zh="物种保育面积", name_en="Habitat area", unit="hm2",
+                      valuation="avoided_cost", price_key="species_conservation_value", price_unit="CNY/hm2",
+                      valuation_formula="V = A × S (S: value per hm² of the region's Shannon–Wiener index class)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="habitat_area",
+            kind="raster",
+            function="qingshan.quantities.habitat:species_conservation_area",
+            blockwise=True,
+            inputs=("lulc",),
+            formula="V = Σ A × S_class (forestry standards LY/T 1721—2008 / GB/T 38582—2020 Shannon–Wiener classes, recalled)",
+            source="local option: 海南 DB46/T 611—2023 (appendix B lists 物种保育更新 parameters; body not obtained); "
+                   "山东 2022 (生物多样性维护); forestry lineage LY/T 1721—2008 / GB/T 38582—2020 (recalled, not re-read)",
+            clause="gep-methodology.md §3.1 table and note 4 (local option; supporting service in the national view)",
+            certainty=Certainty.RECALLED,
+            options={"species_conservation_ecosystems": "ecosystems counted (default forest)"},
+            notes="Not verifiable from the retrieved texts: the per-hectare value is a price row (species_conservation_value) "
+                  "the user must set for the region's diversity class; the shipped row is an [R] placeholder. The national "
+                  "view treats biodiversity as a supporting service (double counting) — use only where a local standard does.",
+        ),
+    ),
+    default_method="habitat_area",
+    source="local standards (Hainan DB46/T 611—2023, Shandong 2022) — method not retrieved",
+    clause="gep-methodology.md §3.1",
+    certainty=Certainty.RECALLED,
+)
+
 SPECS = (
     WATER_CONSERVATION,
     SOIL_RETENTION,
@@ -667,4 +744,6 @@ SPECS = (
     NEGATIVE_IONS,
     SAND_FIXATION,
     COASTAL_PROTECTION,
+    PEST_CONTROL,
+    SPECIES_CONSERVATION,
 )
