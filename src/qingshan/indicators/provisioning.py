@@ -104,7 +104,8 @@ WATER_SUPPLY = IndicatorSpec(
             formula="Q_i from 水资源公报 water use by sector; V = Σ Q_i × P_i",
             source=_GARZE + " (prices 2.6/3.6/0.07 元/m³); 江波 et al. 2017 (0.5 元/m³ 水利工程水价)",
             clause="§2.3", certainty=Certainty.VERIFIED,
-            notes="Transit water from upstream regions must be excluded (GB/T 46869 区域外扣减).",
+            notes="Transit water from upstream regions is not the region's product: profiles following GB/T 46869 deduct it by "
+                  "the rule out_of_region_deduction (statistics item out_of_region_share.water_supply; engine/rules.py).",
         ),
     ),
     default_method="water_use_statistics",

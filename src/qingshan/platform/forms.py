@@ -143,6 +143,14 @@ STATISTICS_ITEMS: dict[str, tuple[str, str, str, str, str | None, str | None]] =
                                    ("forestry", "林业", "Forestry", "forestry_products"),
                                    ("livestock", "牧业", "Livestock", "livestock_products"),
                                    ("fishery", "渔业", "Fishery", "fishery_products"))},
+    # profile rule out_of_region_deduction (区域外扣减, GB/T 46869): share of the quantity originating outside the region
+    **{f"out_of_region_share.{ind}": (group, f"{zh}区域外来源比例", f"{en}: share from outside the region", "1", ind, None)
+       for ind, group, zh, en in (("agricultural_products", "products", "农业产品", "Agricultural products"),
+                                  ("forestry_products", "products", "林业产品", "Forestry products"),
+                                  ("livestock_products", "products", "畜牧业产品", "Livestock products"),
+                                  ("fishery_products", "products", "渔业产品", "Fishery products"),
+                                  ("water_supply", "water", "水资源（过境水）", "Water supply (transit water)"),
+                                  ("eco_energy", "water", "生态能源", "Eco-energy"))},
     # context items (no indicator): read by the API/dashboard (GEP/GDP, GEP per capita)
     "gdp": ("socioeconomic", "地区生产总值", "Gross domestic product (GDP)", "CNY", None, None),
     "population": ("socioeconomic", "常住人口", "Resident population", "person", None, None),
@@ -196,6 +204,7 @@ SUGGESTED_UNITS = {
     "CNY/m2": ("元/m2",),
     "CNY/visit": ("元/人次",),
     "person": ("人", "万人"),
+    "1": ("1", "percent"),
 }
 
 BASE_COLUMNS = (
@@ -228,8 +237,12 @@ def _product_items(reg: Registry, products: pd.DataFrame) -> tuple[FormItem, ...
 
 
 def read_items(reg: Registry) -> set[str]:
-    """Every statistics item (or ``<x>`` family) the table methods of ``reg`` declare they read."""
-    return {i for s in reg for m in s.methods if m.kind == "table" for i in m.statistics_items}
+    """Every statistics item (or ``<x>`` family) the table methods of ``reg`` declare they read, and the
+    items the rules of the built-in profiles read (e.g. ``out_of_region_share.<indicator>``)."""
+    from qingshan.indicators.profile_rules import rule_items
+
+    methods = {i for s in reg for m in s.methods if m.kind == "table" for i in m.statistics_items}
+    return methods | {i for pid in reg.profile_ids() for i in rule_items(reg.profile(pid).rules)}
 
 
 def _statistics_items(reg: Registry, group: str) -> tuple[FormItem, ...]:
