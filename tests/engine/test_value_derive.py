@@ -250,3 +250,42 @@ def test_pest_control_raster_area_is_forest_and_grassland_cells() -> None:
     out = pest_control_area({"lulc": lulc}, ParamSet(ParameterTable(params={}), lc), grid)
     assert out["forest_area"][0].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0])
     assert out["grassland_area"][0].tolist() == pytest.approx([0.0, 0.0, 1.0, 0.0])
+
+
+# ----------------------------------------------------------------------------- soil fertility (GB/T 38582 practice)
+FERTILITY_PARAMS = (
+    "param_key,value,unit,source,certainty,note\n"
+    "soil_bulk_density,1.25,t/m3,test,V,\n"
+    "soil_n_content,0.002,1,test,V,\n"
+    "soil_p_content,0.001,1,test,V,\n"
+    "soil_k_content,0.02,1,test,V,\n"
+    "soil_organic_matter_content,0.03,1,test,V,\n"
+    "soil_abandon_thickness,0.5,m,test,V,\n"
+)
+FERTILITY_PRICES = (
+    "price_key,value,unit,price_year,region,source\n"
+    "fertilizer_price.n,10000,元/t,2020,*,test\n"
+    "fertilizer_price.p,20000,元/t,2020,*,test\n"
+    "fertilizer_price.k,4000,元/t,2020,*,test\n"
+    "organic_matter_price,300,元/t,2020,*,test\n"
+    "forestry_opportunity_cost,500,元/hm2,2020,*,test\n"
+)
+
+
+def test_soil_fertility_from_a_soil_mass_by_hand(tmp_path: Path) -> None:
+    res = _run(tmp_path, "360722,信丰县,2020,soil_fertility,soil_retained,forest,100,万t\n",
+               params=FERTILITY_PARAMS, prices=FERTILITY_PRICES, profile="gb-t-38582-2020")
+    assert res.exit_code == 0, res.output
+    df = _results(tmp_path)
+    q = 1_000_000.0  # t
+    # N 0.2 % → 2 000 t × 10 000 = 2e7; P 0.1 % → 1 000 t × 20 000 = 2e7; K 2 % → 20 000 t × 4 000 = 8e7;
+    # organic matter 3 % → 30 000 t × 300 = 9e6
+    for comp, qty, value in (("nitrogen_retained", 2_000, 2e7), ("phosphorus_retained", 1_000, 2e7),
+                             ("potassium_retained", 20_000, 8e7), ("organic_matter_retained", 30_000, 9e6)):
+        row = _row(df, comp)
+        assert row["quantity"] == pytest.approx(qty, rel=1e-12), comp
+        assert row["value"] == pytest.approx(value, rel=1e-12), comp
+    # abandoned land: Q/(ρ h) = 1e6 / (1.25 × 0.5) = 1.6e6 m2 = 160 hm2; × 500 元/hm2 = 80 000 元
+    land = _row(df, "abandoned_land_avoided")
+    assert land["quantity"] == pytest.approx(q / 1.25 / 0.5 / 1e4, rel=1e-12)
+    assert land["value"] == pytest.approx(80_000.0, rel=1e-12)

@@ -40,7 +40,7 @@ from qingshan.engine.export import export_tables
 from qingshan.engine.run import replace_dir
 from qingshan.engine.valuation import component_spec, value_rows
 from qingshan.indicators import registry
-from qingshan.quantities.soil import soil_retention_parts
+from qingshan.quantities.soil import soil_fertility_parts, soil_retention_parts
 from qingshan.quantities.wind import sand_fixation_parts
 from qingshan.valuation.prices import Deflator, PriceTable
 
@@ -48,6 +48,7 @@ __all__ = ["DERIVATIONS", "QUANTITY_COLUMNS", "derive_parts", "gbt2260_ancestors
 
 DERIVATIONS: dict[tuple[str, str], Callable[[Any, ParamSet], dict[str, Any]]] = {
     ("soil_retention", "soil_retained"): soil_retention_parts,
+    ("soil_fertility", "soil_retained"): soil_fertility_parts,
     ("sand_fixation", "sand_fixed"): sand_fixation_parts,
 }
 """(indicator, mass component) → the quantity function ``account`` uses to derive its valued parts."""

@@ -655,6 +655,72 @@ COASTAL_PROTECTION = IndicatorSpec(
     certainty=Certainty.RECALLED,
 )
 
+_RUSLE_FACTOR_PARAMS = tuple(
+    p for p in SOIL_RETENTION.methods[0].params
+    if p.key not in ("sediment_deposition_ratio", "soil_n_content", "soil_p_content")
+)
+_FORESTRY_SOIL = ("GB/T 38582—2020 森林生态系统服务功能评估规范 保育土壤 (固土, 保肥); lineage LY/T 1721—2008 — "
+                  "recalled, not re-read (gep-methodology.md R2); 欧阳志云 et al. 1999 生态学报 19(5) (减少土地废弃)")
+
+SOIL_FERTILITY = IndicatorSpec(
+    id="soil_fertility",
+    name_zh="保育土壤",
+    name_en="Soil conservation and fertility (forestry practice)",
+    aliases_zh=("土壤保肥", "保肥"),
+    category=Category.REGULATING,
+    description_en="Soil kept in place by ecosystems (RUSLE, as soil retention) valued as in forestry practice: N, P, K and organic matter retained (fertiliser replacement) and land abandonment avoided. Use instead of soil_retention, not with it (the N and P parts overlap).",
+    description_zh="生态系统减少的土壤侵蚀量（RUSLE，同土壤保持），按林业实践计价：保持的氮、磷、钾和有机质（化肥替代）及减少土地废弃。与土壤保持二选一（氮磷部分重叠）。",
+    components=(
+        ComponentSpec(id="soil_retained", name_zh="固土量", name_en="Soil retained", unit="t",
+                      valuation="reported_value", price_key=None,
+                      valuation_formula="physical headline; valued through the parts below"),
+        ComponentSpec(id="nitrogen_retained", name_zh="保肥：氮", name_en="N retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.n", price_unit="CNY/t",
+                      valuation_formula="V_N = Q_sr × N × C_1 / R_1 (price per t of N = diammonium phosphate price / its N content)"),
+        ComponentSpec(id="phosphorus_retained", name_zh="保肥：磷", name_en="P retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.p", price_unit="CNY/t",
+                      valuation_formula="V_P = Q_sr × P × C_1 / R_2 (diammonium phosphate price / its P content)"),
+        ComponentSpec(id="potassium_retained", name_zh="保肥：钾", name_en="K retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.k", price_unit="CNY/t",
+                      valuation_formula="V_K = Q_sr × K × C_2 / R_3 (potassium chloride price / its K content)"),
+        ComponentSpec(id="organic_matter_retained", name_zh="保肥：有机质", name_en="Organic matter retained", unit="t",
+                      valuation="replacement_cost", price_key="organic_matter_price", price_unit="CNY/t",
+                      valuation_formula="V_M = Q_sr × M × C_3 (organic matter price)"),
+        ComponentSpec(id="abandoned_land_avoided", name_zh="减少土地废弃", name_en="Land abandonment avoided", unit="hm2",
+                      valuation="avoided_cost", price_key="forestry_opportunity_cost", price_unit="CNY/hm2",
+                      valuation_formula="V_a = Q_sr / (ρ × h) × B (B: annual forestry income per hm², opportunity cost)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="rusle",
+            kind="raster",
+            function="qingshan.quantities.soil:soil_fertility_rusle",
+            inputs=SOIL_RETENTION.methods[0].inputs,
+            optional_inputs=SOIL_RETENTION.methods[0].optional_inputs,
+            params=(
+                *_RUSLE_FACTOR_PARAMS,
+                ParamRef(key="soil_n_content", unit="1", description="N, total N content of soil"),
+                ParamRef(key="soil_p_content", unit="1", description="P, total P content of soil"),
+                ParamRef(key="soil_k_content", unit="1", description="K, total K content of soil [R]"),
+                ParamRef(key="soil_organic_matter_content", unit="1", description="M, organic matter content of soil [R]"),
+                ParamRef(key="soil_abandon_thickness", unit="m", description="h, soil thickness lost before land is abandoned [R]"),
+            ),
+            formula="Q_sr as soil_retention (RUSLE); G_x = Q_sr × C_x (x = N, P, K, M); A = Q_sr / (ρ × h)",
+            source=_FORESTRY_SOIL,
+            clause="GB/T 38582—2020 保育土壤 (recalled)",
+            certainty=Certainty.RECALLED,
+            options=SOIL_RETENTION.methods[0].options,
+            notes="Every fertility coefficient and price is an editable [R] item: K and organic-matter contents, the "
+                  "abandonment thickness h, fertiliser prices and contents, and the forestry income per hm² are recalled, "
+                  "not re-read. Replace them by soil-survey and local market values.",
+        ),
+    ),
+    default_method="rusle",
+    source=_FORESTRY_SOIL,
+    clause="GB/T 38582—2020 (recalled)",
+    certainty=Certainty.RECALLED,
+)
+
 _GARZE_PEST = _RCEES_GARZE + " (病虫害控制, 2010 costs; Table 1 lists it among regulating services)"
 
 PEST_CONTROL = IndicatorSpec(
@@ -746,4 +812,5 @@ SPECS = (
     COASTAL_PROTECTION,
     PEST_CONTROL,
     SPECIES_CONSERVATION,
+    SOIL_FERTILITY,
 )
