@@ -289,3 +289,35 @@ def test_soil_fertility_from_a_soil_mass_by_hand(tmp_path: Path) -> None:
     land = _row(df, "abandoned_land_avoided")
     assert land["quantity"] == pytest.approx(q / 1.25 / 0.5 / 1e4, rel=1e-12)
     assert land["value"] == pytest.approx(80_000.0, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- per-area quantities with their area
+HEADER_AREA = "region_code,region_name,year,indicator,component,ecosystem,quantity,unit,area,area_unit\n"
+
+
+def _run_area(tmp: Path, rows: str, **kw):  # type: ignore[no-untyped-def]
+    q = _write(tmp, "q.csv", HEADER_AREA + rows)
+    args = ["value", str(q), "--prices", str(_write(tmp, "p.csv", PRICES)), "--params",
+            str(_write(tmp, "params.csv", PARAMS)), "--profile", "rcees", "-o", str(tmp / "out")]
+    return CliRunner().invoke(app, args)
+
+
+def test_per_area_soil_retention_with_its_area(tmp_path: Path) -> None:
+    # 500 kg/(hm²·a) over 2 万公顷 = 500 × 20 000 kg = 10 000 t; sediment 0.24 × 10 000 / 1.2 = 2 000 m3 → 20 000 元
+    res = _run_area(tmp_path, "360722,信丰县,2020,soil_retention,soil_retained,forest,500,kg/(hm²·a),2,万公顷\n")
+    assert res.exit_code == 0, res.output
+    df = _results(tmp_path)
+    assert _row(df, "soil_retained")["quantity"] == pytest.approx(10_000.0, rel=1e-12)
+    assert _row(df, "sediment_reduction")["value"] == pytest.approx(20_000.0, rel=1e-12)
+
+
+def test_per_area_without_area_is_rejected(tmp_path: Path) -> None:
+    res = _run_area(tmp_path, "360722,信丰县,2020,soil_retention,soil_retained,forest,3,t/hm2,,\n")
+    assert res.exit_code == 2, res.output
+    assert "per area" in res.output and "area_unit" in res.output and "单位面积" in res.output
+
+
+def test_area_beside_a_total_is_rejected(tmp_path: Path) -> None:
+    res = _run_area(tmp_path, "360722,信丰县,2020,soil_retention,soil_retained,forest,3,t,100,hm2\n")
+    assert res.exit_code == 2, res.output
+    assert "not per area" in res.output

@@ -35,7 +35,7 @@ from qingshan.core.errors import (
 from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, NOT_BROKEN_DOWN, ParameterTable, ParamSet, file_sha256
 from qingshan.core.tables import parse_float, read_csv_table
-from qingshan.core.units import conversion_factor
+from qingshan.core.units import conversion_factor, is_per_area, total_from_density
 from qingshan.engine.export import export_tables
 from qingshan.engine.run import replace_dir
 from qingshan.engine.valuation import component_spec, value_rows
@@ -99,9 +99,9 @@ def read_quantities(path: str | Path, profile: str) -> pd.DataFrame:
             )
         target = comp.unit if comp.id != "*" else unit
         try:
-            qty *= conversion_factor(unit, target)
+            qty = _to_total(qty, unit, target, r, path, i)
         except QingshanError as exc:
-            exc.file, exc.field = path, "unit"
+            exc.file, exc.field = path, exc.field or "unit"
             exc.en = f"Row {i}: {exc.en}"
             raise
         rows.append({"region_code": str(r.region_code).strip(), "region_name": str(r.region_name),
@@ -120,6 +120,30 @@ def read_quantities(path: str | Path, profile: str) -> pd.DataFrame:
         )
     _check_not_broken_down(out, path)
     return out
+
+
+def _to_total(qty: float, unit: str, target: str, row: Any, path: str | Path, i: int) -> float:
+    """``qty`` [unit] in ``target``; a per-area unit (t/hm2, kg/(hm²·a)) is multiplied by the row's
+    optional ``area`` [``area_unit``], the area it applies to."""
+    area_text = str(getattr(row, "area", "") or "").strip()
+    if not is_per_area(unit, target):
+        if area_text:
+            raise InputError(
+                f"an area is given but unit '{unit}' is not per area", f"给出了面积，但单位 '{unit}' 不是单位面积量",
+                file=path, field="area", fix=f"Leave area empty for a total, or give the quantity per area (e.g. {target}/hm2).",
+                fix_zh=f"总量请不填面积，或以单位面积量给出（如 {target}/hm2）。",
+            )
+        return qty * conversion_factor(unit, target)
+    if not area_text:
+        raise InputError(
+            f"unit '{unit}' is per area but no area is given", f"单位 '{unit}' 为单位面积量，但未给出面积",
+            file=path, field="area",
+            fix="Add columns area and area_unit (e.g. 1200, hm2) with the area the value applies to, or give the total.",
+            fix_zh="请添加 area 和 area_unit 列（如 1200、hm2）给出适用面积，或直接给出总量。",
+        )
+    area = parse_float(area_text, path=path, field="area", row=i, what_zh="实物量表")
+    area_unit = str(getattr(row, "area_unit", "") or "").strip() or "hm2"
+    return total_from_density(qty, unit, area, area_unit, target)
 
 
 def _check_not_broken_down(q: pd.DataFrame, path: str | Path) -> None:
