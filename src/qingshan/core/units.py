@@ -28,9 +28,9 @@ __all__ = [
     "conversion_factor",
     "is_currency",
     "is_per_area",
-    "total_from_density",
     "normalise_unit",
     "parse_unit",
+    "total_from_density",
     "ureg",
 ]
 
