@@ -321,3 +321,29 @@ def test_area_beside_a_total_is_rejected(tmp_path: Path) -> None:
     res = _run_area(tmp_path, "360722,信丰县,2020,soil_retention,soil_retained,forest,3,t,100,hm2\n")
     assert res.exit_code == 2, res.output
     assert "not per area" in res.output
+
+
+# ----------------------------------------------------------------------------- ecosystem hierarchy in value
+def test_value_by_forest_subtype_rolls_up(tmp_path: Path) -> None:
+    prices = "price_key,value,unit,price_year,region,source\nproduct_price.timber,1000,元/m3,2020,*,test\n"
+    q = ("360722,信丰县,2020,forestry_products,timber,forest.coniferous,3,m3\n"
+         "360722,信丰县,2020,forestry_products,timber,forest.bamboo,2,m3\n")
+    res = _run(tmp_path, q, params=None, prices=prices)
+    assert res.exit_code == 0, res.output
+    df = _results(tmp_path)
+    assert set(df["ecosystem"]) == {"forest.coniferous", "forest.bamboo"}
+    xlsx = tmp_path / "out" / "gep_accounts.xlsx"
+    sheets = pd.ExcelFile(xlsx).sheet_names
+    eco = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统 ")))
+    assert eco["森林 forest"].iloc[0] == pytest.approx(5000 / 1e8)  # rolled up: (3 + 2) m3 × 1000 元
+    sub = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统细分")))
+    assert sub["竹林 forest.bamboo"].iloc[0] == pytest.approx(2000 / 1e8)
+
+
+def test_value_forest_beside_its_subtype_is_rejected(tmp_path: Path) -> None:
+    q = ("360722,信丰县,2020,forestry_products,timber,forest,3,m3\n"
+         "360722,信丰县,2020,forestry_products,timber,forest.bamboo,2,m3\n")
+    res = _run(tmp_path, q, params=None,
+               prices="price_key,value,unit,price_year,region,source\nproduct_price.timber,1000,元/m3,2020,*,test\n")
+    assert res.exit_code == 2, res.output
+    assert "counted twice" in res.output

@@ -33,7 +33,14 @@ from qingshan.core.errors import (
     UnknownIndicatorError,
 )
 from qingshan.core.notices import Notice, collecting, notice
-from qingshan.core.params import ECOSYSTEMS, NOT_BROKEN_DOWN, ParameterTable, ParamSet, file_sha256
+from qingshan.core.params import (
+    ECOSYSTEM_IDS,
+    NOT_BROKEN_DOWN,
+    ParameterTable,
+    ParamSet,
+    double_counted_ecosystem,
+    file_sha256,
+)
 from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor, is_per_area, total_from_density
 from qingshan.engine.export import export_tables
@@ -53,7 +60,7 @@ DERIVATIONS: dict[tuple[str, str], Callable[[Any, ParamSet], dict[str, Any]]] = 
 }
 """(indicator, mass component) → the quantity function ``account`` uses to derive its valued parts."""
 
-_ECOSYSTEM_CHOICES = (*ECOSYSTEMS, NOT_BROKEN_DOWN)
+_ECOSYSTEM_CHOICES = (*ECOSYSTEM_IDS, NOT_BROKEN_DOWN)
 
 QUANTITY_COLUMNS = ["region_code", "region_name", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
 
@@ -147,10 +154,22 @@ def _to_total(qty: float, unit: str, target: str, row: Any, path: str | Path, i:
 
 
 def _check_not_broken_down(q: pd.DataFrame, path: str | Path) -> None:
-    """A total given as ``all`` beside a breakdown of the same item would be counted twice."""
+    """A total given as ``all`` beside a breakdown of the same item, or ``forest`` beside
+    ``forest.coniferous``, would be counted twice."""
     keys = ["region_code", "year", "indicator", "component"]
     for key, grp in q.groupby(keys, sort=False):
         ecos = set(grp["ecosystem"])
+        parent = double_counted_ecosystem(ecos)
+        if parent is not None:
+            code, year, ind, comp = key
+            raise InputError(
+                f"Region {code}, {year}, {ind}/{comp}: ecosystem '{parent}' given beside its subtypes "
+                f"{sorted(e for e in ecos if e.startswith(parent + '.'))} (it would be counted twice)",
+                f"区域 {code}，{year} 年，{ind}/{comp}：'{parent}' 与其细分类型同时出现（会重复计算）",
+                file=path, field="ecosystem",
+                fix=f"Give '{parent}' or its subtypes, not both (subtypes roll up to '{parent}').",
+                fix_zh=f"请只给出 '{parent}' 或其细分类型之一（细分类型会汇总到 '{parent}'）。",
+            )
         if NOT_BROKEN_DOWN in ecos and len(ecos) > 1:
             code, year, ind, comp = key
             raise InputError(
