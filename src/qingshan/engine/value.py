@@ -263,16 +263,17 @@ def gbt2260_ancestors(code: str) -> list[str]:
 
 
 def _warn_unused(params: _RecordingTable | None) -> list[str]:
-    """Notice every parameter given but not read; returns their keys."""
+    """One notice naming every parameter given but not read; returns their keys."""
     if params is None:
         return []
     unused = sorted(set(params.params) - params.used)
-    for key in unused:
+    if unused:
+        keys = ", ".join(unused)
         notice(Notice(
-            code="parameter_unused",
-            en=f"Parameter '{key}' was given but not used by any quantity of this valuation",
-            zh=f"参数 '{key}' 已提供，但本次计价未使用",
-            file=params.path, field=key,
+            code="parameters_unused",
+            en=f"{len(unused)} parameter(s) given but not used by this valuation (not recorded as used): {keys}",
+            zh=f"{len(unused)} 个参数已提供但本次计价未使用（未记为已用）：{keys}",
+            file=params.path, field="param_key",
         ))
     return unused
 
