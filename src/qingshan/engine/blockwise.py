@@ -75,6 +75,7 @@ from qingshan.core.variables import VARIABLES
 from qingshan.core.window import Window, block_grid, block_windows
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
     Plan,
     Progress,
@@ -544,6 +545,7 @@ def compute_blockwise(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
         tables.cap_report = report.to_dict("records")
+    leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
     facts = {
         "engine": "dask-blockwise",
         "block_size": list(block_size) if isinstance(block_size, tuple) else block_size,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from qingshan.aggregate.regions import LEVELS, RegionSet
 from qingshan.core.grid import Grid
-from qingshan.core.params import ECOSYSTEM_ZH
+from qingshan.core.params import ecosystem_label, top_ecosystem
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
 from qingshan.indicators import registry
@@ -149,14 +149,25 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
                                                          columns=["indicator_zh", "component", "unit"], values="quantity", aggfunc="sum")
             phys.columns = [f"{a}/{b} [{c}]" for a, b, c in phys.columns]
             phys.reset_index().to_excel(xw, sheet_name=f"实物量 Physical {y}"[:31], index=False)
-            eco = named[(named["year"] == y) & named["region_code"].isin(roots)].pivot_table(
-                index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
-            eco.columns = [f"{ECOSYSTEM_ZH.get(c, c)} {c}" for c in eco.columns]
-            eco.reset_index().to_excel(xw, sheet_name=f"生态系统 Ecosystem {y}"[:31], index=False)
+            _write_ecosystem_sheets(xw, named[(named["year"] == y) & named["region_code"].isin(roots)], y)
         named.to_excel(xw, sheet_name="明细 Detail", index=False)
         pd.DataFrame(
             [(k, _cell_text(v)) for k, v in provenance.items()], columns=["key", "value"]
         ).to_excel(xw, sheet_name="来源 Provenance", index=False)
+
+
+def _write_ecosystem_sheets(xw: Any, sub: pd.DataFrame, year: int) -> None:
+    """Value by first-level ecosystem (second-level rows rolled up), and by subtype when any is given."""
+    def pivot(df: pd.DataFrame) -> pd.DataFrame:
+        p = df.pivot_table(index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
+        p.columns = [ecosystem_label(str(c)) for c in p.columns]
+        return p.reset_index()
+
+    pivot(sub.assign(ecosystem=sub["ecosystem"].map(top_ecosystem))).to_excel(
+        xw, sheet_name=f"生态系统 Ecosystem {year}"[:31], index=False)
+    detailed = sub[sub["ecosystem"] != sub["ecosystem"].map(top_ecosystem)]
+    if not detailed.empty:
+        pivot(detailed).to_excel(xw, sheet_name=f"生态系统细分 Subtype {year}"[:31], index=False)
 
 
 XLSX_CELL_MAX = 32_000  # Excel holds at most 32 767 characters in a cell

@@ -36,6 +36,7 @@ from qingshan.core.tables import read_csv_table
 from qingshan.core.variables import VARIABLES
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
@@ -385,6 +386,7 @@ def _compute_all(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
         tables.cap_report = report.to_dict("records")
+    leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
     return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
 
 
