@@ -17,10 +17,15 @@ __all__ = ["Profile", "ProfileEntry", "Registry"]
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    """One indicator of a profile, with the method chosen for it."""
+    """One indicator of a profile, with the method chosen for it.
+
+    ``optional``: the indicator applies only where its data exist (e.g. coastal protection); a run
+    without its data reports it as "not computed: no data" in the QC report instead of failing.
+    """
 
     indicator: str
     method: str | None = None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Profile:
                 fix="Check the TOML syntax.",
                 fix_zh="请检查 TOML 语法。",
             ) from exc
-        entries = tuple(ProfileEntry(e["id"], e.get("method")) for e in data.get("indicators", []))
+        entries = tuple(ProfileEntry(e["id"], e.get("method"), bool(e.get("optional", False))) for e in data.get("indicators", []))
         return cls(
             id=data["id"],
             name_zh=data.get("name_zh", ""),
