@@ -53,5 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    workbench):
         app.include_router(module.router)
     _include_optional(app, "qingshan.api.routers.parcels")
+    _include_optional(app, "qingshan.api.routers.qc")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
