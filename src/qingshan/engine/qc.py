@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from qingshan.aggregate.regions import LEVEL_ZH
 from qingshan.core.errors import ConfigError, InputError
 from qingshan.core.notices import Notice, notice
 from qingshan.core.params import file_sha256
@@ -174,7 +175,8 @@ def _coverage_notice(spec: IndicatorSpec, year: int, codes: set[str], regions: R
         n, total = len(covered), len(leaves)
         notice(Notice("qc.partial_coverage",
                       f"{spec.id} {year}: data for {n} of {total} {regions.leaf_level} regions only; the others count 0",
-                      f"{spec.name_zh}（{spec.id}）{year} 年：仅 {n}/{total} 个{regions.leaf_level}级行政区有数据，其余计为 0",
+                      f"{spec.name_zh}（{spec.id}）{year} 年：仅 {n}/{total} 个{LEVEL_ZH.get(regions.leaf_level, regions.leaf_level)}"
+                      "有数据，其余计为 0",
                       severity="info", indicator=spec.id, year=year))
 
 
