@@ -245,9 +245,11 @@ def build_report(
 def unverified_used(p: Plan, tables: Tables, prices_used: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Parameters the plan's methods read and prices the run used whose certainty is not verified."""
     keys: set[str] = set()
+    columns: set[str] = set()
     for spec, method in p.items:
-        keys |= {r.key for r in method.params if not r.per_class}
-        keys |= {r.key for c in spec.components for r in c.value_factors if not r.per_class}
+        refs = [*method.params, *(r for c in spec.components for r in c.value_factors)]
+        keys |= {r.key for r in refs if not r.per_class}
+        columns |= {r.key for r in refs if r.per_class}
         keys |= set(_UNDECLARED_PARAMS.get(spec.id, ()))
     out: list[dict[str, Any]] = []
     params = tables.params.scalars.params
@@ -256,9 +258,15 @@ def unverified_used(p: Plan, tables: Tables, prices_used: Sequence[Mapping[str, 
         if prm.certainty not in VERIFIED:
             out.append({"kind": "parameter", "key": key, "value": prm.value, "unit": prm.unit, "source": prm.source,
                         "certainty": prm.certainty})
+    lc = tables.params.landcover
+    for col in sorted(columns & set(lc.sources) if lc is not None else ()):
+        assert lc is not None
+        if "[R]" in lc.sources[col]:  # a land-cover coefficient column whose source says (partly) recalled
+            out.append({"kind": "land-cover column", "key": col, "value": "(per class)", "unit": lc.units.get(col, ""),
+                        "source": lc.sources[col], "certainty": "R"})
     seen: set[tuple[str, Any, Any]] = set()
     for pr in prices_used:
-        tag = _source_tag(str(pr.get("source", "")))
+        tag = str(pr.get("certainty") or _source_tag(str(pr.get("source", ""))))
         ident = (str(pr["price_key"]), pr.get("price_year"), pr.get("region"))
         if tag == "R" and ident not in seen:
             seen.add(ident)
