@@ -88,3 +88,14 @@ def test_run_without_qc_report_is_a_bilingual_404(client: TestClient) -> None:
 def test_run_list_labels_example_runs(client: TestClient) -> None:
     runs = {r["id"]: r for r in client.get("/api/runs", headers=_headers(client)).json()}
     assert runs[RUNS["draft"]]["example"] is True and runs[RUNS["old"]]["example"] is False
+
+
+def test_approval_page_requires_the_acknowledgement(client: TestClient) -> None:
+    """Without a browser: the review page has the acknowledgement box, creates the approve/publish buttons
+    disabled until it is ticked, and posts {"acknowledge_qc": true}."""
+    html = client.get("/workbench/review").text
+    assert 'id="qc-ack"' in html and "我已阅读质量控制报告 / I have read the QC report" in html
+    assert "`/api/runs/${runId}/qc`" in html
+    assert "{ acknowledge_qc: true }" in html
+    assert "b.disabled = true" in html and "b.disabled = !ack.checked" in html and "if (!ack.checked) return;" in html
+    assert html.index('id="qc-body"') < html.index('id="qc-ack"') < html.index('id="qc-actions"')  # report first
