@@ -280,6 +280,7 @@ def visitor_steps(w: SimpleNamespace, run_id: str) -> None:
     page.wait_for_selector("#map[data-ready=true]")
     expect(page.get_by_test_id("run")).to_have_value(run_id)
     assert page.locator("#run option").count() == 1  # only published runs are public
+    expect(page.locator("#run option")).to_contain_text("示例数据 example data")  # based on the embedded example
     shot("visitor-map")
     click_lonlat(page, lon, lat)  # the province → its cities
     wait_drilled(page, 1)
