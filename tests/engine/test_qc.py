@@ -276,3 +276,15 @@ def test_summary_quantity_is_the_sum_of_the_components() -> None:
     assert air["实物量 Quantity"] == pytest.approx(1250.0) and air["单位 Unit"] == "t"
     land = tab.filter(like="Landscape", axis=0).iloc[0]
     assert np.isnan(land["实物量 Quantity"]) and land["单位 Unit"] == "(several)"
+
+
+def test_profile_without_any_data_is_an_error_not_a_traceback(tmp_path: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    """Only statistics indicators, none with data: a bilingual error naming them (was 'No objects to concatenate')."""
+    prof = tmp_path / "tiny.toml"
+    prof.write_text('id = "tiny"\nstatus = "test"\n[[indicators]]\nid = "eco_energy"\noptional = true\n'
+                    '[[indicators]]\nid = "coastal_protection"\noptional = true\n', encoding="utf-8")
+    cfg = _set_exclude(write_config(tmp_path, run={"profile": str(prof)}), None)
+    with pytest.raises(InputError) as exc:
+        account(load_config(cfg))
+    assert "eco_energy" in exc.value.en and "hydropower_generation" in exc.value.fix
+    assert "coastline_protected" in exc.value.fix and exc.value.zh

@@ -84,6 +84,7 @@ from qingshan.engine.run import (
     _noop,
     aggregate_raster,
     compute_raster,
+    leaf_frame,
     load_regions,
     load_tables,
     plan,
@@ -537,7 +538,7 @@ def compute_blockwise(
             if writer is not None:
                 progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
                 writer.finish()
-    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:
         leaf, report = apply_emission_caps(

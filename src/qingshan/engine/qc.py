@@ -165,6 +165,15 @@ def check_coverage(config: RunConfig, p: Plan, leaf_rows: pd.DataFrame, regions:
             missing_required.append((spec, method, lacking))
     if missing_required:
         _raise_missing(config, missing_required)
+    if len(missing_optional) == len(p.items):
+        raise InputError(
+            f"No indicator of profile '{p.profile.id}' has data: {', '.join(missing_optional)}",
+            f"方法配置 '{p.profile.id}' 的指标均无数据：{', '.join(missing_optional)}",
+            file=config.tables.statistics or config.source_path,
+            field="statistics",
+            fix="; ".join(f"{s.id} needs {needs(s, m)}" for s, m in p.items),
+            fix_zh="请补充上述指标所需的数据。",
+        )
     return missing_optional
 
 

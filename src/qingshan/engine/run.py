@@ -376,7 +376,7 @@ def _compute_all(
                 tbl = {"statistics": tables.statistics, "products": tables.products}
                 rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
                 frames.append(rows.assign(year=year, indicator=spec.id))
-    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
         leaf, report = apply_emission_caps(
@@ -384,6 +384,15 @@ def _compute_all(
         )
         tables.cap_report = report.to_dict("records")
     return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
+
+
+LEAF_COLUMNS = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
+
+
+def leaf_frame(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Leaf rows of every indicator and year in one frame (empty, with the columns, when none has rows)."""
+    kept = [f for f in frames if not f.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=LEAF_COLUMNS)
 
 
 def _roll_up_valued(valued: pd.DataFrame, regions: RegionSet) -> pd.DataFrame:
