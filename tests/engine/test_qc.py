@@ -288,3 +288,10 @@ def test_profile_without_any_data_is_an_error_not_a_traceback(tmp_path: Path, wr
         account(load_config(cfg))
     assert "eco_energy" in exc.value.en and "hydropower_generation" in exc.value.fix
     assert "coastline_protected" in exc.value.fix and exc.value.zh
+
+
+def test_bad_jump_threshold_is_a_config_error(tmp_path: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, options={"qc_jump_threshold_pct": "lots"})
+    with pytest.raises(ConfigError) as exc:
+        account(load_config(cfg))
+    assert exc.value.field == "options.qc_jump_threshold_pct" and not (tmp_path / "out").exists()

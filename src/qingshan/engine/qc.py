@@ -94,12 +94,16 @@ _UNDECLARED_PARAMS = {
 
 # ----------------------------------------------------------------------------- exclusions and coverage
 def exclusions(config: RunConfig, profile: Profile) -> dict[str, str]:
-    """Indicator id → reason of the config's ``exclude`` entries; each must name an indicator of the profile."""
+    """Indicator id → reason of the config's ``exclude`` entries; each must name an indicator of the profile.
+
+    Also checks the QC option ``qc_jump_threshold_pct`` early (before anything is computed or recorded).
+    """
     from qingshan.indicators import registry
 
     reg = registry()
     out: dict[str, str] = {}
     ids = profile.indicator_ids
+    _threshold(config, {**profile.options, **config.options}.get("qc_jump_threshold_pct", DEFAULT_JUMP_THRESHOLD_PCT))
     for i, ex in enumerate(config.exclude):
         try:
             ind = reg.get(ex.id).id
@@ -220,14 +224,15 @@ def build_report(
     store: sessionmaker[Session] | None = None,
 ) -> dict[str, Any]:
     """The QC report of a run (schema in the module docstring); JSON-ready."""
-    threshold = float(str(tables.params.option("qc_jump_threshold_pct", DEFAULT_JUMP_THRESHOLD_PCT)))
+    threshold = _threshold(config, tables.params.option("qc_jump_threshold_pct", DEFAULT_JUMP_THRESHOLD_PCT))
     all_notices = list(notices)
     example = example_files(hashes)
     if example:
         all_notices.append(Notice(
             "qc.example_data", f"The run uses data of the embedded example ({', '.join(example)}): approximate, not official",
             f"本次核算使用了内置示例数据（{', '.join(example)}）：为近似数据，不是正式结果"))
-    computed = [s.id for s, _ in p.items if s.id not in not_computed]
+    years = {int(y) for y in config.run.years}
+    computed = [s.id for s, _ in p.items if set(not_computed.get(s.id, ())) != years]  # data in some year at least
     jumps = year_jumps(results, regions, threshold)
     if store is not None:
         jumps += previous_run_jumps(results, regions, store, profile=p.profile.id, threshold=threshold)
@@ -249,6 +254,22 @@ def build_report(
             or any(n.severity == "warning" for n in all_notices))
     report["status"] = "warnings" if warn else "ok"
     return report
+
+
+def _threshold(config: RunConfig, value: object) -> float:
+    try:
+        out = float(str(value))
+    except ValueError:
+        out = -1.0
+    if not out > 0:
+        raise ConfigError(
+            f"Option qc_jump_threshold_pct must be a positive number of percent, got '{value}'",
+            f"选项 qc_jump_threshold_pct 应为正的百分数，实际为 '{value}'",
+            file=config.source_path, field="options.qc_jump_threshold_pct",
+            fix=f"Set e.g. qc_jump_threshold_pct = {DEFAULT_JUMP_THRESHOLD_PCT:g} under [options].",
+            fix_zh=f"例如在 [options] 中设置 qc_jump_threshold_pct = {DEFAULT_JUMP_THRESHOLD_PCT:g}。",
+        )
+    return out
 
 
 def unverified_used(p: Plan, tables: Tables, prices_used: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
