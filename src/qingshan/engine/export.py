@@ -22,12 +22,14 @@ from qingshan.core.grid import Grid
 from qingshan.core.params import ecosystem_label, top_ecosystem
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
+from qingshan.engine.qc import report_rows, write_report_files
 from qingshan.indicators import registry
 from qingshan.io.rasters import write_cog
 
-__all__ = ["export_all", "export_tables", "region_geometries", "summary_table"]
+__all__ = ["QC_SHEET", "export_all", "export_tables", "region_geometries", "summary_table"]
 
 YI = 1e8  # 亿元 per CNY
+QC_SHEET = "质量控制 QC"
 EQUAL_AREA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m"
 
 
@@ -73,7 +75,10 @@ def export_tables(results: pd.DataFrame, regions: RegionSet | None, out: Path, *
     prov.write_text(json.dumps(provenance, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     xlsx = out / "gep_accounts.xlsx"
     _write_xlsx(named, xlsx, base_year=base_year, provenance=provenance)
-    return [csv, xlsx, prov]
+    files = [csv, xlsx, prov]
+    if isinstance(provenance.get("qc"), dict):
+        files += write_report_files(provenance["qc"], out, str(provenance.get("run_id", "")))
+    return files
 
 
 def _with_names(results: pd.DataFrame, regions: RegionSet | None) -> pd.DataFrame:
@@ -100,9 +105,8 @@ def summary_table(named: pd.DataFrame, region_code: str, year: int) -> pd.DataFr
         cat_rows = sub[sub["category"] == cat.value]
         for ind, grp in cat_rows.groupby("indicator", sort=False):
             spec = reg.get(str(ind))
-            headline = grp[grp["component"] == spec.components[0].id] if spec.components[0].id != "*" else grp
-            units = sorted(set(headline["unit"]))
-            qty = headline["quantity"].sum() if len(units) == 1 else np.nan
+            units = sorted(set(grp["unit"]))  # the indicator's quantity: the sum of its components if one unit
+            qty = grp["quantity"].sum() if len(units) == 1 else np.nan
             v = grp["value"].sum(skipna=True)
             rows.append({
                 "类别 Category": f"{CATEGORY_ZH[cat]} {cat.value}",
@@ -151,6 +155,9 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
             phys.reset_index().to_excel(xw, sheet_name=f"实物量 Physical {y}"[:31], index=False)
             _write_ecosystem_sheets(xw, named[(named["year"] == y) & named["region_code"].isin(roots)], y)
         named.to_excel(xw, sheet_name="明细 Detail", index=False)
+        if isinstance(provenance.get("qc"), dict):
+            pd.DataFrame(report_rows(provenance["qc"]), columns=["部分 Section", "项目 Item", "说明 Detail"]).to_excel(
+                xw, sheet_name=QC_SHEET, index=False)
         pd.DataFrame(
             [(k, _cell_text(v)) for k, v in provenance.items()], columns=["key", "value"]
         ).to_excel(xw, sheet_name="来源 Provenance", index=False)

@@ -18,11 +18,16 @@ __all__ = ["Profile", "ProfileEntry", "Registry"]
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    """One indicator of a profile, with the method chosen for it."""
+    """One indicator of a profile, with the method chosen for it.
+
+    ``optional``: the indicator applies only where its data exist (e.g. coastal protection); a run
+    without its data reports it as "not computed: no data" in the QC report instead of failing.
+    """
 
     indicator: str
     method: str | None = None
     certainty: str | None = None  # how sure we are the profile's standard lists it (V, R, ...), when given
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class Profile:
                 fix="Give a built-in profile id, or a profile file laid out like those in src/qingshan/data/profiles.",
                 fix_zh="请给出内置方法配置名称，或按 src/qingshan/data/profiles 中的格式编写方法配置文件。",
             )
-        entries = tuple(ProfileEntry(e["id"], e.get("method"), e.get("certainty")) for e in indicators)
+        entries = tuple(ProfileEntry(e["id"], e.get("method"), certainty=e.get("certainty"),
+                                     optional=bool(e.get("optional", False))) for e in indicators)
         return cls(
             id=data["id"],
             name_zh=data.get("name_zh", ""),
