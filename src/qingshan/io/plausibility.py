@@ -253,7 +253,7 @@ def check_values(stats: SampleStats, variable: str, file: str | Path, *, overrid
         f"percentile {stats.p99:.4g} over {stats.n} sampled cells; expected a median in {_rng(med)} and a 99th "
         f"percentile in {_rng(p99)} {var.units}" + (f"; {why_en}" if why_en else ""),
         f"栅格 {name}（'{variable}'，{var.name_zh}）数值不合理：抽样 {stats.n} 个像元的中位数为 {stats.median:.4g}，"
-        f"第 99 百分位数为 {stats.p99:.4g}；应为中位数 {_rng(med)}、第 99 百分位数 {_rng(p99)} {var.units}"
+        f"第 99 百分位数为 {stats.p99:.4g}；合理范围为中位数 {_rng(med)}、第 99 百分位数 {_rng(p99)} {var.units}"
         + (f"；{why_zh}" if why_zh else ""),
         file=file,
         field=variable,
