@@ -235,3 +235,26 @@ def test_statistics_of_a_large_raster_come_from_a_sample(tmp_path: Path) -> None
 
 def test_empty_statistics_are_left_to_the_coverage_check() -> None:
     check_values(SampleStats(0, float("nan"), float("nan"), 0.0), "precip", "p.tif")
+
+
+# ----------------------------------------------------------------------------- CRS area of use
+@pytest.mark.parametrize(
+    ("crs", "bounds", "ok"),
+    [
+        ("EPSG:4326", (113.0, 24.0, 119.0, 30.5), True),  # Jiangxi in degrees
+        ("EPSG:4326", (0.0, -10.0, 360.0, 10.0), True),  # 0…360 longitudes
+        ("EPSG:4326", (300000.0, 2700000.0, 900000.0, 3380000.0), False),  # UTM metres labelled degrees
+        ("EPSG:32650", (300000.0, 2700000.0, 900000.0, 3380000.0), True),  # the same, labelled right
+        ("EPSG:4490", (-35.0, -8.1, -34.8, -7.9), False),  # CGCS2000 (China) on Brazilian coordinates
+        ("EPSG:4547", (288776.0, 9110771.0, 298765.0, 9120760.0), False),  # UTM 25S metres as China 3° GK
+    ],
+)
+def test_coordinates_must_fit_the_crs(crs: str, bounds: tuple[float, float, float, float], ok: bool) -> None:
+    from qingshan.io.plausibility import check_crs
+
+    if ok:
+        check_crs(crs, bounds, "r.tif")
+        return
+    with pytest.raises(InputError) as info:
+        check_crs(crs, bounds, "r.tif")
+    assert info.value.field == "crs" and "r.tif" in info.value.en and "gdal_edit.py" in info.value.fix
