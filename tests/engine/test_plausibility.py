@@ -258,3 +258,20 @@ def test_coordinates_must_fit_the_crs(crs: str, bounds: tuple[float, float, floa
     with pytest.raises(InputError) as info:
         check_crs(crs, bounds, "r.tif")
     assert info.value.field == "crs" and "r.tif" in info.value.en and "gdal_edit.py" in info.value.fix
+
+
+def test_sample_of_a_mostly_nodata_raster_falls_back_to_a_decimated_read(tmp_path: Path) -> None:
+    """Valid cells only in one 256² tile that the evenly spread blocks miss: a decimated read finds them."""
+    side = 2048  # 64 tiles; 15 of them are sampled (0, 4, 9, 14, …), not tile 1
+    arr = np.full((side, side), NODATA, dtype=np.float32)
+    arr[:256, 256:512] = 1600.0
+    path = tmp_path / "sea.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=side, width=side, count=1, dtype="float32", tiled=True,
+                       blockxsize=256, blockysize=256, crs="EPSG:4326", transform=Affine(0.001, 0, 115, 0, -0.001, 29),
+                       nodata=NODATA) as ds:
+        ds.write(arr, 1)
+    with rasterio.open(path) as ds:
+        values = sample_values(ds)
+    assert values.size == 1000 * 1000 <= SAMPLE_CELLS  # the decimated read (15 blocks would be 983 040 cells)
+    finite = values[np.isfinite(values)]
+    assert finite.size >= 1000 and np.all(finite == 1600.0)
