@@ -24,7 +24,7 @@ Which methods are block-wise is declared by the ``blockwise`` flag of each metho
 registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
 Per-cell layers: ``account_blockwise`` exports the same ``rasters/<indicator>.<component>.<year>.tif``
-COGs as ``account``. Each block returns its layers (float32) to this process, which writes them
+COGs as ``account``. Each block returns its layers (float64, NaN outside the accounted regions) to this process, which writes them
 in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
 datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
 blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
@@ -66,7 +66,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, zone_weights
+from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
 from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting
@@ -94,6 +94,7 @@ from qingshan.engine.run import (
     value_record_export,
 )
 from qingshan.io.cog import BlockLayerWriter
+from qingshan.io.plausibility import check_inputs
 from qingshan.io.rasters import _open, _require_crs, check_range, read_aligned
 
 __all__ = [
@@ -295,7 +296,8 @@ def block_partial(
     ``weights``: the whole grid's coverage matrix (CSC; its columns are sliced), or the regions,
     whose coverage of this block's cells is then computed here (same fractions: the coverage of
     a cell by a polygon does not depend on the raster around it). ``keep_layers``: also return
-    the block's per-cell quantities (float32) in ``layers``, for the COG writer.
+    the block's per-cell quantities (float64, NaN outside the accounted regions, as the tables
+    count them) in ``layers``, for the COG writer.
     """
     bgrid = block_grid(grid, window)
     inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
@@ -306,12 +308,13 @@ def block_partial(
     else:
         w_block = weights[:, window.flat_indices(grid.width)]
     totals, cells = {}, {}
+    accounted = accounted_cells(w_block, eco) if keep_layers else None
     for spec, method in items:  # every method sees every input, as in the numpy engine
         layers = compute_raster(spec, method, inputs, params, bgrid)
         for comp, arr in layers.items():
             totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
-            if keep_layers:  # float32, as the COG stores it: half the bytes sent back to the client
-                cells[f"{spec.id}.{comp}"] = arr.astype(np.float32)
+            if accounted is not None:  # float64, as the COG stores it: sums agree with the tables
+                cells[f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
     return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=cells)
 
 
@@ -453,8 +456,9 @@ def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec,
     eco = _ecosystem_index(inputs, tables.params, grid.shape)
     layers = compute_raster(spec, method, inputs, tables.params, grid)
     if writer is not None:
+        accounted = accounted_cells(weights.matrix, eco)
         for comp, arr in layers.items():
-            writer.write_whole(f"{spec.id}.{comp}.{year}", arr, **layer_tags(spec, comp, year))
+            writer.write_whole(f"{spec.id}.{comp}.{year}", np.where(accounted, arr, np.nan), **layer_tags(spec, comp, year))
     return aggregate_raster(spec, layers, weights, eco, year)
 
 
@@ -505,6 +509,9 @@ def compute_blockwise(
     grid: Grid | None = None
     n_blocks = 0
     for y_i, year in enumerate(config.run.years):
+        raster_items = [(s, m) for s, m in p.items if m.kind == "raster"]
+        needed = _needed_inputs(config, raster_items) | ({"lulc"} if "lulc" in config.inputs else set())
+        check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None

@@ -10,9 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qingshan.core.errors import ConfigError
+from qingshan.core.variables import VARIABLES
 
 __all__ = ["Exclusion", "RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
 
@@ -77,6 +78,13 @@ class Exclusion(_Strict):
     reason: str = Field(min_length=1, description="why it is not accounted, e.g. 'no hydropower in the region'")
 
 
+class PlausibilityBounds(_Strict):
+    """Expected ranges replacing an input's typical median / 99th percentile (genuinely extreme regions)."""
+
+    median: tuple[float, float] | None = None
+    p99: tuple[float, float] | None = None
+
+
 class RunConfig(_Strict):
     """A whole run request."""
 
@@ -89,7 +97,18 @@ class RunConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, float] = Field(default_factory=dict)
     exclude: list[Exclusion] = Field(default_factory=list, description="indicators left out, each with a reason")
+
+    plausibility: dict[str, Literal["off"] | PlausibilityBounds] = Field(
+        default_factory=dict, description="per input: 'off' or bounds; 'crs': 'off' (qingshan.io.plausibility)")
     source_path: Path | None = None
+
+    @field_validator("plausibility")
+    @classmethod
+    def _known_inputs(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if key != "crs" and key not in VARIABLES:
+                raise ValueError(f"unknown input '{key}' (use 'crs' or one of: {', '.join(sorted(VARIABLES))})")
+        return v
 
     def input_path(self, name: str, year: int) -> Path:
         """Path of raster input ``name`` for ``year``."""

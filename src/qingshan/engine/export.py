@@ -24,7 +24,7 @@ from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
 from qingshan.engine.qc import report_rows, write_report_files
 from qingshan.indicators import registry
-from qingshan.io.rasters import write_cog
+from qingshan.io.rasters import ACCOUNTED_SCOPE, write_cog
 
 __all__ = ["QC_SHEET", "export_all", "export_tables", "region_geometries", "summary_table"]
 
@@ -53,7 +53,8 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
                 ind, comp = name.split(".", 1)
                 unit = registry().get(ind).component(comp).unit
                 path = tmp / "rasters" / f"{ind}.{comp}.{year}.tif"
-                write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}")
+                write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}",
+                          scope=ACCOUNTED_SCOPE)
                 files.append(path)
     for cog in cogs:  # beside the output folder, so a rename
         path = tmp / "rasters" / Path(cog).name

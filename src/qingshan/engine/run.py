@@ -27,7 +27,7 @@ import pandas as pd
 
 from qingshan import __version__
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, roll_up, zone_weights
+from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, roll_up, zone_weights
 from qingshan.core.errors import ConfigError, InputError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting
@@ -42,6 +42,7 @@ from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
+from qingshan.io.plausibility import check_inputs
 from qingshan.io.rasters import grid_of, read_aligned
 from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
 from qingshan.quantities.statistics_bounds import check_statistics_bounds
@@ -219,6 +220,7 @@ def reference_grid(config: RunConfig, year: int) -> Grid:
 def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
     """Read, validate and align every raster input of ``year`` onto the reference grid."""
     needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
     grid = reference_grid(config, year)
     arrays, hashes = {}, {}
     for name in sorted(needed):
@@ -386,14 +388,16 @@ def _compute_all(
         )
         if lulc is not None:
             check_statistics_landcover(tables, regions, weights, eco, grid, year)
+
+        accounted = accounted_cells(weights.matrix, eco)  # cells the tables count
         layers_by_year[year] = {}
         for spec, method in p.items:
             k += 1
             progress(f"{spec.id} {year}", 0.1 + 0.7 * k / n)
             if method.kind == "raster":
                 layers = compute_raster(spec, method, inputs, tables.params, grid)
-                for comp, arr in layers.items():
-                    layers_by_year[year][f"{spec.id}.{comp}"] = arr
+                for comp, arr in layers.items():  # NaN elsewhere: Σ cell × coverage = table
+                    layers_by_year[year][f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
                 frames.append(aggregate_raster(spec, layers, weights, eco, year))
             else:
                 tbl = {"statistics": tables.statistics, "products": tables.products}
