@@ -34,6 +34,7 @@ from qingshan.engine.parcel import (
     value_parcel,
 )
 from qingshan.indicators import Registry
+from qingshan.store.artifacts import artifact_dir, find_data_dir
 
 __all__ = ["ParcelOut", "router"]
 
@@ -133,8 +134,9 @@ async def parcel_value(
     results = view.results(year=y)
     max_km2 = float(getattr(settings, "parcel_max_km2", DEFAULT_MAX_AREA_KM2))
     methods = dict((run.provenance or {}).get("methods") or {})
+    folder = artifact_dir(run, find_data_dir(settings.store_url))  # the run's own files, never its output folder
     valuation = await run_in_threadpool(
-        value_parcel, parcel, output_dir=run.output_dir, config=run.config or {}, methods=methods,
+        value_parcel, parcel, output_dir=folder, config=run.config or {}, methods=methods,
         regions=regions, results=results, year=y, max_area_km2=max_km2,
         caps=list((run.provenance or {}).get("emission_caps") or []))
     return _shape(run.id, valuation, view.registry)
