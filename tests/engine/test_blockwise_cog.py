@@ -211,7 +211,8 @@ def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) 
     cfg = load_config(write_config(run_dir, inputs={"lulc": str(bad)}))
     with pytest.raises(InputError, match=r"\[77\]"):
         bw.account_blockwise(cfg, block_size=64)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.toml"]
+    left = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
+    assert left == ["config.toml", "qingshan-data", "qingshan-data/runs"]  # the (empty) data dir only
 
 
 def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:

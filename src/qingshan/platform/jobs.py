@@ -296,6 +296,11 @@ def run_worker(store_url: str, *, once: bool = False, output_root: Path = Path("
     name = f"{socket.gethostname()}:{os.getpid()}"
     for orphan in requeue_orphans(factory):
         log(f"job {orphan}: requeued, its worker died 任务已重新排队（原执行进程已退出）")
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.store.lifecycle import repair
+
+    for run_id in repair(factory, find_data_dir(store_url)).abandoned:
+        log(f"run {run_id}: abandoned by a dead process, marked failed 已将中止的核算标记为失败")
     done = 0
     while True:
         job_id = claim_next(factory, name)

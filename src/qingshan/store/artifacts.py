@@ -132,14 +132,16 @@ def _tmp_is_stale(path: Path, live_holders: Iterable[str], now: float) -> bool:
 
 
 def clean_tmp(folder: Path, live_holders: Iterable[str] = (), *, stem: str = "") -> list[Path]:
-    """Remove the temporary folders in ``folder`` (names starting with ``stem``) whose process is gone."""
+    """Remove the temporary folders in ``folder`` whose process is gone (only ``<stem>.tmp-*`` ones when
+    ``stem`` is given: beside an export folder, other files are not ours)."""
     if not folder.is_dir():
         return []
     holders = list(live_holders)
     now = time.time()
     removed = []
     for child in folder.iterdir():
-        if child.name.startswith(f"{stem}.tmp-") and _tmp_is_stale(child, holders, now):
+        ours = child.name.startswith(f"{stem}.tmp-") if stem else True
+        if ours and _tmp_is_stale(child, holders, now):
             remove_tree(child)
             removed.append(child)
     return removed
