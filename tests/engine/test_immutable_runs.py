@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import mapping
 
+import qingshan
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
 from qingshan.engine.config import load_config
@@ -37,6 +38,8 @@ pytestmark = pytest.mark.slow
 
 COUNTY = "360124"  # 进贤县: cropland, forest and part of Poyang lake
 PARAM = "sediment_deposition_ratio"
+DROPPED = ("oxygen_release", "negative_ions")
+DATA = Path(qingshan.__file__).parent / "data"
 
 
 def _sha(path: Path) -> str:
@@ -60,6 +63,19 @@ def _parcel_value(store_url: str, run_id: str, geom: Any) -> float:
         return float(r.json()["gep"])
 
 
+def _subset_profile(folder: Path) -> Path:
+    """The example's profile without oxygen release and negative ions (raster indicators): another indicator set."""
+    text = (DATA / "profiles" / "jiangxi-db36-2021.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "jiangxi-db36-2021"', 'id = "jiangxi-subset"', 1)
+    for ind in DROPPED:
+        text, n = re.subn(rf'\[\[indicators\]\]\nid = "{ind}"\n(?:[a-z_]+ = .*\n)*', "", text)
+        assert n == 1, ind
+    path = folder / "subset.toml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _publish(store_url: str, run_id: str) -> None:
     factory = open_store(store_url)
     jobs.set_publication(factory, Actor("approver", "accountant"), run_id, "approve")
@@ -81,7 +97,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, write_config: Any) -> SimpleN
     county = _county(a.artifacts_dir)
     before = SimpleNamespace(parcel=_parcel_value(url, a.run_id, county), files=_tree_hashes(a.artifacts_dir),
                              hash=run_a.content_hash, manifest=run_a.artifacts, output=_tree_hashes(shared_out))
-    cfg_b = load_config(write_config(d / "b", run={"name": "B", "profile": "national-2022-trial"},
+    cfg_b = load_config(write_config(d / "b", run={"name": "B", "profile": str(_subset_profile(d / "b"))},
                                      parameters={PARAM: 0.4}))
     cfg_b = cfg_b.model_copy(update={"run": cfg_b.run.model_copy(update={"output": shared_out, "store": url})})
     b = account(cfg_b)
@@ -199,18 +215,18 @@ def test_restore_refuses_a_non_empty_target_without_force(runs: SimpleNamespace,
 
 
 @pytest.fixture
-def damaged_backup(runs: SimpleNamespace, tmp_path: Path) -> Iterator[Path]:
+def damaged_backup(runs: SimpleNamespace, tmp_path: Path) -> Path:
     dest = tmp_path / "bk"
     backup(runs.url, dest)
     victim = dest / "data" / "runs" / runs.a.run_id / "results.csv"
     victim.write_bytes(victim.read_bytes()[:-10])
-    yield dest
+    return dest
 
 
 def test_restore_refuses_a_damaged_backup(damaged_backup: Path, tmp_path: Path) -> None:
     from qingshan.core.errors import InputError
 
     target = tmp_path / "r" / "q.sqlite"
-    with pytest.raises(InputError, match="results.csv"):
+    with pytest.raises(InputError, match=r"results\.csv"):
         restore(damaged_backup, f"sqlite:///{target}")
     assert not target.exists()
