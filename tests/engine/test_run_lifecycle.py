@@ -141,3 +141,19 @@ def test_next_account_start_marks_abandoned_runs(write_config: Any, tmp_path: Pa
     run = repo.get_run(factory, "left-running")
     assert run is not None and run.status == "failed" and (run.error or {}).get("error") == "abandoned"
     assert not stale.exists()
+
+
+def test_a_run_marked_abandoned_cannot_then_succeed(tmp_path: Path) -> None:
+    """A process whose lease expired (e.g. suspended) finds its run repaired: it cannot overwrite that."""
+    import pandas as pd
+
+    from qingshan.core.errors import QingshanError
+
+    factory = open_store(sqlite_url(tmp_path / "q.sqlite"))
+    _start(factory, "late", "other-host:7", datetime.now(UTC) - timedelta(seconds=1))
+    assert repair(factory, None).abandoned == ["late"]
+    with pytest.raises(QingshanError, match="no longer running"):
+        repo.finish_run_succeeded(factory, "late", results=pd.DataFrame(columns=repo.RESULT_COLUMNS), regions=[],
+                                  provenance={}, output_dir=None, content_hash="h")
+    run = repo.get_run(factory, "late")
+    assert run is not None and run.status == "failed" and (run.error or {}).get("error") == "abandoned"

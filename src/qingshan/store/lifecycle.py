@@ -39,7 +39,9 @@ ABANDONED = {
     "error": "abandoned",
     "message_en": "The run was abandoned: its process died (or stopped renewing its lease) before it finished",
     "message_zh": "核算已中止：其进程在完成前退出（或停止续租）",
-    "fix_en": "Run the accounting again.",
+    "file": None,
+    "field": None,
+    "fix": "Run the accounting again.",
     "fix_zh": "请重新运行核算。",
 }
 

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import String, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.core.errors import InputError
+from qingshan.core.errors import InputError, QingshanError
 from qingshan.store.models import Base, ResultRow, Run, RunRegion
 
 __all__ = [
@@ -61,6 +61,14 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
             s.execute(insert(RunRegion), region_rows)
         run = s.get(Run, run_id)
         assert run is not None
+        if run.status != "running":  # marked abandoned meanwhile (its lease expired): the repair stands
+            raise QingshanError(
+                f"Run '{run_id}' is no longer running (marked {run.status}, its lease expired): results not stored",
+                f"核算记录 '{run_id}' 已不在运行状态（已标记为 {run.status}，租约过期），结果未保存",
+                field="run_id",
+                fix="Run the accounting again; keep the process from being suspended while it runs.",
+                fix_zh="请重新运行核算，运行期间不要挂起进程。",
+            )
         run.status = "succeeded"
         run.provenance = dict(provenance)
         run.output_dir = output_dir
