@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,12 +57,15 @@ def lease_expiry(seconds: float = LEASE_SECONDS) -> datetime:
 
 
 class LeaseKeeper:
-    """Renews the lease of one running run from a daemon thread until :meth:`stop`."""
+    """Renews the lease of one running run (or, with ``renew_with``, of anything) from a daemon thread
+    until :meth:`stop`."""
 
     def __init__(self, factory: sessionmaker[Session], run_id: str, holder: str, *,
-                 every: float = RENEW_SECONDS, lease: float = LEASE_SECONDS) -> None:
+                 every: float = RENEW_SECONDS, lease: float = LEASE_SECONDS,
+                 renew_with: Callable[[], bool] | None = None) -> None:
         self.factory, self.run_id, self.holder = factory, run_id, holder
         self.every, self.lease = every, lease
+        self._renew_with = renew_with
         self.lost = False  # the run is no longer ours (marked abandoned by another process)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{run_id[:8]}", daemon=True)
@@ -81,6 +85,8 @@ class LeaseKeeper:
 
     def renew(self) -> bool:
         """Extend the lease once; False when the run is no longer running under this holder."""
+        if self._renew_with is not None:
+            return self._renew_with()
         with self.factory.begin() as s:
             res = s.execute(update(Run).where(Run.id == self.run_id, Run.status == "running",
                                               Run.lease_holder == self.holder)

@@ -1,5 +1,6 @@
 """Run artifacts and leases: ``runs.artifacts_dir`` (relative to the data dir), ``runs.artifacts``
-(manifest: name, size, SHA-256), ``runs.lease_holder`` (host:pid) and ``runs.lease_expires_at``.
+(manifest: name, size, SHA-256), ``runs.lease_holder`` (host:pid) and ``runs.lease_expires_at``;
+``jobs.lease_expires_at`` (the worker's lease on a running job).
 
 Columns are added and dropped with plain ``ALTER TABLE`` on both backends (SQLite ≥ 3.35 drops
 columns in place; no table copy, so no cascade on the result rows).
@@ -25,9 +26,11 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("artifacts", sa.JSON(), nullable=True))
     op.add_column("runs", sa.Column("lease_holder", sa.String(120), nullable=True))
     op.add_column("runs", sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("jobs", sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     """Drop them again."""
+    op.drop_column("jobs", "lease_expires_at")
     for name in reversed(_COLUMNS):
         op.drop_column("runs", name)
