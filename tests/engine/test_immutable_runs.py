@@ -76,6 +76,13 @@ def _subset_profile(folder: Path) -> Path:
     return path
 
 
+def _gdp(store_url: str, run_id: str) -> float:
+    with TestClient(create_app(Settings(store_url=store_url))) as client:
+        r = client.get(f"/api/runs/{run_id}/gdp", params={"region": "360000"})
+        assert r.status_code == 200, r.text
+        return float(r.json()["gdp"])
+
+
 def _publish(store_url: str, run_id: str) -> None:
     factory = open_store(store_url)
     jobs.set_publication(factory, Actor("approver", "accountant"), run_id, "approve")
@@ -83,10 +90,14 @@ def _publish(store_url: str, run_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, write_config: Any) -> SimpleNamespace:
+def runs(tmp_path_factory: pytest.TempPathFactory, write_config: Any, example_dir: Path) -> SimpleNamespace:
     """Run A (published, with its facts read before B), then run B into the same output folder and store."""
     d = tmp_path_factory.mktemp("immutable")
-    cfg_a = load_config(write_config(d / "a", run={"name": "A"}))
+    stats = d / "statistics.csv"  # A's own statistics, with a GDP row, changed after A ran
+    shutil.copyfile(example_dir / "approx_statistics_2019.csv", stats)
+    with stats.open("a", encoding="utf-8") as f:
+        f.write("360000,2019,gdp,24757.5,亿元,test\n")
+    cfg_a = load_config(write_config(d / "a", run={"name": "A"}, tables={"statistics": str(stats)}))
     shared_out, url = d / "out", f"sqlite:///{d / 'store.sqlite'}"
     cfg_a = cfg_a.model_copy(update={"run": cfg_a.run.model_copy(update={"output": shared_out, "store": url})})
     a = account(cfg_a)
@@ -96,7 +107,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, write_config: Any) -> SimpleN
     assert run_a is not None and a.artifacts_dir is not None
     county = _county(a.artifacts_dir)
     before = SimpleNamespace(parcel=_parcel_value(url, a.run_id, county), files=_tree_hashes(a.artifacts_dir),
-                             hash=run_a.content_hash, manifest=run_a.artifacts, output=_tree_hashes(shared_out))
+                             hash=run_a.content_hash, manifest=run_a.artifacts, output=_tree_hashes(shared_out),
+                             gdp=_gdp(url, a.run_id))
+    assert before.gdp == pytest.approx(24757.5e8)
+    stats.write_text(stats.read_text(encoding="utf-8").replace("24757.5", "99999.0"), encoding="utf-8")
     cfg_b = load_config(write_config(d / "b", run={"name": "B", "profile": str(_subset_profile(d / "b"))},
                                      parameters={PARAM: 0.4}))
     cfg_b = cfg_b.model_copy(update={"run": cfg_b.run.model_copy(update={"output": shared_out, "store": url})})
@@ -109,12 +123,18 @@ def test_run_b_really_differs_and_took_over_the_output_folder(runs: SimpleNamesp
     """The setting of the finding: B's output replaced A's in the shared folder (what A's readers used to read)."""
     assert runs.b.provenance["methods"].keys() != runs.a.provenance["methods"].keys()
     assert runs.b.provenance["parameters"][PARAM]["value"] == 0.4 != runs.a.provenance["parameters"][PARAM]["value"]
+    assert runs.b.provenance["content_hash"] != runs.a.provenance["content_hash"]
     assert _tree_hashes(runs.out) != runs.before.output
     assert json.loads((runs.out / "provenance.json").read_text(encoding="utf-8"))["run_id"] == runs.b.run_id
 
 
 def test_earlier_run_parcel_value_unchanged_after_later_run(runs: SimpleNamespace) -> None:
     assert _parcel_value(runs.url, runs.a.run_id, runs.county) == runs.before.parcel
+
+
+def test_earlier_run_gdp_reads_its_own_statistics_copy(runs: SimpleNamespace) -> None:
+    """The statistics file was edited after run A: A's GDP (and GEP/GDP) is still what A used."""
+    assert _gdp(runs.url, runs.a.run_id) == runs.before.gdp
 
 
 def test_earlier_run_artifact_bytes_and_hash_unchanged(runs: SimpleNamespace) -> None:
@@ -170,7 +190,7 @@ def test_provenance_records_code_version_and_timezone(runs: SimpleNamespace) -> 
     assert prov["code"]["version"] and len(prov["code"]["sources_sha256"]) == 64
 
 
-def test_same_inputs_in_other_folders_give_the_same_content_hash(runs: SimpleNamespace, example_dir: Path,
+def test_same_inputs_in_other_folders_give_the_same_content_hash(example_run: Any, example_dir: Path,
                                                                  tmp_path: Path) -> None:
     """Inputs copied to another folder, another run name, output folder and store: the same hash."""
     root = example_dir.parent.parent  # holds examples/jiangxi and tables (relative layout kept)
@@ -180,7 +200,8 @@ def test_same_inputs_in_other_folders_give_the_same_content_hash(runs: SimpleNam
     assert str(cfg.regions.file).startswith(str(moved))
     cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={
         "name": "another name", "output": tmp_path / "other-out", "store": f"sqlite:///{tmp_path / 'other.sqlite'}"})})
-    assert account(cfg).provenance["content_hash"] == runs.before.hash
+    assert cfg.run.name != load_config(example_run.output_dir.parent / "config.toml").run.name
+    assert account(cfg).provenance["content_hash"] == example_run.provenance["content_hash"]
 
 
 def test_backup_restored_elsewhere_gives_the_same_parcel_value(runs: SimpleNamespace, tmp_path: Path) -> None:

@@ -379,10 +379,14 @@ def value_record_export(
 def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],
                     grid: Grid | None, config: RunConfig, provenance: dict[str, Any], run_id: str, *,
                     cogs: Sequence[Path] = ()) -> None:
-    """Every file of a run into ``folder``: the exports, and the land cover parcels need (``inputs/``)."""
+    """Every file of a run into ``folder``: the exports, and the inputs its readers need later (``inputs/``:
+    land cover for parcels, the statistics table for GDP), so that nothing outside the folder is read again."""
     from qingshan.engine.export import export_all
 
     export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+    if config.tables.statistics is not None:
+        (folder / "inputs").mkdir(exist_ok=True)
+        shutil.copyfile(config.tables.statistics, folder / "inputs" / "statistics.csv")
     if "lulc" in config.inputs and config.tables.landcover is not None:
         (folder / "inputs").mkdir(exist_ok=True)
         shutil.copyfile(config.tables.landcover, folder / "inputs" / "landcover.csv")
