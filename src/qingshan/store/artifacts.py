@@ -224,7 +224,7 @@ def artifact_dir(run: Any, data_dir: Path | None) -> Path:
     else:
         raise _missing(run.id, "(none recorded)")
     if not path.is_dir():
-        raise _missing(run.id, path.name if rel else str(path))
+        raise _missing(run.id, path.name)  # a name, never a server path (errors reach the public)
     return path
 
 
