@@ -104,6 +104,7 @@ def account(
     _repair(_store_of(cfg, store), cfg.run.data_dir)
     outcome = run_with_progress(cfg, store)
     print_summary(outcome, console)
+    console.print(f"Run files 核算成果文件 (read-only 只读, with SHA-256): {outcome.artifacts_dir}")
 
 
 def _store_of(cfg: Any, store: str | None) -> str:
