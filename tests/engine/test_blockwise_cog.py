@@ -211,7 +211,8 @@ def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) 
     cfg = load_config(write_config(run_dir, inputs={"lulc": str(bad)}))
     with pytest.raises(InputError, match=r"\[77\]"):
         bw.account_blockwise(cfg, block_size=64)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.toml"]
+    left = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
+    assert left == ["config.toml", "qingshan-data", "qingshan-data/runs"]  # the (empty) data dir only
 
 
 def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
@@ -260,3 +261,14 @@ def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     total = bw._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
     assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
     assert seen == windows and total.cells == 100
+
+
+def test_blockwise_run_seals_the_same_artifacts_as_account(dask_run: R.RunOutcome, example_run: R.RunOutcome) -> None:
+    """Both engines use one mechanism: a read-only <data dir>/runs/<run id>/ with the same files."""
+    def names(o: R.RunOutcome) -> list[str]:
+        assert o.artifacts_dir is not None
+        return sorted(p.relative_to(o.artifacts_dir).as_posix() for p in o.artifacts_dir.rglob("*") if p.is_file())
+
+    assert names(dask_run) == names(example_run)
+    assert dask_run.artifacts_dir is not None and dask_run.artifacts_dir.name == dask_run.run_id
+    assert not [p.name for p in dask_run.artifacts_dir.parent.iterdir() if p.name.startswith(".")]  # no staging left

@@ -28,7 +28,7 @@ COGs as ``account``. Each block returns its layers (float64, NaN outside the acc
 in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
 datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
 blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
-folder beside the output folder and moved into the export. No whole raster is held in memory
+folder of the data dir and moved into the run's artifacts. No whole raster is held in memory
 (whole-grid methods write the layers they already hold, as ``account``).
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -593,7 +592,7 @@ def account_blockwise(
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
     rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
-        They are built in a staging folder beside the output folder and moved into the export.
+        They are built in a staging folder of the data dir and moved into the run's artifacts.
     """
     with collecting() as found:  # notices of every step, for the QC report
         return _account_blockwise(config, block_size, client, weights, store_url, progress, rasters, found)
@@ -608,7 +607,7 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
     regions = load_regions(config)
     check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    staging = _staging_folder(Path(config.run.output)) if rasters else None
+    staging = _staging_folder(config, store_url) if rasters else None
     try:
         leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
                                                     weights=weights, progress=progress, rasters=staging)
@@ -620,7 +619,11 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _staging_folder(output: Path) -> Path:
-    """A new hidden folder beside ``output`` (same file system: its COGs are moved into the export by a rename)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.rasters-", dir=output.parent))
+def _staging_folder(config: RunConfig, store_url: str | None) -> Path:
+    """A new temporary folder in the data dir's ``runs/`` (same file system as the run's artifacts:
+    its COGs are moved into them by a rename; removed by a later repair if this process dies)."""
+    from qingshan.engine.run import store_url_of
+    from qingshan.store import artifacts
+
+    data_dir = artifacts.data_dir_for(store_url_of(config, store_url), config.run.data_dir)
+    return artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".rasters")

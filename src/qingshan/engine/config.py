@@ -53,6 +53,8 @@ class RunSection(_Strict):
     base_year: int | None = None
     output: Path = Path("out")
     store: str | None = None
+    data_dir: Path | None = Field(None, description="where run artifacts are kept (default: $QINGSHAN_DATA_DIR, "
+                                  "or qingshan-data beside an SQLite store); required for PostgreSQL")
     engine: Literal["numpy", "dask"] = "numpy"
     block_size: int = Field(1024, gt=0, description="cells per block side (engine = dask)")
     scheduler: str | None = Field(None, description="dask.distributed scheduler address (engine = dask); none: local threads")
@@ -127,8 +129,9 @@ def _resolve(base: Path, data: dict[str, Any]) -> dict[str, Any]:
     for k, v in list(tables.items()):
         tables[k] = [fix(x) for x in v] if isinstance(v, list) else fix(v)
     run = data.get("run", {})
-    if "output" in run:
-        run["output"] = fix(run["output"])
+    for key in ("output", "data_dir"):
+        if key in run:
+            run[key] = fix(run[key])
     store = run.get("store")
     if isinstance(store, str) and store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
         run["store"] = "sqlite:///" + str((base / store.removeprefix("sqlite:///")).resolve())
