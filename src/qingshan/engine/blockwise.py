@@ -137,6 +137,8 @@ BLOCKWISE_FUNCTIONS = frozenset(
         "qingshan.quantities.purification:water_purification_capacity",
         "qingshan.quantities.ions:negative_ions_production",
         "qingshan.quantities.wind:sand_fixation_rweq",
+        "qingshan.quantities.habitat:pest_control_area",
+        "qingshan.quantities.habitat:species_conservation_area",
     }
 )
 """Raster quantity functions whose value at a cell depends only on that cell's inputs.
