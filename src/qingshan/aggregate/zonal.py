@@ -9,6 +9,7 @@ Higher levels are sums of their children, so children add up to their parent exa
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS
 
-__all__ = ["ZoneWeights", "accounted_cells", "roll_up", "zone_weights"]
+__all__ = ["ZoneWeights", "accounted_cells", "coverage_table", "roll_up", "zone_weights"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def zone_weights(regions: RegionSet, grid: Grid) -> ZoneWeights:
         ) as ds:
             ds.write(np.zeros((1, *grid.shape), dtype="uint8"))
         with mem.open() as ds:
-            table = _extract(ds, leaves)
+            table = coverage_table(ds, leaves)
     rows, cols, vals = [], [], []
     for i, (cells, cover) in enumerate(zip(table["cell_id"], table["coverage"], strict=True)):
         cells = np.asarray(cells, dtype=np.int64)
@@ -94,8 +95,16 @@ def zone_weights(regions: RegionSet, grid: Grid) -> ZoneWeights:
     return ZoneWeights(codes=tuple(str(c) for c in leaves["code"]), matrix=m)
 
 
-def _extract(ds: rasterio.DatasetReader, leaves: object) -> pd.DataFrame:
-    return exact_extract(ds, leaves, ["cell_id", "coverage"], output="pandas")
+# exactextract calls back into Python (its rasterio source) from C++; two threads doing so at once
+# deadlocked in the block-wise engine (one thread in the C++ loop, the other in the read callback, both
+# idle for good). One call at a time per process; processes of a dask cluster still run in parallel.
+_EXACTEXTRACT_LOCK = threading.Lock()
+
+
+def coverage_table(ds: rasterio.DatasetReader, leaves: object) -> pd.DataFrame:
+    """Cell ids and coverage fractions of each polygon of ``leaves`` on the grid of ``ds``."""
+    with _EXACTEXTRACT_LOCK:
+        return exact_extract(ds, leaves, ["cell_id", "coverage"], output="pandas")
 
 
 def roll_up(leaf_rows: pd.DataFrame, regions: RegionSet, *, keys: list[str], value_cols: list[str]) -> pd.DataFrame:
@@ -115,3 +124,4 @@ def roll_up(leaf_rows: pd.DataFrame, regions: RegionSet, *, keys: list[str], val
             continue
         frames.append(mapped.groupby(["region_code", *keys], as_index=False, sort=False)[value_cols].sum())
     return pd.concat(frames, ignore_index=True)
+

@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from exactextract import exact_extract
 from pyproj import Geod
 from rasterio.windows import Window
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from qingshan.aggregate.regions import LEVELS
+from qingshan.aggregate.zonal import coverage_table
 from qingshan.core.errors import InputError, UnknownIndicatorError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS, LandcoverTable
@@ -454,7 +454,7 @@ def _coverage(pieces: gpd.GeoDataFrame, leaves: gpd.GeoDataFrame, grid: Grid) ->
                       crs=grid.crs_wkt, transform=grid.transform) as ds:
             ds.write(np.zeros((1, *grid.shape), dtype="uint8"))
         with mem.open() as ds:
-            table = exact_extract(ds, vec, ["cell_id", "coverage"], output="pandas")
+            table = coverage_table(ds, vec)
     cells = [(np.asarray(c, dtype=np.int64), np.asarray(w, dtype=np.float64))
              for c, w in zip(table["cell_id"], table["coverage"], strict=True)]
     return _Weights(piece=cells[: len(pieces)], county=cells[len(pieces):])
