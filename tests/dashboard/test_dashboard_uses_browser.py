@@ -243,8 +243,9 @@ def test_parcel_breakdown_report_pdf_and_errors_next_to_the_tools(served: Simple
     page.wait_for_function("id => window.qingshanDashboard.state.run.id === id && "
                            "document.querySelector('#map').dataset.ready === 'true'", arg=served.run_a)
     # the GEP report of the region viewed
+    sync_api.expect(page.locator("#report-pdf")).to_have_attribute("href", re.compile(f"/api/runs/{served.run_a}/report[?]"))
     href = page.get_attribute("#report-pdf", "href") or ""
-    assert f"/api/runs/{served.run_a}/report?" in href and "format=pdf" in href and "lang=en" in href
+    assert "format=pdf" in href and "lang=en" in href and "region=" in href
 
     # a bad upload: the error and its fix appear next to the parcel tools
     bad = tmp_path / "bad.geojson"

@@ -78,7 +78,12 @@
   // units of the physical quantities, for the labels (id → [en, zh]); others are shown as given
   const UNITS = { t: ["t", "吨"], "万t": ["10⁴ t", "万吨"], m3: ["m³", "立方米"], tCO2: ["t CO₂", "吨 CO₂"], tO2: ["t O₂", "吨 O₂"],
     kWh: ["kWh", "千瓦时"], visit: ["visits", "人次"], visits: ["visits", "人次"], hm2: ["hm²", "公顷"], km2: ["km²", "平方千米"],
-    kg: ["kg", "千克"], mu: ["mu", "亩"], "person-time": ["visits", "人次"], CNY: ["CNY", "元"] };
+    kg: ["kg", "千克"], mu: ["mu", "亩"], "person-time": ["visits", "人次"], CNY: ["CNY", "元"], ion: ["ions", "个"],
+    ions: ["ions", "个"], MWh: ["MWh", "兆瓦时"], "m3/s": ["m³/s", "立方米/秒"] };
+  // products reported in the statistics table that the catalogue does not name (id → [en, zh])
+  const PRODUCTS = { rice: ["Rice", "稻谷"], wheat: ["Wheat", "小麦"], corn: ["Maize", "玉米"], vegetables: ["Vegetables", "蔬菜"],
+    fruit: ["Fruit", "水果"], tea: ["Tea", "茶叶"], timber: ["Timber", "木材"], fish: ["Aquatic products", "水产品"],
+    pork: ["Pork", "猪肉"], oil_crops: ["Oil crops", "油料"] };
   const NO_DATA = "#d9d9d9";
   const BACKGROUND = "#eef3f6";
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -121,7 +126,8 @@
   function unitName(u) { const x = UNITS[u]; return x ? x[state.lang === "zh" ? 1 : 0] : u; }
   function componentName(indicator, component) {
     const spec = state.indicators[indicator], c = spec && (spec.components || []).find((x) => x.id === component);
-    return c ? nameOf(c) : component;
+    const p = PRODUCTS[component];
+    return c ? nameOf(c) : p ? p[state.lang === "zh" ? 1 : 0] : component;
   }
   function send(path, init) {
     return fetch(path, Object.assign({ headers: { Accept: "application/json" } }, init || {})).then((r) =>
@@ -852,7 +858,9 @@
       .catch((err) => { paintMap(); showError(err); });
   }
   function loadSummary(code) {
+    const run = state.run, year = state.year;
     return api(runUrl("/summary", { region: code, year: state.year })).then((s) => {
+      if (state.run !== run || state.year !== year) { return s; }  // a later choice won
       state.summary = s; state.selected = s.region.code; setReportLinks();
       loadGdp(s.region.code); loadSeries(s.region.code);
       renderPanel(); return s;
