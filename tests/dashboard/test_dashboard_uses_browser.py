@@ -230,6 +230,15 @@ def test_change_map_and_growth_ranking_follow_the_drill_down(served: SimpleNames
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][1] == "区域" and len(table) == len(rows) + 1
     page.screenshot(path=str(ARTIFACTS / "dashboard-change-3-against-zh.png"), full_page=True)
+
+    # per km²: the counties of the city ranked by GEP per km² (from area_km2); per capita: the example
+    # has no population, and says so instead of showing numbers
+    page.select_option("#view", "per_km2")
+    page.wait_for_function("() => document.querySelector('#ranking-head th:nth-child(4)').textContent.includes('万元')")
+    dens = [float(r[3].replace(",", "")) for r in _ranking(page)]
+    assert dens == sorted(dens, reverse=True) and dens[0] > 0
+    page.select_option("#view", "per_capita")
+    sync_api.expect(page.locator("#status")).to_contain_text("人口")
     assert not problems, problems
 
 
