@@ -295,7 +295,7 @@ def test_parcel_breakdown_report_pdf_and_errors_next_to_the_tools(served: Simple
 
 
 def _alloc_amounts(page: Any) -> list[str]:
-    return [c.strip() for c in page.eval_on_selector_all("#alloc-table tbody tr td:last-child",
+    return [c.strip() for c in page.eval_on_selector_all("#alloc-table tbody tr td:nth-child(3)",
                                                          "c => c.map(x => x.textContent)")]
 
 
@@ -321,13 +321,13 @@ def test_compensation_page_allocates_the_fund_to_the_fen(served: SimpleNamespace
     amounts = _alloc_amounts(page)
     assert len(amounts) == len(example.counties)
     assert sum(_fen(a) for a in amounts) == 100_000_007
-    shares = page.eval_on_selector_all("#alloc-table tbody tr td:nth-child(6)", "c => c.map(x => x.textContent)")
+    shares = page.eval_on_selector_all("#alloc-table tbody tr td:nth-child(4)", "c => c.map(x => x.textContent)")
     assert all(0.5 - 1e-4 <= float(s.rstrip("%")) <= 3 + 1e-4 for s in shares), shares
     with page.expect_download() as dl:
         page.click("#export")
     table = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig"))))
-    assert table[0][-1] == "Amount (yuan)"
-    assert sum(_fen(r[-1]) for r in table[1:-1]) == 100_000_007 and table[-1][-1] == "1000000.07"
+    assert table[0][2] == "Amount (yuan)"
+    assert sum(_fen(r[2]) for r in table[1:-1]) == 100_000_007 and table[-1][2] == "1000000.07"
     page.screenshot(path=str(ARTIFACTS / "compensation-1-gep-stock.png"), full_page=True)
 
     # factor rule with a factor table parsed in the browser; weights as data

@@ -28,7 +28,9 @@
       explain_gep_per_area: "Shares are proportional to each region's GEP per km².",
       explain_factors: "Each factor is normalised to shares of its column total and weighted; shares are proportional to the weighted sum.",
       bounds: "Bounds: each share between {lo}% and {hi}% of the fund (the rest redistributed in proportion).",
-      run_named: "Run", fix: "Fix", lang_button: "中文", lang_label: "Switch to Chinese"
+      run_named: "Run", fix: "Fix", lang_button: "中文", lang_label: "Switch to Chinese",
+      score_gep_stock: "Score: GEP (CNY)", score_gep_growth: "Score: GEP growth (CNY, comparable)",
+      score_gep_per_area: "Score: GEP per km² (CNY/km²)", score_factors: "Score: weighted factor share"
     },
     zh: {
       title: "生态补偿资金分配", back: "← GEP 核算结果地图",
@@ -54,7 +56,9 @@
       explain_gep_per_area: "份额与各地区地均 GEP（每平方千米）成正比。",
       explain_factors: "各因素先按列合计归一为份额，再加权求和；份额与加权得分成正比。",
       bounds: "约束：每个地区的份额在资金总额的 {lo}% 与 {hi}% 之间（其余部分按比例重新分配）。",
-      run_named: "核算记录", fix: "解决办法", lang_button: "English", lang_label: "切换为英文"
+      run_named: "核算记录", fix: "解决办法", lang_button: "English", lang_label: "切换为英文",
+      score_gep_stock: "得分：GEP（元）", score_gep_growth: "得分：GEP 增量（元，可比价）",
+      score_gep_per_area: "得分：地均 GEP（元/平方千米）", score_factors: "得分：加权因素份额"
     }
   };
   const state = {
@@ -208,12 +212,14 @@
 
   /* ---------- result ---------- */
   function columns() {
-    return [t("rank"), t("code"), t("region"), t("score"), t("share_exact"), t("share"), t("amount")];
+    // the amount first (what a phone shows without scrolling the table), the explanation after it
+    const rule = state.result ? state.result.rule.rule : "";
+    return [t("rank"), t("region"), t("amount"), t("share"), t("share_exact"), rule ? t("score_" + rule) : t("score"), t("code")];
   }
   function cellsOf(r, i, plain) {
     const p = (x) => (plain ? (x * 100).toFixed(6) : fmt(x * 100, 4)) + "%";
-    return [String(i + 1), r.region_code, r.region_name || "", plain ? String(r.score) : fmt(r.score, 4),
-      p(r.share_exact), p(r.share), fenText(r.amount_fen, !plain)];
+    return [String(i + 1), r.region_name || r.region_code, fenText(r.amount_fen, !plain), p(r.share), p(r.share_exact),
+      plain ? String(r.score) : fmt(r.score, 2), r.region_code];
   }
   function render() {
     const res = state.result, box = $("result");
@@ -228,16 +234,17 @@
       t("bounds").replace("{lo}", fmt(b.min_share * 100, 2)).replace("{hi}", fmt(b.max_share * 100, 2)) + " " +
       t("run_named") + " " + res.run.name + " (" + res.run.id.slice(0, 8) + "), " + (res.fromYear ? res.fromYear + "→" : "") + res.year + ".";
     const head = $("alloc-head"); head.innerHTML = "";
-    columns().forEach((c, i) => { const th = document.createElement("th"); th.scope = "col"; th.textContent = c; if (i > 2 || i === 0) { th.className = "num"; } head.appendChild(th); });
+    const numeric = (k) => k !== 1 && k !== 6;
+    columns().forEach((c, i) => { const th = document.createElement("th"); th.scope = "col"; th.textContent = c; if (numeric(i)) { th.className = "num"; } head.appendChild(th); });
     const tbody = $("alloc-table").querySelector("tbody"); tbody.innerHTML = "";
     rows.forEach((r, i) => {
       const tr = document.createElement("tr");
-      cellsOf(r, i, false).forEach((c, k) => { const td = document.createElement("td"); td.textContent = c; if (k > 2 || k === 0) { td.className = "num"; } tr.appendChild(td); });
+      cellsOf(r, i, false).forEach((c, k) => { const td = document.createElement("td"); td.textContent = c; if (numeric(k)) { td.className = "num"; } tr.appendChild(td); });
       tbody.appendChild(tr);
     });
     const foot = $("alloc-foot"); foot.innerHTML = "";
-    [t("total_row"), "", "", "", "100%", "100%", fenText(total, true)].forEach((c, k) => {
-      const td = document.createElement("td"); td.textContent = c; if (k > 2) { td.className = "num"; } foot.appendChild(td);
+    ["", t("total_row"), fenText(total, true), "100%", "100%", "", ""].forEach((c, k) => {
+      const td = document.createElement("td"); td.textContent = c; if (numeric(k)) { td.className = "num"; } foot.appendChild(td);
     });
   }
   function exportCsv() {
@@ -245,7 +252,7 @@
     if (!res) { return; }
     const esc = (v) => (/[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v);
     const lines = [columns()].concat(res.out.rows.map((r, i) => cellsOf(r, i, true)))
-      .concat([[t("total_row"), "", "", "", "", "", fenText(res.out.rows.reduce((a, r) => a + r.amount_fen, 0), false)]]);
+      .concat([["", t("total_row"), fenText(res.out.rows.reduce((a, r) => a + r.amount_fen, 0), false), "", "", "", ""]]);
     const text = "\ufeff" + lines.map((l) => l.map(esc).join(",")).join("\r\n") + "\r\n";
     const a = document.createElement("a"), url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
     a.href = url; a.download = "qingshan-compensation-" + res.run.id.slice(0, 8) + "-" + res.rule.rule + "-" + res.year + ".csv";
