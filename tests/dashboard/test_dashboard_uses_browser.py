@@ -203,6 +203,7 @@ def test_change_map_and_growth_ranking_follow_the_drill_down(served: SimpleNames
                            arg=int((regions["parent"] == CITY).sum()))
     sync_api = pytest.importorskip("playwright.sync_api")
     sync_api.expect(page.locator("#rank-scope")).to_contain_text("南昌市")
+    sync_api.expect(page.locator("#panel-change")).to_contain_text(re.compile(r"2018 .*→ 2019: [+-]?\d"))
     kids = set(regions.loc[regions["parent"] == CITY, "name"])
     rows = _ranking(page)
     assert {r[1] for r in rows} == kids

@@ -181,7 +181,7 @@
     const m = v.length ? Math.max.apply(null, v.map(Math.abs)) : NaN;
     const n = DIVERGING.length, mid = (n - 1) / 2;
     return {
-      lo: -m, hi: m, palette: DIVERGING,
+      lo: m > 0 ? -m : 0, hi: m > 0 ? m : 0, palette: DIVERGING,
       colour: (x) => {
         if (x === null || x === undefined || isNaN(x)) { return NO_DATA; }
         if (!(m > 0)) { return DIVERGING[mid]; }
@@ -526,7 +526,15 @@
       const items = s.by_indicator.filter((i) => i.value !== null);
       bar.setOption(barOption(items.map(nameOf), items.map((i) => i.value / 1e8), t("yi")), true);
     }
-    renderGdp();
+    renderGdp(); renderPanelChange();
+  }
+  function renderPanelChange() {
+    // in the change view, the growth of the region shown in the panel
+    const el = $("panel-change"), s = state.summary, c = state.change && s && state.change.by[s.region.code];
+    el.hidden = state.view !== "change" || !c;
+    if (el.hidden) { return; }
+    el.textContent = t("growth") + " " + compareLabel(state.compare) + " → " + state.year + ": " +
+      fmtMetric(c.growth, "%") + " (" + (state.change.comparable ? t("comparable_prices") : t("current_prices")) + ")";
   }
   function renderGdp() {
     const g = state.gdp;
@@ -664,7 +672,9 @@
   function rankingColumns(unit) {
     const u = unit === "CNY" ? t("yi") : unitName(unit);
     if (state.view === "change") {
-      const c = state.change, side = (s) => (s || "").split("/")[1] || "";
+      // sides are "run/year": the year alone within one run, "run/year" against another run
+      const c = state.change, against = state.compare.indexOf("run:") === 0;
+      const side = (s) => (against ? s || "" : (s || "").split("/")[1] || "");
       return [t("rank"), t("region"), t("value_from") + " " + (c ? side(c.from) : "") + " (" + t("yi") + ")",
         t("value_from") + " " + (c ? side(c.to) : "") + " (" + t("yi") + ")",
         t("growth") + " (%, " + (c && !c.comparable ? t("current_prices") : t("comparable_prices")) + ")"];
@@ -732,8 +742,12 @@
     const p = rankingParams();
     $("csv").href = runUrl("/ranking", Object.assign({}, p, { format: "csv" }));
     $("xlsx").href = runUrl("/ranking", Object.assign({}, p, { format: "xlsx" }));
-    return api(runUrl("/ranking", p)).then((r) => { state.ranking = r; return loadViewData(); })
-      .then(renderRanking).catch((err) => { renderRanking(); showError(err); });
+    const key = JSON.stringify([state.run.id, state.view, p]);
+    state.rankingKey = key;
+    return api(runUrl("/ranking", p)).then((r) => {
+      if (state.rankingKey !== key) { return; }  // a later drill or choice won
+      state.ranking = r; return loadViewData().then(renderRanking);
+    }).catch((err) => { renderRanking(); showError(err); });
   }
 
   /* ---------- parcel ---------- */
@@ -853,7 +867,7 @@
     const measure = state.view === "value" || state.view === "per_km2" ? state.measure : "value";
     return api(runUrl("/regions", { parent: parent, year: state.year, indicator: state.indicator, measure: measure }))
       .then((fc) => { state.features = fc.features; return loadViewData(); })
-      .then(() => { clearStatus(); return paintMap(); })
+      .then(() => { clearStatus(); renderPanelChange(); return paintMap(); })
       .then(() => $("map").setAttribute("data-ready", "true"))
       .catch((err) => { paintMap(); showError(err); });
   }
