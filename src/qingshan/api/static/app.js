@@ -667,7 +667,7 @@
     const parent = currentParent();
     const level = parent ? LEVELS[LEVELS.indexOf(parent.level) + 1] || $("rank-level").value : $("rank-level").value;
     return { level: level, parent: parent ? parent.code : null, year: state.year, indicator: state.indicator,
-      measure: state.view === "value" ? state.measure : "value" };
+      measure: state.view === "value" || state.view === "per_km2" ? state.measure : "value" };
   }
   function rankingColumns(unit) {
     const u = unit === "CNY" ? t("yi") : unitName(unit);
