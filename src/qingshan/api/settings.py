@@ -16,7 +16,8 @@ class Settings(BaseModel):
     """Configuration of :func:`qingshan.api.app.create_app`.
 
     Read from the environment with :meth:`from_env` (``QINGSHAN_STORE_URL``,
-    ``QINGSHAN_BASE_CONFIG``, ``QINGSHAN_SECURE_COOKIES``); tests build it
+    ``QINGSHAN_BASE_CONFIG``: the run configs accountings may name as their base, separated by
+    ``os.pathsep``; ``QINGSHAN_SECURE_COOKIES``); tests build it
     directly, e.g. ``Settings(store_url="sqlite:////tmp/test.sqlite")``.
     """
 
@@ -24,8 +25,10 @@ class Settings(BaseModel):
 
     store_url: str = Field(DEFAULT_STORE_URL, description="SQLAlchemy URL of the results store")
     title: str = Field("Qingshan 青山 GEP results", description="Title of the OpenAPI document")
-    base_config: str | None = Field(None, description="Run config (TOML) whose boundaries, rasters and "
-                                    "tables accountings start from (default: the embedded Jiangxi example)")
+    base_config: str | None = Field(None, description="Run config (TOML) whose boundaries the reporting forms list "
+                                    "(default: the embedded Jiangxi example); the first of base_configs")
+    base_configs: tuple[str, ...] = Field((), description="Run configs (TOML) an accounting may name as its base "
+                                          "(`config:<file stem>` or the path), besides `example:jiangxi-2019`")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
     published_cache_seconds: float = Field(0.0, ge=0, description="How long a worker process trusts its copy of "
                                            "the set of published runs (a withdrawal reaches every process "
@@ -35,6 +38,7 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``QINGSHAN_STORE_URL`` (default ``sqlite:///out/qingshan.sqlite``)."""
         env = os.environ if environ is None else environ
+        bases = tuple(p for p in env.get("QINGSHAN_BASE_CONFIG", "").split(os.pathsep) if p)
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
-                   base_config=env.get("QINGSHAN_BASE_CONFIG") or None,
+                   base_config=bases[0] if bases else None, base_configs=bases,
                    secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"})

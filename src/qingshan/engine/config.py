@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qingshan.core.errors import ConfigError
 
-__all__ = ["RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
+__all__ = ["Exclusion", "RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
 
 
 class _Strict(BaseModel):
@@ -70,6 +70,13 @@ class PricesSection(_Strict):
     year_policy: Literal["exact", "deflate"] = "deflate"
 
 
+class Exclusion(_Strict):
+    """An indicator of the profile left out of the run on purpose, and why (shown in the QC report)."""
+
+    id: str = Field(description="indicator id of the profile")
+    reason: str = Field(min_length=1, description="why it is not accounted, e.g. 'no hydropower in the region'")
+
+
 class RunConfig(_Strict):
     """A whole run request."""
 
@@ -81,6 +88,7 @@ class RunConfig(_Strict):
     prices: PricesSection = PricesSection()
     options: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, float] = Field(default_factory=dict)
+    exclude: list[Exclusion] = Field(default_factory=list, description="indicators left out, each with a reason")
     source_path: Path | None = None
 
     def input_path(self, name: str, year: int) -> Path:

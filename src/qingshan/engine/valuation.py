@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -60,6 +61,11 @@ def _value(r: Any, key: str, rp: ResolvedPrice, path: str) -> float:
         exc.fix_zh = f"请在{where_zh}中给出每 {r.unit} 的价格（如 元/{r.unit}），或将实物量换算为价格所对应的单位。"
         raise
 
+def _ancestors(code: str, regions: RegionSet | None, ancestors_of: Callable[[str], Sequence[str]] | None) -> list[str]:
+    if regions is not None and code in regions:
+        return regions.ancestors(code)
+    return list(ancestors_of(code)) if ancestors_of is not None else []
+
 
 def value_rows(
     rows: pd.DataFrame,
@@ -68,11 +74,14 @@ def value_rows(
     regions: RegionSet | None,
     base_year: int,
     deflator: Deflator | None,
+    ancestors_of: Callable[[str], Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, object]]]:
     """Add ``category, price, price_unit, value, value_comparable`` to physical rows.
 
     ``rows`` has ``region_code, year, indicator, component, ecosystem, quantity, unit``. Returns the
-    valued rows and the list of prices used (for provenance). Components valued as
+    valued rows and the list of prices used (for provenance). A price is looked up for the region,
+    then its ancestors in ``regions`` (or, without regions, those ``ancestors_of`` gives), then
+    ``*``. Components valued as
     ``reported_value`` keep ``value`` empty (they are physical headlines, valued by other components).
     """
     reg = registry()
@@ -99,7 +108,7 @@ def value_rows(
             cmp_col.append(_comparable(reported, int(r.year), base_year, deflator))
             continue
         key = comp.price_key.replace("{item}", r.component)
-        ancestors = regions.ancestors(r.region_code) if regions is not None and r.region_code in regions else []
+        ancestors = _ancestors(str(r.region_code), regions, ancestors_of)
         rp = prices.resolve(key, int(r.year), r.region_code, ancestors)
         value = _value(r, key, rp, prices.path)
         comparable = _comparable(value, int(r.year), base_year, deflator)

@@ -11,16 +11,23 @@ from typing import Any
 
 from qingshan.core.errors import ConfigError, UnknownIndicatorError
 from qingshan.core.spec import Category, IndicatorSpec
+from qingshan.indicators.profile_rules import check_rules
 
 __all__ = ["Profile", "ProfileEntry", "Registry"]
 
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    """One indicator of a profile, with the method chosen for it."""
+    """One indicator of a profile, with the method chosen for it.
+
+    ``optional``: the indicator applies only where its data exist (e.g. coastal protection); a run
+    without its data reports it as "not computed: no data" in the QC report instead of failing.
+    """
 
     indicator: str
     method: str | None = None
+    certainty: str | None = None  # how sure we are the profile's standard lists it (V, R, ...), when given
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Profile:
     description: str
     entries: tuple[ProfileEntry, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    rules: tuple[Mapping[str, Any], ...] = ()  # [[rules]] tables, e.g. out_of_region_deduction (engine/rules.py)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Profile:
@@ -69,7 +77,8 @@ class Profile:
                 fix="Give a built-in profile id, or a profile file laid out like those in src/qingshan/data/profiles.",
                 fix_zh="请给出内置方法配置名称，或按 src/qingshan/data/profiles 中的格式编写方法配置文件。",
             )
-        entries = tuple(ProfileEntry(e["id"], e.get("method")) for e in indicators)
+        entries = tuple(ProfileEntry(e["id"], e.get("method"), certainty=e.get("certainty"),
+                                     optional=bool(e.get("optional", False))) for e in indicators)
         return cls(
             id=data["id"],
             name_zh=data.get("name_zh", ""),
@@ -78,6 +87,7 @@ class Profile:
             description=data.get("description", ""),
             entries=entries,
             options=data.get("options", {}),
+            rules=tuple(data.get("rules", [])),
         )
 
     @property
@@ -156,4 +166,5 @@ class Registry:
         prof = Profile.from_toml(path)
         for e in prof.entries:
             self.get(e.indicator).method(e.method)
+        check_rules(prof.rules, prof.indicator_ids, str(path))
         return prof
