@@ -360,7 +360,8 @@ def test_compensation_page_allocates_the_fund_to_the_fen(served: SimpleNamespace
 
 
 @pytest.mark.parametrize("path", ["/", "/compensation"])
-def test_phone_width_has_no_horizontal_overflow(path: str, served: SimpleNamespace, browser: Any) -> None:
+def test_phone_width_has_no_horizontal_overflow(path: str, served: SimpleNamespace, browser: Any,
+                                                example: SimpleNamespace, tmp_path: Path) -> None:
     page, problems = _page(browser, width=390, height=844, locale="zh-CN")
     page.goto(served.base_url + path)
     page.wait_for_selector("#map[data-ready=true]" if path == "/" else "body[data-ready=true]")
@@ -368,6 +369,14 @@ def test_phone_width_has_no_horizontal_overflow(path: str, served: SimpleNamespa
         page.select_option("#view", "change")
         page.wait_for_function("() => document.querySelector('#map').dataset.ready === 'true' && "
                                "document.querySelectorAll('#ranking-table tbody tr').length > 0")
+        point = example.counties.loc[example.counties["code"] == COUNTY, "geometry"].iloc[0].representative_point()
+        d = 0.02
+        ring = [[point.x - d, point.y - d], [point.x + d, point.y - d], [point.x + d, point.y + d],
+                [point.x - d, point.y - d]]
+        parcel = tmp_path / "parcel.geojson"
+        parcel.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}), encoding="utf-8")
+        page.set_input_files("#parcel-file", str(parcel))  # the parcel card with its tables, too
+        page.wait_for_selector("#parcel-panel:not([hidden])")
     else:
         page.click("#compute")
         page.wait_for_selector("#result:not([hidden])")
