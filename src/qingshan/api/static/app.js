@@ -114,7 +114,7 @@
     if (unit === "CNY/km2") { return fmt(x / 1e4, 1) + " " + t("wan_per_km2"); }
     if (unit === "CNY/person") { return fmt(x, 0) + " " + t("yuan_per_person"); }
     if (/\/km2$/.test(unit)) { return fmt(x, 1) + " " + unitName(unit.slice(0, -4)) + "/km²"; }
-    return fmt(x, 0) + " " + unit;
+    return fmt(x, 0) + " " + unitName(unit);
   }
   const pct = (x) => (x === null || x === undefined ? "—" : fmt(x * 100, 1) + "%");
 
