@@ -23,6 +23,12 @@ def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
+@router.get("/compensation", include_in_schema=False)
+def compensation_page() -> FileResponse:
+    """The eco-compensation page (生态补偿分配): a fund split among regions by a rule."""
+    return FileResponse(STATIC_DIR / "compensation.html", media_type="text/html")
+
+
 @router.get("/healthz", summary="Health check · 健康检查")
 def healthz() -> Health:
     """Liveness: the service answers (服务在线)."""

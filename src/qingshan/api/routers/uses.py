@@ -153,3 +153,72 @@ async def run_parcel_report(
     content = await run_in_threadpool(render)
     name = f"qingshan-parcel-{view.run.id[:8]}-{y}-{lang}.pdf"
     return Response(content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+POPULATION_ITEMS = ("population", "人口", "常住人口", "resident_population")
+PERSONS_PER_UNIT = {"人": 1.0, "person": 1.0, "persons": 1.0, "people": 1.0, "万人": 1e4, "10^4 persons": 1e4}
+
+
+class PopulationRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    population: float = Field(description="persons 人")
+    source: str
+
+
+class PopulationOut(BaseModel):
+    """Population of the run's regions (from its statistics table), for per-capita figures."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str
+    year: int
+    rows: list[PopulationRow] = Field(description="Regions with a population (a parent without its own row: sum of "
+                                                  "its leaf regions when every one reports it); empty when absent")
+    skipped: list[dict[str, str]] = Field(description="Rows not used, with the reason (e.g. unknown unit)")
+
+
+@router.get("/{run_id}/population", summary="Population by region · 各地区人口（人均值用）")
+def run_population(
+    view: RunDep,
+    year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
+) -> PopulationOut:
+    """Population [persons] from the statistics rows with item ``population`` (人口/常住人口) in 人 or 万人;
+    rows in another unit are listed under ``skipped`` (never guessed) 统计表中的人口（人或万人）。"""
+    from qingshan.api.routers.parcels import _leaf_descendants
+
+    y = view.year(year)
+    own, skipped = _population_rows((view.run.config or {}).get("tables", {}).get("statistics"), y)
+    regions = view.regions()
+    rows = dict(own)
+    for code in regions["code"]:
+        leaves = _leaf_descendants(regions, str(code))
+        if code not in rows and leaves and all(c in own for c in leaves):
+            rows[str(code)] = (sum(own[c][0] for c in leaves), "sum of leaf regions 下级合计")
+    return PopulationOut(run_id=view.run.id, year=y, skipped=skipped,
+                         rows=[PopulationRow(code=c, population=p, source=s) for c, (p, s) in sorted(rows.items())])
+
+
+def _population_rows(path: object, year: int) -> tuple[dict[str, tuple[float, str]], list[dict[str, str]]]:
+    """Region code → (persons, source) from a statistics CSV, and the rows skipped with why."""
+    from qingshan.core.errors import QingshanError
+    from qingshan.core.tables import read_csv_table
+
+    if not path:
+        return {}, []
+    try:
+        df = read_csv_table(str(path), ["region_code", "year", "item", "value", "unit"], what="statistics table",
+                            what_zh="统计数据表")
+    except QingshanError:
+        return {}, []
+    df = df[df["item"].astype(str).isin(POPULATION_ITEMS) & (pd.to_numeric(df["year"], errors="coerce") == year)]
+    out: dict[str, tuple[float, str]] = {}
+    skipped = []
+    for r in df.itertuples():
+        factor = PERSONS_PER_UNIT.get(str(r.unit).strip())
+        value = pd.to_numeric(r.value, errors="coerce")
+        if factor is None or pd.isna(value) or value <= 0:
+            skipped.append({"region_code": str(r.region_code), "reason": f"unit '{r.unit}' or value '{r.value}' not usable "
+                            "(give persons in 人 or 万人) 单位或数值不可用（请用 人 或 万人）"})
+            continue
+        out[str(r.region_code)] = (float(value) * factor, str(getattr(r, "source", "")))
+    return out, skipped

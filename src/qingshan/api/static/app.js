@@ -26,7 +26,18 @@
       basis_raster: "raster, exact", basis_apportioned: "statistics, apportioned",
       draw_hint: "Click on the map to add vertices; double-click or press Finish to close the polygon.",
       valuing: "Valuing the parcel…", parcel_in: "in", renderer_svg: "Simple map (WebGL unavailable)",
-      vendor_missing: "The map and chart libraries are missing: run `cd web && npm ci && npm run build`. A simple map is shown."
+      vendor_missing: "The map and chart libraries are missing: run `cd web && npm ci && npm run build`. A simple map is shown.",
+      view: "View", view_value: "Values", view_change: "Change (growth %)", view_per_km2: "Per km²",
+      view_per_capita: "Per capita", compare: "Compared with", this_run: "this run",
+      report_pdf: "GEP report (PDF)", report_docx: "GEP report (Word)", parcel_report: "Download report (PDF)",
+      by_ecosystem: "By ecosystem", ecosystem: "Ecosystem", physical: "Physical quantities", component: "Component",
+      quantity: "Quantity", unit: "Unit", compensation_link: "Eco-compensation", growth: "Growth",
+      value_from: "Value", rank_scope: "Regions of", per_capita: "Per capita", population: "Population",
+      comparable_prices: "at comparable prices", current_prices: "at current prices",
+      no_compare: "Nothing to compare with: this run has one year and no other published run covers it.",
+      no_population: "Population is not in the run's statistics (item population, unit 人 or 万人): no per-capita view.",
+      reporting: "Preparing the report…", fix: "Fix", yuan_per_person: "CNY per person", wan_per_km2: "10⁴ CNY per km²",
+      per_km2_of: "per km²", download_started: "Report downloaded."
     },
     zh: {
       title: "生态产品总值核算结果", run: "核算记录", year: "年份", indicator: "指标", measure: "量纲",
@@ -47,10 +58,32 @@
       basis_raster: "栅格，精确", basis_apportioned: "统计，分摊",
       draw_hint: "在地图上点击添加顶点；双击或点击“完成”闭合多边形。", valuing: "正在评估地块…", parcel_in: "位于",
       renderer_svg: "简易地图（WebGL 不可用）",
-      vendor_missing: "地图与图表库缺失：请运行 `cd web && npm ci && npm run build`。当前显示简易地图。"
+      vendor_missing: "地图与图表库缺失：请运行 `cd web && npm ci && npm run build`。当前显示简易地图。",
+      view: "视图", view_value: "总量", view_change: "变化（增长率）", view_per_km2: "地均（每平方千米）",
+      view_per_capita: "人均", compare: "对比", this_run: "本次核算",
+      report_pdf: "GEP 核算报告（PDF）", report_docx: "GEP 核算报告（Word）", parcel_report: "下载评估报告（PDF）",
+      by_ecosystem: "按生态系统", ecosystem: "生态系统", physical: "实物量", component: "组分",
+      quantity: "实物量", unit: "单位", compensation_link: "生态补偿", growth: "增长率",
+      value_from: "价值量", rank_scope: "下辖区域：", per_capita: "人均", population: "人口",
+      comparable_prices: "可比价", current_prices: "当年价",
+      no_compare: "无可对比的数据：本次核算只有一年，且没有其他已发布的核算覆盖同一地区。",
+      no_population: "本次核算的统计表中没有人口（item 为 population，单位为 人 或 万人），无法显示人均值。",
+      reporting: "正在生成报告…", fix: "解决办法", yuan_per_person: "元/人", wan_per_km2: "万元/平方千米",
+      per_km2_of: "每平方千米", download_started: "报告已下载。"
     }
   };
   const PALETTE = ["#edf8e9", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#005a32"];
+  const DIVERGING = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d9f0d3", "#7fbf7b", "#1b7837"];  // decline → growth
+  const LEVELS = ["province", "city", "county", "township"];
+  // units of the physical quantities, for the labels (id → [en, zh]); others are shown as given
+  const UNITS = { t: ["t", "吨"], "万t": ["10⁴ t", "万吨"], m3: ["m³", "立方米"], tCO2: ["t CO₂", "吨 CO₂"], tO2: ["t O₂", "吨 O₂"],
+    kWh: ["kWh", "千瓦时"], visit: ["visits", "人次"], visits: ["visits", "人次"], hm2: ["hm²", "公顷"], km2: ["km²", "平方千米"],
+    kg: ["kg", "千克"], mu: ["mu", "亩"], "person-time": ["visits", "人次"], CNY: ["CNY", "元"], ion: ["ions", "个"],
+    ions: ["ions", "个"], MWh: ["MWh", "兆瓦时"], "m3/s": ["m³/s", "立方米/秒"] };
+  // products reported in the statistics table that the catalogue does not name (id → [en, zh])
+  const PRODUCTS = { rice: ["Rice", "稻谷"], wheat: ["Wheat", "小麦"], corn: ["Maize", "玉米"], vegetables: ["Vegetables", "蔬菜"],
+    fruit: ["Fruit", "水果"], tea: ["Tea", "茶叶"], timber: ["Timber", "木材"], fish: ["Aquatic products", "水产品"],
+    pork: ["Pork", "猪肉"], oil_crops: ["Oil crops", "油料"] };
   const NO_DATA = "#d9d9d9";
   const BACKGROUND = "#eef3f6";
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -59,7 +92,8 @@
     lang: localStorage.getItem("qingshan.lang") || ((navigator.language || "en").slice(0, 2) === "zh" ? "zh" : "en"),
     runIndicators: null, runs: [], run: null, indicators: {}, year: null, indicator: "", measure: "value",
     path: [], selected: null, features: [], summary: null, ranking: null, gdp: null, series: null,
-    drawing: false, vertices: [], parcel: null
+    drawing: false, vertices: [], parcel: null, parcelBody: null,
+    view: "value", compare: "", change: null, changeKey: "", population: null, populationYear: null
   };
   const charts = {};
   let view = null;
@@ -74,19 +108,31 @@
       { maximumFractionDigits: digits === undefined ? 2 : digits, minimumFractionDigits: 0 });
   }
   function fmtMetric(x, unit) {
-    if (x === null || x === undefined) { return t("no_data"); }
+    if (x === null || x === undefined || (typeof x === "number" && isNaN(x))) { return t("no_data"); }
     if (unit === "CNY") { return fmt(x / 1e8, 2) + " " + t("yi"); }
-    return fmt(x, 0) + " " + unit;
+    if (unit === "%") { return (x > 0 ? "+" : "") + fmt(x, 1) + "%"; }
+    if (unit === "CNY/km2") { return fmt(x / 1e4, 1) + " " + t("wan_per_km2"); }
+    if (unit === "CNY/person") { return fmt(x, 0) + " " + t("yuan_per_person"); }
+    if (/\/km2$/.test(unit)) { return fmt(x, 1) + " " + unitName(unit.slice(0, -4)) + "/km²"; }
+    return fmt(x, 0) + " " + unitName(unit);
   }
   const pct = (x) => (x === null || x === undefined ? "—" : fmt(x * 100, 1) + "%");
 
   function errorText(body) {
-    return state.lang === "zh" ? (body.message_zh || body.message_en) : (body.message_en || body.message_zh);
+    const msg = state.lang === "zh" ? (body.message_zh || body.message_en) : (body.message_en || body.message_zh);
+    const fix = state.lang === "zh" ? (body.fix_zh || body.fix) : (body.fix || body.fix_zh);
+    return msg && fix ? msg + " " + t("fix") + (state.lang === "zh" ? "：" : ": ") + fix : msg;
+  }
+  function unitName(u) { const x = UNITS[u]; return x ? x[state.lang === "zh" ? 1 : 0] : u; }
+  function componentName(indicator, component) {
+    const spec = state.indicators[indicator], c = spec && (spec.components || []).find((x) => x.id === component);
+    const p = PRODUCTS[component];
+    return c ? nameOf(c) : p ? p[state.lang === "zh" ? 1 : 0] : component;
   }
   function send(path, init) {
     return fetch(path, Object.assign({ headers: { Accept: "application/json" } }, init || {})).then((r) =>
       r.json().catch(() => ({})).then((body) => {
-        if (!r.ok) { const e = new Error(errorText(body) || r.statusText); e.status = r.status; throw e; }
+        if (!r.ok) { const e = new Error(errorText(body) || r.statusText); e.status = r.status; e.body = body; throw e; }
         return body;
       }));
   }
@@ -129,11 +175,26 @@
   }
 
   /* ---------- colours ---------- */
+  function divergingScale(values) {
+    // symmetric around 0: red for decline, green for growth (growth in %)
+    const v = values.filter((x) => x !== null && x !== undefined && !isNaN(x));
+    const m = v.length ? Math.max.apply(null, v.map(Math.abs)) : NaN;
+    const n = DIVERGING.length, mid = (n - 1) / 2;
+    return {
+      lo: m > 0 ? -m : 0, hi: m > 0 ? m : 0, palette: DIVERGING,
+      colour: (x) => {
+        if (x === null || x === undefined || isNaN(x)) { return NO_DATA; }
+        if (!(m > 0)) { return DIVERGING[mid]; }
+        const k = Math.round(mid + (x / m) * mid);
+        return DIVERGING[Math.max(0, Math.min(n - 1, k))];
+      }
+    };
+  }
   function colourScale(values) {
     const v = values.filter((x) => x !== null && x !== undefined && !isNaN(x));
     const lo = Math.min.apply(null, v), hi = Math.max.apply(null, v);
     return {
-      lo: lo, hi: hi,
+      lo: lo, hi: hi, palette: PALETTE,
       colour: (x) => {
         if (x === null || x === undefined || isNaN(x)) { return NO_DATA; }
         const k = hi > lo ? Math.floor((x - lo) / (hi - lo) * (PALETTE.length - 1) + 1e-9) : PALETTE.length - 2;
@@ -347,6 +408,8 @@
     if (state.drawing) { $("map-hint").textContent = t("draw_hint"); }
     fillIndicators();
     renderCrumbs(); renderLegend(); renderPanel(); renderRanking(); renderSeries(); renderParcel();
+    if (state.run) { fillCompare(); setReportLinks(); }
+    Object.keys(parcelMessages).forEach((id) => parcelMessage(id, parcelMessages[id][0], parcelMessages[id][1]));
     const warn = $("vendor-warning");
     if (warn) { warn.textContent = t("vendor_missing"); }
   }
@@ -380,7 +443,9 @@
 
   /* ---------- map ---------- */
   function paintMap() {
-    const scale = colourScale(state.features.map((f) => f.properties.metric));
+    decorate(state.features);
+    const values = state.features.map((f) => f.properties.metric);
+    const scale = state.view === "change" ? divergingScale(values) : colourScale(values);
     state.scale = scale;
     state.features.forEach((f) => { f.properties.colour = scale.colour(f.properties.metric); });
     renderLegend();
@@ -395,10 +460,12 @@
     if (!scale) { return; }
     if (!isFinite(scale.lo)) { el.textContent = t("no_data"); return; }
     const lab = document.createElement("span"); lab.textContent = t("legend") + ": " + fmtMetric(scale.lo, unit); el.appendChild(lab);
-    PALETTE.forEach((c) => {
+    scale.palette.forEach((c) => {
       const sw = document.createElement("span"); sw.className = "swatch"; sw.style.background = c; el.appendChild(sw);
     });
     const hi = document.createElement("span"); hi.textContent = fmtMetric(scale.hi, unit); el.appendChild(hi);
+    const what = viewCaption();
+    if (what) { const c = document.createElement("span"); c.className = "muted"; c.textContent = "· " + what; el.appendChild(c); }
     if (view && view.kind === "svg") {
       const note = document.createElement("span"); note.className = "muted"; note.textContent = "· " + t("renderer_svg");
       el.appendChild(note);
@@ -410,7 +477,7 @@
     items.forEach((it, i) => {
       if (i) { const s = document.createElement("span"); s.className = "sep"; s.textContent = "›"; nav.appendChild(s); }
       const b = document.createElement("button"); b.type = "button"; b.textContent = it.name;
-      b.addEventListener("click", () => { state.path = state.path.slice(0, it.depth); loadMap(); });
+      b.addEventListener("click", () => { state.path = state.path.slice(0, it.depth); drill(); });
       nav.appendChild(b);
     });
   }
@@ -459,7 +526,15 @@
       const items = s.by_indicator.filter((i) => i.value !== null);
       bar.setOption(barOption(items.map(nameOf), items.map((i) => i.value / 1e8), t("yi")), true);
     }
-    renderGdp();
+    renderGdp(); renderPanelChange();
+  }
+  function renderPanelChange() {
+    // in the change view, the growth of the region shown in the panel
+    const el = $("panel-change"), s = state.summary, c = state.change && s && state.change.by[s.region.code];
+    el.hidden = state.view !== "change" || !c;
+    if (el.hidden) { return; }
+    el.textContent = t("growth") + " " + compareLabel(state.compare) + " → " + state.year + ": " +
+      fmtMetric(c.growth, "%") + " (" + (state.change.comparable ? t("comparable_prices") : t("current_prices")) + ")";
   }
   function renderGdp() {
     const g = state.gdp;
@@ -491,23 +566,188 @@
     return tr;
   }
 
-  /* ---------- ranking ---------- */
-  const rankingParams = () => ({ level: $("rank-level").value, year: state.year, indicator: state.indicator, measure: state.measure });
-  function renderRanking() {
-    const r = state.ranking, body = $("ranking-table").querySelector("tbody"); body.innerHTML = "";
-    if (!r) { return; }
-    $("rank-value-head").textContent = t("value") + " (" + (r.unit === "CNY" ? t("yi") : r.unit) + ")";
-    r.rows.forEach((x) => {
-      const v = x.value === null ? "—" : r.unit === "CNY" ? fmt(x.value / 1e8, 2) : fmt(x.value, 0);
-      const per = x.per_km2 === null ? "—" : r.unit === "CNY" ? fmt(x.per_km2 / 1e4, 1) + " " + t("wan") : fmt(x.per_km2, 1);
-      body.appendChild(row([String(x.rank), x.name, v, per], [true, false, true, true]));
+  /* ---------- views: change, per km², per capita ---------- */
+  function currentParent() { return state.path.length ? state.path[state.path.length - 1] : null; }
+  function viewCaption() {
+    if (state.view === "change") {
+      const c = state.change;
+      return c ? t("growth") + " " + (c.comparable ? t("comparable_prices") : t("current_prices")) + ": " + compareLabel(state.compare) +
+        " → " + state.year : "";
+    }
+    if (state.view === "per_km2") { return t("view_per_km2"); }
+    if (state.view === "per_capita") { return t("view_per_capita") + " (" + t("population") + ")"; }
+    return "";
+  }
+  function compareOptions() {
+    const opts = [];
+    state.run.years.filter((y) => y !== state.year).sort().reverse()
+      .forEach((y) => opts.push({ key: "year:" + y, label: y + " (" + t("this_run") + ")" }));
+    state.runs.filter((r) => r.id !== state.run.id).forEach((r) => r.years.slice().sort().reverse()
+      .forEach((y) => opts.push({ key: "run:" + r.id + ":" + y, label: r.name + " · " + y })));
+    return opts;
+  }
+  function compareLabel(key) {
+    const o = compareOptions().find((x) => x.key === key);
+    return o ? o.label : "";
+  }
+  function fillCompare() {
+    const sel = $("compare"), opts = compareOptions(); sel.innerHTML = "";
+    opts.forEach((o) => { const el = document.createElement("option"); el.value = o.key; el.textContent = o.label; sel.appendChild(el); });
+    if (!opts.some((o) => o.key === state.compare)) {
+      // default: the latest earlier year of this run, else the first other run
+      const earlier = opts.find((o) => o.key.indexOf("year:") === 0 && Number(o.key.slice(5)) < state.year);
+      state.compare = earlier ? earlier.key : (opts.length ? opts[0].key : "");
+    }
+    sel.value = state.compare;
+    $("compare-wrap").hidden = state.view !== "change";
+  }
+  function changeUrl() {
+    const parts = state.compare.split(":");
+    const p = parts[0] === "year" ? { from: parts[1], to: state.year } : { against: parts[1], from: parts[2], to: state.year };
+    return runUrl("/change", p);
+  }
+  function loadChange() {
+    if (state.view !== "change") { return Promise.resolve(); }
+    if (!state.compare) { state.change = null; return Promise.reject(new Error(t("no_compare"))); }
+    const url = changeUrl();
+    if (state.change && state.changeKey === url) { return Promise.resolve(); }
+    return api(url).then((body) => {
+      // one entry per region for the chosen indicator (or GEP), at comparable prices when both sides have them
+      const key = state.indicator || "GEP";
+      const rows = body.changes.filter((r) => r.indicator === key);
+      const comparable = rows.some((r) => r.comparable_0 > 0 && r.comparable_1 > 0);
+      const by = {};
+      rows.forEach((r) => {
+        by[r.region_code] = comparable
+          ? { v0: r.comparable_0, v1: r.comparable_1, growth: r.comparable_growth_pct }
+          : { v0: r.value_0, v1: r.value_1, growth: r.value_growth_pct };
+      });
+      state.change = { comparable: comparable, by: by, from: body.from_side, to: body.to_side, indicator: key };
+      state.changeKey = url;
     });
+  }
+  function loadPopulation() {
+    if (state.view !== "per_capita" || (state.population && state.populationYear === state.year)) { return Promise.resolve(); }
+    return api(runUrl("/population", { year: state.year })).then((body) => {
+      state.population = {}; state.populationYear = state.year;
+      body.rows.forEach((r) => { state.population[r.code] = r.population; });
+      if (!body.rows.length) { throw new Error(t("no_population")); }
+    });
+  }
+  function loadViewData() {
+    return Promise.all([loadChange(), loadPopulation()]);
+  }
+  function viewValue(code, metric, area, unit) {
+    // the number shown for a region in the current view, and its unit
+    if (state.view === "change") {
+      const c = state.change && state.change.by[code];
+      return [c && c.growth !== null && c.growth !== undefined ? c.growth : null, "%"];
+    }
+    if (metric === null || metric === undefined) { return [null, unit]; }
+    if (state.view === "per_km2") {
+      return [area ? metric / area : null, unit === "CNY" ? "CNY/km2" : unit + "/km2"];
+    }
+    if (state.view === "per_capita") {
+      const p = state.population && state.population[code];
+      return [p && unit === "CNY" ? metric / p : null, "CNY/person"];
+    }
+    return [metric, unit];
+  }
+  function decorate(features) {
+    features.forEach((f) => {
+      const p = f.properties;
+      if (p.base_metric === undefined) { p.base_metric = p.metric; p.base_unit = p.metric_unit; }
+      const v = viewValue(p.code, p.base_metric, p.area_km2, p.base_unit);
+      p.metric = v[0]; p.metric_unit = v[1];
+    });
+  }
+
+  /* ---------- ranking (the children of the region viewed, or a level of the whole run) ---------- */
+  function rankingParams() {
+    const parent = currentParent();
+    const level = parent ? LEVELS[LEVELS.indexOf(parent.level) + 1] || $("rank-level").value : $("rank-level").value;
+    return { level: level, parent: parent ? parent.code : null, year: state.year, indicator: state.indicator,
+      measure: state.view === "value" || state.view === "per_km2" ? state.measure : "value" };
+  }
+  function rankingColumns(unit) {
+    const u = unit === "CNY" ? t("yi") : unitName(unit);
+    if (state.view === "change") {
+      // sides are "run/year": the year alone within one run, "run/year" against another run
+      const c = state.change, against = state.compare.indexOf("run:") === 0;
+      const side = (s) => (against ? s || "" : (s || "").split("/")[1] || "");
+      return [t("rank"), t("region"), t("value_from") + " " + (c ? side(c.from) : "") + " (" + t("yi") + ")",
+        t("value_from") + " " + (c ? side(c.to) : "") + " (" + t("yi") + ")",
+        t("growth") + " (%, " + (c && !c.comparable ? t("current_prices") : t("comparable_prices")) + ")"];
+    }
+    if (state.view === "per_km2") { return [t("rank"), t("region"), t("value") + " (" + u + ")", t("per_km2") + " (" + (unit === "CNY" ? t("wan") : u) + ")"]; }
+    if (state.view === "per_capita") { return [t("rank"), t("region"), t("value") + " (" + u + ")", t("population"), t("per_capita") + " (" + t("yuan_per_person") + ")"]; }
+    return [t("rank"), t("region"), t("value") + " (" + u + ")", t("per_km2") + (unit === "CNY" ? " (" + t("wan") + ")" : "")];
+  }
+  function rankingRows() {
+    // [sort key, cells] for the current view; sorted descending, missing values last
+    const r = state.ranking, cny = r.unit === "CNY";
+    const val = (x) => (x === null || x === undefined ? "—" : cny ? fmt(x / 1e8, 2) : fmt(x, 0));
+    const perKm2 = (x) => (x === null || x === undefined ? "—" : cny ? fmt(x / 1e4, 1) : fmt(x, 1));
+    const rows = r.rows.map((x) => {
+      if (state.view === "change") {
+        const c = state.change && state.change.by[x.code];
+        const g = c ? c.growth : null;
+        return [g, [x.name, c ? fmt(c.v0 / 1e8, 2) : "—", c ? fmt(c.v1 / 1e8, 2) : "—",
+          g === null || g === undefined ? "—" : (g > 0 ? "+" : "") + fmt(g, 2) + "%"]];
+      }
+      if (state.view === "per_km2") { return [x.per_km2, [x.name, val(x.value), perKm2(x.per_km2)]]; }
+      if (state.view === "per_capita") {
+        const p = state.population && state.population[x.code];
+        const pc = p && cny && x.value !== null ? x.value / p : null;
+        return [pc, [x.name, val(x.value), p ? fmt(p, 0) : "—", pc === null ? "—" : fmt(pc, 0)]];
+      }
+      return [x.value, [x.name, val(x.value), perKm2(x.per_km2)]];
+    });
+    const missing = (v) => v === null || v === undefined || isNaN(v);
+    rows.sort((a, b) => (missing(a[0]) ? 1 : 0) - (missing(b[0]) ? 1 : 0) || (missing(a[0]) ? 0 : b[0] - a[0]));
+    return rows.map((x, i) => [String(i + 1)].concat(x[1]));
+  }
+  function renderRanking() {
+    const r = state.ranking, body = $("ranking-table").querySelector("tbody"), head = $("ranking-head");
+    body.innerHTML = ""; head.innerHTML = "";
+    const parent = currentParent();
+    $("rank-scope").textContent = parent ? t("rank_scope") + " " + parent.name : "";
+    $("rank-level").disabled = !!parent;
+    if (!r) { return; }
+    $("rank-level").value = r.level;
+    rankingColumns(r.unit).forEach((c, i) => {
+      const th = document.createElement("th"); th.scope = "col"; th.textContent = c;
+      if (i !== 1) { th.className = "num"; }
+      head.appendChild(th);
+    });
+    rankingRows().forEach((cells) => body.appendChild(row(cells, cells.map((_, i) => i !== 1))));
+    const own = state.view !== "value";  // views computed in the browser export what the screen shows
+    $("csv").hidden = own; $("xlsx").hidden = own; $("change-csv").hidden = !own;
+  }
+  function csvCell(x) { const v = String(x); return /[",\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
+  function downloadBlob(blob, name) {
+    const a = document.createElement("a"), url = URL.createObjectURL(blob);
+    a.href = url; a.download = name; document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+  function exportRanking() {
+    if (!state.ranking) { return; }
+    const lines = [rankingColumns(state.ranking.unit)].concat(rankingRows().map((cells) =>
+      cells.map((c) => c.replace(/[\u00a0\u202f,]/g, "").replace(/^\+/, ""))));  // plain numbers, no grouping
+    const text = "\ufeff" + lines.map((l) => l.map(csvCell).join(",")).join("\r\n") + "\r\n";  // BOM: Excel reads Chinese
+    downloadBlob(new Blob([text], { type: "text/csv;charset=utf-8" }),
+      "qingshan-" + state.view + "-" + state.run.id.slice(0, 8) + "-" + rankingParams().level + "-" + state.year + ".csv");
   }
   function loadRanking() {
     const p = rankingParams();
     $("csv").href = runUrl("/ranking", Object.assign({}, p, { format: "csv" }));
     $("xlsx").href = runUrl("/ranking", Object.assign({}, p, { format: "xlsx" }));
-    return api(runUrl("/ranking", p)).then((r) => { state.ranking = r; renderRanking(); }).catch(showError);
+    const key = JSON.stringify([state.run.id, state.view, p]);
+    state.rankingKey = key;
+    return api(runUrl("/ranking", p)).then((r) => {
+      if (state.rankingKey !== key) { return; }  // a later drill or choice won
+      state.ranking = r; return loadViewData().then(renderRanking);
+    }).catch((err) => { renderRanking(); showError(err); });
   }
 
   /* ---------- parcel ---------- */
@@ -539,22 +779,57 @@
     view.setParcel(vertices, true);
     const feature = { type: "Feature", properties: {},
       geometry: { type: "Polygon", coordinates: [vertices.concat([vertices[0]])] } };
-    valueParcel({ method: "POST", body: JSON.stringify(feature), headers: { Accept: "application/json", "Content-Type": "application/json" } });
+    valueParcel({ body: () => JSON.stringify(feature), type: "application/json" });
   }
   function uploadParcel(file) {
-    const form = new FormData(); form.append("file", file, file.name);
     stopDrawing(); state.vertices = []; view.setParcel([], false);
-    valueParcel({ method: "POST", body: form, headers: { Accept: "application/json" } });
+    valueParcel({ body: () => { const form = new FormData(); form.append("file", file, file.name); return form; }, type: null });
   }
-  function valueParcel(init) {
-    $("status").textContent = t("valuing");
-    return send(runUrl("/parcel", { year: state.year }), init)
-      .then((body) => { state.parcel = body; clearStatus(); renderParcel(); $("parcel-panel").scrollIntoView({ block: "nearest" }); })
-      .catch((err) => { state.parcel = null; renderParcel(); showError(err); });
+  function parcelInit(parcel, accept) {
+    const headers = { Accept: accept };
+    if (parcel.type) { headers["Content-Type"] = parcel.type; }
+    return { method: "POST", body: parcel.body(), headers: headers };
+  }
+  const parcelMessages = {};
+  function parcelMessage(id, what, isError) {
+    // messages of the parcel tools are shown next to them, where the user is looking; ``what`` is an
+    // i18n key, an Error (with the API's bilingual body) or nothing; kept to be re-rendered on a language switch
+    parcelMessages[id] = [what, isError];
+    const text = !what ? "" : typeof what === "string" ? t(what)
+      : what.body && errorText(what.body) ? errorText(what.body) : String(what.message || what);
+    const el = $(id); el.textContent = text; el.hidden = !text; el.classList.toggle("is-error", !!isError);
+  }
+  function valueParcel(parcel) {
+    state.parcelBody = parcel;
+    parcelMessage("parcel-error", "valuing", false); parcelMessage("parcel-report-error", "");
+    return send(runUrl("/parcel", { year: state.year }), parcelInit(parcel, "application/json"))
+      .then((body) => {
+        state.parcel = body; parcelMessage("parcel-error", ""); renderParcel();
+        $("parcel-panel").scrollIntoView({ block: "nearest" });
+      })
+      .catch((err) => { state.parcel = null; renderParcel(); parcelMessage("parcel-error", err, true); });
+  }
+  function downloadParcelReport() {
+    if (!state.parcelBody) { return Promise.resolve(); }
+    const btn = $("parcel-report"); btn.disabled = true;
+    parcelMessage("parcel-report-error", "reporting", false);
+    return fetch(runUrl("/parcel/report", { year: state.year, lang: state.lang }), parcelInit(state.parcelBody, "application/pdf, application/json"))
+      .then((r) => {
+        if (r.ok) { return r.blob(); }
+        return r.json().catch(() => ({})).then((body) => {
+          const e = new Error(errorText(body) || r.statusText); e.body = body; throw e;
+        });
+      })
+      .then((blob) => {
+        downloadBlob(blob, "qingshan-parcel-" + state.run.id.slice(0, 8) + "-" + state.year + "-" + state.lang + ".pdf");
+        parcelMessage("parcel-report-error", "download_started", false);
+      })
+      .catch((err) => parcelMessage("parcel-report-error", err, true))
+      .then(() => { btn.disabled = false; });
   }
   function clearParcel() {
-    stopDrawing(); state.vertices = []; state.parcel = null; $("parcel-file").value = "";
-    view.setParcel([], false); renderParcel(); clearStatus();
+    stopDrawing(); state.vertices = []; state.parcel = null; state.parcelBody = null; $("parcel-file").value = "";
+    view.setParcel([], false); renderParcel(); parcelMessage("parcel-error", ""); parcelMessage("parcel-report-error", "");
   }
   function renderParcel() {
     const p = state.parcel, panel = $("parcel-panel");
@@ -571,6 +846,11 @@
     const notes = [state.lang === "zh" ? p.method_note_zh : p.method_note_en]
       .concat(p.notes.map((n) => (state.lang === "zh" ? n.zh : n.en)));
     $("parcel-note").textContent = notes.join(" ");
+    const eco = $("parcel-eco-table").querySelector("tbody"); eco.innerHTML = "";
+    (p.by_ecosystem || []).forEach((e) => eco.appendChild(row([nameOf(e), e.value === null ? "—" : fmt(e.value / 1e4, 2), pct(e.share)])));
+    const comp = $("parcel-comp-table").querySelector("tbody"); comp.innerHTML = "";
+    (p.by_component || []).forEach((c) => comp.appendChild(row([componentName(c.indicator, c.component), fmt(c.quantity, 2),
+      unitName(c.unit), c.value === null ? "—" : fmt(c.value / 1e4, 2)], [false, true, false, true])));
     const c = chart("chart-parcel");
     if (c) {
       const items = p.by_indicator.filter((i) => i.value !== null);
@@ -584,14 +864,18 @@
     const parent = state.path.length ? state.path[state.path.length - 1].code : null;
     renderCrumbs();
     $("map").removeAttribute("data-ready");
-    return api(runUrl("/regions", { parent: parent, year: state.year, indicator: state.indicator, measure: state.measure }))
-      .then((fc) => { state.features = fc.features; clearStatus(); return paintMap(); })
+    const measure = state.view === "value" || state.view === "per_km2" ? state.measure : "value";
+    return api(runUrl("/regions", { parent: parent, year: state.year, indicator: state.indicator, measure: measure }))
+      .then((fc) => { state.features = fc.features; return loadViewData(); })
+      .then(() => { clearStatus(); renderPanelChange(); return paintMap(); })
       .then(() => $("map").setAttribute("data-ready", "true"))
-      .catch(showError);
+      .catch((err) => { paintMap(); showError(err); });
   }
   function loadSummary(code) {
+    const run = state.run, year = state.year;
     return api(runUrl("/summary", { region: code, year: state.year })).then((s) => {
-      state.summary = s; state.selected = s.region.code;
+      if (state.run !== run || state.year !== year) { return s; }  // a later choice won
+      state.summary = s; state.selected = s.region.code; setReportLinks();
       loadGdp(s.region.code); loadSeries(s.region.code);
       renderPanel(); return s;
     });
@@ -609,11 +893,18 @@
       .then((points) => ({ name: run.name, points: points.filter(Boolean) }))))
       .then((series) => { state.series = series.filter((s) => s.points.length); renderSeries(); });
   }
+  function setReportLinks() {
+    const code = state.summary ? state.summary.region.code : null;
+    ["pdf", "docx"].forEach((f) => {
+      $("report-" + f).href = runUrl("/report", { region: code, year: state.year, lang: state.lang, format: f });
+    });
+  }
+  function drill() { return Promise.all([loadMap(), loadRanking()]); }
   function selectRegion(props) {
     loadSummary(props.code).then((s) => {
       if (s.children.length && state.path.every((p) => p.code !== props.code)) {
-        state.path.push({ code: props.code, name: props.name });
-        return loadMap();
+        state.path.push({ code: props.code, name: props.name, level: props.level });
+        return drill();
       }
       view.select(state.selected);
     }).catch(showError);
@@ -625,7 +916,8 @@
     state.run = state.runs.find((r) => r.id === id);
     state.year = Math.max.apply(null, state.run.years);
     state.path = []; state.summary = null; state.selected = null; state.runIndicators = null;
-    clearParcel(); fillYears();
+    state.change = null; state.changeKey = ""; state.population = null;
+    clearParcel(); fillYears(); fillCompare();
     return reloadAll().then(() => {
       if (state.summary) { state.runIndicators = state.summary.by_indicator.map((i) => i.indicator); fillIndicators(); }
     });
@@ -638,17 +930,29 @@
       applyLanguage();
     });
     $("run").addEventListener("change", (e) => chooseRun(e.target.value));
-    $("year").addEventListener("change", (e) => { state.year = Number(e.target.value); reloadAll(); });
+    $("controls").addEventListener("submit", (e) => e.preventDefault());
+    $("year").addEventListener("change", (e) => { state.year = Number(e.target.value); fillCompare(); reloadAll(); });
+    $("view").addEventListener("change", (e) => {
+      state.view = e.target.value; fillCompare(); clearStatus();
+      if (state.view === "change" && state.measure === "quantity") {
+        state.measure = "value"; document.querySelector("input[name=measure][value=value]").checked = true;
+      }
+      $("measure-quantity").disabled = !state.indicator || state.view === "change" || state.view === "per_capita";
+      drill();
+    });
+    $("compare").addEventListener("change", (e) => { state.compare = e.target.value; drill(); });
+    $("change-csv").addEventListener("click", exportRanking);
+    $("parcel-report").addEventListener("click", downloadParcelReport);
     $("indicator").addEventListener("change", (e) => {
       state.indicator = e.target.value;
       if (!state.indicator && state.measure === "quantity") {
         state.measure = "value"; document.querySelector("input[name=measure][value=value]").checked = true;
       }
-      $("measure-quantity").disabled = !state.indicator;
-      loadMap(); loadRanking();
+      $("measure-quantity").disabled = !state.indicator || state.view === "change" || state.view === "per_capita";
+      state.change = null; drill();
     });
     document.querySelectorAll("input[name=measure]").forEach((el) =>
-      el.addEventListener("change", () => { state.measure = el.value; loadMap(); loadRanking(); }));
+      el.addEventListener("change", () => { state.measure = el.value; drill(); }));
     $("rank-level").addEventListener("change", loadRanking);
     $("parcel-draw").addEventListener("click", startDrawing);
     $("parcel-finish").addEventListener("click", finishParcel);
