@@ -78,6 +78,15 @@ def main(shared: Path, out: Path) -> None:
         aet = precip * (1 + phi - (1 + phi**w) ** (1 / w))
         _write(out / "approx_aet_2019.tif", aet, src, tags={"units": "mm", "approximation": "Fu-Budyko, PET=1150-15*(lat-24)-0.1*dem, w=2.2"})
     _statistics(out, shared)
+    _published(shared, out)
+
+
+def _published(shared: Path, out: Path) -> None:
+    """Copy Jiangxi's published 2019 GEP and class shares (gep_published.csv) for the comparison page and its test."""
+    pub = _facts(shared, "gep_published.csv")
+    rows = pub[(pub["adcode"] == "360000") & (pub["year"] == "2019")]
+    rows[["entity_zh", "adcode", "indicator", "value", "unit", "year", "source_url", "source_title", "reliability"]].to_csv(
+        out / "published_gep_2019.csv", index=False)
 
 
 def _class_sums(out: Path, counties: gpd.GeoDataFrame, weights: dict[int, float]) -> pd.DataFrame:
