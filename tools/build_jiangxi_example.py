@@ -286,7 +286,9 @@ def _precip_idw(shared: Path, lon: np.ndarray, lat: np.ndarray, power: float = 2
         else:
             pt = rep[seat.get(r.adcode, r.adcode)]
             x, y, where = pt.x, pt.y, f"county point {seat.get(r.adcode, r.adcode)}"
-        xs.append(x), ys.append(y), vs.append(float(r.mm))
+        xs.append(x)
+        ys.append(y)
+        vs.append(float(r.mm))
         used.append(f"{r.station_en} {r.mm:.0f} mm ({where})")
     kx = 111.32 * np.cos(np.radians(27.0))
     num, den = np.zeros(lon.shape), np.zeros(lon.shape)

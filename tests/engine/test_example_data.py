@@ -85,7 +85,7 @@ def _published() -> dict[str, float]:
     return dict(zip(pub["indicator"], pub["value"].astype(float), strict=True))
 
 
-def _example_shares(example_run) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _example_shares(example_run) -> dict[str, float]:
     res = example_run.results
     prov = res[(res["region_code"] == PROVINCE) & (res["year"] == 2019)]
     by_class = prov.groupby("category")["value"].sum()
@@ -96,7 +96,7 @@ def _page_row(text: str, cls: str) -> str | None:
     return next((ln for ln in text.splitlines() if ln.startswith("|") and cls in ln.lower()), None)
 
 
-def test_class_shares_near_published_or_explained_on_the_page(example_run) -> None:  # type: ignore[no-untyped-def]
+def test_class_shares_near_published_or_explained_on_the_page(example_run) -> None:
     published = _published()
     assert published["gep_total"] == pytest.approx(29040.66)
     shares = _example_shares(example_run)
@@ -110,7 +110,7 @@ def test_class_shares_near_published_or_explained_on_the_page(example_run) -> No
         assert f"{shares[cls]:.1f} %" in row, f"the example's share of {cls} ({shares[cls]:.1f} %) missing: {row}"
 
 
-def test_page_gives_the_published_total_and_the_example_total(example_run) -> None:  # type: ignore[no-untyped-def]
+def test_page_gives_the_published_total_and_the_example_total(example_run) -> None:
     res = example_run.results
     gep = res[(res["region_code"] == PROVINCE) & (res["year"] == 2019)]["value"].sum() / 1e8
     text = PAGE.read_text(encoding="utf-8")
