@@ -116,3 +116,20 @@ def test_page_gives_the_published_total_and_the_example_total(example_run) -> No
     text = PAGE.read_text(encoding="utf-8")
     assert "29,040.66" in text
     assert f"{gep:,.0f}" in text, f"the example's GEP {gep:,.0f} 亿元 is not on {PAGE.name}"
+
+
+def test_approximate_rows_are_qc_notices_naming_the_item() -> None:
+    from qingshan.core.notices import collecting
+    from qingshan.core.tables import read_csv_table
+    from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
+
+    path = EXAMPLE / "approx_statistics_2019.csv"
+    with collecting() as notices:
+        check_statistics_rows(read_csv_table(path, STATISTICS_COLUMNS, what="statistics table", what_zh="统计数据表"), path)
+    mine = {n.en.split("'")[1]: n for n in notices if n.code == "statistics_approximation"}
+    assert set(mine) == {"gdp", "population", "rice", "tourism_revenue", "lake_area", "emissions.so2", "emissions.nox",
+                         "emissions.cod", "emissions.nh3n"}  # reservoir storages are reported values: no notice
+    assert mine["gdp"].en.startswith("Statistics item 'gdp': 100 of 112 rows are approximations")
+    assert "shared over the city's counties" in mine["gdp"].en
+    assert mine["population"].zh.startswith("统计项 'population'：112 行中有 111 行为近似值")
+    assert mine["gdp"].field == "source" and mine["gdp"].file == str(path)
