@@ -217,7 +217,8 @@ def _gdp_population(out: Path, counties: gpd.GeoDataFrame, shared: Path) -> tupl
 
     Province: GDP 2019 (revised) and year-end 2019 resident population [V]. Cities: GDP 2019 [V]; population
     = the province's 2019 year-end population shared by the cities' 2020 census shares (APPROXIMATION: no 2019
-    city figures found). Counties: city population shared by POP_KEY_CLASSES area, city GDP shared by that
+    city figures found). Counties: city population shared by the 2010 census (抚州, 赣州) or POP_KEY_CLASSES area
+    (the other cities), city GDP shared by that
     county population (equal GDP per person within a city) — both APPROXIMATION.
     Returns the rows and the county keys ``{"gdp": 亿元, "population": 万人}`` by district code.
     """
@@ -233,7 +234,8 @@ def _gdp_population(out: Path, counties: gpd.GeoDataFrame, shared: Path) -> tupl
                  f"[V] Jiangxi 2019 year-end resident population ({_cite(prov_pop)})")]
     census = {c: float(_fact(facts, c, "resident_population_census", "2020")["value"]) for c in sorted(set(city_of))}
     census_total = sum(census.values())
-    county_pop, county_gdp = {}, {}
+    census2010 = _county_census_2010(shared)
+    county_pop, county_gdp, county_how = {}, {}, {}
     for city in sorted(census):
         gdp = _fact(facts, city, "gdp", "2019")
         pop = float(prov_pop["value"]) * census[city] / census_total
@@ -243,18 +245,36 @@ def _gdp_population(out: Path, counties: gpd.GeoDataFrame, shared: Path) -> tupl
                          f"cities by their 2020 census populations ({census[city]:.0f} of {census_total:.0f}; census bulletin "
                          "No.1 quoted by The Paper, jiangxi-facts/city_statistics.csv); no 2019 city figure found"))
         mine = city_of[city_of == city].index
-        share = key[mine] / key[mine].sum()
+        weights, how = _county_key(mine, key, census2010)
+        share = weights / weights.sum()
         for c in mine:
             county_pop[c] = pop * float(share[c])
             county_gdp[c] = float(gdp["value"]) * float(share[c])
-    pop_src = ("APPROXIMATION: city population (see its row) shared over the city's counties by MODIS 2019 cropland (12) + "
-               "urban (13) + mosaic (14) area; no 2019 county population found")
+            county_how[c] = how
     gdp_src = ("APPROXIMATION: city 2019 GDP [V] shared over the city's counties by the example's county population "
                "(equal GDP per person within a city); no 2019 county GDP found")
     for c in counties["district_adcode"]:
-        rows.append(_row(c, "population", round(county_pop[c], 4), "万人", pop_src))
+        rows.append(_row(c, "population", round(county_pop[c], 4), "万人",
+                         f"APPROXIMATION: city population (see its row) shared over the city's counties by {county_how[c]}; "
+                         "no 2019 county population found"))
         rows.append(_row(c, "gdp", round(county_gdp[c], 4), "亿元", gdp_src))
     return rows, {"gdp": pd.Series(county_gdp), "population": pd.Series(county_pop)}
+
+
+def _county_census_2010(shared: Path) -> pd.Series:
+    """County 2010 census population [persons] (citypopulation.de, jiangxi-facts/county_statistics.csv)."""
+    facts = _facts(shared, "county_statistics.csv")
+    rows = facts[(facts["indicator"] == "resident_population_census") & (facts["year"] == "2010")]
+    rows = rows[~rows["note"].fillna("").str.contains("CONFLICT")].drop_duplicates("adcode")
+    return rows.set_index("adcode")["value"].astype(float)
+
+
+def _county_key(mine: pd.Index, landcover: pd.Series, census2010: pd.Series) -> tuple[pd.Series, str]:
+    """Weights sharing a city out to its counties: the 2010 census population where every county of the city has
+    one (抚州, 赣州), else the settled-and-farmed land-cover key (POP_KEY_CLASSES)."""
+    if mine.isin(census2010.index).all():
+        return census2010[mine], "their 2010 census populations (citypopulation.de, jiangxi-facts/county_statistics.csv)"
+    return landcover[mine], "MODIS 2019 cropland (12) + urban (13) + mosaic (14) area"
 
 
 def _precip_idw(shared: Path, lon: np.ndarray, lat: np.ndarray, power: float = 2.0) -> tuple[np.ndarray, list[str]]:
