@@ -173,15 +173,31 @@ def _poyang(out: Path, counties: gpd.GeoDataFrame, shared: Path) -> list[dict[st
 
 
 def _tourism(counties: gpd.GeoDataFrame, population: pd.Series, shared: Path) -> list[dict[str, object]]:
-    """APPROXIMATION: Jiangxi 2018 tourism revenue (the latest provincial total found) shared by county population."""
+    """APPROXIMATION: tourism revenue by county from the figures found, the rest of the province shared by population.
+
+    庐山市 2018 revenue is booked to 庐山市; 赣州市 2019 revenue (its 2020 figure and "+0.38 % on 2019") is shared over
+    赣州's counties by population; the remainder of the 2018 provincial total (the latest found) over the other
+    counties by population. All used for 2019.
+    """
     facts = _facts(shared, "city_statistics.csv")
-    row = facts[(facts["adcode"] == "360000") & (facts["indicator"] == "tourism_revenue") & (facts["year"] == "2018")].iloc[0]
-    total = float(row["value"])
-    share = population / population.sum()
-    src = (f"APPROXIMATION: Jiangxi 2018 tourism revenue {total} 亿元 [V] ({row['source_title']}; {row['source_url']}) "
-           "used for 2019 and shared over counties by the example's county population; no 2019 provincial, city or county "
-           "revenue was found (庐山市 2018: 400.17 亿元 is a check, not an input)")
-    return [_row(c, "tourism_revenue", round(total * float(share[c]), 4), "亿元", src) for c in counties["district_adcode"]]
+    prov = _fact(facts, "360000", "tourism_revenue", "2018")
+    lushan = _fact(facts, "360483", "tourism_revenue", "2018")
+    ganzhou20 = _fact(facts, "360700", "tourism_revenue", "2020")
+    ganzhou = round(float(ganzhou20["value"]) / 1.0038, 2)  # the source: 2020 is +0.38 % on 2019
+    rest = float(prov["value"]) - float(lushan["value"]) - ganzhou
+    codes = counties["district_adcode"]
+    in_ganzhou = codes.str.startswith("3607").to_numpy()
+    rows = [_row("360483", "tourism_revenue", float(lushan["value"]), "亿元",
+                 f"APPROXIMATION: 庐山市 2018 tourism revenue [V] ({_cite(lushan)}) used for 2019")]
+    src_g = (f"APPROXIMATION: 赣州市 2019 tourism revenue {ganzhou} 亿元 [D] = its 2020 revenue {ganzhou20['value']} 亿元 / 1.0038 "
+             f"('+0.38 % on 2019', {_cite(ganzhou20)}) shared over 赣州's counties by the example's county population")
+    src_r = (f"APPROXIMATION: Jiangxi 2018 tourism revenue {prov['value']} 亿元 [V] ({_cite(prov)}) less 庐山市 (2018) and 赣州市 "
+             f"(2019) = {rest:.2f} 亿元, used for 2019 and shared over the other counties by the example's county population; "
+             "no 2019 provincial or other city/county revenue found")
+    for group, total, src in ((codes[in_ganzhou], ganzhou, src_g), (codes[~in_ganzhou & (codes != "360483").to_numpy()], rest, src_r)):
+        share = population[group] / population[group].sum()
+        rows += [_row(c, "tourism_revenue", round(total * float(share[c]), 4), "亿元", src) for c in group]
+    return rows
 
 
 def _read_counties(path: Path) -> gpd.GeoDataFrame:
