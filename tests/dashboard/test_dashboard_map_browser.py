@@ -104,7 +104,8 @@ def test_visitor_drills_down_switches_language_and_values_a_parcel(renderer: str
             sync_api.expect(page.locator("#panel-name")).to_have_text(name)
             assert re.fullmatch(r"[\d,]+(\.\d+)?", page.locator("#panel-gep").inner_text())
             assert page.locator("#indicator-table tbody tr").count() >= 5
-            sync_api.expect(page.locator("#panel-gdp-ratio")).to_have_text("—")  # no GDP in the example
+            # the example has county GDP (shared from the city): the panel shows GEP/GDP
+            sync_api.expect(page.locator("#panel-gdp-ratio")).to_have_text(re.compile(r"^[\d,]+\.\d{2}$"))
             assert page.locator("#chart-indicator svg").count() == 1  # ECharts drew the bar chart
             assert "format=xlsx" in (page.get_attribute("#xlsx", "href") or "")
             page.screenshot(path=str(ARTIFACTS / f"dashboard-{renderer}-2-county.png"), full_page=True)

@@ -58,14 +58,15 @@ def test_vendor_files_are_served(client: TestClient) -> None:
     assert client.get("/static/vendor/echarts.min.js").status_code == 200
 
 
-def test_gdp_is_absent_from_the_example_and_gep_is_the_region_total(client: TestClient,
-                                                                     example: SimpleNamespace) -> None:
+def test_gdp_of_the_example_and_gep_is_the_region_total(client: TestClient, example: SimpleNamespace) -> None:
     r = client.get(f"/api/runs/{example.run_id}/gdp", params={"region": "360124"})
     assert r.status_code == 200, r.text
     body = r.json()
     res = example.results
-    assert body["gdp"] is None and body["gep_gdp_ratio"] is None
-    assert body["gep"] == pytest.approx(res.loc[res["region_code"] == "360124", "value"].sum())
+    gep = res.loc[res["region_code"] == "360124", "value"].sum()
+    assert body["gep"] == pytest.approx(gep)
+    assert body["gdp"] > 0 and "APPROXIMATION" in body["source"]  # the example's county GDP is shared from its city
+    assert body["gep_gdp_ratio"] == pytest.approx(gep / body["gdp"])
     assert client.get(f"/api/runs/{example.run_id}/gdp", params={"region": "999999"}).status_code == 404
 
 

@@ -15,12 +15,14 @@ import pandas as pd
 
 from qingshan.aggregate.regions import RegionSet
 from qingshan.core.errors import InputError, RegionError, UnitsError
+from qingshan.core.notices import Notice, notice
 from qingshan.core.params import ParamSet
 from qingshan.core.tables import parse_float
 from qingshan.core.units import conversion_factor
 
 __all__ = [
     "STATISTICS_COLUMNS",
+    "approximation_notices",
     "check_statistics_rows",
     "energy_from_statistics",
     "flood_from_registers",
@@ -79,7 +81,27 @@ def check_statistics_rows(stats: pd.DataFrame, path: str | Path) -> pd.DataFrame
         lines.append(line)
     out = pd.DataFrame(rows, columns=list(stats.columns), index=pd.Index(lines, name="line"))
     out.attrs["path"] = str(path)
+    approximation_notices(out, path)
     return out
+
+
+def approximation_notices(stats: pd.DataFrame, path: str | Path) -> None:
+    """One QC notice per item with rows whose ``source`` starts with ``APPROXIMATION`` (e.g. a city figure
+    shared out to counties by a key, another year's figure): whoever signs must see they are not reported values."""
+    if "source" not in stats.columns:
+        return
+    source = stats["source"].fillna("").astype(str).str.strip()
+    approx = stats[source.str.upper().str.startswith("APPROXIMATION")]
+    for item, grp in approx.groupby("item", sort=True):
+        total = int((stats["item"] == item).sum())
+        how = str(grp["source"].iloc[0]).strip()
+        how = how if len(how) <= 200 else how[:199] + "…"
+        notice(Notice(
+            "statistics_approximation",
+            f"Statistics item '{item}': {len(grp)} of {total} rows are approximations, not reported figures ({how})",
+            f"统计项 '{item}'：{total} 行中有 {len(grp)} 行为近似值，不是统计报表数据（{how}）",
+            file=str(path), field="source",
+        ))
 
 
 def _row_error(path: str | Path, line: int, field: str, en: str, zh: str, fix: str, fix_zh: str) -> NoReturn:
