@@ -180,14 +180,15 @@ class PopulationOut(BaseModel):
 @router.get("/{run_id}/population", summary="Population by region · 各地区人口（人均值用）")
 def run_population(
     view: RunDep,
+    settings: SettingsDep,
     year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
 ) -> PopulationOut:
     """Population [persons] from the statistics rows with item ``population`` (人口/常住人口) in 人 or 万人;
     rows in another unit are listed under ``skipped`` (never guessed) 统计表中的人口（人或万人）。"""
-    from qingshan.api.routers.parcels import _leaf_descendants
+    from qingshan.api.routers.parcels import _leaf_descendants, _statistics_of
 
     y = view.year(year)
-    own, skipped = _population_rows((view.run.config or {}).get("tables", {}).get("statistics"), y)
+    own, skipped = _population_rows(_statistics_of(view, settings), y)  # the run's own copy of its table
     regions = view.regions()
     rows = dict(own)
     for code in regions["code"]:
