@@ -86,9 +86,14 @@ def test_submit_review_run_publish(client: TestClient, auth: Callable[[str], dic
     assert run_id not in [x["id"] for x in client.get("/api/runs").json()]
     assert client.get(f"/api/runs/{run_id}/summary").status_code == 404
     assert run_id in [x["id"] for x in client.get("/api/runs", headers=acc).json()]
-    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).status_code == 409
-    assert client.post(f"/api/runs/{run_id}/approve", headers=acc).json()["state"] == "approved"
-    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).json()["state"] == "published"
+    # four-eyes: the accountant who requested the run can neither approve nor publish it; the admin does
+    adm = auth("admin")
+    assert client.post(f"/api/runs/{run_id}/publish", headers=adm).status_code == 409
+    r = client.post(f"/api/runs/{run_id}/approve", headers=acc)
+    assert r.status_code == 403 and "双人复核" in r.json()["message_zh"] and "four-eyes" in r.json()["message_en"]
+    assert client.post(f"/api/runs/{run_id}/approve", headers=adm).json()["state"] == "approved"
+    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).status_code == 403
+    assert client.post(f"/api/runs/{run_id}/publish", headers=adm).json()["state"] == "published"
 
     # the public reads the published run; the approved rice statistics were used:
     # 东湖区 0.9 万t = 9000 t (the example's approximate 0.8071 万t was replaced)
