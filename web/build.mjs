@@ -2,7 +2,8 @@
 //
 //   cd web && npm ci && npm run build
 //
-// Writes src/qingshan/api/static/vendor/: maplibre-gl.js, maplibre-gl.css, echarts.min.js, the
+// Writes src/qingshan/api/static/vendor/: maplibre-gl.js, maplibre-gl.css, echarts.min.js, Swagger UI
+// (swagger-ui-bundle.js, swagger-ui.css, swagger-ui-favicon-32x32.png) and redoc.standalone.js, the
 // licence of every package bundled into them (licenses/<package>.txt) and manifest.json (names,
 // versions, sha256), which the Python side checks at start-up. No bundler: the files are the
 // packages' own browser builds (UMD), served by the app at /static/vendor/.
@@ -19,6 +20,13 @@ const out = join(here, "..", "src", "qingshan", "api", "static", "vendor");
 const FILES = {
   "maplibre-gl": { "dist/maplibre-gl.js": "maplibre-gl.js", "dist/maplibre-gl.css": "maplibre-gl.css" },
   echarts: { "dist/echarts.min.js": "echarts.min.js" },
+  // the API documentation pages /docs and /redoc (served locally, never from a CDN)
+  "swagger-ui-dist": {
+    "swagger-ui-bundle.js": "swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui.css",
+    "favicon-32x32.png": "swagger-ui-favicon-32x32.png",
+  },
+  redoc: { "bundles/redoc.standalone.js": "redoc.standalone.js" },
 };
 
 function pkg(name) {

@@ -16,7 +16,8 @@ class Settings(BaseModel):
     """Configuration of :func:`qingshan.api.app.create_app`.
 
     Read from the environment with :meth:`from_env` (``QINGSHAN_STORE_URL``,
-    ``QINGSHAN_BASE_CONFIG``, ``QINGSHAN_SECURE_COOKIES``); tests build it
+    ``QINGSHAN_BASE_CONFIG``, ``QINGSHAN_SECURE_COOKIES``, ``QINGSHAN_SESSION_IDLE_MINUTES``,
+    ``QINGSHAN_SESSION_HOURS``, ``QINGSHAN_TRUSTED_ORIGINS``); tests build it
     directly, e.g. ``Settings(store_url="sqlite:////tmp/test.sqlite")``.
     """
 
@@ -27,6 +28,11 @@ class Settings(BaseModel):
     base_config: str | None = Field(None, description="Run config (TOML) whose boundaries, rasters and "
                                     "tables accountings start from (default: the embedded Jiangxi example)")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
+    session_idle_minutes: float = Field(60, gt=0, description="A session unused this long ends (minutes)")
+    session_absolute_hours: float = Field(12, gt=0, description="A session ends this long after login (hours)")
+    trusted_origins: tuple[str, ...] = Field((), description="Origins besides the served host allowed to send "
+                                             "cookie-authenticated unsafe requests (e.g. https://gep.example.gov.cn "
+                                             "behind a proxy that rewrites Host)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,4 +40,19 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
                    base_config=env.get("QINGSHAN_BASE_CONFIG") or None,
-                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"})
+                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
+                   **_session_env(env))
+
+
+def _session_env(env: Mapping[str, str]) -> dict[str, object]:
+    """Session lifetimes and trusted origins from ``QINGSHAN_SESSION_IDLE_MINUTES``,
+    ``QINGSHAN_SESSION_HOURS`` and ``QINGSHAN_TRUSTED_ORIGINS`` (comma-separated), when set."""
+    out: dict[str, object] = {}
+    if env.get("QINGSHAN_SESSION_IDLE_MINUTES"):
+        out["session_idle_minutes"] = float(env["QINGSHAN_SESSION_IDLE_MINUTES"])
+    if env.get("QINGSHAN_SESSION_HOURS"):
+        out["session_absolute_hours"] = float(env["QINGSHAN_SESSION_HOURS"])
+    if env.get("QINGSHAN_TRUSTED_ORIGINS"):
+        out["trusted_origins"] = tuple(o.strip().rstrip("/") for o in env["QINGSHAN_TRUSTED_ORIGINS"].split(",")
+                                       if o.strip())
+    return out

@@ -27,4 +27,5 @@ def serve(
                    "需要安装 web 扩展：pip install 'qingshan[web]'", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"Qingshan 青山 dashboard: http://{host}:{port}/  (API docs: /docs; store 结果库: {store})")
-    uvicorn.run(create_app(Settings(store_url=store)), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(Settings(store_url=store)), host=host, port=port, log_level="info",
+                server_header=False)  # no `server: uvicorn` banner

@@ -637,6 +637,7 @@
       localStorage.setItem("qingshan.lang", state.lang);
       applyLanguage();
     });
+    $("controls").addEventListener("submit", (e) => e.preventDefault());  // (no inline handler: CSP)
     $("run").addEventListener("change", (e) => chooseRun(e.target.value));
     $("year").addEventListener("change", (e) => { state.year = Number(e.target.value); reloadAll(); });
     $("indicator").addEventListener("change", (e) => {
