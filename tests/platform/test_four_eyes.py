@@ -87,3 +87,16 @@ def test_api_four_eyes_and_acknowledgement(client: TestClient, auth: Callable[[s
     assert r.status_code == 200 and r.json()["state"] == "approved"
     assert client.post("/api/runs/r4/publish", headers=acc).status_code == 403
     assert client.post("/api/runs/r4/publish", headers=adm).json()["state"] == "published"
+
+
+def test_demo_loader_publishes_a_run_with_a_qc_report(factory: Factory) -> None:
+    """The documented system path: the demo run (no job) is approved and published by the system actor."""
+    from qingshan.cli.demo_service import DEMO_ACCOUNTS, load_into_service
+
+    make_run(factory, "demo", requested_by=None, provenance={"qc": QC})
+    load_into_service(factory, "demo")
+    assert jobs.publication_of(factory, "demo")["state"] == "published"  # type: ignore[index]
+    assert [e.actor_role for e in list_entries(factory, object_id="demo")] == ["demo", "demo"]
+    from qingshan.platform.accounts import list_users
+
+    assert {a.username for a in DEMO_ACCOUNTS} <= {u.username for u in list_users(factory)}
