@@ -29,6 +29,20 @@ const FILES = {
   redoc: { "bundles/redoc.standalone.js": "redoc.standalone.js" },
 };
 
+// Strings replaced in a copied file so the page makes no request outside this host: ReDoc's sidebar logo
+// is loaded from cdn.redoc.ly; an empty data: URL fails to decode and ReDoc then hides the image.
+const PATCHES = {
+  "redoc.standalone.js": [["https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,"]],
+};
+
+function patch(dst) {
+  for (const [from, to] of PATCHES[dst] || []) {
+    const text = readFileSync(join(out, dst), "utf8");
+    if (!text.includes(from)) throw new Error(`${dst}: '${from}' not found; update PATCHES in web/build.mjs`);
+    writeFileSync(join(out, dst), text.split(from).join(to));
+  }
+}
+
 function pkg(name) {
   return JSON.parse(readFileSync(join(modules, name, "package.json"), "utf8"));
 }
@@ -60,6 +74,7 @@ const manifest = { generated_by: "web/build.mjs", packages: {}, files: {} };
 for (const [name, files] of Object.entries(FILES)) {
   for (const [src, dst] of Object.entries(files)) {
     copyFileSync(join(modules, name, src), join(out, dst));
+    patch(dst);
     manifest.files[dst] = { package: name, sha256: sha256(join(out, dst)) };
   }
 }
