@@ -114,6 +114,12 @@ def test_security_headers_on_every_response(client: TestClient, path: str) -> No
     assert "server" not in h
 
 
+def test_hsts_only_behind_tls(client: TestClient, store_url: str) -> None:
+    assert "strict-transport-security" not in client.get("/healthz").headers
+    with TestClient(create_app(Settings(store_url=store_url, secure_cookies=True))) as c:
+        assert c.get("/healthz").headers["strict-transport-security"].startswith("max-age=")
+
+
 def test_inline_scripts_of_our_pages_are_allowed_by_hash_and_there_are_no_inline_handlers(client: TestClient) -> None:
     pages = sorted(STATIC_DIR.rglob("*.html"))
     assert pages

@@ -70,4 +70,4 @@ def _secure(app: FastAPI, settings: Settings) -> None:
     hashes = page_script_hashes(pages.STATIC_DIR)
     add_local_docs(app, hashes)
     app.add_middleware(SecurityMiddleware, csp=content_security_policy(hashes),
-                       trusted_origins=settings.trusted_origins)
+                       trusted_origins=settings.trusted_origins, hsts=settings.secure_cookies)

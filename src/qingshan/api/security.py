@@ -137,7 +137,7 @@ def csrf_violation(method: str, path: str, headers: dict[str, str], trusted: Ite
 class SecurityMiddleware:
     """ASGI middleware: CSRF check of unsafe requests and security headers on every response."""
 
-    def __init__(self, app: ASGIApp, *, csp: str, trusted_origins: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, csp: str, trusted_origins: Iterable[str] = (), hsts: bool = False) -> None:
         self.app = app
         self.trusted = tuple(trusted_origins)
         self.headers = [
@@ -147,6 +147,8 @@ class SecurityMiddleware:
             (b"referrer-policy", b"same-origin"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        if hsts:  # served over TLS (secure cookies): browsers keep to https for a year
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
