@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 
 from qingshan.api.app import create_app
 from qingshan.api.routers.pages import STATIC_DIR
-from qingshan.api.security import inline_script_hashes
 from qingshan.api.settings import Settings
 from qingshan.core.errors import InputError
 from qingshan.platform import accounts, jobs
@@ -121,6 +120,8 @@ def test_hsts_only_behind_tls(client: TestClient, store_url: str) -> None:
 
 
 def test_inline_scripts_of_our_pages_are_allowed_by_hash_and_there_are_no_inline_handlers(client: TestClient) -> None:
+    from qingshan.api.security import inline_script_hashes
+
     pages = sorted(STATIC_DIR.rglob("*.html"))
     assert pages
     csp = client.get("/").headers["content-security-policy"]
