@@ -195,3 +195,16 @@ def test_concurrent_api_reviews_get_409(db_url: str) -> None:
     conflict = next(r.json() for r in results if r.status_code == 409)
     assert conflict["error"] == "invalid_state" and conflict["message_zh"] and conflict["message_en"]
     assert len(_audit(factory, "submission.approve", "submission.reject")) == 1
+
+
+def test_concurrent_claims_one_worker_per_job(factory: Factory) -> None:
+    """Job claim (a conditional UPDATE already): 50 workers, 3 queued jobs → each job claimed once."""
+    with factory.begin() as s:
+        for i in range(3):
+            s.add(Job(id=f"j{i}", kind="account", status="queued", params={}, requested_by="accountant",
+                      progress=0.0, step="queued", created_at=pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=i)))
+    results, errors = race([lambda i=i: jobs.claim_next(factory, f"host:{i}") for i in range(N)])
+    assert not errors, errors
+    claimed = [r for r in results if r is not None]
+    assert sorted(claimed) == ["j0", "j1", "j2"]
+    assert sorted(e.object_id or "" for e in _audit(factory, "job.start")) == ["j0", "j1", "j2"]
