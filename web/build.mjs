@@ -2,7 +2,8 @@
 //
 //   cd web && npm ci && npm run build
 //
-// Writes src/qingshan/api/static/vendor/: maplibre-gl.js, maplibre-gl.css, echarts.min.js, the
+// Writes src/qingshan/api/static/vendor/: maplibre-gl.js, maplibre-gl.css, echarts.min.js, Swagger UI
+// (swagger-ui-bundle.js, swagger-ui.css, swagger-ui-favicon-32x32.png) and redoc.standalone.js, the
 // licence of every package bundled into them (licenses/<package>.txt) and manifest.json (names,
 // versions, sha256), which the Python side checks at start-up. No bundler: the files are the
 // packages' own browser builds (UMD), served by the app at /static/vendor/.
@@ -19,7 +20,28 @@ const out = join(here, "..", "src", "qingshan", "api", "static", "vendor");
 const FILES = {
   "maplibre-gl": { "dist/maplibre-gl.js": "maplibre-gl.js", "dist/maplibre-gl.css": "maplibre-gl.css" },
   echarts: { "dist/echarts.min.js": "echarts.min.js" },
+  // the API documentation pages /docs and /redoc (served locally, never from a CDN)
+  "swagger-ui-dist": {
+    "swagger-ui-bundle.js": "swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui.css",
+    "favicon-32x32.png": "swagger-ui-favicon-32x32.png",
+  },
+  redoc: { "bundles/redoc.standalone.js": "redoc.standalone.js" },
 };
+
+// Strings replaced in a copied file so the page makes no request outside this host: ReDoc's sidebar logo
+// is loaded from cdn.redoc.ly; an empty data: URL fails to decode and ReDoc then hides the image.
+const PATCHES = {
+  "redoc.standalone.js": [["https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,"]],
+};
+
+function patch(dst) {
+  for (const [from, to] of PATCHES[dst] || []) {
+    const text = readFileSync(join(out, dst), "utf8");
+    if (!text.includes(from)) throw new Error(`${dst}: '${from}' not found; update PATCHES in web/build.mjs`);
+    writeFileSync(join(out, dst), text.split(from).join(to));
+  }
+}
 
 function pkg(name) {
   return JSON.parse(readFileSync(join(modules, name, "package.json"), "utf8"));
@@ -52,6 +74,7 @@ const manifest = { generated_by: "web/build.mjs", packages: {}, files: {} };
 for (const [name, files] of Object.entries(FILES)) {
   for (const [src, dst] of Object.entries(files)) {
     copyFileSync(join(modules, name, src), join(out, dst));
+    patch(dst);
     manifest.files[dst] = { package: name, sha256: sha256(join(out, dst)) };
   }
 }

@@ -30,6 +30,7 @@ USERS: dict[str, tuple[str, list[str], list[str]]] = {
     "dept-agri": ("submitter", ["360100"], ["products"]),
     "reviewer": ("reviewer", [], []),
     "accountant": ("accountant", [], []),
+    "accountant-2": ("accountant", [], []),  # approves and publishes the first accountant's run (four-eyes)
 }
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -3,8 +3,8 @@
 A department submitter downloads the products form from the workbench, uploads it with one bad cell
 and reads the bilingual per-cell error, uploads the fixed form and submits it; a reviewer approves it;
 the accountant starts an accounting from the approved data, a separate ``qingshan worker --once``
-process executes it while the page shows its progress, and the accountant approves and publishes the
-run; an anonymous visitor then opens the public dashboard, finds the run, drills into a county and
+process executes it while the page shows its progress; the accountant cannot approve their own run
+(four-eyes), a second accountant approves and publishes it; an anonymous visitor then opens the public dashboard, finds the run, drills into a county and
 switches language. Every step leaves a screenshot ``test-artifacts/e2e-*.png``.
 """
 
@@ -254,6 +254,29 @@ def accountant_steps(w: SimpleNamespace, store_url: str, out: Path) -> str:
     approve = panel.get_by_role("button", name="审核通过")
     expect(approve).to_be_disabled()
     shot("accountant-qc-report")
+    # four-eyes: the accountant who started the run cannot approve it, QC report read or not
+    page.get_by_test_id("qc-ack").check()
+    approve.click()
+    expect(page.get_by_test_id("run-status")).to_contain_text("双人复核")
+    expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "draft")
+    shot("accountant-four-eyes")
+    run_id = page.evaluate("fetch('/api/jobs').then((r) => r.json()).then((j) => j[0].run_id)")
+    assert run_id.startswith(run_short)
+    log_out(page)
+    return str(run_id)
+
+
+def second_accountant_steps(w: SimpleNamespace) -> None:
+    """A second accountant reads the QC report, approves and publishes the run (four-eyes)."""
+    page, expect, shot = w.page, w.expect, w.shot
+    log_in(w, "accountant-2", "review")
+    job = page.locator("#jobs tbody tr")
+    expect(job).to_have_count(1)
+    expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "draft")
+    panel = page.get_by_test_id("qc-panel")
+    job.get_by_role("button", name="质量控制报告…").click()
+    approve = panel.get_by_role("button", name="审核通过")
+    expect(approve).to_be_disabled()
     with page.expect_request(lambda r: r.url.endswith("/approve")) as sent:
         page.get_by_test_id("qc-ack").check()
         approve.click()
@@ -266,10 +289,7 @@ def accountant_steps(w: SimpleNamespace, store_url: str, out: Path) -> str:
     publish.click()
     expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "published")
     shot("accountant-published")
-    run_id = page.evaluate("fetch('/api/jobs').then((r) => r.json()).then((j) => j[0].run_id)")
-    assert run_id.startswith(run_short)
     log_out(page)
-    return str(run_id)
 
 
 def visitor_steps(w: SimpleNamespace, run_id: str) -> None:
@@ -299,6 +319,17 @@ def visitor_steps(w: SimpleNamespace, run_id: str) -> None:
     shot("visitor-county-zh")
 
 
+def docs_steps(w: SimpleNamespace) -> None:
+    """/docs (Swagger UI) and /redoc render with local assets only (outside requests are aborted)."""
+    page, expect, shot = w.page, w.expect, w.shot
+    page.goto(f"{w.base_url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Qingshan", timeout=30_000)
+    shot("docs-swagger")
+    page.goto(f"{w.base_url}/redoc")
+    expect(page.locator("h1").first).to_contain_text("Qingshan", timeout=30_000)
+    shot("docs-redoc")
+
+
 def public_rice(base_url: str, run_id: str) -> list[dict[str, Any]]:
     """Rows of the published run for 东湖区 rice, read anonymously through the API."""
     url = f"{base_url}/api/runs/{run_id}/results?region=360102&indicator=agricultural_products"
@@ -322,12 +353,15 @@ def test_submit_fix_review_run_publish_and_visit(browser_kit: SimpleNamespace, b
                           lambda route: (outside.append(route.request.url), route.abort()))
             page = context.new_page()
             page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.on("console", lambda m: page_errors.append(m.text) if "Content Security Policy" in m.text else None)
             w = SimpleNamespace(page=page, expect=sync_api.expect, base_url=base_url, password=password,
                                 shot=Shots(page))
             submitter_steps(w)
             reviewer_steps(w)
             run_id = accountant_steps(w, store_url, tmp_path / "jobs")
+            second_accountant_steps(w)
             visitor_steps(w, run_id)
+            docs_steps(w)
         finally:
             browser.close()
     assert not page_errors, page_errors

@@ -33,6 +33,9 @@ DATA = frozenset({"admin", "accountant", "reviewer", "submitter"})
 ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,  # local Swagger UI and ReDoc (qingshan.api.security)
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
     ("GET", "/api/indicators"): PUBLIC,
     ("GET", "/api/indicators/{indicator_id}"): PUBLIC,
     ("GET", "/api/profiles"): PUBLIC,

@@ -87,13 +87,20 @@ def test_submit_review_run_publish(client: TestClient, auth: Callable[[str], dic
     assert run_id not in [x["id"] for x in client.get("/api/runs").json()]
     assert client.get(f"/api/runs/{run_id}/summary").status_code == 404
     assert run_id in [x["id"] for x in client.get("/api/runs", headers=acc).json()]
-    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).status_code == 409
     qc = client.get(f"/api/runs/{run_id}/qc", headers=acc).json()  # what the approver reads first
     assert qc["example"] is True and "agricultural_products" in qc["computed"]
     assert {e["id"] for e in qc["excluded"]} == {"forestry_products", "livestock_products", "fishery_products"}
     assert next(r for r in client.get("/api/runs", headers=acc).json() if r["id"] == run_id)["example"] is True
-    assert client.post(f"/api/runs/{run_id}/approve", headers=acc, json={"acknowledge_qc": True}).json()["state"] == "approved"
-    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).json()["state"] == "published"
+    # four-eyes: the accountant who requested the run can neither approve nor publish it; the admin does,
+    # after acknowledging the QC report
+    adm = auth("admin")
+    assert client.post(f"/api/runs/{run_id}/publish", headers=adm).status_code == 409
+    r = client.post(f"/api/runs/{run_id}/approve", headers=acc, json={"acknowledge_qc": True})
+    assert r.status_code == 403 and "双人复核" in r.json()["message_zh"] and "four-eyes" in r.json()["message_en"]
+    assert client.post(f"/api/runs/{run_id}/approve", headers=adm).status_code == 422  # QC not acknowledged
+    assert client.post(f"/api/runs/{run_id}/approve", headers=adm, json={"acknowledge_qc": True}).json()["state"] == "approved"
+    assert client.post(f"/api/runs/{run_id}/publish", headers=acc).status_code == 403
+    assert client.post(f"/api/runs/{run_id}/publish", headers=adm).json()["state"] == "published"
 
     # the public reads the published run; the approved rice statistics were used:
     # 东湖区 0.9 万t = 9000 t (the example's approximate 0.8071 万t was replaced)

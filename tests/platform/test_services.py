@@ -94,7 +94,8 @@ def test_login_sets_httponly_cookie(client: TestClient) -> None:
     cookie = r.headers["set-cookie"]
     assert "qingshan_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     assert client.get("/api/auth/me").json()["role"] == "reviewer"
-    assert client.post("/api/auth/logout").status_code == 204
+    assert client.post("/api/auth/logout").status_code == 403  # a cookie without an Origin: refused (CSRF)
+    assert client.post("/api/auth/logout", headers={"Origin": "http://testserver"}).status_code == 204
     assert client.get("/api/auth/me").status_code == 401
     bad = client.post("/api/auth/login", json={"username": "reviewer", "password": "nope nope"})
     assert bad.status_code == 401 and bad.json()["message_zh"]

@@ -47,7 +47,7 @@ login (POST /api/auth/login sets an HttpOnly session cookie and returns a Bearer
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the results store is opened on the first request that needs it."""
     settings = settings or Settings.from_env()
-    app = FastAPI(title=settings.title, version=__version__, description=DESCRIPTION)
+    app = FastAPI(title=settings.title, version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = None
     add_exception_handlers(app)
@@ -58,7 +58,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_optional(app, "qingshan.api.routers.qc")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds)
+    _secure(app, settings)  # outermost: CSRF first, security headers on cached answers too
     return app
+
+
+def _secure(app: FastAPI, settings: Settings) -> None:
+    """CSRF check, security headers and the local /docs and /redoc (see :mod:`qingshan.api.security`)."""
+    from qingshan.api.security import (
+        SecurityMiddleware,
+        add_local_docs,
+        content_security_policy,
+        page_script_hashes,
+    )
+
+    hashes = page_script_hashes(pages.STATIC_DIR)
+    add_local_docs(app, hashes)
+    app.add_middleware(SecurityMiddleware, csp=content_security_policy(hashes),
+                       trusted_origins=settings.trusted_origins, hsts=settings.secure_cookies)
 
 
 def _published_ids(app: FastAPI) -> set[str]:

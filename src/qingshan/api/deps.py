@@ -20,7 +20,7 @@ from qingshan.api.settings import Settings
 from qingshan.core.errors import InputError, RegionError
 from qingshan.indicators import Registry, registry
 from qingshan.platform.accounts import Principal
-from qingshan.platform.auth import COOKIE_NAME, check_role, resolve_session
+from qingshan.platform.auth import COOKIE_NAME, SessionPolicy, check_role, resolve_session
 from qingshan.store import repo
 from qingshan.store.models import Run
 
@@ -47,6 +47,7 @@ __all__ = [
     "plain",
     "require_role",
     "sees_all_runs",
+    "session_policy",
 ]
 
 LEVELS = ("province", "city", "county", "township")
@@ -95,14 +96,20 @@ _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/auth/login")
 
 
+def session_policy(settings: Settings) -> SessionPolicy:
+    """Idle and absolute session lifetimes of the settings."""
+    return SessionPolicy(idle_minutes=settings.session_idle_minutes, absolute_hours=settings.session_absolute_hours)
+
+
 def get_principal(
     store: StoreDep,
+    settings: SettingsDep,
     cookie: Annotated[str | None, Depends(_cookie)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal | None:
     """The logged-in user (session cookie, or ``Authorization: Bearer <token>``), or None."""
     token = bearer.credentials if bearer is not None else cookie
-    return resolve_session(store, token)
+    return resolve_session(store, token, session_policy(settings))
 
 
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]

@@ -17,7 +17,8 @@ class Settings(BaseModel):
 
     Read from the environment with :meth:`from_env` (``QINGSHAN_STORE_URL``,
     ``QINGSHAN_BASE_CONFIG``: the run configs accountings may name as their base, separated by
-    ``os.pathsep``; ``QINGSHAN_SECURE_COOKIES``); tests build it
+    ``os.pathsep``; ``QINGSHAN_SECURE_COOKIES``, ``QINGSHAN_SESSION_IDLE_MINUTES``,
+    ``QINGSHAN_SESSION_HOURS``, ``QINGSHAN_TRUSTED_ORIGINS``); tests build it
     directly, e.g. ``Settings(store_url="sqlite:////tmp/test.sqlite")``.
     """
 
@@ -33,6 +34,11 @@ class Settings(BaseModel):
     published_cache_seconds: float = Field(0.0, ge=0, description="How long a worker process trusts its copy of "
                                            "the set of published runs (a withdrawal reaches every process "
                                            "within this time); see qingshan.api.cache")
+    session_idle_minutes: float = Field(60, gt=0, description="A session unused this long ends (minutes)")
+    session_absolute_hours: float = Field(12, gt=0, description="A session ends this long after login (hours)")
+    trusted_origins: tuple[str, ...] = Field((), description="Origins besides the served host allowed to send "
+                                             "cookie-authenticated unsafe requests (e.g. https://gep.example.gov.cn "
+                                             "behind a proxy that rewrites Host)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,4 +47,19 @@ class Settings(BaseModel):
         bases = tuple(p for p in env.get("QINGSHAN_BASE_CONFIG", "").split(os.pathsep) if p)
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
                    base_config=bases[0] if bases else None, base_configs=bases,
-                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"})
+                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
+                   **_session_env(env))
+
+
+def _session_env(env: Mapping[str, str]) -> dict[str, object]:
+    """Session lifetimes and trusted origins from ``QINGSHAN_SESSION_IDLE_MINUTES``,
+    ``QINGSHAN_SESSION_HOURS`` and ``QINGSHAN_TRUSTED_ORIGINS`` (comma-separated), when set."""
+    out: dict[str, object] = {}
+    if env.get("QINGSHAN_SESSION_IDLE_MINUTES"):
+        out["session_idle_minutes"] = float(env["QINGSHAN_SESSION_IDLE_MINUTES"])
+    if env.get("QINGSHAN_SESSION_HOURS"):
+        out["session_absolute_hours"] = float(env["QINGSHAN_SESSION_HOURS"])
+    if env.get("QINGSHAN_TRUSTED_ORIGINS"):
+        out["trusted_origins"] = tuple(o.strip().rstrip("/") for o in env["QINGSHAN_TRUSTED_ORIGINS"].split(",")
+                                       if o.strip())
+    return out

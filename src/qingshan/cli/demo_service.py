@@ -30,7 +30,12 @@ DEMO_ACCOUNTS = (
 
 
 def load_into_service(factory: sessionmaker[Session], run_id: str) -> list[DemoAccount]:
-    """Approve and publish ``run_id`` and create the demo accounts that do not exist yet."""
+    """Approve and publish ``run_id`` and create the demo accounts that do not exist yet.
+
+    The demo run is a CLI run (no job, so no requester): the loader approves and publishes it as the
+    system actor ``demo`` and acknowledges its QC report on the operator's behalf (the documented
+    system path; web approvals need a second person and an explicit acknowledgement).
+    """
     from qingshan.platform.accounts import create_user, list_users
     from qingshan.platform.audit import Actor
     from qingshan.platform.forms import form_groups
@@ -38,7 +43,7 @@ def load_into_service(factory: sessionmaker[Session], run_id: str) -> list[DemoA
 
     actor = Actor(None, "demo")
     if (publication_of(factory, run_id) or {}).get("state") in (None, "draft"):
-        set_publication(factory, actor, run_id, "approve")
+        set_publication(factory, actor, run_id, "approve", acknowledge_qc=True)
     if (publication_of(factory, run_id) or {}).get("state") != "published":
         set_publication(factory, actor, run_id, "publish")
     existing = {u.username for u in list_users(factory)}

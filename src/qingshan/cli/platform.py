@@ -86,6 +86,8 @@ def forms_templates(
 def publish(
     run_id: Annotated[str, typer.Argument(help="Run id 核算编号")],
     store: StoreOpt = DEFAULT_STORE_URL,
+    acknowledge_qc: Annotated[bool, typer.Option("--acknowledge-qc",
+                                                 help="I have read the run's QC report 已阅质量控制报告")] = False,
 ) -> None:
     """Approve and publish a succeeded run from the command line (e.g. the demo run)."""
     from qingshan.platform.audit import Actor
@@ -96,7 +98,7 @@ def publish(
     actor = Actor(None, "cli")
     pub = publication_of(factory, run_id)
     if pub is None or pub["state"] == "draft":
-        set_publication(factory, actor, run_id, "approve")
+        set_publication(factory, actor, run_id, "approve", acknowledge_qc=acknowledge_qc)
     if (publication_of(factory, run_id) or {}).get("state") != "published":
         set_publication(factory, actor, run_id, "publish")
     typer.echo(f"Published 已发布 {run_id}")

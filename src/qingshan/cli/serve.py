@@ -29,7 +29,8 @@ def serve(
         raise typer.Exit(code=2) from None
     typer.echo(f"Qingshan 青山 dashboard: http://{host}:{port}/  (API docs: /docs; store 结果库: {store})")
     if workers == 1:
-        uvicorn.run(create_app(Settings(store_url=store)), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(Settings(store_url=store)), host=host, port=port, log_level="info",
+                    server_header=False)  # no `server: uvicorn` banner
         return
     # Several processes: each builds the app from the environment (published runs are served from a
     # per-process cache that checks the store's publication state on every request).
@@ -37,4 +38,4 @@ def serve(
 
     os.environ["QINGSHAN_STORE_URL"] = store
     uvicorn.run("qingshan.api.app:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level="warning")
+                log_level="warning", server_header=False)

@@ -12,13 +12,16 @@ viewer      a logged-in reader (other departments): published results, the form 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +33,7 @@ from qingshan.platform.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from qingshan.store.platform_models import User
+from qingshan.store.platform_models import User, UserSession
 
 __all__ = [
     "ROLES",
@@ -42,6 +45,7 @@ __all__ = [
     "hash_password",
     "in_region_scope",
     "list_users",
+    "normalize_username",
     "require_form",
     "require_regions",
     "update_user",
@@ -50,7 +54,9 @@ __all__ = [
 
 ROLES = ("admin", "accountant", "submitter", "reviewer", "viewer")
 ROLE_ZH = {"admin": "管理员", "accountant": "核算员", "submitter": "填报员", "reviewer": "审核员", "viewer": "查看者"}
-MIN_PASSWORD = 8  # characters; NIST SP 800-63B §5.1.1.2 minimum for user-chosen secrets
+MIN_PASSWORD = 10  # characters (NIST SP 800-63B §5.1.1.2 asks for at least 8; 10 for officials' accounts)
+MAX_USERNAME = 80  # characters (users.username is String(80))
+REGION_CODE = re.compile(r"\d{6}")  # a GB/T 2260 administrative division code
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,9 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
-def hash_password(password: str) -> str:
-    """Argon2id hash (salted, encoded with its parameters)."""
-    _check_password(password)
+def hash_password(password: str, username: str | None = None) -> str:
+    """Argon2id hash (salted, encoded with its parameters) of a password that meets the policy."""
+    check_password(password, username)
     return str(_hasher().hash(password))
 
 
@@ -99,7 +105,25 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _check_password(password: str) -> None:
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random secret, verified when the user does not exist (equal timing)."""
+    import secrets
+
+    return str(_hasher().hash(secrets.token_urlsafe(24)))
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (``qingshan/data/security/common_passwords.txt``, from
+    SecLists, MIT licence; see the file's header), case-folded."""
+    text = (resources.files("qingshan.data") / "security" / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().casefold() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+def check_password(password: str, username: str | None = None) -> None:
+    """Refuse a password shorter than MIN_PASSWORD, on the common-password list, or equal to the username."""
     if len(password) < MIN_PASSWORD:
         raise InputError(
             f"Password too short: at least {MIN_PASSWORD} characters",
@@ -108,6 +132,56 @@ def _check_password(password: str) -> None:
             fix="Choose a longer password (a passphrase of several words is best).",
             fix_zh="请使用更长的密码（建议由几个词组成的短语）。",
         )
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    if folded in common_passwords() or (username and folded == unicodedata.normalize("NFKC", username).casefold()):
+        raise InputError(
+            "Password is too common (on the list of most-used passwords) or equal to the username",
+            "密码过于常见（在常用密码列表中）或与用户名相同",
+            field="password",
+            fix="Choose a password nobody would guess: several unrelated words, or a password manager's.",
+            fix_zh="请选择他人难以猜到的密码：几个不相关的词组成的短语，或由密码管理器生成。",
+        )
+
+
+def normalize_username(username: str) -> str:
+    """The NFKC form of ``username`` (full-width look-alikes become ASCII, so ``ａｄｍｉｎ`` is ``admin``);
+    empty names, control, format (bidi overrides, zero-width) and separator characters are refused."""
+    name = unicodedata.normalize("NFKC", username).strip()
+    bad = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c)[0] in "CZ"})
+    if not name or bad or len(name) > MAX_USERNAME:
+        what = ("is empty" if not name else f"contains control, direction or space characters ({', '.join(bad)})"
+                if bad else f"is longer than {MAX_USERNAME} characters")
+        what_zh = ("为空" if not name else f"含有控制、方向或空白字符（{', '.join(bad)}）" if bad
+                   else f"超过 {MAX_USERNAME} 个字符")
+        raise InputError(f"Username {what}", f"用户名{what_zh}", field="username",
+                         fix="Use letters, digits, '-', '_' or '.', e.g. dept-water.",
+                         fix_zh="请使用字母、数字、“-”“_”或“.”，例如 dept-water。")
+    return name
+
+
+def _check_scope(role: str, regions: Sequence[str], forms: Sequence[str]) -> None:
+    """Regions are GB/T 2260 codes or ``*``; forms are form groups of the catalogue or ``*``; a
+    submitter needs at least one of each."""
+    from qingshan.platform.forms import form_groups
+
+    bad_regions = [r for r in regions if r != "*" and not REGION_CODE.fullmatch(r)]
+    if bad_regions:
+        raise InputError(f"Not a region code: {', '.join(map(repr, bad_regions))}",
+                         f"不是有效的区划代码：{', '.join(bad_regions)}", field="regions",
+                         fix='Give 6-digit GB/T 2260 codes (e.g. 360100 for Nanchang) or "*".',
+                         fix_zh="请填写 6 位 GB/T 2260 区划代码（如南昌市 360100）或“*”。")
+    groups = form_groups()
+    bad_forms = [f for f in forms if f != "*" and f not in groups]
+    if bad_forms:
+        raise InputError(f"Unknown form group: {', '.join(map(repr, bad_forms))}",
+                         f"未知的报表组：{', '.join(bad_forms)}", field="forms",
+                         fix=f"Use one of: {', '.join(groups)}, or \"*\".",
+                         fix_zh=f"可用报表组：{', '.join(groups)}，或“*”。")
+    if role == "submitter" and (not regions or not forms):
+        raise InputError("A submitter needs the regions and form groups they report for",
+                         "填报员须分配填报的区划和报表组", field="regions" if not regions else "forms",
+                         fix="Give regions (e.g. 360100) and forms (e.g. products).",
+                         fix_zh="请分配区划（如 360100）和报表组（如 products）。")
 
 
 def _check_role(role: str) -> None:
@@ -130,12 +204,11 @@ def create_user(factory: sessionmaker[Session], username: str, password: str, ro
                 actor: Actor | None = None) -> Principal:
     """Create an account (audit-logged); a taken username is a :class:`ConflictError`."""
     _check_role(role)
-    username = username.strip()
-    if not username:
-        raise InputError("Username is empty", "用户名为空", field="username",
-                         fix="Give a username.", fix_zh="请填写用户名。")
-    user = User(username=username, display_name=display_name, password_hash=hash_password(password), role=role,
-                regions=list(regions), forms=list(forms), active=True, created_at=_now())
+    username = normalize_username(username)
+    regions, forms = [str(r).strip() for r in regions], [str(f).strip() for f in forms]
+    _check_scope(role, regions, forms)
+    user = User(username=username, display_name=display_name, password_hash=hash_password(password, username),
+                role=role, regions=list(regions), forms=list(forms), active=True, created_at=_now())
     try:
         with factory.begin() as s:
             s.add(user)
@@ -152,7 +225,9 @@ def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | 
                 regions: Sequence[str] | None = None, forms: Sequence[str] | None = None,
                 active: bool | None = None, password: str | None = None,
                 display_name: str | None = None) -> Principal:
-    """Change an account's role, scope, status or password (audit-logged; the hash is not logged)."""
+    """Change an account's role, scope, status or password (audit-logged; the hash is not logged).
+
+    A password change or a deactivation ends every session of the account."""
     changes: dict[str, object] = {}
     with factory.begin() as s:
         user = s.get(User, user_id)
@@ -170,9 +245,14 @@ def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | 
             user.active = changes["active"] = active
         if display_name is not None:
             user.display_name = changes["display_name"] = display_name
+        if role is not None or regions is not None or forms is not None:
+            _check_scope(user.role, list(user.regions or ()), list(user.forms or ()))
         if password is not None:
-            user.password_hash = hash_password(password)
+            user.password_hash = hash_password(password, user.username)
             changes["password"] = "changed"
+        if password is not None or active is False:
+            n = s.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount  # type: ignore[attr-defined]
+            changes["sessions_ended"] = int(n or 0)
         record(s, actor, "user.update", "user", user.id, {"username": user.username, **changes})
         return Principal.of(user)
 
@@ -191,10 +271,18 @@ def get_principal(factory: sessionmaker[Session], user_id: int) -> Principal | N
 
 
 def authenticate(factory: sessionmaker[Session], username: str, password: str) -> Principal:
-    """The account whose password matches; a uniform :class:`AuthenticationError` otherwise."""
+    """The account whose password matches; a uniform :class:`AuthenticationError` otherwise.
+
+    An unknown or disabled user costs one Argon2 verification too (of a dummy hash), so the time
+    of the answer does not tell which usernames exist."""
+    name = unicodedata.normalize("NFKC", username).strip()
     with factory() as s:
-        user = s.scalars(select(User).where(User.username == username.strip())).first()
-    ok = user is not None and user.active and verify_password(user.password_hash, password)
+        user = s.scalars(select(User).where(User.username == name)).first()
+    if user is None or not user.active:
+        verify_password(_dummy_hash(), password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password)
     if not ok or user is None:
         raise AuthenticationError(
             "Wrong username or password, or the account is disabled",

@@ -2,17 +2,21 @@
 
 The token (256 bits from :func:`secrets.token_urlsafe`) is given to the client once; the
 database keeps only its SHA-256, so a database leak does not leak live sessions. Logging out
-deletes the row; expired rows are refused and removed on use.
+deletes the row, and so does a password change or deactivation (every session of the account);
+a session ends after an idle time and after an absolute lifetime (:class:`SessionPolicy`); expired
+rows are refused and removed on use.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.platform.accounts import ROLES, Principal, authenticate, get_principal
@@ -22,12 +26,21 @@ from qingshan.platform.errors import (
     PermissionDeniedError,
     TooManyAttemptsError,
 )
-from qingshan.store.platform_models import AuditEntry, UserSession
+from qingshan.store.platform_models import LoginFailure, UserSession
 
-__all__ = ["COOKIE_NAME", "check_role", "login", "logout", "resolve_session"]
+__all__ = ["COOKIE_NAME", "SessionPolicy", "check_role", "login", "logout", "resolve_session"]
 
 COOKIE_NAME = "qingshan_session"
-SESSION_HOURS = 12  # one working day; a new login is needed after it
+SESSION_HOURS = 12  # absolute lifetime: one working day; a new login is needed after it
+SESSION_IDLE_MINUTES = 60  # a session unused for this long ends
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a session lives: ``idle_minutes`` without a request, ``absolute_hours`` in total."""
+
+    idle_minutes: float = SESSION_IDLE_MINUTES
+    absolute_hours: float = SESSION_HOURS
 
 
 def _digest(token: str) -> str:
@@ -38,50 +51,71 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
-MAX_FAILED_LOGINS = 5  # per account within LOCKOUT_MINUTES; then logins are refused until it passes
-LOCKOUT_MINUTES = 10
+# Throttling counts failed logins per (account, IP) and per IP — never per account alone, so that
+# nobody can lock a victim out: the victim's own address (or any other) is not affected.
+MAX_FAILED_LOGINS = 5  # per (account, IP) within LOCKOUT_MINUTES
+MAX_FAILED_LOGINS_PER_IP = 50  # per IP, all accounts together, within LOCKOUT_MINUTES
+LOCKOUT_MINUTES = 15
+KEEP_FAILURES_HOURS = 24  # failure rows older than this are deleted
 
 
-def _check_not_locked(factory: sessionmaker[Session], username: str) -> None:
-    """Refuse a login after MAX_FAILED_LOGINS failures of ``username`` in the last LOCKOUT_MINUTES.
+def _too_many(username: str, minutes: int) -> TooManyAttemptsError:
+    return TooManyAttemptsError(
+        f"Too many failed logins for '{username}' from this address; try again in {minutes} minutes",
+        f"该地址登录账号 '{username}' 失败次数过多，请 {minutes} 分钟后再试",
+        field="username",
+        fix="Wait, or ask an administrator to reset the password.",
+        fix_zh="请稍后再试，或请管理员重置密码。",
+    )
 
-    Counted from the audit log, so the limit holds across web processes sharing one store.
-    """
+
+def _check_throttle(factory: sessionmaker[Session], username: str, ip: str) -> None:
+    """Refuse a login after MAX_FAILED_LOGINS failures of ``username`` from ``ip``, or
+    MAX_FAILED_LOGINS_PER_IP failures from ``ip``, in the last LOCKOUT_MINUTES (shared by every
+    web process through the store)."""
     since = datetime.now(UTC) - timedelta(minutes=LOCKOUT_MINUTES)
+    recent = (LoginFailure.at >= since, LoginFailure.ip == ip)
     with factory() as s:
-        recent = s.scalars(select(AuditEntry.details).where(
-            AuditEntry.action == "auth.login_failed", AuditEntry.at >= since)).all()
-    failures = sum(1 for d in recent if (d or {}).get("username") == username[:80])
-    if failures >= MAX_FAILED_LOGINS:
-        raise TooManyAttemptsError(
-            f"Too many failed logins for '{username}'; try again in {LOCKOUT_MINUTES} minutes",
-            f"账号 '{username}' 登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试",
-            field="username",
-            fix="Wait, or ask an administrator to reset the password.",
-            fix_zh="请稍后再试，或请管理员重置密码。",
-        )
+        pair = s.scalar(select(func.count()).where(*recent, LoginFailure.username == username)) or 0
+        per_ip = s.scalar(select(func.count()).where(*recent)) or 0
+    if pair >= MAX_FAILED_LOGINS or per_ip >= MAX_FAILED_LOGINS_PER_IP:
+        raise _too_many(username, LOCKOUT_MINUTES)
 
 
-def login(factory: sessionmaker[Session], username: str, password: str, *,
-          hours: float = SESSION_HOURS) -> tuple[Principal, str]:
+def _record_failure(factory: sessionmaker[Session], username: str, ip: str) -> None:
+    now = datetime.now(UTC)
+    with factory.begin() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(hours=KEEP_FAILURES_HOURS)))
+        s.add(LoginFailure(at=now, username=username, ip=ip))
+        record(s, None, "auth.login_failed", "user", None, {"username": username, "ip": ip})
+
+
+def login(factory: sessionmaker[Session], username: str, password: str, *, ip: str = "unknown",
+          policy: SessionPolicy | None = None, hours: float | None = None) -> tuple[Principal, str]:
     """Check the password and open a session; returns the user and the session token.
 
-    After MAX_FAILED_LOGINS failures within LOCKOUT_MINUTES the account's logins are refused
-    (:class:`TooManyAttemptsError`, HTTP 429) — a brake on password guessing.
+    After MAX_FAILED_LOGINS failures of one account from one IP (or MAX_FAILED_LOGINS_PER_IP from
+    one IP) within LOCKOUT_MINUTES, logins from that IP are refused (:class:`TooManyAttemptsError`,
+    HTTP 429) — a brake on password guessing that cannot lock the account's owner out. ``hours``
+    overrides the policy's absolute lifetime (tests).
     """
-    _check_not_locked(factory, username)
+    policy = policy or SessionPolicy()
+    name = unicodedata.normalize("NFKC", username).strip()[:80]
+    ip = (ip or "unknown")[:64]
+    _check_throttle(factory, name, ip)
     try:
-        principal = authenticate(factory, username, password)
+        principal = authenticate(factory, name, password)
     except AuthenticationError:
-        with factory.begin() as s:
-            record(s, None, "auth.login_failed", "user", None, {"username": username[:80]})
+        _record_failure(factory, name, ip)
         raise
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
+    absolute = timedelta(hours=policy.absolute_hours if hours is None else hours)
     with factory.begin() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.username == name, LoginFailure.ip == ip))
         s.add(UserSession(token_sha256=_digest(token), user_id=principal.id, created_at=now,
-                          expires_at=now + timedelta(hours=hours)))
-        record(s, principal.actor, "auth.login", "user", principal.id, {})
+                          expires_at=now + min(absolute, timedelta(minutes=policy.idle_minutes))))
+        record(s, principal.actor, "auth.login", "user", principal.id, {"ip": ip})
     return principal, token
 
 
@@ -94,19 +128,32 @@ def logout(factory: sessionmaker[Session], token: str) -> None:
             record(s, principal.actor, "auth.logout", "user", principal.id, {})
 
 
-def resolve_session(factory: sessionmaker[Session], token: str | None) -> Principal | None:
-    """The active user of a live session token, else ``None``."""
+def resolve_session(factory: sessionmaker[Session], token: str | None,
+                    policy: SessionPolicy | None = None) -> Principal | None:
+    """The active user of a live session token, else ``None``.
+
+    ``expires_at`` is the idle deadline: each use moves it to now + idle (at most to the absolute
+    end, created_at + absolute_hours; written at most once a minute). An expired session is deleted.
+    """
     if not token:
         return None
+    policy = policy or SessionPolicy()
+    now = datetime.now(UTC)
     with factory() as s:
         row = s.get(UserSession, _digest(token))
         if row is None:
             return None
-        user_id, expires = row.user_id, _aware(row.expires_at)
-    if expires <= datetime.now(UTC):
+        user_id, expires, created = row.user_id, _aware(row.expires_at), _aware(row.created_at)
+    end = created + timedelta(hours=policy.absolute_hours)
+    if expires <= now or end <= now:
         with factory.begin() as s:
             s.execute(delete(UserSession).where(UserSession.token_sha256 == _digest(token)))
         return None
+    moved = min(now + timedelta(minutes=policy.idle_minutes), end)
+    if moved - expires > timedelta(minutes=1):
+        with factory.begin() as s:
+            s.execute(update(UserSession).where(UserSession.token_sha256 == _digest(token))
+                      .values(expires_at=moved))
     return get_principal(factory, user_id)
 
 

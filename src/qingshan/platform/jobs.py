@@ -27,13 +27,14 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.engine.config import RunConfig, load_config
 from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import Actor, record
-from qingshan.platform.errors import NotFoundError, StateError
+from qingshan.platform.errors import NotFoundError, PermissionDeniedError, StateError
 from qingshan.platform.submissions import approved_data, upload_bytes
 from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
 from qingshan.store.models import Run
@@ -397,13 +398,75 @@ def published_run_ids(factory: sessionmaker[Session]) -> set[str]:
 
 
 _NEXT = {"approve": ("draft", "approved"), "publish": ("approved", "published"), "withdraw": ("published", "approved")}
+FOUR_EYES = ("approve", "publish")  # actions the requester of a run may not take on it
 
 
-def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, action: str) -> dict[str, Any]:
+def _requester(s: Session, run_id: str, pub: RunPublication | None) -> str | None:
+    """Who requested the run (``Job.requested_by``); ``None`` for runs not started through a job (CLI)."""
+    if pub is not None and pub.job_id is not None:
+        job = s.get(Job, pub.job_id)
+        if job is not None:
+            return job.requested_by
+    return s.scalar(select(Job.requested_by).where(Job.run_id == run_id).limit(1))
+
+
+def _check_four_eyes(actor: Actor, requester: str | None, run_id: str, action: str) -> None:
+    """Whoever requested a run cannot approve or publish it (a second person must)."""
+    if action in FOUR_EYES and requester is not None and actor.username == requester:
+        raise PermissionDeniedError(
+            f"'{requester}' requested run '{run_id}' and cannot {action} it: a second person must (four-eyes rule)",
+            f"核算记录 '{run_id}' 由“{requester}”发起，发起人不能{'审核' if action == 'approve' else '发布'}"
+            "自己的核算，须由另一人执行（双人复核）",
+            field="run_id",
+            fix="Ask another accountant or an administrator to approve and publish it.",
+            fix_zh="请由另一位核算员或管理员审核并发布。")
+
+
+def _check_qc_acknowledged(provenance: dict[str, Any] | None, run_id: str, acknowledged: bool) -> None:
+    """A run with a quality-control report (``provenance["qc"]``) is approved only with it acknowledged."""
+    qc = (provenance or {}).get("qc")
+    if qc is not None and not acknowledged:
+        status = qc.get("status", "") if isinstance(qc, dict) else ""
+        raise InputError(
+            f"Run '{run_id}' has a quality-control report{f' (status: {status})' if status else ''}: "
+            "approval must acknowledge it",
+            f"核算记录 '{run_id}' 附有质量控制报告{f'（状态：{status}）' if status else ''}，审核时须确认已阅",
+            field="acknowledge_qc",
+            fix='Read the QC report (GET /api/runs/{run_id}), then approve with the JSON body {"acknowledge_qc": true}.',
+            fix_zh='请先阅读质量控制报告，再以 JSON 请求体 {"acknowledge_qc": true} 审核。')
+
+
+def _publication_state_error(run_id: str, state: str, frm: str, action: str) -> StateError:
+    return StateError(f"Run '{run_id}' is '{state}', it must be '{frm}' to {action}",
+                      f"核算记录 '{run_id}' 当前为“{state}”，须为“{frm}”才能执行该操作",
+                      field="state", fix="Approve before publishing." if action == "publish" else "",
+                      fix_zh="请先审核再发布。" if action == "publish" else "")
+
+
+def _ensure_publication(factory: sessionmaker[Session], run_id: str) -> None:
+    """Insert the run's ``draft`` publication row unless it exists (a concurrent insert may win)."""
+    try:
+        with factory.begin() as s:
+            if s.get(RunPublication, run_id) is None:
+                s.add(RunPublication(run_id=run_id, state="draft"))
+    except IntegrityError:
+        pass  # another request inserted it first
+
+
+def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, action: str, *,
+                    acknowledge_qc: bool = False) -> dict[str, Any]:
     """``approve`` (draft → approved), ``publish`` (approved → published) or ``withdraw``
-    (published → approved) a succeeded run; audit-logged."""
+    (published → approved) a succeeded run; audit-logged.
+
+    The change is one conditional UPDATE (``... WHERE state = <expected>``): of N concurrent calls
+    exactly one wins and writes the audit line; the others get a :class:`StateError` (HTTP 409).
+    Whoever requested the run (its job's ``requested_by``) cannot approve or publish it
+    (:class:`PermissionDeniedError`, 403); a run whose provenance has a QC report (``"qc"``) is
+    approved only with ``acknowledge_qc`` (else :class:`InputError`, 422). System actors (``username
+    None``: ``qingshan publish``, the demo) and runs without a job (CLI runs) have no requester.
+    """
     frm, to = _NEXT[action]
-    with factory.begin() as s:
+    with factory() as s:
         run = s.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"No run '{run_id}'", f"没有核算记录 '{run_id}'", field="run_id",
@@ -414,20 +477,31 @@ def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, a
                              f"核算记录 '{run_id}' 的状态为 {run.status}，只有成功的核算才能审核或发布",
                              field="run_id", fix="Start a new run.", fix_zh="请重新发起核算。")
         pub = s.get(RunPublication, run_id)
-        if pub is None:
-            pub = RunPublication(run_id=run_id, state="draft")
-            s.add(pub)
-        if pub.state != frm:
-            raise StateError(f"Run '{run_id}' is '{pub.state}', it must be '{frm}' to {action}",
-                             f"核算记录 '{run_id}' 当前为“{pub.state}”，须为“{frm}”才能执行该操作",
-                             field="state", fix="Approve before publishing." if action == "publish" else "",
-                             fix_zh="请先审核再发布。" if action == "publish" else "")
-        pub.state = to
-        if action == "approve":
-            pub.approved_by, pub.approved_at = actor.username, _now()
-        elif action == "publish":
-            pub.published_by, pub.published_at = actor.username, _now()
-        record(s, actor, f"run.{action}", "run", run_id, {"from": frm, "to": to})
+        state = pub.state if pub is not None else "draft"
+        requester = _requester(s, run_id, pub)
+        provenance = run.provenance
+    _check_four_eyes(actor, requester, run_id, action)
+    if state != frm:
+        raise _publication_state_error(run_id, state, frm, action)
+    if action == "approve":
+        _check_qc_acknowledged(provenance, run_id, acknowledge_qc)
+    if pub is None:
+        _ensure_publication(factory, run_id)
+    values: dict[str, Any] = {"state": to}
+    if action == "approve":
+        values.update(approved_by=actor.username, approved_at=_now())
+    elif action == "publish":
+        values.update(published_by=actor.username, published_at=_now())
+    with factory.begin() as s:
+        res = s.execute(update(RunPublication).where(RunPublication.run_id == run_id, RunPublication.state == frm)
+                        .values(**values).execution_options(synchronize_session=False))
+        if res.rowcount != 1:  # type: ignore[attr-defined]  # another request won the race
+            current = s.scalar(select(RunPublication.state).where(RunPublication.run_id == run_id))
+            raise _publication_state_error(run_id, str(current), frm, action)
+        details: dict[str, Any] = {"from": frm, "to": to}
+        if action == "approve" and (provenance or {}).get("qc") is not None:
+            details["acknowledge_qc"] = True
+        record(s, actor, f"run.{action}", "run", run_id, details)
     out = publication_of(factory, run_id)
     assert out is not None
     return out

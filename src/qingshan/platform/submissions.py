@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
@@ -253,42 +253,69 @@ def upload_raster(factory: sessionmaker[Session], principal: Principal, variable
 
 
 # ----------------------------------------------------------------------------- workflow
+def _state_error(version: int, status: str, frm: str) -> StateError:
+    locked = " (approved versions are locked)" if status == "approved" else ""
+    locked_zh = "（已审核通过的版本已锁定）" if status == "approved" else ""
+    return StateError(
+        f"Version {version} is '{status}', not '{frm}'{locked}: cannot change it",
+        f"第 {version} 版的状态为“{status}”而不是“{frm}”{locked_zh}，无法执行该操作",
+        field="status",
+        fix="Upload a new version to change the data." if status != "draft" else "Submit it first.",
+        fix_zh="如需修改数据请上传新版本。" if status != "draft" else "请先提交。")
+
+
+def _check_transition(principal: Principal, sub: FormSubmission | None, v: SubmissionVersion | None,
+                      submission_id: int, version: int, *, frm: str, to: str, owner_only: bool) -> None:
+    """Visibility, ownership, state and errors, read before the conditional update (for clear messages)."""
+    if sub is None or v is None or not _visible(principal, sub):
+        raise _not_found(f"version {version} of submission {submission_id}",
+                         f"填报 {submission_id} 的第 {version} 版", "version")
+    if owner_only and sub.created_by != principal.username and principal.role != "admin":
+        raise PermissionDeniedError(
+            f"Only '{sub.created_by}' can submit submission {submission_id}",
+            f"只有“{sub.created_by}”可以提交该填报", field="submission_id",
+            fix="Log in as the submitter.", fix_zh="请用填报人账号登录。")
+    if v.status != frm:
+        raise _state_error(version, v.status, frm)
+    if to == "submitted" and v.errors:
+        raise StateError(
+            f"Version {version} has {len(v.errors)} validation error(s) and cannot be submitted",
+            f"第 {version} 版有 {len(v.errors)} 处校验错误，不能提交", field="errors",
+            fix="Correct the cells listed and upload the form again.",
+            fix_zh="请修改所列单元格后重新上传。")
+
+
 def _transition(factory: sessionmaker[Session], principal: Principal, submission_id: int, version: int, *,
                 frm: str, to: str, action: str, owner_only: bool, comment: str | None = None) -> dict[str, Any]:
-    with factory.begin() as s:
+    """Move a version from ``frm`` to ``to`` with one conditional UPDATE (``... WHERE status = frm``).
+
+    Of N concurrent transitions of one version exactly one changes the row (row count 1) and writes
+    its audit line in the same transaction; the others get a :class:`StateError` (HTTP 409).
+    """
+    with factory() as s:
         sub = s.get(FormSubmission, submission_id)
         v = _version_row(s, submission_id, version)
-        if sub is None or v is None or not _visible(principal, sub):
-            raise _not_found(f"version {version} of submission {submission_id}",
-                             f"填报 {submission_id} 的第 {version} 版", "version")
-        if owner_only and sub.created_by != principal.username and principal.role != "admin":
-            raise PermissionDeniedError(
-                f"Only '{sub.created_by}' can submit submission {submission_id}",
-                f"只有“{sub.created_by}”可以提交该填报", field="submission_id",
-                fix="Log in as the submitter.", fix_zh="请用填报人账号登录。")
-        if v.status != frm:
-            locked = " (approved versions are locked)" if v.status == "approved" else ""
-            locked_zh = "（已审核通过的版本已锁定）" if v.status == "approved" else ""
-            raise StateError(
-                f"Version {version} is '{v.status}', not '{frm}'{locked}: cannot {action}",
-                f"第 {version} 版的状态为“{v.status}”而不是“{frm}”{locked_zh}，无法执行该操作",
-                field="status",
-                fix="Upload a new version to change the data." if v.status != "draft" else "Submit it first.",
-                fix_zh="如需修改数据请上传新版本。" if v.status != "draft" else "请先提交。")
-        if to == "submitted" and v.errors:
-            raise StateError(
-                f"Version {version} has {len(v.errors)} validation error(s) and cannot be submitted",
-                f"第 {version} 版有 {len(v.errors)} 处校验错误，不能提交", field="errors",
-                fix="Correct the cells listed and upload the form again.",
-                fix_zh="请修改所列单元格后重新上传。")
-        v.status = to
-        if to == "submitted":
-            v.submitted_at = _now()
-        else:
-            v.reviewed_by, v.reviewed_at, v.review_comment = principal.username, _now(), comment
-        record(s, principal.actor, action, "submission", sub.id,
-               {"version": version, "from": frm, "to": to, "comment": comment, "sha256": v.sha256})
-        return _submission_dict(sub, _versions(s, sub.id))
+        _check_transition(principal, sub, v, submission_id, version, frm=frm, to=to, owner_only=owner_only)
+        assert v is not None
+        version_id, sha = v.id, v.sha256
+    now = _now()
+    values: dict[str, Any] = {"status": to}
+    if to == "submitted":
+        values["submitted_at"] = now
+    else:
+        values.update(reviewed_by=principal.username, reviewed_at=now, review_comment=comment)
+    with factory.begin() as s:
+        res = s.execute(update(SubmissionVersion)
+                        .where(SubmissionVersion.id == version_id, SubmissionVersion.status == frm)
+                        .values(**values).execution_options(synchronize_session=False))
+        if res.rowcount != 1:  # type: ignore[attr-defined]  # another transition won the race
+            current = s.scalar(select(SubmissionVersion.status).where(SubmissionVersion.id == version_id))
+            raise _state_error(version, str(current), frm)
+        record(s, principal.actor, action, "submission", submission_id,
+               {"version": version, "from": frm, "to": to, "comment": comment, "sha256": sha})
+        sub = s.get(FormSubmission, submission_id)
+        assert sub is not None
+        return _submission_dict(sub, _versions(s, submission_id))
 
 
 def submit(factory: sessionmaker[Session], principal: Principal, submission_id: int, version: int) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from qingshan.api.deps import PrincipalDep, SettingsDep, StoreDep, _bearer, _cookie
+from qingshan.api.deps import PrincipalDep, SettingsDep, StoreDep, _bearer, _cookie, session_policy
 from qingshan.api.platform_schemas import LoginIn, LoginOut, UserOut
 from qingshan.platform import auth
 from qingshan.platform.auth import check_role
@@ -22,11 +22,13 @@ def _user_out(p: object) -> UserOut:
 
 
 @router.post("/login", summary="Log in · 登录")
-def login(body: LoginIn, response: Response, store: StoreDep, settings: SettingsDep) -> LoginOut:
-    """Check the password and open a session; the token is also set as an HttpOnly cookie."""
-    principal, token = auth.login(store, body.username, body.password)
+def login(body: LoginIn, request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> LoginOut:
+    """Check the password and open a session; the token is also set as an HttpOnly cookie.
+    Failed logins are throttled per (account, IP) and per IP (429)."""
+    ip = request.client.host if request.client else "unknown"
+    principal, token = auth.login(store, body.username, body.password, ip=ip, policy=session_policy(settings))
     response.set_cookie(auth.COOKIE_NAME, token, httponly=True, samesite="lax", secure=settings.secure_cookies,
-                        max_age=int(auth.SESSION_HOURS * 3600), path="/")
+                        max_age=int(settings.session_absolute_hours * 3600), path="/")
     return LoginOut(user=_user_out(principal), token=token)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
 
 from qingshan.api.deps import SettingsDep, StoreDep, require_role
 from qingshan.api.platform_schemas import BaseOut, JobIn, JobOut, PublicationOut
@@ -66,15 +67,26 @@ def get_publication(run_id: RunId, store: StoreDep, _user: Accountant) -> Public
     return PublicationOut.model_validate(pub)
 
 
+class ApproveIn(BaseModel):
+    """Body of a run approval: the approver acknowledges the run's quality-control report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledge_qc: bool = Field(False, description="I have read the QC report 已阅质量控制报告 (required when the "
+                                 "run has one)")
+
+
 @router.post("/api/runs/{run_id}/approve", summary="Approve a run · 审核核算结果")
-def approve_run(run_id: RunId, store: StoreDep, user: Accountant) -> PublicationOut:
-    """Approve a succeeded run (draft → approved)."""
-    return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "approve"))
+def approve_run(run_id: RunId, store: StoreDep, user: Accountant, body: ApproveIn | None = None) -> PublicationOut:
+    """Approve a succeeded run (draft → approved). The requester of the run cannot approve it (403,
+    four-eyes); a run with a QC report needs ``{"acknowledge_qc": true}`` (else 422)."""
+    return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "approve",
+                                                             acknowledge_qc=bool(body and body.acknowledge_qc)))
 
 
 @router.post("/api/runs/{run_id}/publish", summary="Publish a run · 发布核算结果")
 def publish_run(run_id: RunId, store: StoreDep, user: Accountant) -> PublicationOut:
-    """Publish an approved run: the public sees it from now on."""
+    """Publish an approved run: the public sees it from now on (not by the run's requester: 403)."""
     return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "publish"))
 
 

@@ -929,6 +929,7 @@
       localStorage.setItem("qingshan.lang", state.lang);
       applyLanguage();
     });
+    $("controls").addEventListener("submit", (e) => e.preventDefault());  // (no inline handler: CSP)
     $("run").addEventListener("change", (e) => chooseRun(e.target.value));
     $("controls").addEventListener("submit", (e) => e.preventDefault());
     $("year").addEventListener("change", (e) => { state.year = Number(e.target.value); fillCompare(); reloadAll(); });
