@@ -64,9 +64,12 @@ def test_declared_items_match_what_the_methods_read(monkeypatch):
         asked.extend(mapping)
         return real(None, regions, year, mapping)
 
-    for mod in ("qingshan.quantities.statistics", "qingshan.quantities.cultural", "qingshan.quantities.coastal",
-                "qingshan.quantities.carbon"):
-        monkeypatch.setattr(importlib.import_module(mod), "items_to_components", spy)
+    # import every module before patching any: a module first imported after statistics is patched would bind
+    # the spy itself, and monkeypatch would then "restore" the spy there (it polluted later tests)
+    modules = [importlib.import_module(mod) for mod in ("qingshan.quantities.statistics", "qingshan.quantities.cultural",
+                                                       "qingshan.quantities.coastal", "qingshan.quantities.carbon")]
+    for module in modules:
+        monkeypatch.setattr(module, "items_to_components", spy)
     stats = pd.DataFrame([{"region_code": "1", "year": 2020, "item": "x", "value": 1.0, "unit": "t", "source": ""}])
     params = ParamSet(ParameterTable(params={}), None, {})
     checked = 0
