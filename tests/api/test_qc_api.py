@@ -35,8 +35,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         repo.finish_run_succeeded(factory, run_id, results=_rows(), regions=_regions(), provenance=prov,
                                   output_dir=None, content_hash="0" * 64)
     for action in ("approve", "publish"):
-        jobs.set_publication(factory, Actor("someone", "accountant"), RUNS["published"], action)
-    jobs.set_publication(factory, Actor("someone", "accountant"), RUNS["old"], "approve")
+        jobs.set_publication(factory, Actor("someone", "accountant"), RUNS["published"], action, acknowledge_qc=True)
+    jobs.set_publication(factory, Actor("someone", "accountant"), RUNS["old"], "approve", acknowledge_qc=True)
     jobs.set_publication(factory, Actor("someone", "accountant"), RUNS["old"], "publish")
     accounts.create_user(factory, "acc", "acc-password-1", "accountant")
     with TestClient(create_app(Settings(store_url=url))) as c:

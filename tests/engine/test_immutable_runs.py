@@ -85,7 +85,7 @@ def _gdp(store_url: str, run_id: str) -> float:
 
 def _publish(store_url: str, run_id: str) -> None:
     factory = open_store(store_url)
-    jobs.set_publication(factory, Actor("approver", "accountant"), run_id, "approve")
+    jobs.set_publication(factory, Actor("approver", "accountant"), run_id, "approve", acknowledge_qc=True)
     jobs.set_publication(factory, Actor("publisher", "accountant"), run_id, "publish")
 
 
@@ -95,8 +95,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, write_config: Any, example_di
     d = tmp_path_factory.mktemp("immutable")
     stats = d / "statistics.csv"  # A's own statistics, with a GDP row, changed after A ran
     shutil.copyfile(example_dir / "approx_statistics_2019.csv", stats)
-    with stats.open("a", encoding="utf-8") as f:
-        f.write("360000,2019,gdp,24757.5,亿元,test\n")
+    lines = [ln for ln in stats.read_text(encoding="utf-8").splitlines() if not ln.startswith("360000,2019,gdp,")]
+    stats.write_text("\n".join([*lines, "360000,2019,gdp,24757.5,亿元,test"]) + "\n", encoding="utf-8")
     cfg_a = load_config(write_config(d / "a", run={"name": "A"}, tables={"statistics": str(stats)}))
     shared_out, url = d / "out", f"sqlite:///{d / 'store.sqlite'}"
     cfg_a = cfg_a.model_copy(update={"run": cfg_a.run.model_copy(update={"output": shared_out, "store": url})})

@@ -47,8 +47,13 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/runs/{run_id}/ranking"): PUBLIC,
     ("POST", "/api/runs/{run_id}/parcel"): PUBLIC,
     ("GET", "/api/runs/{run_id}/gdp"): PUBLIC,
+    ("GET", "/api/runs/{run_id}/population"): PUBLIC,
+    ("GET", "/api/runs/{run_id}/change"): PUBLIC,  # uses of published runs (issue 9): public like the results
+    ("POST", "/api/runs/{run_id}/compensation"): PUBLIC,
+    ("GET", "/api/runs/{run_id}/report"): PUBLIC,
+    ("POST", "/api/runs/{run_id}/parcel/report"): PUBLIC,
+    ("GET", "/compensation"): PUBLIC,
     ("GET", "/api/runs/{run_id}/qc"): PUBLIC,
-
     ("GET", "/api/runs/{run_id}/artifacts"): PUBLIC,  # published runs for the public, any for staff
     ("GET", "/api/runs/{run_id}/artifacts/{name:path}"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,

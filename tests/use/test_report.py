@@ -109,7 +109,7 @@ def test_api_serves_the_report_of_a_published_run_only(use_store: SimpleNamespac
         hidden = client.get(f"/api/runs/{use_store.run}/report")
         assert hidden.status_code == 404  # not published: the public does not see it
         for action in ("approve", "publish"):
-            jobs.set_publication(use_store.factory, Actor("fixture", "accountant"), use_store.run, action)
+            jobs.set_publication(use_store.factory, Actor("fixture", "accountant"), use_store.run, action, acknowledge_qc=True)
         r = client.get(f"/api/runs/{use_store.run}/report", params={"lang": "en", "format": "docx"})
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")

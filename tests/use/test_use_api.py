@@ -17,7 +17,7 @@ from qingshan.platform.audit import Actor
 @pytest.fixture
 def client(use_store: SimpleNamespace) -> Iterator[TestClient]:
     for action in ("approve", "publish"):
-        jobs.set_publication(use_store.factory, Actor("fixture", "accountant"), use_store.run, action)
+        jobs.set_publication(use_store.factory, Actor("fixture", "accountant"), use_store.run, action, acknowledge_qc=True)
     with TestClient(create_app(Settings(store_url=use_store.url))) as c:
         yield c
 
