@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from qingshan import __version__
 from qingshan.api.errors import add_exception_handlers
+from qingshan.api.limits import add_limits
 from qingshan.api.routers import (
     audit,
     auth,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = None
     add_exception_handlers(app)
+    add_limits(app, settings.limits)
     for module in (indicators, runs, regions, results, pages, auth, users, forms, submissions, jobs, audit,
                    workbench):
         app.include_router(module.router)

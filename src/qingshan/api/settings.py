@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qingshan.core.limits import Limits
+
 __all__ = ["DEFAULT_STORE_URL", "Settings"]
 
 DEFAULT_STORE_URL = "sqlite:///out/qingshan.sqlite"
@@ -27,6 +29,10 @@ class Settings(BaseModel):
     base_config: str | None = Field(None, description="Run config (TOML) whose boundaries, rasters and "
                                     "tables accountings start from (default: the embedded Jiangxi example)")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
+    limits: Limits = Field(default_factory=Limits.from_env, description="Size limits of requests and uploads "
+                           "(qingshan.core.limits; QINGSHAN_LIMIT_* variables)")
+    parcel_max_km2: float = Field(10_000.0, gt=0, description="Largest parcel valued on request [km2] "
+                                  "(QINGSHAN_PARCEL_MAX_KM2)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,4 +40,6 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
                    base_config=env.get("QINGSHAN_BASE_CONFIG") or None,
-                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"})
+                   secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
+                   limits=Limits.from_env(env),
+                   parcel_max_km2=float(env.get("QINGSHAN_PARCEL_MAX_KM2") or 10_000.0))
