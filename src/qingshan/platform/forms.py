@@ -20,6 +20,7 @@ cell (sheet, row, column) in Chinese and English.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -643,7 +644,7 @@ def _check_amount(rec: Mapping[str, Any], row: _Row, key: str, zh: str) -> float
     if _blank(v):
         return None
     x = _number(v)
-    if x is None or x != x:
+    if x is None or not math.isfinite(x):
         row.error(key, "not_numeric", f"'{v}' is not a number", f"“{v}”不是数字（{zh}）", v)
         return None
     if x < 0:
