@@ -27,9 +27,11 @@ import rasterio
 from openpyxl import load_workbook
 from rasterio.transform import from_origin
 
+import qingshan
 from qingshan.platform.forms import build_template, get_group
 
 Spec = dict[str, Any]
+DATA_TABLES = Path(qingshan.__file__).parent / "data" / "tables"
 
 
 @dataclass(frozen=True)
@@ -547,11 +549,11 @@ def _csv_edit(fn: Callable[[str], str]) -> Callable[[Path, Path], None]:
     return write
 
 
-def _first_value(text: str, new: str) -> str:
-    """The CSV with the 'value' cell of its first data row replaced by ``new``."""
+def _first_value(text: str, new: str, column: str = "value") -> str:
+    """The CSV with the ``column`` cell of its first data row replaced by ``new``."""
     lines = text.splitlines()
     header = lines[0].split(",")
-    col = header.index("value")
+    col = header.index(column)
     cells = lines[1].split(",")
     cells[col] = new
     lines[1] = ",".join(cells)
@@ -631,7 +633,29 @@ RASTERS_CLI: list[Case] = [
          _broken_file("precip.tif", _copy_raster(), "inputs", "precip", env={"QINGSHAN_LIMIT_RASTER_CELLS": "5000"})),
 ]
 
+def _cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Callable[[Ctx], Spec]:
+    return lambda c: {"args": [a.format(tmp=c.tmp, store=f"sqlite:///{c.tmp / 'store.sqlite'}") for a in args],
+                      "input": input, "env": env or {}}
+
+
 TABLES_CLI: list[Case] = [
+    Case("cli-prices-empty-file", "tables", ACCOUNT, 2, ("prices.csv",), ("价格",),
+         _broken_file("prices.csv", _text(""), "tables", "prices")),
+    Case("cli-deflator-index-abc", "tables", ACCOUNT, 2, ("abc",), ("abc",),
+         _broken_file("deflator.csv", _csv_edit(lambda t: _first_value(t, "abc", "index")), "tables", "deflator")),
+    Case("cli-params-missing-column", "tables", ACCOUNT, 2, ("param_key",), ("param_key",),
+         _broken_file("params.csv", _csv_edit(_drop_column("param_key")), "tables", "parameters")),
+    Case("cli-landcover-missing-column", "tables", ACCOUNT, 2, ("ecosystem",), ("ecosystem",),
+         _broken_file("landcover.csv", _csv_edit(_drop_column("ecosystem")), "tables", "landcover")),
+    Case("cli-products-missing-column", "tables", ACCOUNT, 2, ("indicator",), ("indicator",),
+         _broken_file("products.csv", _csv_edit(_drop_column("indicator")), "tables", "products")),
+    Case("cli-value-missing-quantities", "tables", "qingshan value", 2, ("not found",), ("找不到",),
+         _cli("value", "{tmp}/none.csv", "--prices", "{tmp}/none-prices.csv", "--profile", "jiangxi-db36-2021",
+              "-o", "{tmp}/out")),
+    Case("cli-value-quantities-columns", "tables", "qingshan value", 2, ("quantit",), ("实物量",),
+         lambda c: (c.tmp.joinpath("q.csv").write_text("a,b\n1,2\n", encoding="utf-8"),
+                    _cli("value", "{tmp}/q.csv", "--prices", str(DATA_TABLES / "prices_default.csv"), "--profile",
+                         "jiangxi-db36-2021", "-o", "{tmp}/out")(c))[1]),
     Case("cli-prices-value-abc", "tables", ACCOUNT, 2, ("abc",), ("abc",),
          _broken_file("prices.csv", _csv_edit(lambda t: _first_value(t, "abc")), "tables", "prices")),
     Case("cli-prices-not-csv", "tables", ACCOUNT, 2, ("prices",), ("价格",),
@@ -648,11 +672,6 @@ TABLES_CLI: list[Case] = [
 
 
 # ----------------------------------------------------------------------------- CLI: other commands
-def _cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Callable[[Ctx], Spec]:
-    return lambda c: {"args": [a.format(tmp=c.tmp, store=f"sqlite:///{c.tmp / 'store.sqlite'}") for a in args],
-                      "input": input, "env": env or {}}
-
-
 def _users_add(name: str, password: str, role: str = "viewer", *, existing: bool = False) -> Callable[[Ctx], Spec]:
     def build(c: Ctx) -> Spec:
         url = f"sqlite:///{c.tmp / 'store.sqlite'}"
@@ -747,6 +766,10 @@ CASES: list[Case] = [*FORMS, *RASTERS_API, *VECTORS, *API, *CONFIGS, *RASTERS_CL
 # (tables: core/tables.py, quantities/statistics.py, aggregate/regions.py; engine/config.py). They run
 # as strict xfails: when one passes, move it into CASES.
 PENDING: dict[str, tuple[Case, str]] = {
+    "cli-statistics-missing-file": (
+Case("cli-statistics-missing-file", "tables", ACCOUNT, 2, ("not found",), ("找不到",),
+         _account(**{"tables.statistics": "/nonexistent/statistics.csv"})),
+        "a statistics path that does not exist: FileNotFoundError (engine/run.py load_tables / core/tables.py)"),
     "cli-statistics-value-abc": (
         Case("cli-statistics-value-abc", "tables", ACCOUNT, 2, ("abc",), ("abc",),
              _broken_file("statistics.csv", _csv_edit(lambda t: _first_value(t, "abc")), "tables", "statistics")),

@@ -91,6 +91,10 @@ def account(
     from qingshan.engine.config import load_config
 
     cfg = load_config(config)
+    if store or cfg.run.store:  # a bad store URL is reported before the accounting, not after it
+        from qingshan.store.db import check_store_url
+
+        check_store_url(str(store or cfg.run.store))
     outcome = run_with_progress(cfg, store)
     print_summary(outcome, console)
 

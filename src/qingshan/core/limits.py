@@ -120,7 +120,7 @@ def current_limits() -> Limits:
 
 def mib(n: int) -> str:
     """``n`` bytes as a short text (``20 MiB``, ``512 KiB``)."""
-    return f"{n / MiB:g} MiB" if n >= MiB else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+    return f"{n / MiB:.4g} MiB" if n >= MiB else f"{n / 1024:.4g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def clip(text: Any, n: int = 100) -> str:
