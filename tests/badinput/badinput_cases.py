@@ -133,6 +133,14 @@ def _declare_group(group: str) -> Callable[[Any], None]:
     return edit
 
 
+def _blank_rows(n: int) -> Callable[[Any], None]:
+    """Formatted empty cells down to row ``n`` (rows that hold nothing but still have to be read)."""
+    def edit(wb: Any) -> None:
+        for r in range(4, n):
+            wb["data"].cell(row=r, column=1).number_format = "0.00"
+    return edit
+
+
 def _no_data_sheet(wb: Any) -> None:
     del wb["data"]
 
@@ -170,6 +178,8 @@ FORMS: list[Case] = [
          lambda c: _form(rezip(fill([OK_ROW]), add={f"xl/media/x{i}.bin": b"x" for i in range(60)}))),
     Case("form-too-many-rows", "forms", "POST /api/submissions", 413, ("more than 30 data rows", "form_rows"),
          ("数据行",), lambda c: _form(fill([_row(region_code=f"3601{i:02d}") for i in range(31)]))),
+    Case("form-blank-rows", "forms", "POST /api/submissions", 413, ("data rows", "form_rows"), ("数据行",),
+         lambda c: _form(fill([OK_ROW], edit=_blank_rows(200)))),
     Case("form-file-too-large", "forms", "POST /api/submissions", 413, ("larger than", "form_bytes"), ("超过",),
          lambda c: _form(rezip(fill([OK_ROW]), add={"docProps/pad.bin": np.random.default_rng(1).bytes(600_000)}))),
     # cell errors: stored as a draft with errors, which cannot be submitted

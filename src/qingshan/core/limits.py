@@ -31,8 +31,11 @@ __all__ = [
     "ENV_PREFIX",
     "LimitExceededError",
     "Limits",
+    "check_bytes",
+    "check_form_rows",
     "check_json_depth",
     "check_parcel_vertices",
+    "check_raster_file",
     "check_raster_size",
     "check_zip",
     "clip",
@@ -207,16 +210,6 @@ def check_raster_size(width: int, height: int, bands: int, limits: Limits | None
             fix="Clip the raster to the accounting area, use a coarser resolution, keep only the band needed, "
                 "or run the block-wise engine ([run] engine = \"blockwise\").",
             fix_zh="请将栅格裁剪到核算范围、降低分辨率、只保留所需波段，或使用分块引擎（[run] engine = \"blockwise\"）。")
-
-
-def check_raster_dataset(ds: Any, path: str | Path, limits: Limits | None = None) -> Any:
-    """:func:`check_raster_size` on an open rasterio dataset; returns it (closed when refused)."""
-    try:
-        check_raster_size(ds.width, ds.height, ds.count, limits, file=path)
-    except LimitExceededError:
-        ds.close()
-        raise
-    return ds
 
 
 def check_raster_file(path: str | Path, limits: Limits | None = None, *, filename: str | None = None) -> None:

@@ -521,6 +521,8 @@ def parse_form(content: bytes, group: FormGroup, year: int, *,
     seen: dict[tuple[str, str], int] = {}
     n_rows = 0
     for i, cells in enumerate(ws.iter_rows(min_row=HEADER_ROWS + 1, values_only=True), start=HEADER_ROWS + 1):
+        if i - HEADER_ROWS > 4 * limits.form_rows:  # blank rows cost time too (a sheet of formatted empty rows)
+            check_form_rows(i - HEADER_ROWS, limits, filename=filename)
         rec = {k: cells[j] if j < len(cells) else None for j, k in enumerate(keys) if k}
         if all(_blank(v) for v in rec.values()):
             continue
