@@ -241,3 +241,16 @@ def test_member_count_is_checked_too() -> None:
             z.writestr(f"m{i}", b"")
     with pytest.raises(LimitExceededError, match="1,001 members"):
         check_zip(buf.getvalue(), Limits())
+
+
+def test_store_urls_postgres_alias_is_accepted_and_bare_paths_are_explained() -> None:
+    from qingshan.core.errors import ConfigError
+    from qingshan.store.db import check_store_url
+
+    assert check_store_url("postgres://u:p@db.example:5432/gep") == "postgresql://u:p@db.example:5432/gep"
+    assert check_store_url("sqlite:////srv/q.sqlite") == "sqlite:////srv/q.sqlite"
+    with pytest.raises(ConfigError) as info:
+        check_store_url("/srv/qingshan.sqlite")
+    assert "sqlite:////srv/qingshan.sqlite" in info.value.en and "数据库地址" in info.value.zh
+    with pytest.raises(ConfigError, match="cannot be used"):
+        check_store_url("mongodb://localhost/x")
