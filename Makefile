@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 VENDOR  = src/qingshan/api/static/vendor/manifest.json
 
-.PHONY: demo serve test lint docs install clean bench
+.PHONY: demo serve test lint docs install clean bench bench-load
 
 install: $(STAMP) $(VENDOR)
 
@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: install
+	tools/ensure_system_deps.sh --reports
 	$(BIN)/qingshan demo --output out/jiangxi-2019
 
 serve: install
@@ -38,6 +39,13 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+
+# Load benchmark of the dashboard reads (never a timed test): 200 clients with wrk, SQLite and PostgreSQL.
+bench-load: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	tools/ensure_system_deps.sh
+	$(BIN)/python bench/load_dashboard.py --backend sqlite --clients 200 --workers 2
+	$(BIN)/python bench/load_dashboard.py --backend postgresql --clients 200 --workers 2
 
 docs: install
 	$(BIN)/python -m qingshan.docs

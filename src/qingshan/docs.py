@@ -45,6 +45,8 @@ def indicator_markdown(spec: IndicatorSpec) -> str:
                     out.append(f"| `{name}` | table | - | {req} | see docs/formats.md |")
                 else:
                     out.append(f"| `{name}` | {v.name_zh} | {v.units} | {req} | {v.description} |")
+        if m.statistics_items:
+            out += ["", f"Statistics items read 读取的统计项目: {', '.join(f'`{i}`' for i in m.statistics_items)}"]
         if m.params:
             out += ["", "| parameter | unit | per land-cover class | description |", "|---|---|---|---|"]
             for p in m.params:

@@ -137,3 +137,9 @@ def fx() -> SimpleNamespace:
     """What the fixture store holds (tests import nothing from this conftest directly)."""
     return SimpleNamespace(run_id=RUN_ID, failed_run_id=FAILED_RUN_ID, years=YEARS, counties=COUNTIES,
                            results=fixture_results())
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> str:
+    """A fresh copy of the fixture store for one test (which may publish, withdraw, ...)."""
+    return build_store(tmp_path / "own.sqlite")

@@ -214,6 +214,7 @@ def accountant_steps(w: SimpleNamespace, store_url: str, out: Path) -> str:
     expect(approved).to_have_attribute("data-status", "approved")
     page.get_by_test_id("profile-input").select_option("jiangxi-db36-2021")
     page.get_by_test_id("years-input").fill("2019")
+    page.get_by_test_id("base-input").select_option("example:jiangxi-2019")  # explicit, never a hidden default
     page.get_by_test_id("start-run").click()
     expect(page.get_by_test_id("run-status")).to_contain_text("已排队")
     job = page.locator("#jobs tbody tr")
@@ -237,14 +238,32 @@ def accountant_steps(w: SimpleNamespace, store_url: str, out: Path) -> str:
     assert job.get_by_test_id("job-progress").evaluate("e => e.value") == 1
     expect(job.get_by_test_id("job-percent")).to_have_text("100%")
     expect(job.get_by_test_id("job-status")).to_have_text("已完成")
-    expect(job.locator("td").nth(3)).to_have_text("done")
+    expect(job.locator("td").nth(4)).to_have_text("done")
+    expect(job.get_by_test_id("job-base")).to_contain_text("example:jiangxi-2019")
+    expect(job.get_by_test_id("example-badge")).to_have_text("示例数据")
     expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "draft")
     shot("accountant-succeeded")
 
     run_short = job.get_by_test_id("job-run").inner_text()
-    job.get_by_role("button", name="审核通过").click()
+    # approval: the QC report first; the buttons work only once "I have read the QC report" is ticked
+    panel = page.get_by_test_id("qc-panel")
+    job.get_by_role("button", name="质量控制报告…").click()
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("qc-excluded")).to_contain_text("fishery_products")
+    expect(panel.get_by_test_id("qc-unverified").locator("li").first).to_contain_text("[R]")
+    approve = panel.get_by_role("button", name="审核通过")
+    expect(approve).to_be_disabled()
+    shot("accountant-qc-report")
+    with page.expect_request(lambda r: r.url.endswith("/approve")) as sent:
+        page.get_by_test_id("qc-ack").check()
+        approve.click()
+    assert json.loads(sent.value.post_data or "{}") == {"acknowledge_qc": True}
     expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "approved")
-    job.get_by_role("button", name="发布").click()
+    job.get_by_role("button", name="质量控制报告…").click()
+    publish = panel.get_by_role("button", name="发布")
+    expect(publish).to_be_disabled()
+    page.get_by_test_id("qc-ack").check()
+    publish.click()
     expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "published")
     shot("accountant-published")
     run_id = page.evaluate("fetch('/api/jobs').then((r) => r.json()).then((j) => j[0].run_id)")
@@ -261,6 +280,7 @@ def visitor_steps(w: SimpleNamespace, run_id: str) -> None:
     page.wait_for_selector("#map[data-ready=true]")
     expect(page.get_by_test_id("run")).to_have_value(run_id)
     assert page.locator("#run option").count() == 1  # only published runs are public
+    expect(page.locator("#run option")).to_contain_text("示例数据 example data")  # based on the embedded example
     shot("visitor-map")
     click_lonlat(page, lon, lat)  # the province → its cities
     wait_drilled(page, 1)

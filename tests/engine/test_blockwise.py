@@ -137,7 +137,8 @@ BLOCKWISE_METHODS = [(s, m) for s in registry() for m in s.methods if bw.is_bloc
 
 def test_blockwise_list_is_every_raster_method_but_routing() -> None:
     raster = {f"{s.id}/{m.id}" for s in registry() for m in s.methods if m.kind == "raster"}
-    assert raster - {f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS} == {"soil_retention/rusle"}
+    # RUSLE routes water over the whole grid: soil retention and soil fertility (which reads soil retained)
+    assert raster - {f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS} == {"soil_retention/rusle", "soil_fertility/rusle"}
     assert len(BLOCKWISE_METHODS) == len(bw.BLOCKWISE_FUNCTIONS)
 
 

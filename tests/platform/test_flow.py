@@ -68,10 +68,11 @@ def test_submit_review_run_publish(client: TestClient, auth: Callable[[str], dic
         ["draft", "approved"]
 
     # the accountant queues a run; nothing runs in the request
-    r = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019]})
+    r = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019], "base": "example:jiangxi-2019"})
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] == "queued" and job["run_id"] is None
+    assert (job["base"], job["example"]) == ("example:jiangxi-2019", True)  # explicit, and labelled
     assert job["params"]["versions"][0]["version"] == 2
 
     # a separate worker process executes it
@@ -87,7 +88,11 @@ def test_submit_review_run_publish(client: TestClient, auth: Callable[[str], dic
     assert client.get(f"/api/runs/{run_id}/summary").status_code == 404
     assert run_id in [x["id"] for x in client.get("/api/runs", headers=acc).json()]
     assert client.post(f"/api/runs/{run_id}/publish", headers=acc).status_code == 409
-    assert client.post(f"/api/runs/{run_id}/approve", headers=acc).json()["state"] == "approved"
+    qc = client.get(f"/api/runs/{run_id}/qc", headers=acc).json()  # what the approver reads first
+    assert qc["example"] is True and "agricultural_products" in qc["computed"]
+    assert {e["id"] for e in qc["excluded"]} == {"forestry_products", "livestock_products", "fishery_products"}
+    assert next(r for r in client.get("/api/runs", headers=acc).json() if r["id"] == run_id)["example"] is True
+    assert client.post(f"/api/runs/{run_id}/approve", headers=acc, json={"acknowledge_qc": True}).json()["state"] == "approved"
     assert client.post(f"/api/runs/{run_id}/publish", headers=acc).json()["state"] == "published"
 
     # the public reads the published run; the approved rice statistics were used:
@@ -106,9 +111,19 @@ def test_submit_review_run_publish(client: TestClient, auth: Callable[[str], dic
     assert all(a in it for a in story), actions
 
     # a rerun is a new run; the published one stays published
-    job2 = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019]}).json()
+    job2 = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019], "base": "example:jiangxi-2019"}).json()
     assert run_worker(store_url, tmp_path / "jobs").returncode == 0
     run2 = client.get(f"/api/jobs/{job2['id']}", headers=acc).json()["run_id"]
     assert run2 not in (None, run_id)
     assert [x["id"] for x in client.get("/api/runs").json()] == [run_id]
     assert client.get(f"/api/runs/{run2}/publication", headers=acc).json()["state"] == "draft"
+
+
+def test_accounting_names_its_base(client: TestClient, auth: Callable[[str], dict[str, str]]) -> None:
+    """No hidden base configuration: a request without one, or with an unknown one, is a bilingual 422."""
+    acc = auth("accountant")
+    r = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019]})
+    assert r.status_code == 422 and "base" in r.text
+    r = client.post("/api/jobs", headers=acc, json={"profile": "jiangxi-db36-2021", "years": [2019], "base": "nowhere"})
+    assert r.status_code == 422 and "example:jiangxi-2019" in r.json()["fix"] and r.json()["message_zh"]
+    assert client.get("/api/bases", headers=acc).json() == [{"name": "example:jiangxi-2019", "example": True}]

@@ -148,7 +148,7 @@ def test_user_admin_endpoints_are_audited(client: TestClient, auth: Callable[[st
 def test_groups_come_from_the_catalogue() -> None:
     reg = registry()
     groups = form_groups()
-    assert list(groups) == ["products", "water", "emissions", "reservoirs", "tourism", "rasters"]
+    assert list(groups) == ["products", "water", "emissions", "reservoirs", "tourism", "socioeconomic", "rasters"]
     table_indicators = {s.id for s in reg for m in s.methods if m.kind == "table" and m.id != "biomass_change"}
     covered = {i.indicator for g in groups.values() for i in g.items} | set(NOT_ON_FORMS)
     assert table_indicators <= covered  # every table method has a form (or is listed as not on one)
@@ -179,7 +179,8 @@ def test_statistics_items_are_read_by_their_indicator_method() -> None:
             continue
         stats = pd.DataFrame([{"region_code": "360102", "year": 2019, "item": item, "value": 2.0, "unit": unit,
                                "source": "t"}])
-        fn = reg.get(ind).method().load()
+        declaring = [m for m in reg.get(ind).methods if item in m.statistics_items]
+        fn = (declaring[0] if declaring else reg.get(ind).method()).load()
         out = fn(tables={"statistics": stats}, params=params, regions=regions, year=2019, indicator=ind)
         assert comp in set(out["component"]), item
 
@@ -323,12 +324,13 @@ def _approved(factory: Factory) -> accounts.Principal:
 
 def test_run_needs_approved_data(factory: Factory) -> None:
     with pytest.raises(StateError, match="No approved data"):
-        jobs.request_run(factory, _principal(factory, "accountant"), profile="jiangxi-db36-2021", years=[2019])
+        jobs.request_run(factory, _principal(factory, "accountant"), profile="jiangxi-db36-2021", years=[2019],
+                         base=jobs.EXAMPLE_BASE)
 
 
 def test_claim_is_atomic(factory: Factory) -> None:
     acc = _approved(factory)
-    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
     assert jobs.claim_next(factory, "w1") == job["id"]
     assert jobs.claim_next(factory, "w2") is None  # already running: nobody else gets it
     got = jobs.get_job(factory, job["id"])
@@ -345,9 +347,9 @@ def test_jobs_of_dead_workers_are_requeued_and_live_ones_kept(factory: Factory) 
     dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_proc.wait()  # a pid that existed and is gone
     host = socket.gethostname()
-    dead = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    dead = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
     assert jobs.claim_next(factory, f"{host}:{dead_proc.pid}") == dead["id"]
-    alive = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    alive = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
     assert jobs.claim_next(factory, f"{host}:{os.getpid()}") == alive["id"]
     assert jobs.requeue_orphans(factory) == [dead["id"]]
     assert jobs.get_job(factory, dead["id"])["status"] == "queued"
@@ -359,7 +361,7 @@ def test_config_merges_approved_rows_over_the_base(factory: Factory, tmp_path) -
     import pandas as pd
 
     acc = _approved(factory)
-    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019])
+    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
     cfg = jobs.build_config(factory, job, tmp_path / "w")
     stats = pd.read_csv(cfg.tables.statistics, dtype={"region_code": str})
     rice = stats[(stats["item"] == "rice")]
@@ -396,3 +398,31 @@ def test_migration_downgrades_and_upgrades(store_url: str) -> None:
     names = set(sa.inspect(sa.create_engine(store_url)).get_table_names())
     assert {"users", "sessions", "audit_log", "uploads", "form_submissions", "submission_versions", "jobs",
             "run_publication"} <= names
+
+
+def test_base_is_explicit_and_known(factory: Factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No hidden base: the request names it; an unknown name is refused naming the known ones; the
+    example base is recorded as such, a registered config by its name."""
+    import shutil
+    from pathlib import Path
+
+    from qingshan.core.errors import InputError
+
+    acc = _approved(factory)
+    with pytest.raises(InputError) as exc:
+        jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base="/etc/other.toml")
+    assert exc.value.field == "base" and jobs.EXAMPLE_BASE in exc.value.fix
+    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
+    assert (job["params"]["base"], job["params"]["example"]) == (jobs.EXAMPLE_BASE, True)
+    example = Path(jobs.default_base_config()).parent
+    mine = tmp_path / "mine" / "examples" / "jiangxi"
+    shutil.copytree(example, mine)
+    shutil.copytree(example.parents[1] / "tables", tmp_path / "mine" / "tables")
+    cfg = mine / "jiangxi-2019.toml"
+    cfg2 = mine / "province.toml"
+    shutil.copy(cfg, cfg2)
+    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base="config:province",
+                           registered_bases=[str(cfg2)])
+    assert (job["params"]["base"], job["params"]["base_config"], job["params"]["example"]) == \
+        ("config:province", str(cfg2), False)
+    assert jobs.build_config(factory, job, tmp_path / "w").regions.file == (mine / "jiangxi_county_tianditu.geojson").resolve()

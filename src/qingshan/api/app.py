@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from qingshan import __version__
+from qingshan.api.cache import ResponseCache
 from qingshan.api.errors import add_exception_handlers
 from qingshan.api.limits import add_limits
 from qingshan.api.routers import (
@@ -20,6 +21,7 @@ from qingshan.api.routers import (
     runs,
     submissions,
     users,
+    uses,
     workbench,
 )
 from qingshan.api.settings import Settings
@@ -52,8 +54,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     add_limits(app, settings.limits)
     for module in (indicators, runs, regions, results, pages, auth, users, forms, submissions, jobs, audit,
-                   workbench):
+                   workbench, uses):
         app.include_router(module.router)
     _include_optional(app, "qingshan.api.routers.parcels")
+    _include_optional(app, "qingshan.api.routers.qc")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds)
     return app
+
+
+def _published_ids(app: FastAPI) -> set[str]:
+    """Ids of the published runs, from the app's store (opened on first use)."""
+    from qingshan.api.deps import open_app_store
+    from qingshan.platform.jobs import published_run_ids
+
+    return published_run_ids(open_app_store(app))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import Depends, Path, Request
@@ -43,6 +43,7 @@ __all__ = [
     "get_settings",
     "get_store",
     "known_regions",
+    "open_app_store",
     "plain",
     "require_role",
     "sees_all_runs",
@@ -64,7 +65,12 @@ def get_settings(request: Request) -> Settings:
 
 def get_store(request: Request) -> sessionmaker[Session]:
     """Session factory of the results store, opened on first use (not at import or app build)."""
-    state = request.app.state
+    return open_app_store(request.app)
+
+
+def open_app_store(app: Any) -> sessionmaker[Session]:
+    """The store of ``app`` (a FastAPI app), opened once."""
+    state = app.state
     with _store_lock:
         if state.store is None:
             from qingshan.store.db import open_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 __all__ = [
     "AuditOut",
@@ -171,6 +171,16 @@ class JobIn(BaseModel):
     profile: str = Field("jiangxi-db36-2021", max_length=100)
     years: list[Annotated[int, Field(ge=1949, le=2100)]] = Field(min_length=1, max_length=50)
     name: str | None = Field(None, max_length=200)
+    base: str = Field(max_length=500, description="Base configuration (boundaries, rasters, tables) the approved data "
+                      "complete: 'example:jiangxi-2019' (approximate example data) or a registered 'config:<name>' "
+                      "(GET /api/bases) 基础配置，必须明确指定")
+
+
+class BaseOut(BaseModel):
+    """A base configuration an accounting may start from 可用的基础配置."""
+
+    name: str
+    example: bool = Field(description="the embedded example's approximate data 内置示例（近似数据）")
 
 
 class JobOut(BaseModel):
@@ -180,6 +190,10 @@ class JobOut(BaseModel):
     kind: str
     status: str
     params: dict[str, Any]
+    base: str | None = Field(None, validation_alias=AliasPath("params", "base"),
+                             description="base configuration named by the request 基础配置")
+    example: bool = Field(False, validation_alias=AliasPath("params", "example"),
+                          description="based on the embedded example's approximate data 基于内置示例数据")
     requested_by: str
     progress: float = Field(description="fraction 0–1")
     step: str | None

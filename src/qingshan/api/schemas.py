@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CategoryTotal",
@@ -85,6 +85,8 @@ class RunOut(_Out):
     content_hash: str | None
     created_at: datetime
     finished_at: datetime | None
+    example: bool = Field(False, validation_alias=AliasChoices("example", AliasPath("provenance", "example")),
+                          description="based on the embedded example's approximate data, not official 基于内置示例数据")
 
 
 class RunDetailOut(RunOut):

@@ -18,7 +18,8 @@ class Settings(BaseModel):
     """Configuration of :func:`qingshan.api.app.create_app`.
 
     Read from the environment with :meth:`from_env` (``QINGSHAN_STORE_URL``,
-    ``QINGSHAN_BASE_CONFIG``, ``QINGSHAN_SECURE_COOKIES``); tests build it
+    ``QINGSHAN_BASE_CONFIG``: the run configs accountings may name as their base, separated by
+    ``os.pathsep``; ``QINGSHAN_SECURE_COOKIES``); tests build it
     directly, e.g. ``Settings(store_url="sqlite:////tmp/test.sqlite")``.
     """
 
@@ -26,9 +27,14 @@ class Settings(BaseModel):
 
     store_url: str = Field(DEFAULT_STORE_URL, description="SQLAlchemy URL of the results store")
     title: str = Field("Qingshan 青山 GEP results", description="Title of the OpenAPI document")
-    base_config: str | None = Field(None, description="Run config (TOML) whose boundaries, rasters and "
-                                    "tables accountings start from (default: the embedded Jiangxi example)")
+    base_config: str | None = Field(None, description="Run config (TOML) whose boundaries the reporting forms list "
+                                    "(default: the embedded Jiangxi example); the first of base_configs")
+    base_configs: tuple[str, ...] = Field((), description="Run configs (TOML) an accounting may name as its base "
+                                          "(`config:<file stem>` or the path), besides `example:jiangxi-2019`")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
+    published_cache_seconds: float = Field(0.0, ge=0, description="How long a worker process trusts its copy of "
+                                           "the set of published runs (a withdrawal reaches every process "
+                                           "within this time); see qingshan.api.cache")
     limits: Limits = Field(default_factory=Limits.from_env, description="Size limits of requests and uploads "
                            "(qingshan.core.limits; QINGSHAN_LIMIT_* variables)")
     parcel_max_km2: float = Field(10_000.0, gt=0, description="Largest parcel valued on request [km2] "
@@ -38,8 +44,9 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``QINGSHAN_STORE_URL`` (default ``sqlite:///out/qingshan.sqlite``)."""
         env = os.environ if environ is None else environ
+        bases = tuple(p for p in env.get("QINGSHAN_BASE_CONFIG", "").split(os.pathsep) if p)
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
-                   base_config=env.get("QINGSHAN_BASE_CONFIG") or None,
+                   base_config=bases[0] if bases else None, base_configs=bases,
                    secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
                    limits=Limits.from_env(env),
                    parcel_max_km2=float(env.get("QINGSHAN_PARCEL_MAX_KM2") or 10_000.0))

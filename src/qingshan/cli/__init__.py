@@ -111,10 +111,14 @@ def value(
     base_year: Annotated[int | None, typer.Option("--base-year", help="Base year of comparable prices")] = None,
 ) -> None:
     """Value physical quantities computed elsewhere and export the accounting tables."""
+    from qingshan.core.notices import collecting
     from qingshan.engine.value import value_quantities
 
-    df = value_quantities(quantities, prices=prices, params=params, profile=profile, output=output,
-                          deflator=deflator, base_year=base_year)
+    with collecting() as found:
+        df = value_quantities(quantities, prices=prices, params=params, profile=profile, output=output,
+                              deflator=deflator, base_year=base_year)
+    for n in found:
+        err_console.print(f"[yellow]Warning 警告[/]: {escape(n.en)}; {escape(n.zh)}", highlight=False, soft_wrap=True)
     total = df["value"].sum(skipna=True)
     console.print(f"Valued 已计价 {len(df)} rows; total 合计 {total / 1e8:,.2f} 亿元 (CNY {total:,.0f})")
     console.print(f"Outputs 输出: {output}/gep_accounts.xlsx, results.csv, provenance.json")
@@ -185,6 +189,15 @@ def _register_platform() -> None:
 
 
 _register_platform()
+
+
+def _register_use() -> None:
+    from qingshan.cli.use import register
+
+    register(app, friendly)  # change, compensate
+
+
+_register_use()
 
 
 def _guard_all(typer_app: typer.Typer) -> None:

@@ -26,12 +26,18 @@ from qingshan.core.units import conversion_factor, parse_unit
 
 __all__ = [
     "ECOSYSTEMS",
+    "ECOSYSTEM_IDS",
+    "ECOSYSTEM_SUBTYPES",
     "ECOSYSTEM_ZH",
+    "NOT_BROKEN_DOWN",
     "LandcoverTable",
     "ParamSet",
     "Parameter",
     "ParameterTable",
+    "double_counted_ecosystem",
+    "ecosystem_label",
     "file_sha256",
+    "top_ecosystem",
 ]
 
 ECOSYSTEMS = ("forest", "shrub", "grassland", "wetland", "cropland", "urban", "desert", "other")
@@ -45,7 +51,44 @@ ECOSYSTEM_ZH = {
     "desert": "荒漠",
     "other": "其他",
     "all": "合计",
+    "forest.coniferous": "针叶林",
+    "forest.broadleaf": "阔叶林",
+    "forest.mixed": "针阔混交林",
+    "forest.bamboo": "竹林",
 }
+ECOSYSTEM_SUBTYPES: dict[str, tuple[str, ...]] = {
+    "forest": ("forest.coniferous", "forest.broadleaf", "forest.mixed", "forest.bamboo"),
+}
+"""Second level of the ecosystem hierarchy (森林 → 针叶林, 阔叶林, 针阔混交林, 竹林). Raster results are
+by the first level (:data:`ECOSYSTEMS`); quantities, statistics and land-cover tables may use either
+level, and second-level values roll up to their parent."""
+ECOSYSTEM_IDS: tuple[str, ...] = (*ECOSYSTEMS, *(s for subs in ECOSYSTEM_SUBTYPES.values() for s in subs))
+"""Every ecosystem id of either level."""
+
+
+def top_ecosystem(eco: str) -> str:
+    """The first-level ecosystem of ``eco`` (``forest.bamboo`` → ``forest``; first-level ids unchanged)."""
+    for parent, subs in ECOSYSTEM_SUBTYPES.items():
+        if eco in subs:
+            return parent
+    return eco
+NOT_BROKEN_DOWN = "all"
+"""Ecosystem value of a regional total not broken down by ecosystem (``qingshan value`` input)."""
+
+
+def ecosystem_label(eco: str) -> str:
+    """Column label of an ecosystem in the by-ecosystem tables (``all``: not broken down)."""
+    if eco == NOT_BROKEN_DOWN:
+        return "未分生态系统 not broken down"
+    return f"{ECOSYSTEM_ZH.get(eco, eco)} {eco}"
+
+
+def double_counted_ecosystem(ecosystems: set[str]) -> str | None:
+    """A first-level id beside one of its own second-level ids (counted twice), else None."""
+    for eco in ecosystems:
+        if eco in ECOSYSTEM_SUBTYPES and ecosystems & set(ECOSYSTEM_SUBTYPES[eco]):
+            return eco
+    return None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -170,15 +213,15 @@ class LandcoverTable:
                 fix_zh="每个代码只保留一行。",
             )
         df.index = pd.Index(codes, name="code")
-        bad = sorted(set(df["ecosystem"]) - set(ECOSYSTEMS))
+        bad = sorted(set(df["ecosystem"]) - set(ECOSYSTEM_IDS))
         if bad:
             raise InputError(
                 f"Unknown ecosystem type(s) {bad}",
                 f"未知生态系统类型：{bad}",
                 file=path,
                 field="ecosystem",
-                fix=f"Use one of: {', '.join(ECOSYSTEMS)}.",
-                fix_zh=f"可用类型：{', '.join(ECOSYSTEMS)}。",
+                fix=f"Use one of: {', '.join(ECOSYSTEM_IDS)}.",
+                fix_zh=f"可用类型：{', '.join(ECOSYSTEM_IDS)}。",
             )
         units = {str(r.column): str(r.unit) or "1" for r in meta.itertuples(index=False)}
         sources = {str(r.column): str(r.source) for r in meta.itertuples(index=False)}
@@ -201,9 +244,9 @@ class LandcoverTable:
         return [int(c) for c in self.table.index]
 
     def ecosystem_of(self, code: int) -> str:
-        """Ecosystem type of a land-cover code."""
+        """First-level ecosystem type of a land-cover code (a second-level entry rolls up)."""
         self.check_codes(np.array([code]))
-        return str(self.table.loc[code, "ecosystem"])
+        return top_ecosystem(str(self.table.loc[code, "ecosystem"]))
 
     def check_codes(self, codes: np.ndarray, *, raster: str = "lulc") -> None:
         """Raise naming the first land-cover code present in the raster but not in the table."""
@@ -261,7 +304,7 @@ class LandcoverTable:
 
     def ecosystem_index(self, codes: np.ndarray) -> np.ndarray:
         """Per-pixel index into :data:`ECOSYSTEMS` (−1 for nodata)."""
-        eco = np.array([ECOSYSTEMS.index(str(e)) for e in self.table["ecosystem"]], dtype=np.int16)
+        eco = np.array([ECOSYSTEMS.index(top_ecosystem(str(e))) for e in self.table["ecosystem"]], dtype=np.int16)
         lut_codes = np.array(self.codes, dtype=np.int64)
         order = np.argsort(lut_codes)
         valid = codes >= 0

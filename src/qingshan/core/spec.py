@@ -93,6 +93,9 @@ class MethodSpec(_Frozen):
         default_factory=dict, description="method options (profile [options] or --option KEY=VALUE): name → meaning and default"
     )
     intermediates: tuple[str, ...] = Field((), description="extra layers `qingshan compute` writes for checking")
+    statistics_items: tuple[str, ...] = Field(
+        (), description="items of the statistics table (统计报表) a table method reads; `<x>` marks a family, e.g. tcm.<zone>.visits"
+    )
     blockwise: bool = Field(
         False, description="the value at a cell depends only on that cell's inputs: safe to compute block by block"
     )

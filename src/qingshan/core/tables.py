@@ -5,18 +5,25 @@ Every reader names the file and the column in its errors, and says how to fix th
 
 from __future__ import annotations
 
+import io
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from qingshan.core.errors import InputError
+from qingshan.core.notices import Notice, notice
 
-__all__ = ["read_csv_table", "require_columns"]
+__all__ = ["ENCODINGS", "decode_table_text", "read_csv_table", "require_columns"]
+
+ENCODINGS = ("UTF-8", "UTF-16 (with BOM)", "GB18030/GBK")
+"""Encodings a CSV table may be saved in, tried in this order (Excel on Chinese Windows saves GBK)."""
 
 
 def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what_zh: str) -> pd.DataFrame:
-    """Read a UTF-8 (with or without BOM) CSV and check its required columns.
+    """Read a CSV (UTF-8 with or without BOM; UTF-16 with BOM or GBK/GB18030 detected, with a notice)
+    and check its required columns.
 
     Parameters
     ----------
@@ -33,8 +40,9 @@ def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what
             fix="Check the path in the config (relative paths are relative to the config file).",
             fix_zh="请检查配置文件中的路径（相对路径相对于配置文件所在目录）。",
         )
+    text = decode_table_text(p, what=what, what_zh=what_zh)
     try:
-        df = pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False, comment=None)
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, comment=None)
     except Exception as exc:
         raise InputError(
             f"Cannot read {what} {p}: {exc}",
@@ -65,15 +73,66 @@ def require_columns(
 
 
 def parse_float(text: str, *, path: str | Path, field: str, row: int, what_zh: str) -> float:
-    """Parse a number from a table cell; the error names file, row and column."""
+    """Parse a finite number from a table cell; the error names file, row, column and the fix.
+
+    Empty cells, ``inf``/``NaN`` and thousands separators (``1,234`` — ambiguous with a decimal
+    comma) are rejected, as is anything ``float`` cannot read.
+    """
+    cell = str(text).strip()
+    if cell == "":
+        why, why_zh, fix, fix_zh = "is empty", "为空", "Fill in the number (write 0 for a true zero), or delete the row.", "请填写数值（确为零时填 0），或删除该行。"
+    elif "," in cell or "，" in cell:
+        plain = cell.replace(",", "").replace("，", "")
+        why, why_zh = "has a thousands separator", "含千位分隔符"
+        fix, fix_zh = f"Write '{plain}' without separators (format the cells as plain numbers in Excel).", f"请写为 '{plain}'，不加分隔符（在 Excel 中将单元格设为常规数字格式）。"
+    else:
+        try:
+            value = float(cell)
+        except ValueError:
+            value = None
+        if value is not None and math.isfinite(value):
+            return value
+        why, why_zh = ("is not finite (inf/NaN)", "不是有限数值（inf/NaN）") if value is not None else ("is not a number", "不是数字")
+        fix, fix_zh = "Write a plain number (use the unit column for 万/亿).", "请填写数字（万、亿等倍数写在单位列中）。"
+    raise InputError(
+        f"Row {row}: '{text}' in column '{field}' {why}",
+        f"{what_zh}第 {row} 行 '{field}' 列的值 '{text}' {why_zh}",
+        file=path,
+        field=field,
+        fix=fix,
+        fix_zh=fix_zh,
+    )
+
+
+def decode_table_text(path: Path, *, what: str, what_zh: str) -> str:
+    """Text of a CSV file: UTF-8 (BOM or not), else UTF-16 with a BOM, else GB18030 (a superset of GBK).
+
+    A table that is not UTF-8 is read with a notice naming the encoding detected; a file that
+    none of :data:`ENCODINGS` decodes is an error saying which were tried and how to save as UTF-8.
+    """
+    raw = path.read_bytes()
     try:
-        return float(str(text).replace(",", "").strip())
-    except ValueError as exc:
-        raise InputError(
-            f"Row {row}: '{text}' in column '{field}' is not a number",
-            f"{what_zh}第 {row} 行 '{field}' 列的值 '{text}' 不是数字",
-            file=path,
-            field=field,
-            fix="Write a plain number (use the unit column for 万/亿).",
-            fix_zh="请填写数字（万、亿等倍数写在单位列中）。",
-        ) from exc
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for codec, label in (("utf-16", "UTF-16"), ("gb18030", "GB18030/GBK")):
+        if codec == "utf-16" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        notice(Notice(
+            "table_encoding",
+            f"{what.capitalize()} {path.name} is not UTF-8; it was read as {label}",
+            f"{what_zh} {path.name} 不是 UTF-8 编码，已按 {label} 读取",
+            severity="info", file=str(path),
+        ))
+        return text.removeprefix("\ufeff")
+    raise InputError(
+        f"{what.capitalize()} {path.name} is in an unknown text encoding (tried {', '.join(ENCODINGS)}), or is not a CSV file",
+        f"{what_zh} {path.name} 的文本编码无法识别（已尝试 {'、'.join(ENCODINGS)}），或不是 CSV 文件",
+        file=path,
+        fix="Save the table as CSV in UTF-8: in Excel, File → Save As → 'CSV UTF-8 (Comma delimited) (*.csv)'.",
+        fix_zh="请将表格保存为 UTF-8 编码的 CSV：在 Excel 中选择 文件 → 另存为 → “CSV UTF-8(逗号分隔)(*.csv)”。",
+    )

@@ -27,8 +27,10 @@ __all__ = [
     "assert_convertible",
     "conversion_factor",
     "is_currency",
+    "is_per_area",
     "normalise_unit",
     "parse_unit",
+    "total_from_density",
     "ureg",
 ]
 
@@ -37,6 +39,7 @@ ureg.define("CNY = [currency] = yuan = RMB")
 ureg.define("USD = [currency_usd]")
 ureg.define("visit = [visit] = person_time = trip")
 ureg.define("head = [livestock_head]")
+ureg.define("person = [person] = capita")  # resident population (人口), not visits (人次)
 ureg.define("ion = [ion]")
 ureg.define("mu = 10000 / 15 * meter ** 2")
 # Carbon bookkeeping: carbon mass and CO2 mass are different quantities of the same element, so
@@ -63,6 +66,7 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("千克", "kg"),
     ("吨", "t"),
     ("人次", "visit"),
+    ("人", "person"),
     ("元", "CNY"),
     ("亩", "mu"),
     ("头", "head"),
@@ -73,10 +77,13 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("天", "day"),
     ("³", "3"),
     ("²", "2"),
+    ("⁻", "-"),
+    ("¹", "1"),
     ("·", "*"),
     ("×", "*"),
 )
 _MULTIPLIERS = {"亿": "1e8*", "千万": "1e7*", "百万": "1e6*", "万": "1e4*", "千": "1e3*"}
+_ANNUAL_IN_DENOMINATOR = re.compile(r"[\s*·](?:a|yr|year|年)(?:-1)?(?=\))", re.IGNORECASE)  # kg/(hm²·a)
 _ANNUAL_SUFFIX = re.compile(r"(?:/(?:a|yr|year|年)|[\s*·](?:a|yr|year)-1|\s+per\s+(?:a|yr|year))$", re.IGNORECASE)
 _POWER = re.compile(r"(?<=[A-Za-z])(?<!O)(-?\d)(?![\d.])")  # not CO2, O2
 
@@ -98,6 +105,7 @@ def normalise_unit(text: str) -> str:
     s = re.sub(r"^10\s*(?:k|thousand|,000)\s+", "万", s, flags=re.IGNORECASE)
     for zh, en in _REPLACEMENTS:
         s = s.replace(zh, en)
+    s = _ANNUAL_IN_DENOMINATOR.sub("", s)
     s = _ANNUAL_SUFFIX.sub("", s).strip() or "1"
     s = re.sub(r"\bhm2\b", "hectare", s)
     s = _POWER.sub(r"**\1", s)
@@ -163,3 +171,39 @@ def is_currency(unit: str) -> bool:
         return bool(parse_unit(unit).dimensionality == ureg.CNY.dimensionality)
     except UnitsError:
         return False
+
+
+_AREA = ureg.Quantity(1.0, "m**2").dimensionality
+
+
+def is_per_area(unit: str, target: str) -> bool:
+    """True when ``unit`` is ``target`` per area (e.g. ``t/hm2`` or ``kg/(hm²·a)`` for ``t``)."""
+    try:
+        return bool(parse_unit(unit).dimensionality * _AREA == parse_unit(target).dimensionality)
+    except UnitsError:
+        return False
+
+
+def total_from_density(value: float, unit: str, area: float, area_unit: str, target: str) -> float:
+    """A per-area amount (``t/hm2``, ``kg/(hm²·a)``) times the ``area`` it applies to, in ``target``.
+
+    >>> total_from_density(2.0, "t/hm2", 3.0, "km2", "t")
+    600.0
+    """
+    if parse_unit(area_unit).dimensionality != _AREA:
+        raise UnitsError(
+            f"Area unit '{area_unit}' is not an area",
+            f"面积单位 '{area_unit}' 不是面积单位",
+            fix="Give the area in hm2, 公顷, km2, 亩 or m2.",
+            fix_zh="请以 hm2、公顷、km2、亩 或 m2 给出面积。",
+        )
+    if not is_per_area(unit, target):
+        raise UnitsError(
+            f"Unit '{unit}' is not '{target}' per area",
+            f"单位 '{unit}' 不是每单位面积的 '{target}'",
+            fix=f"Give a density such as '{target}/hm2', or the total in '{target}' without an area.",
+            fix_zh=f"请给出如 '{target}/hm2' 的单位面积量，或不带面积的总量（{target}）。",
+        )
+    product, goal = parse_unit(unit) * parse_unit(area_unit), parse_unit(target)
+    return float(value * area * product.to(goal.units).magnitude / goal.magnitude)
+

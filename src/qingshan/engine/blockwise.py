@@ -69,12 +69,14 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, zone_weights
 from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
+from qingshan.core.notices import Notice, collecting
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
 from qingshan.core.window import Window, block_grid, block_windows
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
     Plan,
     Progress,
@@ -82,7 +84,9 @@ from qingshan.engine.run import (
     Tables,
     _noop,
     aggregate_raster,
+    check_statistics,
     compute_raster,
+    leaf_frame,
     load_regions,
     load_tables,
     plan,
@@ -536,13 +540,14 @@ def compute_blockwise(
             if writer is not None:
                 progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
                 writer.finish()
-    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:
         leaf, report = apply_emission_caps(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
         tables.cap_report = report.to_dict("records")
+    leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
     facts = {
         "engine": "dask-blockwise",
         "block_size": list(block_size) if isinstance(block_size, tuple) else block_size,
@@ -583,11 +588,18 @@ def account_blockwise(
     rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
         They are built in a staging folder beside the output folder and moved into the export.
     """
+    with collecting() as found:  # notices of every step, for the QC report
+        return _account_blockwise(config, block_size, client, weights, store_url, progress, rasters, found)
+
+
+def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], client: Any, weights: WeightsMode,
+                       store_url: str | None, progress: Progress, rasters: bool, found: list[Notice]) -> RunOutcome:
     t0 = time.time()
     progress("plan", 0.0)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
+    check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
     staging = _staging_folder(Path(config.run.output)) if rasters else None
     try:
@@ -595,7 +607,7 @@ def account_blockwise(
                                                     weights=weights, progress=progress, rasters=staging)
         cogs = sorted(staging.glob("*.tif")) if staging is not None else []
         return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
-                                   progress=progress, extra_provenance={"engine": facts}, cogs=cogs)
+                                   progress=progress, extra_provenance={"engine": facts}, cogs=cogs, notices=found)
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qingshan.core.errors import ConfigError
 
-__all__ = ["RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
+__all__ = ["Exclusion", "RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
 
 
 class _Strict(BaseModel):
@@ -28,6 +28,8 @@ class RegionsConfig(_Strict):
     levels: list[str] = ["province", "city", "county"]
     code_fields: list[str] = ["province_adcode", "city_adcode", "district_adcode"]
     name_fields: list[str] = ["province_name", "city_name", "district_name"]
+    overlap_tolerance_km2: float = Field(0.01, ge=0, description="overlap of two leaf regions above this is an error")
+    gap_tolerance_km2: float = Field(0.01, ge=0, description="gaps between leaf regions above this are QC notices")
 
 
 class TablesConfig(_Strict):
@@ -68,6 +70,13 @@ class PricesSection(_Strict):
     year_policy: Literal["exact", "deflate"] = "deflate"
 
 
+class Exclusion(_Strict):
+    """An indicator of the profile left out of the run on purpose, and why (shown in the QC report)."""
+
+    id: str = Field(description="indicator id of the profile")
+    reason: str = Field(min_length=1, description="why it is not accounted, e.g. 'no hydropower in the region'")
+
+
 class RunConfig(_Strict):
     """A whole run request."""
 
@@ -79,6 +88,7 @@ class RunConfig(_Strict):
     prices: PricesSection = PricesSection()
     options: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, float] = Field(default_factory=dict)
+    exclude: list[Exclusion] = Field(default_factory=list, description="indicators left out, each with a reason")
     source_path: Path | None = None
 
     def input_path(self, name: str, year: int) -> Path:
@@ -126,6 +136,14 @@ def load_config(path: str | Path) -> RunConfig:
             file=path,
             fix="Fix the syntax at the line and column given.",
             fix_zh="请修正所示行列处的语法。",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Config {path.name} is not a UTF-8 text (TOML) file",
+            f"配置文件 {path.name} 不是 UTF-8 文本（TOML）文件",
+            file=path,
+            fix="Give the run config (.toml), saved as UTF-8 text.",
+            fix_zh="请给出以 UTF-8 文本保存的核算配置文件（.toml）。",
         ) from exc
     data = _resolve(path.parent, data)
     data["source_path"] = str(path.resolve())

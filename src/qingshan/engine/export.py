@@ -19,15 +19,17 @@ import pandas as pd
 
 from qingshan.aggregate.regions import LEVELS, RegionSet
 from qingshan.core.grid import Grid
-from qingshan.core.params import ECOSYSTEM_ZH
+from qingshan.core.params import ecosystem_label, top_ecosystem
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
+from qingshan.engine.qc import report_rows, write_report_files
 from qingshan.indicators import registry
 from qingshan.io.rasters import write_cog
 
-__all__ = ["export_all", "export_tables", "region_geometries", "summary_table"]
+__all__ = ["QC_SHEET", "export_all", "export_tables", "region_geometries", "summary_table"]
 
 YI = 1e8  # 亿元 per CNY
+QC_SHEET = "质量控制 QC"
 EQUAL_AREA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m"
 
 
@@ -73,7 +75,10 @@ def export_tables(results: pd.DataFrame, regions: RegionSet | None, out: Path, *
     prov.write_text(json.dumps(provenance, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     xlsx = out / "gep_accounts.xlsx"
     _write_xlsx(named, xlsx, base_year=base_year, provenance=provenance)
-    return [csv, xlsx, prov]
+    files = [csv, xlsx, prov]
+    if isinstance(provenance.get("qc"), dict):
+        files += write_report_files(provenance["qc"], out, str(provenance.get("run_id", "")))
+    return files
 
 
 def _with_names(results: pd.DataFrame, regions: RegionSet | None) -> pd.DataFrame:
@@ -100,9 +105,8 @@ def summary_table(named: pd.DataFrame, region_code: str, year: int) -> pd.DataFr
         cat_rows = sub[sub["category"] == cat.value]
         for ind, grp in cat_rows.groupby("indicator", sort=False):
             spec = reg.get(str(ind))
-            headline = grp[grp["component"] == spec.components[0].id] if spec.components[0].id != "*" else grp
-            units = sorted(set(headline["unit"]))
-            qty = headline["quantity"].sum() if len(units) == 1 else np.nan
+            units = sorted(set(grp["unit"]))  # the indicator's quantity: the sum of its components if one unit
+            qty = grp["quantity"].sum() if len(units) == 1 else np.nan
             v = grp["value"].sum(skipna=True)
             rows.append({
                 "类别 Category": f"{CATEGORY_ZH[cat]} {cat.value}",
@@ -149,14 +153,28 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
                                                          columns=["indicator_zh", "component", "unit"], values="quantity", aggfunc="sum")
             phys.columns = [f"{a}/{b} [{c}]" for a, b, c in phys.columns]
             phys.reset_index().to_excel(xw, sheet_name=f"实物量 Physical {y}"[:31], index=False)
-            eco = named[(named["year"] == y) & named["region_code"].isin(roots)].pivot_table(
-                index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
-            eco.columns = [f"{ECOSYSTEM_ZH.get(c, c)} {c}" for c in eco.columns]
-            eco.reset_index().to_excel(xw, sheet_name=f"生态系统 Ecosystem {y}"[:31], index=False)
+            _write_ecosystem_sheets(xw, named[(named["year"] == y) & named["region_code"].isin(roots)], y)
         named.to_excel(xw, sheet_name="明细 Detail", index=False)
+        if isinstance(provenance.get("qc"), dict):
+            pd.DataFrame(report_rows(provenance["qc"]), columns=["部分 Section", "项目 Item", "说明 Detail"]).to_excel(
+                xw, sheet_name=QC_SHEET, index=False)
         pd.DataFrame(
             [(k, _cell_text(v)) for k, v in provenance.items()], columns=["key", "value"]
         ).to_excel(xw, sheet_name="来源 Provenance", index=False)
+
+
+def _write_ecosystem_sheets(xw: Any, sub: pd.DataFrame, year: int) -> None:
+    """Value by first-level ecosystem (second-level rows rolled up), and by subtype when any is given."""
+    def pivot(df: pd.DataFrame) -> pd.DataFrame:
+        p = df.pivot_table(index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
+        p.columns = [ecosystem_label(str(c)) for c in p.columns]
+        return p.reset_index()
+
+    pivot(sub.assign(ecosystem=sub["ecosystem"].map(top_ecosystem))).to_excel(
+        xw, sheet_name=f"生态系统 Ecosystem {year}"[:31], index=False)
+    detailed = sub[sub["ecosystem"] != sub["ecosystem"].map(top_ecosystem)]
+    if not detailed.empty:
+        pivot(detailed).to_excel(xw, sheet_name=f"生态系统细分 Subtype {year}"[:31], index=False)
 
 
 XLSX_CELL_MAX = 32_000  # Excel holds at most 32 767 characters in a cell

@@ -30,16 +30,21 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, roll_up, zone_weights
 from qingshan.core.errors import ConfigError, InputError, QingshanError
 from qingshan.core.grid import Grid
+from qingshan.core.notices import Notice, collecting
 from qingshan.core.params import ECOSYSTEMS, LandcoverTable, ParameterTable, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.tables import read_csv_table
 from qingshan.core.variables import VARIABLES
+from qingshan.engine import qc
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
 from qingshan.io.rasters import grid_of, read_aligned
+from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
+from qingshan.quantities.statistics_bounds import check_statistics_bounds
 from qingshan.valuation.prices import Deflator, PriceTable
 
 __all__ = ["Plan", "RunOutcome", "Tables", "account"]
@@ -53,6 +58,8 @@ class Plan:
 
     profile: Profile
     items: tuple[tuple[IndicatorSpec, MethodSpec], ...]
+    excluded: tuple[tuple[str, str], ...] = ()
+    """(indicator id, reason) of the profile's indicators left out by the config's ``exclude``."""
 
     @property
     def raster_inputs(self) -> set[str]:
@@ -89,12 +96,15 @@ def plan(config: RunConfig) -> Plan:
     """Resolve the profile and check that every raster input it needs is configured."""
     reg = registry()
     profile = reg.profile(config.run.profile)
+    excluded = qc.exclusions(config, profile)
     items = []
     for entry in profile.entries:
         spec = reg.get(entry.indicator)
+        if spec.id in excluded:
+            continue
         method = spec.method(str(config.options.get(f"{spec.id}.method", entry.method or spec.default_method)))
         items.append((spec, method))
-    p = Plan(profile=profile, items=tuple(items))
+    p = Plan(profile=profile, items=tuple(items), excluded=tuple(excluded.items()))
     for name in sorted(p.raster_inputs):
         if name not in config.inputs:
             users = [s.id for s, m in p.items if name in m.inputs]
@@ -103,8 +113,9 @@ def plan(config: RunConfig) -> Plan:
                 f"指标 {', '.join(users)} 需要栅格输入 '{name}'（{VARIABLES[name].name_zh}），配置中未提供",
                 file=config.source_path,
                 field=f"inputs.{name}",
-                fix=f"Add {name} = \"PATH.tif\" under [inputs] ({VARIABLES[name].description}, {VARIABLES[name].units}).",
-                fix_zh=f"请在 [inputs] 中添加 {name} = \"路径.tif\"。",
+                fix=f"Add {name} = \"PATH.tif\" under [inputs] ({VARIABLES[name].description}, {VARIABLES[name].units}), "
+                    f"or exclude the indicator with a reason: exclude = [{{id = \"{users[0]}\", reason = \"…\"}}].",
+                fix_zh=f"请在 [inputs] 中添加 {name} = \"路径.tif\"，或显式排除该指标并说明原因：exclude = [{{id = \"{users[0]}\", reason = \"…\"}}]。",
             )
     for name in config.inputs:
         if name not in VARIABLES:
@@ -161,8 +172,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
                 fix="Set both paths (see docs/formats.md).",
                 fix_zh="请设置两个表的路径（见 docs/formats.md）。",
             )
-        stats = read_csv_table(t.statistics, ["region_code", "year", "item", "value", "unit", "source"], what="statistics table", what_zh="统计数据表")
-        stats.attrs["path"] = str(t.statistics)
+        stats = check_statistics_rows(read_csv_table(t.statistics, STATISTICS_COLUMNS, what="statistics table", what_zh="统计数据表"), t.statistics)
         products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
     options = {**p.profile.options, **config.options}
     return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
@@ -171,7 +181,25 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
 def load_regions(config: RunConfig) -> RegionSet:
     """Build the administrative hierarchy from the boundary file."""
     r = config.regions
-    return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields)
+    return RegionSet.from_file(r.file, levels=r.levels, code_fields=r.code_fields, name_fields=r.name_fields,
+                               overlap_tolerance_km2=r.overlap_tolerance_km2, gap_tolerance_km2=r.gap_tolerance_km2)
+
+
+def check_statistics(tables: Tables, regions: RegionSet) -> None:
+    """Plausibility bounds of the statistics rows (per km² of region, per capita); option ``statistics_bounds_accept``."""
+    accept = tables.params.option("statistics_bounds_accept", [])
+    check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)])
+
+
+def check_statistics_landcover(tables: Tables, regions: RegionSet, weights: ZoneWeights, eco: np.ndarray, grid: Grid, year: int) -> None:
+    """Statistics bounds per hm² of an ecosystem type (e.g. rice per hm² of cropland), areas from the land cover of ``year``."""
+    if tables.statistics is None or tables.params.landcover is None:
+        return
+    hm2 = weights.totals_by_ecosystem(grid.cell_area() / 1e4, eco)
+    leaf = {str(c): dict(zip(ECOSYSTEMS, map(float, row), strict=True)) for c, row in zip(weights.codes, hm2, strict=True)}
+    accept = tables.params.option("statistics_bounds_accept", [])
+    check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)],
+                            leaf_ecosystem_hm2=leaf, year=year)
 
 
 def reference_grid(config: RunConfig, year: int) -> Grid:
@@ -254,11 +282,17 @@ def _noop(step: str, fraction: float) -> None:
 
 def account(config: RunConfig, *, store_url: str | None = None, progress: Progress = _noop) -> RunOutcome:
     """Run an accounting end to end and return what it produced (see module docstring)."""
+    with collecting() as found:  # notices of every step, for the QC report
+        return _account(config, store_url, progress, found)
+
+
+def _account(config: RunConfig, store_url: str | None, progress: Progress, found: list[Notice]) -> RunOutcome:
     t0 = time.time()
     progress("plan", 0.0)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
+    check_statistics(tables, regions)
     progress("inputs", 0.05)
     per_year = {y: load_inputs(config, p, y, tables) for y in config.run.years}
     hashes = dict(tables.hashes)
@@ -267,7 +301,7 @@ def account(config: RunConfig, *, store_url: str | None = None, progress: Progre
     hashes[str(config.regions.file)] = file_sha256(config.regions.file)
     leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
     return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, layers_by_year=layers_by_year,
-                               grid=grid, store_url=store_url, progress=progress)
+                               grid=grid, store_url=store_url, progress=progress, notices=found)
 
 
 def value_record_export(
@@ -285,12 +319,14 @@ def value_record_export(
     progress: Progress = _noop,
     extra_provenance: dict[str, Any] | None = None,
     cogs: Sequence[Path] = (),
+    notices: list[Notice] | None = None,
 ) -> RunOutcome:
     """The steps every engine shares after computing leaf rows: value → roll up → record → export → store.
 
     Values are computed before the run is recorded, so bad statistics or a missing price leave no
     trace; a failure after ``start_run`` marks the run failed. ``cogs``: per-cell COGs an engine
-    has already written (moved into the export's ``rasters/``).
+    has already written (moved into the export's ``rasters/``). ``notices``: the list the run's
+    notices are collected into (its QC report lists them).
     """
     from qingshan.engine.export import export_all
     from qingshan.store import repo
@@ -298,6 +334,7 @@ def value_record_export(
 
     base_year = config.run.base_year or config.run.years[0]
     content_hash = _content_hash(config, hashes)
+    not_computed = qc.check_coverage(config, p, leaf_rows, regions)  # required indicator without data: error
     progress("value", 0.8)
     valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
     results = _roll_up_valued(valued, regions)
@@ -308,6 +345,10 @@ def value_record_export(
                    base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
     try:
         provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), **(extra_provenance or {})}
+        provenance["qc"] = qc.build_report(config=config, p=p, tables=tables, results=results, regions=regions,
+                                           prices_used=prices_used, notices=notices or [], not_computed=not_computed,
+                                           hashes=hashes, store=factory)
+        provenance["example"] = provenance["qc"]["example_data"]
         progress("export", 0.9)
         files = export_all(results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs)
         region_rows = _region_rows(regions)
@@ -343,6 +384,8 @@ def _compute_all(
             if lulc is not None and tables.params.landcover is not None
             else np.full(grid.shape, ECOSYSTEMS.index("other"), dtype=np.int16)
         )
+        if lulc is not None:
+            check_statistics_landcover(tables, regions, weights, eco, grid, year)
         layers_by_year[year] = {}
         for spec, method in p.items:
             k += 1
@@ -356,14 +399,24 @@ def _compute_all(
                 tbl = {"statistics": tables.statistics, "products": tables.products}
                 rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
                 frames.append(rows.assign(year=year, indicator=spec.id))
-    leaf = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
         leaf, report = apply_emission_caps(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
         tables.cap_report = report.to_dict("records")
+    leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
     return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
+
+
+LEAF_COLUMNS = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
+
+
+def leaf_frame(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Leaf rows of every indicator and year in one frame (empty, with the columns, when none has rows)."""
+    kept = [f for f in frames if not f.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=LEAF_COLUMNS)
 
 
 def _roll_up_valued(valued: pd.DataFrame, regions: RegionSet) -> pd.DataFrame:

@@ -11,16 +11,23 @@ from typing import Any
 
 from qingshan.core.errors import ConfigError, UnknownIndicatorError
 from qingshan.core.spec import Category, IndicatorSpec
+from qingshan.indicators.profile_rules import check_rules
 
 __all__ = ["Profile", "ProfileEntry", "Registry"]
 
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    """One indicator of a profile, with the method chosen for it."""
+    """One indicator of a profile, with the method chosen for it.
+
+    ``optional``: the indicator applies only where its data exist (e.g. coastal protection); a run
+    without its data reports it as "not computed: no data" in the QC report instead of failing.
+    """
 
     indicator: str
     method: str | None = None
+    certainty: str | None = None  # how sure we are the profile's standard lists it (V, R, ...), when given
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Profile:
     description: str
     entries: tuple[ProfileEntry, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    rules: tuple[Mapping[str, Any], ...] = ()  # [[rules]] tables, e.g. out_of_region_deduction (engine/rules.py)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Profile:
@@ -41,15 +49,36 @@ class Profile:
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"Profile {path} is not a UTF-8 text (TOML) file",
+                f"方法配置 {path} 不是 UTF-8 文本（TOML）文件",
+                file=path,
+                field="profile",
+                fix="Give a built-in profile id or the path of a profile .toml saved as UTF-8 (see src/qingshan/data/profiles).",
+                fix_zh="请给出内置方法配置名称，或以 UTF-8 保存的方法配置 .toml 文件路径（参见 src/qingshan/data/profiles）。",
+            ) from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(
                 f"Cannot read profile {path}: {exc}",
                 f"无法读取方法配置 {path}",
                 file=path,
+                field="profile",
                 fix="Check the TOML syntax.",
                 fix_zh="请检查 TOML 语法。",
             ) from exc
-        entries = tuple(ProfileEntry(e["id"], e.get("method")) for e in data.get("indicators", []))
+        indicators = data.get("indicators", [])
+        if "id" not in data or not isinstance(indicators, list) or not all(isinstance(e, dict) and "id" in e for e in indicators):
+            raise ConfigError(
+                f"{path.name} is not a method profile: it needs 'id' and [[indicators]] tables each with an 'id'",
+                f"{path.name} 不是方法配置文件：需要 'id' 以及每项都带 'id' 的 [[indicators]] 表",
+                file=path,
+                field="id" if "id" not in data else "indicators",
+                fix="Give a built-in profile id, or a profile file laid out like those in src/qingshan/data/profiles.",
+                fix_zh="请给出内置方法配置名称，或按 src/qingshan/data/profiles 中的格式编写方法配置文件。",
+            )
+        entries = tuple(ProfileEntry(e["id"], e.get("method"), certainty=e.get("certainty"),
+                                     optional=bool(e.get("optional", False))) for e in indicators)
         return cls(
             id=data["id"],
             name_zh=data.get("name_zh", ""),
@@ -58,6 +87,7 @@ class Profile:
             description=data.get("description", ""),
             entries=entries,
             options=data.get("options", {}),
+            rules=tuple(data.get("rules", [])),
         )
 
     @property
@@ -136,4 +166,5 @@ class Registry:
         prof = Profile.from_toml(path)
         for e in prof.entries:
             self.get(e.indicator).method(e.method)
+        check_rules(prof.rules, prof.indicator_ids, str(path))
         return prof

@@ -236,6 +236,7 @@ CARBON_SEQUESTRATION = IndicatorSpec(
             kind="table",
             function="qingshan.quantities.carbon:carbon_biomass_change",
             inputs=("statistics",),
+            statistics_items=("biomass_carbon_stock.<ecosystem>",),
             formula="Q_CO2 = 44/12 × max(C_t − C_(t−1), 0); C = biomass carbon stock by ecosystem (items biomass_carbon_stock.<ecosystem>)",
             source="GB/T 46869—2025 A.7 生物量法 (second-hand); IPCC 2006 Guidelines Vol. 4 stock-difference method",
             clause="GB/T 46869—2025 A.7 生物量法 (second-hand)",
@@ -415,6 +416,7 @@ FLOOD_REGULATION = IndicatorSpec(
             kind="table",
             function="qingshan.quantities.statistics:flood_from_registers",
             inputs=("statistics",),
+            statistics_items=("reservoir_flood_storage", "vegetation_flood_storage", "reservoir_total_storage", "lake_area", "marsh_area"),
             formula="C_fm = C_veg + C_lake + 0.35 × C_reservoir,total + 0.3 m × A_marsh; lakes: C_l = e^a × A^b × T by region",
             source=_RCEES_GARZE + "; 饶恩明 et al. 2014 生态学报 34(21) (lake model family)",
             clause="§2.4.4 洪水调蓄",
@@ -639,6 +641,7 @@ COASTAL_PROTECTION = IndicatorSpec(
             kind="table",
             function="qingshan.quantities.coastal:coastline_from_statistics",
             inputs=("statistics",),
+            statistics_items=("coastline_protected",),
             formula="L from statistics (item coastline_protected, km); V = L × c",
             source="gep-methodology.md R4 (national list recalled)",
             clause="gep-methodology.md R4",
@@ -649,6 +652,149 @@ COASTAL_PROTECTION = IndicatorSpec(
     default_method="coastline_statistics",
     source="发改基础〔2022〕481号 (list recalled, body not obtained)",
     clause="gep-methodology.md R4",
+    certainty=Certainty.RECALLED,
+)
+
+_RUSLE_FACTOR_PARAMS = tuple(
+    p for p in SOIL_RETENTION.methods[0].params
+    if p.key not in ("sediment_deposition_ratio", "soil_n_content", "soil_p_content")
+)
+_FORESTRY_SOIL = ("GB/T 38582—2020 森林生态系统服务功能评估规范 保育土壤 (固土, 保肥); lineage LY/T 1721—2008 — "
+                  "recalled, not re-read (gep-methodology.md R2); 欧阳志云 et al. 1999 生态学报 19(5) (减少土地废弃)")
+
+SOIL_FERTILITY = IndicatorSpec(
+    id="soil_fertility",
+    name_zh="保育土壤",
+    name_en="Soil conservation and fertility (forestry practice)",
+    aliases_zh=("土壤保肥", "保肥"),
+    category=Category.REGULATING,
+    description_en="Soil kept in place by ecosystems (RUSLE, as soil retention) valued as in forestry practice: N, P, K and organic matter retained (fertiliser replacement) and land abandonment avoided. Use instead of soil_retention, not with it (the N and P parts overlap).",
+    description_zh="生态系统减少的土壤侵蚀量（RUSLE，同土壤保持），按林业实践计价：保持的氮、磷、钾和有机质（化肥替代）及减少土地废弃。与土壤保持二选一（氮磷部分重叠）。",
+    components=(
+        ComponentSpec(id="soil_retained", name_zh="固土量", name_en="Soil retained", unit="t",
+                      valuation="reported_value", price_key=None,
+                      valuation_formula="physical headline; valued through the parts below"),
+        ComponentSpec(id="nitrogen_retained", name_zh="保肥：氮", name_en="N retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.n", price_unit="CNY/t",
+                      valuation_formula="V_N = Q_sr × N × C_1 / R_1 (price per t of N = diammonium phosphate price / its N content)"),
+        ComponentSpec(id="phosphorus_retained", name_zh="保肥：磷", name_en="P retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.p", price_unit="CNY/t",
+                      valuation_formula="V_P = Q_sr × P × C_1 / R_2 (diammonium phosphate price / its P content)"),
+        ComponentSpec(id="potassium_retained", name_zh="保肥：钾", name_en="K retained", unit="t",
+                      valuation="replacement_cost", price_key="fertilizer_price.k", price_unit="CNY/t",
+                      valuation_formula="V_K = Q_sr × K × C_2 / R_3 (potassium chloride price / its K content)"),
+        ComponentSpec(id="organic_matter_retained", name_zh="保肥：有机质", name_en="Organic matter retained", unit="t",
+                      valuation="replacement_cost", price_key="organic_matter_price", price_unit="CNY/t",
+                      valuation_formula="V_M = Q_sr × M × C_3 (organic matter price)"),
+        ComponentSpec(id="abandoned_land_avoided", name_zh="减少土地废弃", name_en="Land abandonment avoided", unit="hm2",
+                      valuation="avoided_cost", price_key="forestry_opportunity_cost", price_unit="CNY/hm2",
+                      valuation_formula="V_a = Q_sr / (ρ × h) × B (B: annual forestry income per hm², opportunity cost)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="rusle",
+            kind="raster",
+            function="qingshan.quantities.soil:soil_fertility_rusle",
+            inputs=SOIL_RETENTION.methods[0].inputs,
+            optional_inputs=SOIL_RETENTION.methods[0].optional_inputs,
+            params=(
+                *_RUSLE_FACTOR_PARAMS,
+                ParamRef(key="soil_n_content", unit="1", description="N, total N content of soil"),
+                ParamRef(key="soil_p_content", unit="1", description="P, total P content of soil"),
+                ParamRef(key="soil_k_content", unit="1", description="K, total K content of soil [R]"),
+                ParamRef(key="soil_organic_matter_content", unit="1", description="M, organic matter content of soil [R]"),
+                ParamRef(key="soil_abandon_thickness", unit="m", description="h, soil thickness lost before land is abandoned [R]"),
+            ),
+            formula="Q_sr as soil_retention (RUSLE); G_x = Q_sr × C_x (x = N, P, K, M); A = Q_sr / (ρ × h)",
+            source=_FORESTRY_SOIL,
+            clause="GB/T 38582—2020 保育土壤 (recalled)",
+            certainty=Certainty.RECALLED,
+            options=SOIL_RETENTION.methods[0].options,
+            notes="Every fertility coefficient and price is an editable [R] item: K and organic-matter contents, the "
+                  "abandonment thickness h, fertiliser prices and contents, and the forestry income per hm² are recalled, "
+                  "not re-read. Replace them by soil-survey and local market values.",
+        ),
+    ),
+    default_method="rusle",
+    source=_FORESTRY_SOIL,
+    clause="GB/T 38582—2020 (recalled)",
+    certainty=Certainty.RECALLED,
+)
+
+_GARZE_PEST = _RCEES_GARZE + " (病虫害控制, 2010 costs; Table 1 lists it among regulating services)"
+
+PEST_CONTROL = IndicatorSpec(
+    id="pest_control",
+    name_zh="病虫害控制",
+    name_en="Pest control",
+    aliases_zh=("病虫害防治",),
+    category=Category.REGULATING,
+    description_en="Forest and grassland that keep pests and diseases down by themselves, valued at the cost of controlling them artificially.",
+    description_zh="森林和草地生态系统自身控制病虫害的面积，按人工防治成本计价。",
+    components=(
+        ComponentSpec(id="forest_area", name_zh="森林病虫害控制面积", name_en="Forest area", unit="hm2",
+                      valuation="replacement_cost", price_key="pest_control_cost.forest", price_unit="CNY/hm2",
+                      valuation_formula="V = A_forest × C_forest (artificial control cost per hm², Garzê 375 元/hm²)"),
+        ComponentSpec(id="grassland_area", name_zh="草地病虫害控制面积", name_en="Grassland area", unit="hm2",
+                      valuation="replacement_cost", price_key="pest_control_cost.grassland", price_unit="CNY/hm2",
+                      valuation_formula="V = A_grassland × C_grassland (Garzê 112.5 元/hm²)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="ecosystem_area",
+            kind="raster",
+            function="qingshan.quantities.habitat:pest_control_area",
+            blockwise=True,
+            inputs=("lulc",),
+            formula="V = A_forest × C_forest + A_grassland × C_grassland",
+            source=_GARZE_PEST,
+            clause="§2.4 病虫害控制; gep-methodology.md R12",
+            certainty=Certainty.VERIFIED,
+            notes="Garzê only: not in the national list [R] — optional per profile (rcees). Garzê counts the area that "
+                  "recovers by itself; this method counts all forest and grassland cells.",
+        ),
+    ),
+    default_method="ecosystem_area",
+    source=_GARZE_PEST,
+    clause="gep-methodology.md R12",
+    certainty=Certainty.PRACTICE,
+    notes="Not in the national list (R12, still unverified in the verification companion).",
+)
+
+SPECIES_CONSERVATION = IndicatorSpec(
+    id="species_conservation",
+    name_zh="物种保育",
+    name_en="Species conservation",
+    aliases_zh=("生物多样性维护", "物种保育更新"),
+    category=Category.REGULATING,
+    description_en="Habitat that conserves species, valued per hectare by the diversity class of the region (local option).",
+    description_zh="生态系统为物种提供栖息地的保育价值，按区域多样性等级的单位面积价值计价（地方选项）。",
+    components=(
+        ComponentSpec(id="habitat_area", name_zh="物种保育面积", name_en="Habitat area", unit="hm2",
+                      valuation="avoided_cost", price_key="species_conservation_value", price_unit="CNY/hm2",
+                      valuation_formula="V = A × S (S: value per hm² of the region's Shannon–Wiener index class)"),
+    ),
+    methods=(
+        MethodSpec(
+            id="habitat_area",
+            kind="raster",
+            function="qingshan.quantities.habitat:species_conservation_area",
+            blockwise=True,
+            inputs=("lulc",),
+            formula="V = Σ A × S_class (forestry standards LY/T 1721—2008 / GB/T 38582—2020 Shannon–Wiener classes, recalled)",
+            source="local option: 海南 DB46/T 611—2023 (appendix B lists 物种保育更新 parameters; body not obtained); "
+                   "山东 2022 (生物多样性维护); forestry lineage LY/T 1721—2008 / GB/T 38582—2020 (recalled, not re-read)",
+            clause="gep-methodology.md §3.1 table and note 4 (local option; supporting service in the national view)",
+            certainty=Certainty.RECALLED,
+            options={"species_conservation_ecosystems": "ecosystems counted (default forest)"},
+            notes="Not verifiable from the retrieved texts: the per-hectare value is a price row (species_conservation_value) "
+                  "the user must set for the region's diversity class; the shipped row is an [R] placeholder. The national "
+                  "view treats biodiversity as a supporting service (double counting) — use only where a local standard does.",
+        ),
+    ),
+    default_method="habitat_area",
+    source="local standards (Hainan DB46/T 611—2023, Shandong 2022) — method not retrieved",
+    clause="gep-methodology.md §3.1",
     certainty=Certainty.RECALLED,
 )
 
@@ -664,4 +810,7 @@ SPECS = (
     NEGATIVE_IONS,
     SAND_FIXATION,
     COASTAL_PROTECTION,
+    PEST_CONTROL,
+    SPECIES_CONSERVATION,
+    SOIL_FERTILITY,
 )

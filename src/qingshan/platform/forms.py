@@ -7,11 +7,15 @@ products    产品与价格   product output (the product table's items of the c
 water       水资源       water use by sector (water_supply) and hydropower generation (eco_energy).
 emissions   污染物排放   pollutant emissions (the cap items of air and water purification: SO2, NOx, dust, COD, NH3-N, TP).
 reservoirs  水库湖泊     reservoir storage, lake and marsh area (flood_regulation).
-tourism     旅游         ecotourism visits (recreation) and reported non-use values.
+tourism     旅游         ecotourism visits, spending and revenue (recreation) and reported non-use values.
+socioeconomic 社会经济   GDP and resident population (context of GEP: GEP/GDP, GEP per capita).
 rasters     栅格上传     raster inputs of the catalogue's raster methods, uploaded as GeoTIFF.
 
-Only items whose indicator is in the catalogue are put on a form; the emission items are the
-``cap_item`` of the catalogue's use-bounded components (air and water purification).
+A form offers the statistics items the catalogue's table methods declare they read
+(``MethodSpec.statistics_items``; :data:`STATISTICS_ITEMS` gives their names, units and group) and
+the context items (indicator ``None``); the emission items are the ``cap_item`` of the
+catalogue's use-bounded components (air and water purification). A test checks that every item any
+method reads is on some form or listed in :data:`NOT_ON_FORMS_ITEMS` with the reason.
 A filled form is parsed back into rows of the statistics table (``region_code, year, item,
 value, unit, source``) and, for products, of the price table; every problem is reported per
 cell (sheet, row, column) in Chinese and English.
@@ -56,7 +60,7 @@ DATA_SHEET = "data"
 README_SHEET = "README"
 LISTS_SHEET = "lists"
 HEADER_ROWS = 2  # row 1: Chinese header, row 2: English key; data from row 3
-GROUP_IDS = ("products", "water", "emissions", "reservoirs", "tourism", "rasters")
+GROUP_IDS = ("products", "water", "emissions", "reservoirs", "tourism", "socioeconomic", "rasters")
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,44 @@ STATISTICS_ITEMS: dict[str, tuple[str, str, str, str, str | None, str | None]] =
     "marsh_area": ("reservoirs", "沼泽面积", "Marsh area", "m2", "flood_regulation", "marshes"),
     "vegetation_flood_storage": ("reservoirs", "植被暴雨蓄水量", "Vegetation storm-water storage", "m3", "flood_regulation", "vegetation"),
     "ecotourism_visits": ("tourism", "生态旅游人次", "Ecotourism visits", "visit", "recreation", "visits"),
+    # recreation method visits_spending combines these (visits × spending, or revenue): no one-to-one component
+    "tourism_spending_per_visit": ("tourism", "人均旅游消费", "Tourism spending per visit", "CNY/visit", "recreation", None),
+    "tourism_revenue": ("tourism", "旅游收入", "Tourism revenue", "CNY", "recreation", None),
     # landscape items are combined by the method (area × premium): no one-to-one component
     "landscape.beneficiary_area": ("tourism", "景观受益面积", "Landscape beneficiary area", "m2", "landscape_value", None),
     "landscape.premium": ("tourism", "景观溢价", "Landscape price premium", "CNY/m2", "landscape_value", None),
     "non_use_value": ("tourism", "非使用价值（研究报告值）", "Non-use value (reported)", "CNY", "non_use_value", "non_use"),
+    # provisioning method output_value: 总产值 (option provisioning_convention = gross_output) or 增加值 (value_added)
+    **{f"output_value.{sector}": ("products", f"{zh}总产值", f"{en} gross output value", "CNY", ind, "output_value")
+       for sector, zh, en, ind in (("agriculture", "农业", "Agriculture", "agricultural_products"),
+                                   ("forestry", "林业", "Forestry", "forestry_products"),
+                                   ("livestock", "牧业", "Livestock", "livestock_products"),
+                                   ("fishery", "渔业", "Fishery", "fishery_products"))},
+    **{f"value_added.{sector}": ("products", f"{zh}增加值", f"{en} value added", "CNY", ind, None)
+       for sector, zh, en, ind in (("agriculture", "农业", "Agriculture", "agricultural_products"),
+                                   ("forestry", "林业", "Forestry", "forestry_products"),
+                                   ("livestock", "牧业", "Livestock", "livestock_products"),
+                                   ("fishery", "渔业", "Fishery", "fishery_products"))},
+    # profile rule out_of_region_deduction (区域外扣减, GB/T 46869): share of the quantity originating outside the region
+    **{f"out_of_region_share.{ind}": (group, f"{zh}区域外来源比例", f"{en}: share from outside the region", "1", ind, None)
+       for ind, group, zh, en in (("agricultural_products", "products", "农业产品", "Agricultural products"),
+                                  ("forestry_products", "products", "林业产品", "Forestry products"),
+                                  ("livestock_products", "products", "畜牧业产品", "Livestock products"),
+                                  ("fishery_products", "products", "渔业产品", "Fishery products"),
+                                  ("water_supply", "water", "水资源（过境水）", "Water supply (transit water)"),
+                                  ("eco_energy", "water", "生态能源", "Eco-energy"))},
+    # context items (no indicator): read by the API/dashboard (GEP/GDP, GEP per capita)
+    "gdp": ("socioeconomic", "地区生产总值", "Gross domestic product (GDP)", "CNY", None, None),
+    "population": ("socioeconomic", "常住人口", "Resident population", "person", None, None),
+}
+
+# Statistics items (families) that methods read but no form offers, with the reason.
+NOT_ON_FORMS_ITEMS = {
+    "biomass_carbon_stock.<ecosystem>": "biomass carbon stock inventories by ecosystem (森林资源清查), two years per run",
+    "tcm.<zone>.visits": "zonal travel-cost survey: origin zones are named by the survey, not a fixed list",
+    "tcm.<zone>.travel_time": "zonal travel-cost survey (origin zones named by the survey)",
+    "tcm.<zone>.wage": "zonal travel-cost survey (origin zones named by the survey)",
+    "tcm.<zone>.cost": "zonal travel-cost survey (origin zones named by the survey)",
 }
 
 # Table-method indicators whose statistics have no form yet (they are read from the base tables).
@@ -146,8 +184,10 @@ GROUP_NAMES = {
                   "purification (quantity = min(capacity, emissions))."),
     "reservoirs": ("水库湖泊", "Reservoirs and lakes", "水库库容、湖泊与沼泽面积（洪水调蓄）。",
                    "Reservoir storage, lake and marsh area (flood regulation)."),
-    "tourism": ("旅游", "Tourism", "生态旅游人次及研究报告的非使用价值（文化服务）。",
-                "Ecotourism visits and reported non-use values (cultural services)."),
+    "tourism": ("旅游", "Tourism", "生态旅游人次、人均消费与旅游收入，及研究报告的非使用价值（文化服务）。",
+                "Ecotourism visits, spending per visit and revenue, and reported non-use values (cultural services)."),
+    "socioeconomic": ("社会经济", "Socio-economic context", "地区生产总值与常住人口（用于 GEP/GDP 与人均 GEP）。",
+                      "GDP and resident population (for GEP/GDP and GEP per capita)."),
     "rasters": ("栅格数据上传", "Rasters by upload", "栅格输入（GeoTIFF，需有坐标系，数值在合理范围内）。",
                 "Raster inputs (GeoTIFF with a CRS, values in the plausible range)."),
 }
@@ -164,6 +204,9 @@ SUGGESTED_UNITS = {
     "head": ("head", "万头"),
     "km": ("km",),
     "CNY/m2": ("元/m2",),
+    "CNY/visit": ("元/人次",),
+    "person": ("人", "万人"),
+    "1": ("1", "percent"),
 }
 
 BASE_COLUMNS = (
@@ -195,13 +238,22 @@ def _product_items(reg: Registry, products: pd.DataFrame) -> tuple[FormItem, ...
                  for r in products.itertuples() if r.indicator in wanted)
 
 
+def read_items(reg: Registry) -> set[str]:
+    """Every statistics item (or ``<x>`` family) the table methods of ``reg`` declare they read, and the
+    items the rules of the built-in profiles read (e.g. ``out_of_region_share.<indicator>``)."""
+    from qingshan.indicators.profile_rules import rule_items
+
+    methods = {i for s in reg for m in s.methods if m.kind == "table" for i in m.statistics_items}
+    return methods | {i for pid in reg.profile_ids() for i in rule_items(reg.profile(pid).rules)}
+
+
 def _statistics_items(reg: Registry, group: str) -> tuple[FormItem, ...]:
     if group == "emissions":
         return _emission_items(reg)
-    known = {s.id for s in reg}
+    read = read_items(reg)
     return tuple(FormItem(key, zh, en, unit, ind, comp)
                  for key, (g, zh, en, unit, ind, comp) in STATISTICS_ITEMS.items()
-                 if g == group and (ind is None or ind in known))
+                 if g == group and (ind is None or key in read))
 
 
 def _emission_items(reg: Registry) -> tuple[FormItem, ...]:
@@ -229,7 +281,9 @@ def _groups(reg: Registry) -> dict[str, FormGroup]:
         if gid == "rasters":
             out[gid] = FormGroup(gid, zh, en, dzh, den, variables=_raster_variables(reg))
             continue
-        items = _product_items(reg, products) if gid == "products" else _statistics_items(reg, gid)
+        items = _statistics_items(reg, gid)
+        if gid == "products":
+            items = _product_items(reg, products) + items
         prices = gid == "products"
         out[gid] = FormGroup(gid, zh, en, dzh, den, items=items, with_prices=prices,
                              columns=BASE_COLUMNS + (PRICE_COLUMNS if prices else ()))
@@ -242,7 +296,7 @@ def _builtin_groups() -> dict[str, FormGroup]:
 
 
 def form_groups(reg: Registry | None = None) -> dict[str, FormGroup]:
-    """The six data groups, with their items taken from the catalogue ``reg`` (default: built-in)."""
+    """The data groups (:data:`GROUP_IDS`), with their items taken from the catalogue ``reg`` (default: built-in)."""
     return _builtin_groups() if reg is None else _groups(reg)
 
 

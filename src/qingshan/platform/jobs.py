@@ -4,7 +4,8 @@ An accountant's request writes a ``queued`` row in ``jobs`` with the approved su
 versions it will use (a snapshot). ``qingshan worker`` — a separate process sharing only the
 database — claims a queued job with ``UPDATE jobs SET status='running' WHERE id=:id AND
 status='queued'`` (the row count says who won), builds a :class:`RunConfig` from the base
-configuration (boundaries, rasters and default tables; by default the embedded Jiangxi example),
+configuration the request named explicitly (boundaries, rasters and default tables: the embedded
+Jiangxi example ``example:jiangxi-2019`` — its runs are labelled example runs — or a registered config),
 the approved statistics, prices and rasters, and calls :func:`qingshan.engine.run.account` with a
 progress callback that writes the step and fraction to the job row.
 
@@ -19,7 +20,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.core.errors import QingshanError
+from qingshan.core.errors import InputError, QingshanError
 from qingshan.engine.config import RunConfig, load_config
 from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import Actor, record
@@ -39,15 +40,18 @@ from qingshan.store.platform_models import Job, RunPublication, SubmissionVersio
 
 __all__ = [
     "ACCOUNTANTS",
+    "EXAMPLE_BASE",
     "build_config",
     "claim_next",
     "default_base_config",
     "execute",
     "get_job",
+    "known_bases",
     "list_jobs",
     "publication_of",
     "published_run_ids",
     "request_run",
+    "resolve_base",
     "run_worker",
     "set_publication",
 ]
@@ -60,11 +64,40 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+EXAMPLE_BASE = "example:jiangxi-2019"
+"""Name of the embedded Jiangxi example as a base: approximate data; its runs are labelled example runs."""
+
+
 def default_base_config() -> str:
-    """The embedded Jiangxi example config: boundaries, rasters and default tables."""
+    """Path of the embedded Jiangxi example config (the base named :data:`EXAMPLE_BASE`)."""
     from qingshan.examples import example_config
 
     return str(example_config())
+
+
+def known_bases(registered: Sequence[str] = ()) -> dict[str, str]:
+    """Base name → run-config path: :data:`EXAMPLE_BASE` and ``config:<file stem>`` of each registered config."""
+    out = {EXAMPLE_BASE: default_base_config()}
+    for path in registered:
+        out[f"config:{Path(path).stem}"] = str(path)
+    return out
+
+
+def resolve_base(base: str, registered: Sequence[str] = ()) -> tuple[str, str]:
+    """(name, path) of the base an accounting names: a known base name or a registered config's path."""
+    bases = known_bases(registered)
+    if base in bases:
+        return base, bases[base]
+    for name, path in bases.items():
+        if name != EXAMPLE_BASE and str(Path(base)) == str(Path(path)):
+            return name, path
+    raise InputError(
+        f"Unknown base configuration '{base}'",
+        f"未知的基础配置 '{base}'",
+        field="base",
+        fix=f"Name one of: {', '.join(bases)} (the server's QINGSHAN_BASE_CONFIG lists the registered configs).",
+        fix_zh=f"请选择：{', '.join(bases)}（服务器的 QINGSHAN_BASE_CONFIG 列出已登记的配置）。",
+    )
 
 
 def _job_dict(job: Job) -> dict[str, Any]:
@@ -75,12 +108,18 @@ def _job_dict(job: Job) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- requests
-def request_run(factory: sessionmaker[Session], principal: Principal, *, profile: str, years: list[int],
-                name: str | None = None, base_config: str | None = None) -> dict[str, Any]:
-    """Queue an accounting of ``years`` with ``profile`` from the data approved now."""
+def request_run(factory: sessionmaker[Session], principal: Principal, *, profile: str, years: list[int], base: str,
+                name: str | None = None, registered_bases: Sequence[str] = ()) -> dict[str, Any]:
+    """Queue an accounting of ``years`` with ``profile`` from the data approved now.
+
+    ``base``: the configuration whose boundaries, rasters and tables the approved data complete —
+    :data:`EXAMPLE_BASE` or a config of ``registered_bases`` (by ``config:<stem>`` or path); never implicit.
+    """
     from qingshan.indicators import registry
 
     registry().profile(profile)  # unknown profile → UnknownIndicatorError (404)
+    base_name, base_path = resolve_base(base, registered_bases)
+    load_config(base_path)  # fail now, not in the worker, when the base config is broken
     years = sorted(set(years))
     data = approved_data(factory, years)
     if not data.versions:
@@ -91,16 +130,15 @@ def request_run(factory: sessionmaker[Session], principal: Principal, *, profile
             fix="Approve at least one submission of these years first.",
             fix_zh="请先审核通过这些年份的至少一份填报。",
         )
-    base = base_config or default_base_config()
-    load_config(base)  # fail now, not in the worker, when the base config is broken
     params = {"profile": profile, "years": years, "name": name or f"GEP {profile} {'-'.join(map(str, years))}",
-              "base_config": base, "versions": data.versions}
+              "base": base_name, "base_config": base_path, "example": base_name == EXAMPLE_BASE,
+              "versions": data.versions}
     job = Job(id=str(uuid.uuid4()), kind="account", status="queued", params=params,
               requested_by=principal.username, progress=0.0, step="queued", created_at=_now())
     with factory.begin() as s:
         s.add(job)
         record(s, principal.actor, "job.request", "job", job.id,
-               {"profile": profile, "years": years, "versions": len(data.versions)})
+               {"profile": profile, "years": years, "base": base_name, "versions": len(data.versions)})
     return _job_dict(job)
 
 

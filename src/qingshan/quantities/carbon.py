@@ -128,14 +128,18 @@ def carbon_biomass_change(tables: Mapping[str, pd.DataFrame], params: ParamSet, 
     Statistics items ``biomass_carbon_stock.<ecosystem>`` (e.g. ``.forest`` from the forest
     inventory 森林资源清查, any carbon-mass unit such as tC or 万tC) for both years, per region.
     ``Q = 44/12 × max(C_t − C_(t−1), 0)`` (option ``carbon_clip_negative``, default True). A
-    region-ecosystem with only one of the two years is skipped.
+    region-ecosystem with only one of the two years is skipped. Second-level stocks
+    (``biomass_carbon_stock.forest.bamboo``) roll up to their first-level ecosystem before the
+    change is taken; a first-level stock beside its own subtypes is an error (counted twice).
     """
-    from qingshan.core.params import ECOSYSTEMS
+    from qingshan.core.params import ECOSYSTEM_IDS, top_ecosystem
 
-    mapping = {f"biomass_carbon_stock.{e}": (e, e, "tC") for e in ECOSYSTEMS}
+    mapping = {f"biomass_carbon_stock.{e}": (e, top_ecosystem(e), "tC") for e in ECOSYSTEM_IDS}
     stats = tables.get("statistics")
     now = items_to_components(stats, regions, year, mapping)
     before = items_to_components(stats, regions, year - 1, mapping)
+    for frame, y in ((now, year), (before, year - 1)):
+        _reject_double_counted_stocks(frame, y, stats)
     if now.empty or before.empty:
         return pd.DataFrame(columns=COLUMNS)
     keys = ["region_code", "ecosystem"]
@@ -146,6 +150,22 @@ def carbon_biomass_change(tables: Mapping[str, pd.DataFrame], params: ParamSet, 
     out = both.reset_index()[keys].assign(
         component="co2_fixed", quantity=delta_c * conversion_factor("tC", "tCO2"), unit="tCO2")
     return out[COLUMNS]
+
+
+def _reject_double_counted_stocks(frame: pd.DataFrame, year: int, stats: pd.DataFrame | None) -> None:
+    from qingshan.core.errors import InputError
+    from qingshan.core.params import double_counted_ecosystem
+
+    for code, grp in frame.groupby("region_code"):
+        parent = double_counted_ecosystem(set(grp["component"]))
+        if parent is not None:
+            raise InputError(
+                f"Region {code}, {year}: biomass_carbon_stock.{parent} given beside its subtypes (counted twice)",
+                f"区域 {code}，{year} 年：biomass_carbon_stock.{parent} 与其细分类型同时给出（会重复计算）",
+                file=str(stats.attrs.get("path", "statistics table")) if stats is not None else None, field="item",
+                fix=f"Give biomass_carbon_stock.{parent} or its subtypes, not both.",
+                fix_zh=f"请只给出 biomass_carbon_stock.{parent} 或其细分类型之一。",
+            )
 
 
 def carbon_biomass_change_raster(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pyproj import Geod
 
@@ -33,8 +35,12 @@ __all__ = [
     "SOIL_LAYER_UNITS",
     "cell_dims_m",
     "ls_factor",
+    "soil_fertility_parts",
+    "soil_fertility_rusle",
+    "soil_retained_per_cell",
     "soil_retention_components",
     "soil_retention_layers",
+    "soil_retention_parts",
     "soil_retention_rusle",
 ]
 
@@ -265,14 +271,56 @@ def soil_retention_components(
     layers: dict[str, np.ndarray], params: ParamSet, grid: Grid
 ) -> dict[str, np.ndarray]:
     """The four components of :func:`soil_retention_rusle` from its factor ``layers``."""
+    q = soil_retained_per_cell(layers, grid)
+    return {"soil_retained": q, **soil_retention_parts(q, params)}
+
+
+def soil_retained_per_cell(layers: dict[str, np.ndarray], grid: Grid) -> np.ndarray:
+    """Soil retained ``Q_sr = R·K·LS·(1 − C·P)`` [t per cell], clipped at 0, from the factor ``layers``."""
     density = soil_retention(layers["r"], layers["k"], layers["ls"], layers["c"], layers["p"])
     density = np.where(np.isnan(density), np.nan, np.maximum(density, 0.0))
-    q = per_cell(density, "t/hm2", grid, "t")
+    return per_cell(density, "t/hm2", grid, "t")
+
+
+def soil_retention_parts(soil_retained: Any, params: ParamSet) -> dict[str, Any]:
+    """The three valued parts of a soil mass retained ``Q_sr`` [t] (array or scalar).
+
+    ``sediment_reduction`` [m3] ``= λ·Q_sr/ρ`` (``sediment_deposition_ratio`` λ [1],
+    ``soil_bulk_density`` ρ [t/m3]); ``nitrogen_retained`` [t] ``= Q_sr·C_N`` and
+    ``phosphorus_retained`` [t] ``= Q_sr·C_P`` (``soil_n_content``, ``soil_p_content`` [1]);
+    白玛卓嘎 et al. 2017, §2.4.2. Shared by the raster path and ``qingshan value``.
+    """
     deposit = params.scalar("sediment_deposition_ratio", "1")
     rho = params.scalar("soil_bulk_density", "t/m3")
     return {
-        "soil_retained": q,
-        "sediment_reduction": deposit * q / rho,
-        "nitrogen_retained": q * params.scalar("soil_n_content", "1"),
-        "phosphorus_retained": q * params.scalar("soil_p_content", "1"),
+        "sediment_reduction": deposit * soil_retained / rho,
+        "nitrogen_retained": soil_retained * params.scalar("soil_n_content", "1"),
+        "phosphorus_retained": soil_retained * params.scalar("soil_p_content", "1"),
     }
+
+
+def soil_fertility_parts(soil_retained: Any, params: ParamSet) -> dict[str, Any]:
+    """Soil-fertility parts of a soil mass retained ``Q_sr`` [t] (array or scalar), forestry practice.
+
+    GB/T 38582—2020 保育土壤 (lineage LY/T 1721—2008; recalled, not re-read — gep-methodology.md R2):
+    nutrients kept in place ``G_x = Q_sr × C_x`` [t] for N, P, K and organic matter (``soil_n_content``,
+    ``soil_p_content``, ``soil_k_content``, ``soil_organic_matter_content`` [1]), and the land
+    not abandoned ``A = Q_sr / (ρ × h)`` [hm2] (``soil_bulk_density`` ρ [t/m3],
+    ``soil_abandon_thickness`` h [m]; 欧阳志云 et al. 1999). Shared by the raster path and ``qingshan value``.
+    """
+    rho = params.scalar("soil_bulk_density", "t/m3")
+    h = params.scalar("soil_abandon_thickness", "m")
+    return {
+        "nitrogen_retained": soil_retained * params.scalar("soil_n_content", "1"),
+        "phosphorus_retained": soil_retained * params.scalar("soil_p_content", "1"),
+        "potassium_retained": soil_retained * params.scalar("soil_k_content", "1"),
+        "organic_matter_retained": soil_retained * params.scalar("soil_organic_matter_content", "1"),
+        "abandoned_land_avoided": soil_retained / rho / h * 1e-4,  # m2 → hm2
+    }
+
+
+def soil_fertility_rusle(inputs: RasterInputs, params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    """Soil retained by RUSLE (as :func:`soil_retention_rusle`) and its fertility parts
+    (:func:`soil_fertility_parts`), per cell per year."""
+    q = soil_retained_per_cell(soil_retention_layers(inputs, params, grid), grid)
+    return {"soil_retained": q, **soil_fertility_parts(q, params)}

@@ -7,16 +7,21 @@ items to its components; values are converted to the component's unit (errors na
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.core.errors import RegionError, UnitsError
+from qingshan.core.errors import InputError, RegionError, UnitsError
 from qingshan.core.params import ParamSet
+from qingshan.core.tables import parse_float
 from qingshan.core.units import conversion_factor
 
 __all__ = [
+    "STATISTICS_COLUMNS",
+    "check_statistics_rows",
     "energy_from_statistics",
     "flood_from_registers",
     "items_to_components",
@@ -28,6 +33,57 @@ __all__ = [
 ]
 
 COLUMNS = ["region_code", "component", "ecosystem", "quantity", "unit"]
+STATISTICS_COLUMNS = ["region_code", "year", "item", "value", "unit", "source"]
+_WHAT_ZH = "统计数据表"
+
+
+def check_statistics_rows(stats: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Every row of a statistics table parsed and checked; errors name the file, the row and the column.
+
+    Returns the table with ``year`` as int, ``value`` as float, codes and items stripped, blank
+    rows dropped and the index set to the CSV line number (header = line 1); ``attrs["path"]`` is
+    the file. ``value`` must be a finite plain number (no ``inf``/``NaN``, empty cell, thousands
+    separator or text). A second row with the same ``region_code, year, item`` (and ``ecosystem``
+    where that column exists) is an error naming both rows.
+    """
+    keys = ["region_code", "year", "item", *(["ecosystem"] if "ecosystem" in stats.columns else [])]
+    rows, lines = [], []
+    seen: dict[tuple[str, ...], int] = {}
+    for line, rec in enumerate(stats.to_dict("records"), start=2):
+        if all(str(rec.get(c, "")).strip() == "" for c in ("region_code", "year", "item", "value")):
+            continue
+        rec = {k: (v.strip() if isinstance(v, str) else v) for k, v in rec.items()}
+        for col in ("region_code", "item"):
+            if rec[col] == "":
+                _row_error(path, line, col, f"'{col}' is empty", f"'{col}' 列为空",
+                           "Fill in the region code (GB/T 2260) and the item of every row, or delete the row.",
+                           "请为每行填写行政区划代码（GB/T 2260）和统计项，或删除该行。")
+        year = parse_float(rec["year"], path=path, field="year", row=line, what_zh=_WHAT_ZH)
+        if year != int(year):
+            _row_error(path, line, "year", f"year '{rec['year']}' is not a whole number", f"年份 '{rec['year']}' 不是整数",
+                       "Write the calendar year, e.g. 2019.", "请填写年份，例如 2019。")
+        rec["year"] = int(year)
+        rec["value"] = parse_float(rec["value"], path=path, field="value", row=line, what_zh=_WHAT_ZH)
+        key = tuple(str(rec[k]) for k in keys)
+        if key in seen:
+            what = ", ".join(f"{k} {v}" for k, v in zip(keys, key, strict=True))
+            raise InputError(
+                f"Rows {seen[key]} and {line} are duplicates ({what}): the statistic would be counted twice",
+                f"{_WHAT_ZH}第 {seen[key]} 行与第 {line} 行重复（{what}），该统计值会被重复计算",
+                file=path, field="item",
+                fix=f"Keep one row per {', '.join(keys)}: delete one of rows {seen[key]} and {line}, or sum them into one.",
+                fix_zh=f"每个 {', '.join(keys)} 只保留一行：删除第 {seen[key]} 行或第 {line} 行之一，或将两行合并。",
+            )
+        seen[key] = line
+        rows.append(rec)
+        lines.append(line)
+    out = pd.DataFrame(rows, columns=list(stats.columns), index=pd.Index(lines, name="line"))
+    out.attrs["path"] = str(path)
+    return out
+
+
+def _row_error(path: str | Path, line: int, field: str, en: str, zh: str, fix: str, fix_zh: str) -> NoReturn:
+    raise InputError(f"Row {line}: {en}", f"{_WHAT_ZH}第 {line} 行：{zh}", file=path, field=field, fix=fix, fix_zh=fix_zh)
 
 
 def items_to_components(stats: pd.DataFrame | None, regions: RegionSet, year: int,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from qingshan.core.grid import Grid
@@ -10,7 +12,7 @@ from qingshan.kernels.soil import fvc_from_ndvi
 from qingshan.kernels.wind import rweq_soil_loss, rweq_vegetation_factor
 from qingshan.quantities.base import RasterInputs, per_cell, require
 
-__all__ = ["erodible_fraction", "sand_fixation_rweq", "soil_crust_factor"]
+__all__ = ["erodible_fraction", "sand_fixation_parts", "sand_fixation_rweq", "soil_crust_factor"]
 
 _METHOD = "rweq"
 _TEXTURE = ("sand", "silt", "clay", "soil_organic_carbon")
@@ -62,6 +64,16 @@ def sand_fixation_rweq(inputs: RasterInputs, params: ParamSet, grid: Grid) -> di
     density = np.maximum(potential - actual, 0.0)
     valid = np.isfinite(wf) & np.isfinite(ndvi) & np.isfinite(lulc) & np.isfinite(ef) & np.isfinite(scf)
     fixed = per_cell(np.where(valid, density, np.nan), "kg/m2", grid, "t")
+    return {"sand_fixed": fixed, **sand_fixation_parts(fixed, params)}
+
+
+def sand_fixation_parts(sand_fixed: Any, params: ParamSet) -> dict[str, Any]:
+    """The valued part of a sand mass fixed ``Q_sf`` [t] (array or scalar).
+
+    ``desertified_land_avoided`` [m2] ``= Q_sf / (ρ·h)`` (``sand_bulk_density`` ρ [t/m3],
+    ``sand_cover_thickness`` h [m]; 白玛卓嘎 et al. 2017, §2.4.3). Shared by the raster path and
+    ``qingshan value``.
+    """
     rho = params.scalar("sand_bulk_density", "t/m3")
     h = params.scalar("sand_cover_thickness", "m")
-    return {"sand_fixed": fixed, "desertified_land_avoided": fixed / rho / h}
+    return {"desertified_land_avoided": sand_fixed / rho / h}

@@ -4,9 +4,11 @@ Price table columns: ``price_key, value, unit, price_year, region, source``. ``r
 GB/T 2260 code or ``*`` (any region). A lookup for (key, accounting year, region) takes the row
 of the region itself, else of its nearest ancestor, else ``*`` — this hierarchy is explicit and
 recorded with every value. Among those rows, the one whose ``price_year`` equals the accounting
-year is used; otherwise, under the ``deflate`` policy, the latest earlier price year is carried
-to the accounting year with the deflator series (and the adjustment is recorded); under the
-``exact`` policy a missing year is an error. There is never a silent zero.
+year is used; otherwise, under the ``deflate`` policy, the latest earlier price year — or, when
+every price year is later, the earliest later one — is carried to the accounting year with the
+deflator series, ``price × index[accounting year] / index[price year]`` (price year, target year
+and factor are recorded); under the ``exact`` policy a missing year is an error. There is never a
+silent zero.
 
 Deflator table columns: ``year, index, source`` (any base; only ratios are used).
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from qingshan.core.errors import InputError, MissingPriceError
 from qingshan.core.tables import parse_float, read_csv_table
@@ -37,6 +39,7 @@ class PriceRow:
     price_year: int
     region: str
     source: str
+    line: int = 0  # CSV line in the price table (header = 1); 0 when not read from a file
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class PriceTable:
                 )
             seen.add((key, year, region))
             rows.append(
-                PriceRow(key, parse_float(r.value, path=path, field="value", row=i, what_zh="价格表"), unit, year, region, str(r.source))
+                PriceRow(key, parse_float(r.value, path=path, field="value", row=i, what_zh="价格表"), unit, year, region, str(r.source), i)
             )
         return cls(rows=tuple(rows), deflator=deflator, policy=policy, path=str(path))
 
@@ -154,26 +157,49 @@ class PriceTable:
         )
 
     def _pick_year(self, key: str, year: int, cands: list[PriceRow]) -> ResolvedPrice:
+        """The row of ``year``; else, under ``deflate``, the latest earlier or the earliest later row, deflated."""
         exact = [r for r in cands if r.price_year == year]
         if exact:
             r = exact[0]
             return ResolvedPrice(key, r.value, r.unit, r, 1.0, f"{r.price_year} price")
         earlier = sorted((r for r in cands if r.price_year < year), key=lambda r: r.price_year)
+        later = sorted((r for r in cands if r.price_year > year), key=lambda r: r.price_year)
         years = sorted(r.price_year for r in cands)
-        if self.policy == "exact" or not earlier or self.deflator is None:
-            why = (
-                "the year policy is 'exact'" if self.policy == "exact"
-                else "no deflator series is configured" if self.deflator is None
-                else "all price years are later than the accounting year"
-            )
+        if self.policy == "exact" or self.deflator is None:
+            self._no_year(key, year, years)
+        r = earlier[-1] if earlier else later[0]
+        missing = [y for y in (r.price_year, year) if y not in self.deflator.index]
+        if missing:
             raise MissingPriceError(
-                f"No price '{key}' for {year} ({why}; price years present: {years})",
-                f"价格 '{key}' 缺少 {year} 年的数值（现有年份：{years}）",
-                file=self.path,
-                field=key,
-                fix=f"Add a {year} row for '{key}', or set [prices] year_policy = 'deflate' with a deflator table covering {years[0]}–{year}.",
-                fix_zh=f"请为 '{key}' 添加 {year} 年价格，或设置 year_policy = 'deflate' 并提供价格指数表。",
+                f"Price '{key}' of {r.price_year} cannot be carried to {year}: the deflator series has no index for "
+                f"{', '.join(map(str, missing))}",
+                f"价格 '{key}' 无法由 {r.price_year} 年换算到 {year} 年：价格指数表缺少 {'、'.join(map(str, missing))} 年的指数",
+                file=self.deflator.path,
+                field="year",
+                fix=f"Add rows '<year>,<index>,<source>' for {', '.join(map(str, missing))} to the deflator table "
+                f"{self.deflator.path}, or add a {year} row for '{key}' to the price table {self.path}.",
+                fix_zh=f"请在价格指数表 {self.deflator.path} 中添加 {'、'.join(map(str, missing))} 年的指数行，"
+                f"或在价格表 {self.path} 中添加 '{key}' 的 {year} 年价格。",
             )
-        r = earlier[-1]
         f = self.deflator.ratio(r.price_year, year)
-        return ResolvedPrice(key, r.value * f, r.unit, r, f, f"{r.price_year} price × deflator {f:.4f} → {year}")
+        direction = "carried forward" if r.price_year < year else "deflated back"
+        return ResolvedPrice(key, r.value * f, r.unit, r, f, f"{r.price_year} price × deflator {f:.4f} → {year} ({direction})")
+
+    def _no_year(self, key: str, year: int, years: list[int]) -> NoReturn:
+        """Raise: no row of ``year`` and the policy or a missing deflator forbids using another year."""
+        if self.policy == "exact":
+            why, why_zh = "the year policy is 'exact'", "价格年份策略为 'exact'"
+            fix = f"Add a {year} row for '{key}', or set [prices] year_policy = 'deflate' with a deflator table covering {years[0]}–{year}."
+            fix_zh = f"请为 '{key}' 添加 {year} 年价格，或设置 [prices] year_policy = 'deflate' 并提供价格指数表。"
+        else:
+            why, why_zh = "no deflator series is configured", "未配置价格指数表"
+            fix = f"Add a {year} row for '{key}', or set [tables] deflator = 'deflator.csv' (columns year,index,source) covering {min(years[0], year)}–{max(years[-1], year)}."
+            fix_zh = f"请为 '{key}' 添加 {year} 年价格，或在 [tables] 中设置 deflator（列：year,index,source）。"
+        raise MissingPriceError(
+            f"No price '{key}' for {year} ({why}; price years present: {years})",
+            f"价格 '{key}' 缺少 {year} 年的数值（{why_zh}；现有年份：{years}）",
+            file=self.path,
+            field=key,
+            fix=fix,
+            fix_zh=fix_zh,
+        )

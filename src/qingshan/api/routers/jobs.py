@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
 from qingshan.api.deps import SettingsDep, StoreDep, require_role
-from qingshan.api.platform_schemas import JobIn, JobOut, PublicationOut
+from qingshan.api.platform_schemas import BaseOut, JobIn, JobOut, PublicationOut
+from qingshan.api.settings import Settings
 from qingshan.platform import jobs as svc
 from qingshan.platform.accounts import Principal
 from qingshan.platform.errors import NotFoundError
@@ -23,8 +24,18 @@ RunId = Annotated[str, PathParam(description="Run id 核算记录编号")]
 @router.post("/api/jobs", summary="Start an accounting · 发起核算", status_code=202)
 def request_job(body: JobIn, store: StoreDep, settings: SettingsDep, user: Accountant) -> JobOut:
     """Queue an accounting of the approved data; a worker process executes it."""
-    return JobOut.model_validate(svc.request_run(store, user, profile=body.profile, years=body.years,
-                                                 name=body.name, base_config=settings.base_config))
+    return JobOut.model_validate(svc.request_run(store, user, profile=body.profile, years=body.years, base=body.base,
+                                                 name=body.name, registered_bases=_registered(settings)))
+
+
+def _registered(settings: Settings) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*settings.base_configs, *([settings.base_config] if settings.base_config else []))))
+
+
+@router.get("/api/bases", summary="Base configurations · 可用的基础配置")
+def list_bases(settings: SettingsDep, _user: Accountant) -> list[BaseOut]:
+    """The bases an accounting may name: the embedded example (approximate data) and the registered configs."""
+    return [BaseOut(name=n, example=n == svc.EXAMPLE_BASE) for n in svc.known_bases(_registered(settings))]
 
 
 @router.get("/api/jobs", summary="List jobs · 核算任务")

@@ -355,7 +355,7 @@
   function fillRuns() {
     const sel = $("run"); sel.innerHTML = "";
     state.runs.forEach((r) => {
-      const o = document.createElement("option"); o.value = r.id; o.textContent = r.name + " (" + r.years.join(", ") + ")";
+      const o = document.createElement("option"); o.value = r.id; o.textContent = r.name + " (" + r.years.join(", ") + ")" + (r.example ? " · 示例数据 example data" : "");
       sel.appendChild(o);
     });
   }

@@ -1,0 +1,172 @@
+"""Commands over stored runs: ``qingshan change``, ``compensate`` and ``report`` (thin over qingshan.use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+YI = 1e8
+StoreOpt = Annotated[str, typer.Option("--store", help="Results store URL 结果库地址", envvar="QINGSHAN_STORE_URL")]
+DEFAULT_STORE_URL = "sqlite:///out/qingshan.sqlite"
+
+
+def _write(df: Any, output: Path, console: Console) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".xlsx":
+        df.to_excel(output, index=False)
+    else:
+        df.to_csv(output, index=False, encoding="utf-8-sig")
+    console.print(f"Written 已写出: {output}")
+
+
+def change(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号 (the later side)")],
+    from_year: Annotated[int | None, typer.Option("--from", help="Earlier year 起始年份")] = None,
+    to_year: Annotated[int | None, typer.Option("--to", help="Later year 终止年份")] = None,
+    against: Annotated[str | None, typer.Option("--against", help="Earlier run id 对比的核算编号")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region code to print 区划代码")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the tables (.csv or .xlsx)")] = None,
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """Change of GEP between two years or two runs: growth at current and comparable prices, and its
+    decomposition into quantity and price effects (LMDI) 变化与因素分解."""
+    import pandas as pd
+
+    from qingshan.store.db import open_store
+    from qingshan.use.change import change_table, decompose
+    from qingshan.use.runs import change_sides
+
+    console = Console()  # built per call: the width follows the terminal (COLUMNS) of this call
+    factory = open_store(store)
+    a, b, regions = change_sides(factory, run, from_year=from_year, to_year=to_year, against=against)
+    names = dict(zip(regions["code"], regions["name"], strict=True))
+    table = change_table(a, b, names=names)
+    effects = decompose(a, b, regions)
+    code = region or str(regions.loc[regions["parent"].isna(), "code"].iloc[0])
+    t = Table(title=f"{names.get(code, code)} {a.label} → {b.label} (亿元)")
+    for col in ("", "Before 基期", "After 报告期", "Change 变化", "Growth 增长", "Comparable growth 可比价增长",
+                "Quantity effect 实物量效应", "Price effect 价格效应"):
+        t.add_column(col, justify="right")
+    eff = effects.set_index(["region_code", "indicator"])
+    rows = table[(table["region_code"] == code) & ~table["indicator"].str.startswith("class:")]
+    for r in rows.sort_values("value_1", ascending=False).itertuples():
+        e = eff.loc[(code, r.indicator)] if (code, r.indicator) in eff.index else None
+        t.add_row(str(r.indicator), f"{r.value_0 / YI:,.2f}", f"{r.value_1 / YI:,.2f}", f"{r.value_change / YI:+,.2f}",
+                  _pct(r.value_growth_pct), _pct(r.comparable_growth_pct),
+                  f"{e['quantity_effect'] / YI:+,.2f}" if e is not None else "-",
+                  f"{e['price_effect'] / YI:+,.2f}" if e is not None else "-")
+    console.print(t)
+    if output is not None:
+        if output.suffix.lower() == ".xlsx":
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with pd.ExcelWriter(output) as xw:
+                table.to_excel(xw, sheet_name="变化 Change", index=False)
+                effects.to_excel(xw, sheet_name="因素分解 Decomposition", index=False)
+            console.print(f"Written 已写出: {output}")
+        else:
+            _write(table.merge(effects.drop(columns=["from", "to", "measure"]), on=["region_code", "indicator"], how="left"), output, console)
+
+
+def _pct(v: float) -> str:
+    return "-" if v != v else f"{v:+.2f} %"
+
+
+def compensate(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    fund: Annotated[float, typer.Option("--fund", help="Fund to split, yuan 资金总额（元）")],
+    rule: Annotated[Path, typer.Option("--rule", help="Rule (TOML) 分配规则")],
+    year: Annotated[int | None, typer.Option("--year", help="Year of the run 年份")] = None,
+    from_year: Annotated[int | None, typer.Option("--from", help="Earlier year (gep_growth) 起始年份")] = None,
+    factors: Annotated[Path | None, typer.Option("--factors", help="Factor table CSV (rule = factors) 因素表")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the allocation (.csv or .xlsx)")] = None,
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """Split an eco-compensation fund among regions by a declared rule, to the fen 生态补偿资金分配."""
+    from qingshan.core.tables import read_csv_table
+    from qingshan.store.db import open_store
+    from qingshan.use.compensation import allocate, load_rule, scores_for_rule
+    from qingshan.use.runs import load_run
+
+    console = Console()
+    r = load_rule(rule)
+    run_row, cube, regions = load_run(open_store(store), run)
+    y = year or max(run_row.years)
+    table = read_csv_table(factors, ["region_code"], what="factor table", what_zh="因素表") if factors else None
+    scores = scores_for_rule(r, cube, regions, year=y, from_year=from_year, factors=table)
+    names = dict(zip(regions["code"], regions["name"], strict=True))
+    out = allocate(fund, scores, r, names=names)
+    t = Table(title=f"Eco-compensation 生态补偿 {fund:,.2f} 元 — rule {r.kind}, {y}")
+    for col in ("code", "name 名称", "share 份额", "amount 金额（元）"):
+        t.add_column(col, justify="right")
+    for row in out.sort_values("amount_fen", ascending=False).itertuples():
+        t.add_row(str(row.region_code), str(row.region_name), f"{100 * row.share:.3f} %", f"{row.amount_fen / 100:,.2f}")
+    console.print(t)
+    console.print(f"Total 合计 {out['amount_fen'].sum() / 100:,.2f} 元 (exactly the fund 与资金总额一致)")
+    if output is not None:
+        _write(out, output, console)
+
+
+def report(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report file (.pdf or .docx) 报告文件")],
+    region: Annotated[str | None, typer.Option("--region", help="Region code (default: the top region) 区划代码")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="pdf or docx (default: from the file name)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """The GEP accounting report of a region and year, from a stored run (DOCX or PDF) 生成核算报告."""
+    from qingshan.store.db import open_store
+    from qingshan.use.report.gep_report import write_gep_report
+
+    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt)
+    Console().print(f"Report 核算报告: {path}")
+
+
+def parcel(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    parcel_file: Annotated[Path, typer.Argument(help="Parcel: GeoJSON, GeoPackage or zipped Shapefile 地块文件")],
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the parcel report (PDF) 地块评估报告")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """Value a parcel (地块价值评估, VEP) from a stored run; with --report, the PDF for a loan file."""
+    from qingshan.core.errors import InputError
+    from qingshan.engine.parcel import parcel_from_file
+    from qingshan.store.db import open_store
+    from qingshan.use.parcel import parcel_report, value_run_parcel
+
+    console = Console()
+    if not parcel_file.is_file():
+        raise InputError(f"Parcel file not found: {parcel_file}", f"找不到地块文件：{parcel_file}", file=parcel_file,
+                         field="parcel", fix="Give a GeoJSON, GeoPackage or zipped Shapefile.",
+                         fix_zh="请给出 GeoJSON、GeoPackage 或 Shapefile 压缩包。")
+    geom = parcel_from_file(parcel_file.read_bytes(), parcel_file.name)
+    factory = open_store(store)
+    if report is not None:
+        cmd = f"qingshan parcel {run} {parcel_file.name} --year {year or 'LAST'} --report {report.name} --lang {lang}"
+        path, valuation = parcel_report(factory, run, geom, report, year=year, lang=lang, command=cmd)
+    else:
+        valuation, _, _ = value_run_parcel(factory, run, geom, year=year)
+        path = None
+    console.print(f"Parcel 地块 {valuation.area_km2:,.4f} km², {valuation.year}: "
+                  f"{valuation.total('value') / 1e4:,.2f} 万元/年 (exact 精确 {valuation.total('value', basis='raster') / 1e4:,.2f}; "
+                  f"apportioned 分摊 {valuation.total('value', basis='apportioned') / 1e4:,.2f})")
+    if path is not None:
+        console.print(f"Report 评估报告: {path}")
+
+
+def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
+    """Add the commands to the main ``qingshan`` app."""
+    app.command(name="change", help="GEP change between years or runs 变化分析.")(friendly(change))
+    app.command(name="compensate", help="Split an eco-compensation fund 生态补偿分配.")(friendly(compensate))
+    app.command(name="report", help="The GEP accounting report (PDF/DOCX) 核算报告.")(friendly(report))
+    app.command(name="parcel", help="Value a parcel, with its PDF report 地块价值评估.")(friendly(parcel))
