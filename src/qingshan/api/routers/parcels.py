@@ -155,8 +155,12 @@ def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float) -> Parce
     return _shape(run.id, valuation, view.registry)
 
 
-async def _read_parcel(request: Request, limits: Limits) -> BaseGeometry:
-    """The parcel from a multipart upload, a JSON body, or a raw file body (parsed off the event loop)."""
+async def _read_parcel(request: Request, limits: Limits | None = None) -> BaseGeometry:
+    """The parcel from a multipart upload, a JSON body, or a raw file body (parsed off the event loop;
+    ``limits`` default: the app's settings)."""
+    if limits is None:
+        limits = request.app.state.settings.limits
+        assert isinstance(limits, Limits)
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
         try:
