@@ -14,6 +14,7 @@ from shapely.geometry import box, mapping
 from typer.testing import CliRunner
 
 from qingshan.cli import app
+from qingshan.store.artifacts import find_data_dir
 from qingshan.store.db import open_store
 from qingshan.use.parcel import value_run_parcel
 from qingshan.use.report.parcel_report import parcel_sha256
@@ -39,7 +40,8 @@ def test_cli_parcel_report_states_the_values_and_how_to_reproduce(example: Simpl
     r = CliRunner().invoke(app, ["parcel", example.run_id, str(src), "--report", str(out), "--store", example.store_url])
     assert r.exit_code == 0, r.output
     text = _text(out)
-    valuation, run, _ = value_run_parcel(open_store(example.store_url), example.run_id, geom)
+    valuation, run, _ = value_run_parcel(open_store(example.store_url), example.run_id, geom,
+                                         data_dir=find_data_dir(example.store_url))
     assert f"{valuation.total('value') / 1e4:,.2f}" in text
     assert f"{valuation.total('value', basis='raster') / 1e4:,.2f}" in text
     for words in ("一、评估结论", "二、年生态服务流量", "三、方法与精度", "四、可复现信息", "精确", "分摊"):

@@ -211,22 +211,38 @@ def test_unknown_weights_mode_is_an_error(jiangxi: tuple[RunConfig, R.Plan, pd.D
 
 
 def test_no_input_is_read_whole(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every read of an input raster is a window of at most 32 × 32 cells; each cell is read once."""
+    """Every read of an input raster is a window of at most 32 × 32 cells; each cell is read once.
+
+    Besides, the plausibility check reads a bounded sample of each input (at most
+    ``SAMPLE_CELLS``; the example's 15 600 cells whole)."""
+    from qingshan.io import plausibility
+
     cfg, p, _ = jiangxi
     reads: list[tuple[str, Any]] = []
+    sampled: dict[str, int] = {}
     original = rasterio.io.DatasetReader.read
+    sample = plausibility.sample_values
 
     def spy(self: Any, *args: Any, **kw: Any) -> Any:
         reads.append((Path(self.name).name, kw.get("window")))
         return original(self, *args, **kw)
 
+    def spy_sample(ds: Any) -> Any:
+        n = len(reads)
+        values = sample(ds)
+        del reads[n:]  # the sample's own reads, bounded by SAMPLE_CELLS
+        sampled[Path(ds.name).name] = values.size
+        return values
+
     def no_whole_read(*args: Any, **kw: Any) -> None:
         raise AssertionError("read_aligned called by a block-wise method")
 
     monkeypatch.setattr(rasterio.io.DatasetReader, "read", spy)
+    monkeypatch.setattr(plausibility, "sample_values", spy_sample)
     monkeypatch.setattr(bw, "read_aligned", no_whole_read)
     _blockwise_leaf(cfg, p, block_size=32)
     inputs = {cfg.input_path(n, 2019).name for n in cfg.inputs}
+    assert sampled and set(sampled) <= inputs and all(n <= plausibility.SAMPLE_CELLS for n in sampled.values())
     mine = [(name, w) for name, w in reads if name in inputs]
     assert mine, "the spy saw no input reads"
     assert all(w is not None and w.height <= 32 and w.width <= 32 for _, w in mine)

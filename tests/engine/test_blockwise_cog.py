@@ -1,7 +1,7 @@
 """The block-wise engine writes the numpy engine's per-cell COGs, window by window.
 
 Reference: ``account`` (numpy engine) on the embedded Jiangxi example (130 × 120 cells of 0.05°,
-one year, 2019), whose ``rasters/`` holds one float32 COG per raster component. Block sizes 7
+one year, 2019), whose ``rasters/`` holds one float64 COG per raster component. Block sizes 7
 (19 × 18 = 342 blocks, none aligned with the 256-cell tiles) and 64 (3 × 2 = 6 blocks).
 """
 
@@ -69,7 +69,7 @@ def test_rasters_equal_numpy_engine_cell_for_cell(example_run: R.RunOutcome, das
             assert ds.tags(1) == ref.tags(1) and ds.descriptions == ref.descriptions, name
             assert ds.tags(1)["units"].endswith("per cell per year")
             assert ds.transform == ref.transform and ds.crs == ref.crs and ds.shape == SHAPE
-            assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+            assert ds.dtypes == ("float64",) and np.isnan(ds.nodata)
 
 
 def test_outputs_are_valid_cogs(dask_run: R.RunOutcome) -> None:
@@ -119,7 +119,7 @@ def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, m
     write, write_whole = BlockLayerWriter.write, BlockLayerWriter.write_whole
 
     def spy(self: BlockLayerWriter, stem: str, window: Window, values: np.ndarray, **kw: Any) -> None:
-        assert values.shape == window.shape and values.dtype == np.float32
+        assert values.shape == window.shape and values.dtype == np.float64
         windows.setdefault(stem, []).append(window)
         write(self, stem, window, values, **kw)
 
@@ -142,10 +142,10 @@ def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, m
 
 
 def test_writer_never_allocates_a_whole_raster(tmp_path: Path) -> None:
-    """1000 × 1200 float32 (4.8 MB) written in 128-cell blocks: Python's peak stays near one block.
+    """1000 × 1200 float64 (9.6 MB) written in 128-cell blocks: Python's peak stays near one block.
 
-    numpy reports its allocations to tracemalloc; one 128² float64 block is 131 kB and its float32
-    copy 66 kB, so the peak while writing and converting must stay far below the 4.8 MB raster.
+    numpy reports its allocations to tracemalloc; one 128² float64 block is 131 kB (written as it
+    is), so the peak while writing and converting must stay far below the 9.6 MB raster.
     """
     grid = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 1000, 1200)
     rng = np.random.default_rng(5)
@@ -160,7 +160,7 @@ def test_writer_never_allocates_a_whole_raster(tmp_path: Path) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 1_000_000, peak  # bytes; the whole raster is 4 800 000 in float32
+    assert peak < 1_000_000, peak  # bytes; the whole raster is 9 600 000 in float64
     with rasterio.open(path) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1) == [2, 4, 8]  # 1200 → 600 → 300 → 150 ≤ 256
         assert ds.shape == (1000, 1200) and ds.tags(1)["units"] == "t per cell per year"
@@ -179,7 +179,7 @@ def test_writer_values_round_trip_and_bad_window(tmp_path: Path) -> None:
         writer.write("a.b.2019", Window(8, 8, 3, 3), np.zeros((3, 3)), units="", description="")
     (path,) = writer.finish()
     with rasterio.open(path) as ds:
-        np.testing.assert_array_equal(ds.read(1), values.astype(np.float32))  # NaN where NaN
+        np.testing.assert_array_equal(ds.read(1), values)  # NaN where NaN
         assert ds.descriptions == ("a/b 2019",)
 
 
@@ -211,7 +211,8 @@ def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) 
     cfg = load_config(write_config(run_dir, inputs={"lulc": str(bad)}))
     with pytest.raises(InputError, match=r"\[77\]"):
         bw.account_blockwise(cfg, block_size=64)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.toml"]
+    left = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
+    assert left == ["config.toml", "qingshan-data", "qingshan-data/runs"]  # the (empty) data dir only
 
 
 def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
@@ -260,3 +261,14 @@ def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     total = bw._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
     assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
     assert seen == windows and total.cells == 100
+
+
+def test_blockwise_run_seals_the_same_artifacts_as_account(dask_run: R.RunOutcome, example_run: R.RunOutcome) -> None:
+    """Both engines use one mechanism: a read-only <data dir>/runs/<run id>/ with the same files."""
+    def names(o: R.RunOutcome) -> list[str]:
+        assert o.artifacts_dir is not None
+        return sorted(p.relative_to(o.artifacts_dir).as_posix() for p in o.artifacts_dir.rglob("*") if p.is_file())
+
+    assert names(dask_run) == names(example_run)
+    assert dask_run.artifacts_dir is not None and dask_run.artifacts_dir.name == dask_run.run_id
+    assert not [p.name for p in dask_run.artifacts_dir.parent.iterdir() if p.name.startswith(".")]  # no staging left

@@ -45,6 +45,9 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/runs/{run_id}/parcel"): PUBLIC,
     ("GET", "/api/runs/{run_id}/gdp"): PUBLIC,
     ("GET", "/api/runs/{run_id}/qc"): PUBLIC,
+
+    ("GET", "/api/runs/{run_id}/artifacts"): PUBLIC,  # published runs for the public, any for staff
+    ("GET", "/api/runs/{run_id}/artifacts/{name:path}"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): PUBLIC,
     ("GET", "/api/auth/me"): LOGGED_IN,
@@ -76,7 +79,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/workbench/review"): PUBLIC,
 }
 DUMMY = {"run_id": "no-such-run", "indicator_id": "water_conservation", "user_id": "999", "group": "products",
-         "submission_id": "999", "version": "1", "job_id": "no-such-job"}
+         "submission_id": "999", "version": "1", "job_id": "no-such-job",
+         "name": "results.csv"}
 
 
 def app_routes() -> set[tuple[str, str]]:
@@ -120,7 +124,7 @@ def test_role_endpoint_matrix(matrix_client: tuple[TestClient, dict[str, dict]],
     if path == "/api/auth/logout" and who != "anonymous":  # logging out must not end the shared session
         r = client.post("/api/auth/login", json={"username": who, "password": PASSWORD})
         h = {"Authorization": f"Bearer {r.json()['token']}"}
-    url = re.sub(r"\{(\w+)\}", lambda m: DUMMY[m.group(1)], path)
+    url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: DUMMY[m.group(1)], path)
     kwargs = {"json": {}} if method in {"POST", "PATCH"} else {}
     r = client.request(method, url, headers=h, follow_redirects=False, **kwargs)
     client.cookies.clear()

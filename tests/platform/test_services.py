@@ -426,3 +426,40 @@ def test_base_is_explicit_and_known(factory: Factory, tmp_path) -> None:  # type
     assert (job["params"]["base"], job["params"]["base_config"], job["params"]["example"]) == \
         ("config:province", str(cfg2), False)
     assert jobs.build_config(factory, job, tmp_path / "w").regions.file == (mine / "jiangxi_county_tianditu.geojson").resolve()
+
+
+def test_jobs_of_dead_workers_on_other_hosts_are_requeued_by_lease_expiry(factory: Factory) -> None:
+    """A worker of another host cannot be checked: its job is requeued once its lease has expired, not before."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from qingshan.store.platform_models import Job
+
+    acc = _approved(factory)
+    gone = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
+    assert jobs.claim_next(factory, "other-host:41") == gone["id"]
+    busy = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
+    assert jobs.claim_next(factory, "other-host:42") == busy["id"]
+    assert jobs.requeue_orphans(factory) == []  # both leases are fresh (taken at claim)
+    with factory.begin() as s:
+        s.execute(update(Job).where(Job.id == gone["id"])
+                  .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert jobs.requeue_orphans(factory) == [gone["id"]]
+    assert jobs.get_job(factory, gone["id"])["status"] == "queued"
+    assert jobs.get_job(factory, busy["id"])["status"] == "running"
+
+
+def test_job_lease_is_renewed_by_its_worker_only(factory: Factory) -> None:
+    from qingshan.store.platform_models import Job
+
+    acc = _approved(factory)
+    job = jobs.request_run(factory, acc, profile="jiangxi-db36-2021", years=[2019], base=jobs.EXAMPLE_BASE)
+    jobs.claim_next(factory, "host-a:1")
+    with factory() as s:
+        first = s.get(Job, job["id"]).lease_expires_at  # type: ignore[union-attr]
+    assert first is not None
+    assert jobs._renew_job_lease(factory, job["id"], "host-a:1")()
+    assert not jobs._renew_job_lease(factory, job["id"], "host-b:2")()  # not its worker
+    with factory() as s:
+        assert s.get(Job, job["id"]).lease_expires_at >= first  # type: ignore[union-attr,operator]

@@ -38,9 +38,11 @@ def _canon(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run_example(url: str, out: Path) -> SimpleNamespace:
-    """Run the packaged example with its output under ``out`` and its store at ``url``."""
+    """Run the packaged example with its output under ``out``, its store at ``url`` and its artifacts
+    beside (PostgreSQL needs an explicit data dir)."""
     cfg = load_config(Path(str(resources.files("qingshan.data") / "examples" / "jiangxi" / EXAMPLE)))
-    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": out, "store": url})})
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": out, "store": url,
+                                                                   "data_dir": out.parent / "data"})})
     outcome = account(cfg, store_url=url)
     return SimpleNamespace(outcome=outcome, factory=open_store(url), url=url)
 

@@ -252,7 +252,7 @@ def check_crs_extent(gdf: gpd.GeoDataFrame, path: Path, margin_deg: float = 2.0)
     CRS's area of use, widened by ``margin_deg``.
     """
     crs = gdf.crs
-    valid = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    valid = gdf.geometry[[g is not None and not g.is_empty for g in gdf.geometry]]  # notna() warns on empties
     if valid.empty:
         return
     minx, miny, maxx, maxy = valid.total_bounds

@@ -22,7 +22,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS
 
-__all__ = ["ZoneWeights", "roll_up", "zone_weights"]
+__all__ = ["ZoneWeights", "accounted_cells", "roll_up", "zone_weights"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,17 @@ class ZoneWeights:
         for k in range(len(ECOSYSTEMS)):
             out[:, k] = self.matrix @ np.where(eco == k, flat, 0.0)
         return out
+
+
+def accounted_cells(matrix: sp.spmatrix, ecosystem: np.ndarray) -> np.ndarray:
+    """Cells the tables count (bool, shape of ``ecosystem``): covered by a leaf region and of a known ecosystem.
+
+    ``matrix``: coverage weights (regions × these cells); ``ecosystem``: index into ECOSYSTEMS per
+    cell (−1 for land-cover nodata, which :meth:`ZoneWeights.totals_by_ecosystem` leaves out).
+    Per-cell layers are NaN elsewhere, so Σ(cell value × coverage) over a region is its table total.
+    """
+    covered = np.asarray(matrix.sum(axis=0)).ravel() > 0
+    return covered.reshape(ecosystem.shape) & (ecosystem >= 0)
 
 
 def zone_weights(regions: RegionSet, grid: Grid) -> ZoneWeights:

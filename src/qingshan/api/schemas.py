@@ -89,12 +89,23 @@ class RunOut(_Out):
                           description="based on the embedded example's approximate data, not official 基于内置示例数据")
 
 
+class ArtifactOut(_Out):
+    """One file of a run's immutable artifacts (download: GET /api/runs/{run_id}/artifacts/{name})."""
+
+    name: str = Field(description="path inside the run's artifact folder, e.g. rasters/x.y.2019.tif")
+    size: int = Field(description="bytes")
+    sha256: str = Field(description="SHA-256 of the file, hex")
+
+
 class RunDetailOut(RunOut):
-    """One run with its configuration, provenance and (if it failed) its bilingual error."""
+    """One run with its configuration, provenance, artifacts and (if it failed) its bilingual error.
+
+    For the public, file paths in the configuration and provenance are reduced to file names."""
 
     config: dict[str, Any]
     provenance: dict[str, Any]
     error: dict[str, Any] | None
+    artifacts: list[ArtifactOut] = Field(default_factory=list)
 
 
 class RegionOut(_Out):

@@ -85,18 +85,47 @@ def indicators_show(indicator_id: str) -> None:
 def account(
     config: Annotated[Path, typer.Argument(help="Run config (TOML) 核算配置文件")],
     store: Annotated[str | None, typer.Option(help="Results store URL (default from config or SQLite beside the output)")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Export folder (default [run] output) 输出目录")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (default [run] data_dir, "
+                                                  "$QINGSHAN_DATA_DIR, or qingshan-data beside an SQLite store)")] = None,
 ) -> None:
-    """Run a GEP accounting from a config: validate, compute, value, store and export."""
+    """Run a GEP accounting from a config: validate, compute, value, store and export.
+
+    The run's files are kept read-only in <data dir>/runs/<run id>/; the output folder gets a copy.
+    Runs abandoned by a dead process are marked failed first."""
     from qingshan.cli.report import print_summary, run_with_progress
     from qingshan.engine.config import load_config
 
     cfg = load_config(config)
-    if store or cfg.run.store:  # a bad store URL is reported before the accounting, not after it
-        from qingshan.store.db import check_store_url
-
-        check_store_url(str(store or cfg.run.store))
+    updates: dict[str, Any] = {"output": output.resolve()} if output else {}
+    if data_dir:
+        updates["data_dir"] = data_dir.resolve()
+    if updates:
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
+    _repair(_store_of(cfg, store), cfg.run.data_dir)
     outcome = run_with_progress(cfg, store)
     print_summary(outcome, console)
+    console.print(f"Run files 核算成果文件 (read-only 只读, with SHA-256): {outcome.artifacts_dir}")
+
+
+def _store_of(cfg: Any, store: str | None) -> str:
+    from qingshan.engine.run import store_url_of
+
+    return store_url_of(cfg, store)
+
+
+def _repair(store_url: str, data_dir: Path | None, *, verbose: bool = False) -> None:
+    """Mark abandoned runs failed and remove dead processes' temporary folders; say what was done."""
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.store.db import open_store
+    from qingshan.store.lifecycle import repair
+
+    done = repair(open_store(store_url), data_dir.resolve() if data_dir else find_data_dir(store_url))
+    for run_id in done.abandoned:
+        console.print(f"Run {run_id}: abandoned by a dead process, marked failed 已将中止的核算标记为失败")
+    if verbose:
+        console.print(f"Repaired 已修复: {len(done.abandoned)} abandoned run(s), "
+                      f"{len(done.removed)} temporary folder(s) removed 已清理临时目录")
 
 
 @app.command()
@@ -126,10 +155,18 @@ def value(
 
 @app.command()
 @friendly
-def runs(store: Annotated[str, typer.Option(help="Results store URL")] = "sqlite:///out/qingshan.sqlite") -> None:
+def runs(
+    store: Annotated[str, typer.Option(help="Results store URL")] = "sqlite:///out/qingshan.sqlite",
+    repair: Annotated[bool, typer.Option("--repair", help="Mark runs of dead processes failed (abandoned) and "
+                                         "remove their temporary folders 修复中止的核算")] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (see `account`)")] = None,
+) -> None:
     """List the runs recorded in a results store."""
     from qingshan.store.db import open_store
     from qingshan.store.repo import list_runs
+
+    if repair:
+        _repair(store, data_dir, verbose=True)
 
     table = Table(title="Runs 核算记录")
     for col in ("id", "name", "status", "profile", "years", "created"):
@@ -137,6 +174,35 @@ def runs(store: Annotated[str, typer.Option(help="Results store URL")] = "sqlite
     for r in list_runs(open_store(store)):
         table.add_row(r.id, r.name, r.status, r.profile, ",".join(map(str, r.years)), str(r.created_at)[:19])
     console.print(table)
+
+
+@app.command()
+@friendly
+def backup(
+    dest: Annotated[Path, typer.Argument(help="New or empty folder for the backup 备份目录")],
+    store: Annotated[str, typer.Option(help="Results store URL")] = "sqlite:///out/qingshan.sqlite",
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (see `account`)")] = None,
+) -> None:
+    """Back up the results store and every run's artifacts, with a manifest of SHA-256s 备份结果库与成果文件."""
+    from qingshan.store.backup import backup as do_backup
+
+    done = do_backup(store, dest, data_dir=data_dir)
+    console.print(f"Backed up 已备份: {done.runs} run folder(s), {done.files} files, {done.bytes:,} bytes → {dest}")
+
+
+@app.command()
+@friendly
+def restore(
+    src: Annotated[Path, typer.Argument(help="Folder written by `qingshan backup` 备份目录")],
+    store: Annotated[str, typer.Option(help="Results store URL to restore into")] = "sqlite:///out/qingshan.sqlite",
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (see `account`)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty store and data dir 覆盖已有内容")] = False,
+) -> None:
+    """Restore a backup (checked against its SHA-256s) into a store and data dir 从备份恢复."""
+    from qingshan.store.backup import restore as do_restore
+
+    done = do_restore(src, store, data_dir=data_dir, force=force)
+    console.print(f"Restored 已恢复: {done.runs} run folder(s), {done.files} files into {store} and {done.folder}")
 
 
 @app.command()

@@ -63,6 +63,20 @@ def _float(key: str, text: str) -> float:
         ) from None
 
 
+def _plausibility_offs(pairs: dict[str, str]) -> dict[str, object]:
+    """``--plausibility NAME=off`` pairs → overrides; anything but ``off`` is a bilingual error."""
+    for key, value in pairs.items():
+        if value.lower() != "off":
+            raise InputError(
+                f"--plausibility {key}={value}: only 'off' can be given on the command line",
+                f"--plausibility {key}={value}：命令行只能写 off",
+                field="plausibility",
+                fix=f"Write --plausibility {key}=off (bounds can be set in a run config's [plausibility] section).",
+                fix_zh=f"请写成 --plausibility {key}=off（范围可在核算配置的 [plausibility] 中给出）。",
+            )
+    return dict.fromkeys(pairs, "off")
+
+
 def compute(
     indicator_id: Annotated[str, typer.Argument(help="Indicator id 指标 (see `qingshan indicators`)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output COG OUT.tif (OUT.<component>.tif if several)")],
@@ -72,6 +86,8 @@ def compute(
     landcover: Annotated[Path | None, typer.Option("--landcover", help="Land-cover table CSV 土地覆被参数表")] = None,
     params: Annotated[Path | None, typer.Option("--params", help="Parameter table CSV 参数表")] = None,
     method: Annotated[str | None, typer.Option("--method", help="Method id 方法 (default: the indicator's)")] = None,
+    plausibility: Annotated[list[str], typer.Option("--plausibility", help="NAME=off: accept an input whose statistics look "
+                                                    "like a unit mistake (NAME or crs) 关闭合理性检查 (repeat)")] = [],  # noqa: B006
 ) -> None:
     """Compute one indicator per pixel from your rasters, write COG(s) and print the totals."""
     from qingshan.engine.compute import compute_indicator
@@ -79,9 +95,10 @@ def compute(
     inputs = parse_pairs(input_, "Input", "输入")
     overrides = {k: _float(k, v) for k, v in parse_pairs(param, "Param", "参数").items()}
     options = {k: parse_value(v) for k, v in parse_pairs(option, "Option", "选项").items()}
+    checks = _plausibility_offs(parse_pairs(plausibility, "Plausibility", "合理性检查"))
     res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
                             landcover=landcover, method=method, options=options, overrides=overrides,
-                            output=output)
+                            output=output, plausibility=checks)
     console.print(f"{res.indicator} ({res.method}) on {res.grid.height}×{res.grid.width} cells 像元")
     for comp, (total, unit) in res.totals.items():
         console.print(f"  total 合计 {comp}: {total:.6g} {unit}", highlight=False, soft_wrap=True)

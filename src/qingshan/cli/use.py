@@ -149,13 +149,16 @@ def parcel(
         raise InputError(f"Parcel file not found: {parcel_file}", f"找不到地块文件：{parcel_file}", file=parcel_file,
                          field="parcel", fix="Give a GeoJSON, GeoPackage or zipped Shapefile.",
                          fix_zh="请给出 GeoJSON、GeoPackage 或 Shapefile 压缩包。")
+    from qingshan.store.artifacts import find_data_dir
+
     geom = parcel_from_file(parcel_file.read_bytes(), parcel_file.name)
     factory = open_store(store)
+    data_dir = find_data_dir(store)
     if report is not None:
         cmd = f"qingshan parcel {run} {parcel_file.name} --year {year or 'LAST'} --report {report.name} --lang {lang}"
-        path, valuation = parcel_report(factory, run, geom, report, year=year, lang=lang, command=cmd)
+        path, valuation = parcel_report(factory, run, geom, report, data_dir=data_dir, year=year, lang=lang, command=cmd)
     else:
-        valuation, _, _ = value_run_parcel(factory, run, geom, year=year)
+        valuation, _, _ = value_run_parcel(factory, run, geom, data_dir=data_dir, year=year)
         path = None
     console.print(f"Parcel 地块 {valuation.area_km2:,.4f} km², {valuation.year}: "
                   f"{valuation.total('value') / 1e4:,.2f} 万元/年 (exact 精确 {valuation.total('value', basis='raster') / 1e4:,.2f}; "

@@ -2,11 +2,18 @@
 
 Every raster input of every method is one of these names (a registry test enforces it); a
 raster is converted to the canonical unit and its finite values must lie in the valid range.
+
+Some variables also carry *typical* ranges of the median and of the 99th percentile of a
+region's cells (``typical_median``, ``typical_p99``, with the justification in ``typical_note``).
+They are wider than any real region's statistics but exclude the common unit mistakes
+(precipitation in m, temperature in K, NDVI × 10 000, DEM in km); :mod:`qingshan.io.plausibility`
+checks them before anything is computed. A genuinely extreme region overrides them per input in
+the run config (``[plausibility]``, docs/config.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["VARIABLES", "Variable"]
 
@@ -22,14 +29,49 @@ class Variable:
     valid_min: float
     valid_max: float
     categorical: bool = False
+    typical_median: tuple[float, float] | None = None
+    typical_p99: tuple[float, float] | None = None
+    typical_note: str = ""
 
 
 def _v(*args: object, **kw: object) -> Variable:
     return Variable(*args, **kw)  # type: ignore[arg-type]
 
 
+# Typical ranges [canonical unit] of the median and the 99th percentile of a region's cells, and why.
+_PRECIP_NOTE = (
+    "Annual precipitation: the wettest places on Earth get ~11 900 mm (Mawsynram, WMO record), the driest "
+    "inhabited basins of China 15-50 mm (Turpan, Tarim; CMA 中国气候公报). A regional median under 12 mm is a "
+    "hyper-arid desert, or a raster in metres (every region is < 12 m); over 9 000 mm, a raster in 0.1 mm."
+)
+_ET_NOTE = (
+    "Annual evapotranspiration / evaporation is at most ~2 500 mm (FAO-56 ET0 of hot deserts; open water "
+    "≤ ~3 000 mm), so a raster in metres has every value < 3 and its median below the lower bound."
+)
+_TYPICAL: dict[str, dict[str, object]] = {
+    "precip": {"typical_median": (12.0, 9000.0), "typical_p99": (12.0, 12000.0), "typical_note": _PRECIP_NOTE},
+    "storm_precip": {"typical_median": (0.0, 6000.0), "typical_p99": (5.0, 8000.0), "typical_note":
+                     "Annual storm rainfall: a 99th percentile under 5 mm is a region without storms, or metres."},
+    "aet": {"typical_median": (5.0, 2000.0), "typical_p99": (5.0, 4000.0), "typical_note": _ET_NOTE},
+    "pet": {"typical_median": (50.0, 3000.0), "typical_p99": (50.0, 4000.0), "typical_note":
+            _ET_NOTE + " ET0 is over 300 mm outside polar regions (FAO-56)."},
+    "water_evaporation": {"typical_median": (50.0, 3500.0), "typical_p99": (50.0, 4000.0), "typical_note": _ET_NOTE},
+    "air_temperature": {"typical_median": (-60.0, 40.0), "typical_p99": (-60.0, 45.0), "typical_note":
+                        "Annual mean air temperature lies between about -57 °C (Vostok) and 35 °C (Dallol); "
+                        "a median over 40 is kelvin (~290) or 0.1 °C units (CMA station data)."},
+    "ndvi": {"typical_median": (-1.0, 1.0), "typical_p99": (-1.0, 1.0), "typical_note":
+             "NDVI is a ratio in [-1, 1]; MODIS MOD13 stores it × 10 000 as integers (scale factor 0.0001)."},
+    "fvc": {"typical_median": (0.0, 1.0), "typical_p99": (0.0, 1.0), "typical_note":
+            "Fractional vegetation cover is a fraction in [0, 1]; products in percent need × 0.01."},
+    "dem": {"typical_median": (-450.0, 6500.0), "typical_p99": (9.0, 8900.0), "typical_note":
+            "Elevation in metres: the Dead Sea shore is -430 m, the Tibetan Plateau's median ~4 700 m, Everest "
+            "8 849 m. A DEM in km has every value below 8.85, so a 99th percentile under 9 is km (or a region "
+            "lower than 9 m almost everywhere: override)."},
+}
+
+
 VARIABLES: dict[str, Variable] = {
-    v.name: v
+    v.name: replace(v, **_TYPICAL.get(v.name, {}))  # type: ignore[arg-type]
     for v in (
         _v("lulc", "土地覆被", "land-cover / ecosystem-type class code", "1", 0, 65535, categorical=True),
         _v("precip", "年降水量", "annual precipitation", "mm", 0, 12000),

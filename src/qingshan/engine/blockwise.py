@@ -24,11 +24,11 @@ Which methods are block-wise is declared by the ``blockwise`` flag of each metho
 registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
 Per-cell layers: ``account_blockwise`` exports the same ``rasters/<indicator>.<component>.<year>.tif``
-COGs as ``account``. Each block returns its layers (float32) to this process, which writes them
+COGs as ``account``. Each block returns its layers (float64, NaN outside the accounted regions) to this process, which writes them
 in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
 datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
 blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
-folder beside the output folder and moved into the export. No whole raster is held in memory
+folder of the data dir and moved into the run's artifacts. No whole raster is held in memory
 (whole-grid methods write the layers they already hold, as ``account``).
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -66,7 +65,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, zone_weights
+from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
 from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting
@@ -94,6 +93,7 @@ from qingshan.engine.run import (
     value_record_export,
 )
 from qingshan.io.cog import BlockLayerWriter
+from qingshan.io.plausibility import check_inputs
 from qingshan.io.rasters import _open, _require_crs, check_range, read_aligned
 
 __all__ = [
@@ -137,6 +137,8 @@ BLOCKWISE_FUNCTIONS = frozenset(
         "qingshan.quantities.purification:water_purification_capacity",
         "qingshan.quantities.ions:negative_ions_production",
         "qingshan.quantities.wind:sand_fixation_rweq",
+        "qingshan.quantities.habitat:pest_control_area",
+        "qingshan.quantities.habitat:species_conservation_area",
     }
 )
 """Raster quantity functions whose value at a cell depends only on that cell's inputs.
@@ -295,7 +297,8 @@ def block_partial(
     ``weights``: the whole grid's coverage matrix (CSC; its columns are sliced), or the regions,
     whose coverage of this block's cells is then computed here (same fractions: the coverage of
     a cell by a polygon does not depend on the raster around it). ``keep_layers``: also return
-    the block's per-cell quantities (float32) in ``layers``, for the COG writer.
+    the block's per-cell quantities (float64, NaN outside the accounted regions, as the tables
+    count them) in ``layers``, for the COG writer.
     """
     bgrid = block_grid(grid, window)
     inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
@@ -306,12 +309,13 @@ def block_partial(
     else:
         w_block = weights[:, window.flat_indices(grid.width)]
     totals, cells = {}, {}
+    accounted = accounted_cells(w_block, eco) if keep_layers else None
     for spec, method in items:  # every method sees every input, as in the numpy engine
         layers = compute_raster(spec, method, inputs, params, bgrid)
         for comp, arr in layers.items():
             totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
-            if keep_layers:  # float32, as the COG stores it: half the bytes sent back to the client
-                cells[f"{spec.id}.{comp}"] = arr.astype(np.float32)
+            if accounted is not None:  # float64, as the COG stores it: sums agree with the tables
+                cells[f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
     return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=cells)
 
 
@@ -453,8 +457,9 @@ def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec,
     eco = _ecosystem_index(inputs, tables.params, grid.shape)
     layers = compute_raster(spec, method, inputs, tables.params, grid)
     if writer is not None:
+        accounted = accounted_cells(weights.matrix, eco)
         for comp, arr in layers.items():
-            writer.write_whole(f"{spec.id}.{comp}.{year}", arr, **layer_tags(spec, comp, year))
+            writer.write_whole(f"{spec.id}.{comp}.{year}", np.where(accounted, arr, np.nan), **layer_tags(spec, comp, year))
     return aggregate_raster(spec, layers, weights, eco, year)
 
 
@@ -505,6 +510,9 @@ def compute_blockwise(
     grid: Grid | None = None
     n_blocks = 0
     for y_i, year in enumerate(config.run.years):
+        raster_items = [(s, m) for s, m in p.items if m.kind == "raster"]
+        needed = _needed_inputs(config, raster_items) | ({"lulc"} if "lulc" in config.inputs else set())
+        check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
@@ -586,7 +594,7 @@ def account_blockwise(
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
     rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
-        They are built in a staging folder beside the output folder and moved into the export.
+        They are built in a staging folder of the data dir and moved into the run's artifacts.
     """
     with collecting() as found:  # notices of every step, for the QC report
         return _account_blockwise(config, block_size, client, weights, store_url, progress, rasters, found)
@@ -601,7 +609,7 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
     regions = load_regions(config)
     check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    staging = _staging_folder(Path(config.run.output)) if rasters else None
+    staging = _staging_folder(config, store_url) if rasters else None
     try:
         leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
                                                     weights=weights, progress=progress, rasters=staging)
@@ -613,7 +621,11 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _staging_folder(output: Path) -> Path:
-    """A new hidden folder beside ``output`` (same file system: its COGs are moved into the export by a rename)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.rasters-", dir=output.parent))
+def _staging_folder(config: RunConfig, store_url: str | None) -> Path:
+    """A new temporary folder in the data dir's ``runs/`` (same file system as the run's artifacts:
+    its COGs are moved into them by a rename; removed by a later repair if this process dies)."""
+    from qingshan.engine.run import store_url_of
+    from qingshan.store import artifacts
+
+    data_dir = artifacts.data_dir_for(store_url_of(config, store_url), config.run.data_dir)
+    return artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".rasters")

@@ -1,7 +1,7 @@
 """``compute_indicator``: one indicator on your own rasters, as a user of a single InVEST model would.
 
-    read + align (grid of ``lulc``, else of the first input) → validate (CRS, value ranges,
-    land-cover codes) → quantity function → per-pixel layers → COG(s) → totals with units
+    plausibility (unit mistakes, CRS area of use) → read + align (grid of ``lulc``, else of the first
+    input) → validate (CRS, value ranges, land-cover codes) → quantity function → per-pixel layers → COG(s) → totals with units
 
 Only raster methods can be computed per pixel; table (statistics) methods need ``qingshan account``
 or ``qingshan value``. For the two indicators InVEST also computes, the intermediate layers a user
@@ -40,6 +40,7 @@ from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
 from qingshan.indicators import registry
+from qingshan.io.plausibility import check_raster
 from qingshan.io.rasters import check_range, grid_of, read_aligned, write_cog
 from qingshan.quantities.soil import (
     SOIL_LAYER_UNITS,
@@ -113,6 +114,7 @@ def compute_indicator(
     output: str | Path | None = None,
     grid: Grid | None = None,
     resample: bool = True,
+    plausibility: Mapping[str, object] | None = None,
 ) -> ComputeResult:
     """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
 
@@ -133,6 +135,9 @@ def compute_indicator(
         first path input, when not given).
     resample : align rasters on other grids (land cover nearest, others bilinear); if False they
         are an error.
+    plausibility : per input, ``"off"`` (or ``{"median": (lo, hi), "p99": (lo, hi)}``) to accept a
+        raster file whose statistics look like a unit mistake; ``{"crs": "off"}`` for the CRS check
+        (:mod:`qingshan.io.plausibility`). Array inputs are checked for ranges only.
 
     Returns
     -------
@@ -140,15 +145,16 @@ def compute_indicator(
 
     Raises
     ------
-    InputError : missing or unknown input, value outside the variable's plausible range, no CRS,
-        land-cover code absent from the table, or a table method.
+    InputError : missing or unknown input, implausible statistics (a unit mistake), coordinates outside
+        the CRS's area of use, value outside the variable's plausible range, no CRS, land-cover code
+        absent from the table, or a table method.
     """
     spec = registry().get(indicator_id)
     m = spec.method(method)
     _check_method(spec, m, inputs)
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
-    arrays = {name: _load(name, value, grid, resample) for name, value in inputs.items()}
+    arrays = {name: _load(name, value, grid, resample, plausibility) for name, value in inputs.items()}
     _check_codes(arrays, pset, inputs)
     inter, inter_units = _intermediates(spec.id, m.id, arrays, pset, grid)
     if (spec.id, m.id) == ("soil_retention", "rusle"):  # reuse the LS routing of the intermediates
@@ -232,8 +238,10 @@ def _reference_grid(inputs: Mapping[str, RasterLike]) -> Grid:
     return grid_of(paths[ref])
 
 
-def _load(name: str, value: RasterLike, grid: Grid, resample: bool) -> np.ndarray:
+def _load(name: str, value: RasterLike, grid: Grid, resample: bool,
+          plausibility: Mapping[str, object] | None = None) -> np.ndarray:
     if not isinstance(value, np.ndarray):
+        check_raster(value, name, plausibility, context="compute")
         return read_aligned(value, name, grid, allow_resample=resample)
     arr = np.asarray(value, dtype=np.float64)
     if arr.shape != grid.shape:

@@ -10,9 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qingshan.core.errors import ConfigError
+from qingshan.core.variables import VARIABLES
 
 __all__ = ["Exclusion", "RegionsConfig", "RunConfig", "TablesConfig", "load_config"]
 
@@ -52,6 +53,8 @@ class RunSection(_Strict):
     base_year: int | None = None
     output: Path = Path("out")
     store: str | None = None
+    data_dir: Path | None = Field(None, description="where run artifacts are kept (default: $QINGSHAN_DATA_DIR, "
+                                  "or qingshan-data beside an SQLite store); required for PostgreSQL")
     engine: Literal["numpy", "dask"] = "numpy"
     block_size: int = Field(1024, gt=0, description="cells per block side (engine = dask)")
     scheduler: str | None = Field(None, description="dask.distributed scheduler address (engine = dask); none: local threads")
@@ -77,6 +80,13 @@ class Exclusion(_Strict):
     reason: str = Field(min_length=1, description="why it is not accounted, e.g. 'no hydropower in the region'")
 
 
+class PlausibilityBounds(_Strict):
+    """Expected ranges replacing an input's typical median / 99th percentile (genuinely extreme regions)."""
+
+    median: tuple[float, float] | None = None
+    p99: tuple[float, float] | None = None
+
+
 class RunConfig(_Strict):
     """A whole run request."""
 
@@ -89,7 +99,18 @@ class RunConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, float] = Field(default_factory=dict)
     exclude: list[Exclusion] = Field(default_factory=list, description="indicators left out, each with a reason")
+
+    plausibility: dict[str, Literal["off"] | PlausibilityBounds] = Field(
+        default_factory=dict, description="per input: 'off' or bounds; 'crs': 'off' (qingshan.io.plausibility)")
     source_path: Path | None = None
+
+    @field_validator("plausibility")
+    @classmethod
+    def _known_inputs(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if key != "crs" and key not in VARIABLES:
+                raise ValueError(f"unknown input '{key}' (use 'crs' or one of: {', '.join(sorted(VARIABLES))})")
+        return v
 
     def input_path(self, name: str, year: int) -> Path:
         """Path of raster input ``name`` for ``year``."""
@@ -108,8 +129,9 @@ def _resolve(base: Path, data: dict[str, Any]) -> dict[str, Any]:
     for k, v in list(tables.items()):
         tables[k] = [fix(x) for x in v] if isinstance(v, list) else fix(v)
     run = data.get("run", {})
-    if "output" in run:
-        run["output"] = fix(run["output"])
+    for key in ("output", "data_dir"):
+        if key in run:
+            run[key] = fix(run[key])
     store = run.get("store")
     if isinstance(store, str) and store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
         run["store"] = "sqlite:///" + str((base / store.removeprefix("sqlite:///")).resolve())

@@ -24,7 +24,7 @@ from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
 from qingshan.engine.qc import report_rows, write_report_files
 from qingshan.indicators import registry
-from qingshan.io.rasters import write_cog
+from qingshan.io.rasters import ACCOUNTED_SCOPE, write_cog
 
 __all__ = ["QC_SHEET", "export_all", "export_tables", "region_geometries", "summary_table"]
 
@@ -34,16 +34,19 @@ EQUAL_AREA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +un
 
 
 def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]], grid: Grid | None,
-               config: RunConfig, provenance: dict[str, Any], run_id: str, *, cogs: Sequence[Path] = ()) -> list[Path]:
-    """Write every export of a run atomically into ``config.run.output``.
+               config: RunConfig, provenance: dict[str, Any], run_id: str, *, cogs: Sequence[Path] = (),
+               dest: Path | None = None) -> list[Path]:
+    """Write every export of a run into the new folder ``dest`` (the run's artifact staging folder),
+    or, without it, atomically into ``config.run.output``.
 
     ``cogs``: COG files already written (block-wise engine), moved into ``rasters/`` under their names.
     """
     from qingshan.engine.run import replace_dir
 
     final = Path(config.run.output)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    if dest is None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest if dest is not None else Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     base_year = int(provenance.get("base_year", 0) or config.run.base_year or config.run.years[0])
     files = export_tables(results, regions, tmp, base_year=base_year, provenance={**provenance, "run_id": run_id})
     files.append(_write_gpkg(results, regions, tmp / "regions.gpkg"))
@@ -53,13 +56,16 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
                 ind, comp = name.split(".", 1)
                 unit = registry().get(ind).component(comp).unit
                 path = tmp / "rasters" / f"{ind}.{comp}.{year}.tif"
-                write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}")
+                write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}",
+                          scope=ACCOUNTED_SCOPE)
                 files.append(path)
-    for cog in cogs:  # beside the output folder, so a rename
+    for cog in cogs:  # on the same file system, so a rename
         path = tmp / "rasters" / Path(cog).name
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(cog, path)
         files.append(path)
+    if dest is not None:
+        return files
     replace_dir(tmp, final)
     return [final / f.relative_to(tmp) for f in files]
 

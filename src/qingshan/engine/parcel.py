@@ -273,7 +273,8 @@ def value_parcel(
     Parameters
     ----------
     parcel : valid polygon(s) in EPSG:4326 (from :func:`parcel_from_geojson` / :func:`parcel_from_file`).
-    output_dir : the run's export folder (``rasters/``, ``regions.gpkg``).
+    output_dir : the run's artifact folder (``rasters/``, ``regions.gpkg``, ``inputs/``), from
+        :func:`qingshan.store.artifacts.artifact_dir`.
     config : the run's configuration (``RunConfig`` as JSON), for the land-cover input and table.
     methods : indicator id → method id of the run (its provenance).
     regions : the run's regions (code, name, level, parent[, geometry as GeoJSON text]).
@@ -303,7 +304,7 @@ def value_parcel(
         raster_rows = pd.DataFrame(columns=_ROW_COLUMNS)
         eco_area = _polygon_areas(pieces, leaves)
     else:
-        eco, eco_note = _ecosystem_index(config, grid, year)
+        eco, eco_note = _ecosystem_index(config, grid, year, out_dir)
         notes += eco_note
         weights = _coverage(pieces, leaves, grid)
         raster_rows = _apply_caps(_raster_quantities(rasters, weights, pieces, eco, results), caps, regions, year)
@@ -411,10 +412,17 @@ def _check_rasters(rasters: Mapping[tuple[str, str], Path], methods: Mapping[str
             )
 
 
-def _ecosystem_index(config: Mapping[str, Any], grid: Grid, year: int) -> tuple[np.ndarray | None, list[tuple[str, str]]]:
-    """Per-cell index into ECOSYSTEMS from the run's land cover (None, with a note, if unavailable)."""
+def _ecosystem_index(config: Mapping[str, Any], grid: Grid, year: int,
+                     out_dir: Path | None = None) -> tuple[np.ndarray | None, list[tuple[str, str]]]:
+    """Per-cell index into ECOSYSTEMS from the run's land cover (None, with a note, if unavailable).
+
+    The copy kept with the run's artifacts (``inputs/lulc.<year>.tif``, ``inputs/landcover.csv``) is
+    used when present, so that moving or changing the original inputs changes nothing."""
     lulc = (config.get("inputs") or {}).get("lulc")
     table = (config.get("tables") or {}).get("landcover")
+    kept = (out_dir / "inputs" / f"lulc.{year}.tif", out_dir / "inputs" / "landcover.csv") if out_dir else None
+    if kept is not None and kept[0].is_file() and kept[1].is_file():
+        lulc, table = str(kept[0]), str(kept[1])
     resample = bool((config.get("grid") or {}).get("resample", True))
     if not lulc or not table:
         return None, [("The run has no land cover: raster quantities are not split by ecosystem.",

@@ -1,12 +1,13 @@
 """``account``: one accounting run as a list of named steps.
 
     plan → load_tables → load_regions → [per year: load_inputs → compute → aggregate] →
-    value → roll_up → export (atomic) → store (one transaction)
+    value → roll_up → record (with a lease) → artifacts (sealed) → export copy → store (one transaction)
 
 Inputs are validated, and indicators computed and valued, before the run is recorded, so bad
-input leaves no trace but its error message; a failure after that (export, store) is recorded as a
-failed run, and exports are written to a temporary folder that replaces the output folder only
-when complete.
+input leaves no trace but its error message; a failure after that (artifacts, export, store) is
+recorded as a failed run. The run's files are written once into ``<data dir>/runs/<run id>/``
+(read-only, see :mod:`qingshan.store.artifacts`); the output folder receives a copy, replaced
+atomically. The content hash covers what the run means, not where its files are (:func:`content_hash`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import pandas as pd
 
 from qingshan import __version__
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, roll_up, zone_weights
+from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, roll_up, zone_weights
 from qingshan.core.errors import ConfigError, InputError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting
@@ -42,12 +44,13 @@ from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
+from qingshan.io.plausibility import check_inputs
 from qingshan.io.rasters import grid_of, read_aligned
 from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
 from qingshan.quantities.statistics_bounds import check_statistics_bounds
 from qingshan.valuation.prices import Deflator, PriceTable
 
-__all__ = ["Plan", "RunOutcome", "Tables", "account"]
+__all__ = ["Plan", "RunOutcome", "Tables", "account", "content_hash", "store_url_of", "write_artifacts"]
 
 Progress = Callable[[str, float], None]
 
@@ -90,6 +93,7 @@ class RunOutcome:
     output_dir: Path
     provenance: dict[str, Any]
     files: list[Path]
+    artifacts_dir: Path | None = None  # <data dir>/runs/<run id> (read-only)
 
 
 def plan(config: RunConfig) -> Plan:
@@ -219,6 +223,7 @@ def reference_grid(config: RunConfig, year: int) -> Grid:
 def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
     """Read, validate and align every raster input of ``year`` onto the reference grid."""
     needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
     grid = reference_grid(config, year)
     arrays, hashes = {}, {}
     for name in sorted(needed):
@@ -267,13 +272,47 @@ def aggregate_raster(spec: IndicatorSpec, layers: dict[str, np.ndarray], weights
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _content_hash(config: RunConfig, hashes: dict[str, str]) -> str:
+def _config_meaning(config: RunConfig, hashes: dict[str, str]) -> dict[str, Any]:
+    """The config without locations: no paths (each input file stands as its SHA-256), no run name,
+    output folder, store, data dir or execution settings (engine, blocks, scheduler)."""
+    def sha(path: Path | str) -> str:
+        return hashes.get(str(path)) or file_sha256(path)
+
+    data = config.model_dump(mode="json", exclude={"source_path": True, "run": {
+        "output", "store", "name", "data_dir", "engine", "block_size", "scheduler"}})
+    data["regions"]["file"] = sha(config.regions.file)
+    data["inputs"] = {name: {str(y): sha(config.input_path(name, y)) for y in config.run.years}
+                      for name in sorted(config.inputs)}
+    for key, value in config.tables.model_dump().items():
+        if isinstance(value, list):
+            data["tables"][key] = [sha(v) for v in value]
+        elif value is not None:
+            data["tables"][key] = sha(value)
+    return data
+
+
+def content_hash(config: RunConfig, p: Plan, tables: Tables, hashes: dict[str, str],
+                 prices_used: Sequence[dict[str, Any]]) -> str:
+    """SHA-256 of what a run means, not where it ran: input bytes, config meaning, parameter and
+    price values used, the profile and the code (package version and sources hash)."""
+    from qingshan.core.codeversion import code_version
+
+    code = code_version()
     payload = {
-        "code": __version__,
-        "config": config.model_dump(mode="json", exclude={"source_path": True, "run": {"output", "store", "name"}}),
-        "files": sorted(hashes.values()),
+        "code": [code["version"], code["sources_sha256"]],
+        "config": _config_meaning(config, hashes),
+        "parameters": {k: [v.value, v.unit] for k, v in sorted(tables.params.scalars.params.items())},
+        "prices": sorted(({k: v for k, v in r.items() if k not in ("source", "note")} for r in prices_used),
+                         key=lambda r: json.dumps(r, sort_keys=True, default=str)),
+        "profile": {"id": p.profile.id, "methods": {s.id: m.id for s, m in p.items},
+                    "options": dict(tables.params.options)},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def store_url_of(config: RunConfig, store_url: str | None = None) -> str:
+    """The results store of a run: the given URL, the config's, or SQLite beside the output folder."""
+    return store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}"
 
 
 def _noop(step: str, fraction: float) -> None:
@@ -321,47 +360,81 @@ def value_record_export(
     cogs: Sequence[Path] = (),
     notices: list[Notice] | None = None,
 ) -> RunOutcome:
-    """The steps every engine shares after computing leaf rows: value → roll up → record → export → store.
+    """The steps every engine shares after computing leaf rows: value → roll up → record → artifacts → store.
 
     Values are computed before the run is recorded, so bad statistics or a missing price leave no
-    trace; a failure after ``start_run`` marks the run failed. ``cogs``: per-cell COGs an engine
-    has already written (moved into the export's ``rasters/``). ``notices``: the list the run's
-    notices are collected into (its QC report lists them).
+    trace; a failure after ``start_run`` marks the run failed and deletes its partial artifacts.
+    The run holds a lease while it is recorded ``running`` (:mod:`qingshan.store.lifecycle`). Its
+    artifacts are written into a temporary folder of the data dir, sealed read-only as
+    ``<data dir>/runs/<run id>`` (:mod:`qingshan.store.artifacts`), then copied to the output folder.
+    ``cogs``: per-cell COGs an engine has already written, in a folder of the data dir's ``runs/``
+    (moved into the artifacts' ``rasters/``). ``notices``: the list the run's notices are
+    collected into (its QC report lists them).
     """
-    from qingshan.engine.export import export_all
-    from qingshan.store import repo
+    from qingshan.store import artifacts, repo
     from qingshan.store.db import open_store
+    from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
 
     base_year = config.run.base_year or config.run.years[0]
-    content_hash = _content_hash(config, hashes)
     not_computed = qc.check_coverage(config, p, leaf_rows, regions)  # required indicator without data: error
     progress("value", 0.8)
     valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
     results = _roll_up_valued(valued, regions)
+    digest = content_hash(config, p, tables, hashes, prices_used)
 
-    factory = open_store(store_url or config.run.store or f"sqlite:///{Path(config.run.output).parent / 'qingshan.sqlite'}")
+    url = store_url_of(config, store_url)
+    data_dir = artifacts.data_dir_for(url, config.run.data_dir)
+    factory = open_store(url)
     run_id = str(uuid.uuid4())
+    holder = artifacts.holder()
     repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
-                   base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__)
+                   base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__,
+                   lease_holder=holder, lease_expires_at=lease_expiry())
+    staging: Path | None = None
+    sealed: Path | None = None
     try:
-        provenance = {**_provenance(config, p, tables, hashes, prices_used, content_hash, t0), **(extra_provenance or {})}
-        provenance["qc"] = qc.build_report(config=config, p=p, tables=tables, results=results, regions=regions,
-                                           prices_used=prices_used, notices=notices or [], not_computed=not_computed,
-                                           hashes=hashes, store=factory)
-        provenance["example"] = provenance["qc"]["example_data"]
-        progress("export", 0.9)
-        files = export_all(results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs)
-        region_rows = _region_rows(regions)
-        repo.finish_run_succeeded(factory, run_id, results=results, regions=region_rows, provenance=provenance,
-                                  output_dir=str(config.run.output), content_hash=content_hash)
-    except QingshanError as exc:
-        repo.finish_run_failed(factory, run_id, exc.to_dict())
-        raise
-    except Exception as exc:
-        repo.finish_run_failed(factory, run_id, {"error": type(exc).__name__, "message_en": str(exc)})
+        with LeaseKeeper(factory, run_id, holder):
+            provenance = {**_provenance(config, p, tables, hashes, prices_used, digest, t0), **(extra_provenance or {})}
+            provenance["qc"] = qc.build_report(config=config, p=p, tables=tables, results=results, regions=regions,
+                                               prices_used=prices_used, notices=notices or [], not_computed=not_computed,
+                                               hashes=hashes, store=factory)
+            provenance["example"] = provenance["qc"]["example_data"]
+            progress("export", 0.9)
+            staging = artifacts.make_tmp(artifacts.runs_root(data_dir))
+            write_artifacts(staging, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs)
+            rel, manifest = artifacts.seal(staging, data_dir, run_id)
+            sealed, staging = data_dir / rel, None
+            files = artifacts.export_copy(sealed, Path(config.run.output), manifest)
+            repo.finish_run_succeeded(factory, run_id, results=results, regions=_region_rows(regions),
+                                      provenance=provenance, output_dir=str(config.run.output), content_hash=digest,
+                                      artifacts_dir=rel, artifacts=manifest)
+    except BaseException as exc:
+        error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
+        repo.finish_run_failed(factory, run_id, error)
+        for folder in (staging, sealed):
+            if folder is not None:
+                artifacts.remove_tree(folder)
         raise
     progress("done", 1.0)
-    return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files)
+    return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files, artifacts_dir=sealed)
+
+
+def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],
+                    grid: Grid | None, config: RunConfig, provenance: dict[str, Any], run_id: str, *,
+                    cogs: Sequence[Path] = ()) -> None:
+    """Every file of a run into ``folder``: the exports, and the inputs its readers need later (``inputs/``:
+    land cover for parcels, the statistics table for GDP), so that nothing outside the folder is read again."""
+    from qingshan.engine.export import export_all
+
+    export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+    if config.tables.statistics is not None:
+        (folder / "inputs").mkdir(exist_ok=True)
+        shutil.copyfile(config.tables.statistics, folder / "inputs" / "statistics.csv")
+    if "lulc" in config.inputs and config.tables.landcover is not None:
+        (folder / "inputs").mkdir(exist_ok=True)
+        shutil.copyfile(config.tables.landcover, folder / "inputs" / "landcover.csv")
+        for year in config.run.years:
+            shutil.copyfile(config.input_path("lulc", year), folder / "inputs" / f"lulc.{year}.tif")
 
 
 YearInputs = dict[int, tuple[Grid, dict[str, np.ndarray], dict[str, str]]]
@@ -386,14 +459,16 @@ def _compute_all(
         )
         if lulc is not None:
             check_statistics_landcover(tables, regions, weights, eco, grid, year)
+
+        accounted = accounted_cells(weights.matrix, eco)  # cells the tables count
         layers_by_year[year] = {}
         for spec, method in p.items:
             k += 1
             progress(f"{spec.id} {year}", 0.1 + 0.7 * k / n)
             if method.kind == "raster":
                 layers = compute_raster(spec, method, inputs, tables.params, grid)
-                for comp, arr in layers.items():
-                    layers_by_year[year][f"{spec.id}.{comp}"] = arr
+                for comp, arr in layers.items():  # NaN elsewhere: Σ cell × coverage = table
+                    layers_by_year[year][f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
                 frames.append(aggregate_raster(spec, layers, weights, eco, year))
             else:
                 tbl = {"statistics": tables.statistics, "products": tables.products}
@@ -449,6 +524,8 @@ def _region_rows(regions: RegionSet) -> list[dict[str, Any]]:
 
 
 def _provenance(config: RunConfig, p: Plan, tables: Tables, hashes: dict[str, str], prices: list[dict[str, object]], content_hash: str, t0: float) -> dict[str, Any]:
+    from qingshan.core.codeversion import code_version
+
     scalars = tables.params.scalars
     return {
         "qingshan_version": __version__,
@@ -461,7 +538,8 @@ def _provenance(config: RunConfig, p: Plan, tables: Tables, hashes: dict[str, st
         "deflator": tables.deflator.source if tables.deflator else None,
         "emission_caps": tables.cap_report,
         "content_hash": content_hash,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0)),
+        "code": code_version(),
+        "started": datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - t0, 2),
     }
 

@@ -1,7 +1,7 @@
 """Per-cell layers written window by window, then converted to Cloud-Optimized GeoTIFFs.
 
 The block-wise engine never holds a whole raster: each block's per-cell quantities are written
-into one tiled, uncompressed float32 GeoTIFF per layer (``<stem>.part.tif``) with a windowed write,
+into one tiled, uncompressed float64 GeoTIFF per layer (``<stem>.part.tif``) with a windowed write,
 and when every block has been written each file is converted to a COG with GDAL's COG driver
 (``rasterio.shutil.copy``; deflate, 256-cell tiles, overviews as the driver decides), written
 beside its destination and renamed when complete. The COGs have the profile, tags and band
@@ -36,28 +36,35 @@ import rasterio.shutil
 
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
-from qingshan.io.rasters import write_cog
+from qingshan.io.rasters import (
+    ACCOUNTED_SCOPE,
+    COG_DTYPE,
+    crs_for_write,
+    follow_umask,
+    set_band_metadata,
+    write_cog,
+)
 
 __all__ = ["COG_OPTIONS", "TILE", "BlockLayerWriter", "to_cog"]
 
 TILE = 256
 """Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
 
-COG_OPTIONS: dict[str, Any] = {"compress": "deflate", "blocksize": TILE}
+COG_OPTIONS: dict[str, Any] = {"compress": "deflate", "predictor": 3, "blocksize": TILE}
 """Creation options of the COG driver, the same as :func:`qingshan.io.rasters.write_cog`'s."""
 
 
 def _part_profile(grid: Grid) -> dict[str, Any]:
-    """Tiled, uncompressed float32 GeoTIFF on ``grid`` with NaN nodata (the intermediate)."""
+    """Tiled, uncompressed float64 GeoTIFF on ``grid`` with NaN nodata (the intermediate)."""
     return {
         "driver": "GTiff",
-        "dtype": "float32",
+        "dtype": COG_DTYPE,
         "count": 1,
         "height": grid.height,
         "width": grid.width,
-        "crs": grid.crs_wkt,
+        "crs": crs_for_write(grid),
         "transform": grid.transform,
-        "nodata": np.float32(np.nan),
+        "nodata": np.nan,
         "tiled": True,
         "blockxsize": TILE,
         "blockysize": TILE,
@@ -77,6 +84,7 @@ def to_cog(src: str | Path, dst: str | Path) -> Path:
     os.close(fd)
     try:
         rasterio.shutil.copy(str(src), tmp, driver="COG", **COG_OPTIONS)
+        follow_umask(tmp)
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -109,8 +117,7 @@ class BlockLayerWriter:
         ds = self._open.get(stem)
         if ds is None:
             ds = rasterio.open(self._part(stem), "w", **_part_profile(self.grid))
-            ds.update_tags(1, units=units, description=description)
-            ds.set_band_description(1, description)
+            set_band_metadata(ds, units=units, description=description, scope=ACCOUNTED_SCOPE)
             self._open[stem] = ds
         return ds
 
@@ -118,19 +125,19 @@ class BlockLayerWriter:
         return self.folder / f"{stem}.part.tif"
 
     def write(self, stem: str, window: Window, values: np.ndarray, *, units: str, description: str) -> None:
-        """Write one block of layer ``stem`` (float32 on disk; NaN = nodata).
+        """Write one block of layer ``stem`` (float64 on disk; NaN = nodata).
 
         ``units`` and ``description`` are set when the layer's first block arrives.
         """
         if values.shape != window.shape or not window.within(self.grid.shape):
             raise ValueError(f"{stem}: block of shape {values.shape} does not fit window {window} of grid {self.grid.shape}")
         ds = self._dataset(stem, units, description)
-        ds.write(values.astype(np.float32, copy=False), 1, window=window.to_rasterio())
+        ds.write(values.astype(np.float64, copy=False), 1, window=window.to_rasterio())
 
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
         path = self.folder / f"{stem}.tif"
-        write_cog(path, values, self.grid, units=units, description=description)
+        write_cog(path, values, self.grid, units=units, description=description, scope=ACCOUNTED_SCOPE)
         self._done.append(path)
 
     def finish(self) -> list[Path]:

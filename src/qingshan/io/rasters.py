@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.crs
+import rasterio.io
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
@@ -21,7 +23,7 @@ from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
 from qingshan.core.variables import VARIABLES, Variable
 
-__all__ = ["grid_of", "read_aligned", "write_cog"]
+__all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "read_aligned", "set_band_metadata", "write_cog"]
 
 
 def grid_of(path: str | Path) -> Grid:
@@ -145,11 +147,61 @@ def check_range(values: np.ndarray, var: Variable, path: str | Path) -> None:
         )
 
 
-def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, description: str) -> None:
-    """Write ``values`` as a single-band float32 Cloud-Optimized GeoTIFF, atomically.
+COG_DTYPE = "float64"
+"""Per-cell layers are stored as float64: the sum of a region's cells equals its table total to ~1e-15
+(float32 would round each cell by ~6e-8 relative)."""
+
+
+def crs_for_write(grid: Grid) -> rasterio.crs.CRS:
+    """The grid's CRS for a GeoTIFF header: by EPSG code where one exists (GeoKeys), else its WKT."""
+    code = grid.crs.to_epsg()
+    return rasterio.crs.CRS.from_epsg(code) if code else rasterio.crs.CRS.from_wkt(grid.crs_wkt)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: str | Path) -> None:
+    """Give ``path`` the mode a newly created file gets (0666 & ~umask: 0644 by default).
+
+    ``tempfile.mkstemp`` creates 0600 files; a file written through one and renamed into place
+    keeps that mode unless it is changed.
+    """
+    os.chmod(path, 0o666 & ~_umask())
+
+
+ACCOUNTED_SCOPE = "cells of the accounted regions only: NaN (nodata) outside every leaf region and where land cover is nodata"
+"""``scope`` tag of the per-cell layers of a run (masked as the tables count cells)."""
+
+
+def set_band_metadata(ds: rasterio.io.DatasetWriter, *, units: str, description: str, scope: str | None = None) -> None:
+    """Unit, description and tags of band 1 (GDAL band metadata, read by QGIS/gdalinfo); ``scope`` as a dataset tag."""
+    ds.set_band_unit(1, units)
+    ds.set_band_description(1, description)
+    ds.update_tags(1, units=units, description=description)
+    if scope:
+        ds.update_tags(scope=scope)
+
+
+def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, description: str,
+              scope: str | None = None) -> None:
+    """Write ``values`` as a single-band float64 Cloud-Optimized GeoTIFF, atomically.
 
     The file is written beside its destination and renamed when complete, so a reader never
-    sees a half-written raster.
+    sees a half-written raster; it then has the mode the umask gives new files (0644 by default).
+    The band carries ``units`` and ``description`` (GDAL unit type, description and tags); the
+    CRS is written with its EPSG code where it has one; ``scope`` (e.g. :data:`ACCOUNTED_SCOPE`)
+    says which cells hold values.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,21 +209,22 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     os.close(fd)
     profile = {
         "driver": "COG",
-        "dtype": "float32",
+        "dtype": COG_DTYPE,
         "count": 1,
         "height": grid.height,
         "width": grid.width,
-        "crs": grid.crs_wkt,
+        "crs": crs_for_write(grid),
         "transform": grid.transform,
-        "nodata": np.float32(np.nan),
+        "nodata": np.nan,
         "compress": "deflate",
+        "predictor": 3,
         "blocksize": 256,
     }
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(values.astype(np.float32), 1)
-            dst.update_tags(1, units=units, description=description)
-            dst.set_band_description(1, description)
+            dst.write(values.astype(np.float64), 1)
+            set_band_metadata(dst, units=units, description=description, scope=scope)
+        follow_umask(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

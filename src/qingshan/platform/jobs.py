@@ -35,6 +35,7 @@ from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import Actor, record
 from qingshan.platform.errors import NotFoundError, StateError
 from qingshan.platform.submissions import approved_data, upload_bytes
+from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
 from qingshan.store.models import Run
 from qingshan.store.platform_models import Job, RunPublication, SubmissionVersion
 
@@ -175,7 +176,8 @@ def claim_next(factory: sessionmaker[Session], worker: str) -> str | None:
             return None
         with factory.begin() as s:
             res = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
-                            .values(status="running", worker=worker, started_at=_now(), step="claimed"))
+                            .values(status="running", worker=worker, started_at=_now(), step="claimed",
+                                    lease_expires_at=lease_expiry()))
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 record(s, Actor(None, "worker"), "job.start", "job", job_id, {"worker": worker})
                 return job_id
@@ -193,27 +195,46 @@ def _pid_alive(pid: int) -> bool:
 
 
 def requeue_orphans(factory: sessionmaker[Session]) -> list[str]:
-    """Put back in the queue the running jobs of dead workers on this host; their ids.
+    """Put back in the queue the running jobs of dead workers, on any host; their ids.
 
-    A worker is named ``host:pid``. A job left ``running`` by a process of this host that no
-    longer exists (killed, machine restarted) would otherwise wait forever; it is requeued and the
-    requeue is audit-logged. Jobs of other hosts are left alone (their liveness is not visible here).
+    A worker is named ``host:pid`` and holds a lease on its job (``lease_expires_at``), renewed by
+    a thread while it executes the job (:class:`qingshan.store.lifecycle.LeaseKeeper`). A job left
+    ``running`` by a process of this host that no longer exists (killed, machine restarted), or
+    whose lease has expired (a worker of any host that died or lost the database), would otherwise
+    wait forever; it is requeued and the requeue is audit-logged.
     """
     host = socket.gethostname()
+    now = _now()
     with factory() as s:
-        running = s.execute(select(Job.id, Job.worker).where(Job.status == "running")).all()
+        running = s.execute(select(Job.id, Job.worker, Job.lease_expires_at).where(Job.status == "running")).all()
     orphans = []
-    for job_id, worker in running:
+    for job_id, worker, expires in running:
         w_host, _, pid = str(worker or "").rpartition(":")
-        if w_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-            orphans.append(job_id)
-    for job_id in orphans:
+        dead_here = w_host == host and pid.isdigit() and not _pid_alive(int(pid))
+        if dead_here or (expires is not None and expires < now):
+            orphans.append((job_id, worker, expires))
+    requeued = []
+    for job_id, worker, expires in orphans:
+        same = Job.lease_expires_at.is_(None) if expires is None else Job.lease_expires_at == expires
         with factory.begin() as s:
-            res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running")
-                            .values(status="queued", worker=None, progress=0.0, step="requeued: worker died"))
+            res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.worker == worker, same)
+                            .values(status="queued", worker=None, progress=0.0, step="requeued: worker died",
+                                    lease_expires_at=None))
             if res.rowcount == 1:  # type: ignore[attr-defined]
-                record(s, Actor(None, "worker"), "job.requeue", "job", job_id, {"reason": "worker process died"})
-    return orphans
+                record(s, Actor(None, "worker"), "job.requeue", "job", job_id,
+                       {"reason": "worker process died or its lease expired", "worker": worker})
+                requeued.append(job_id)
+    return requeued
+
+
+def _renew_job_lease(factory: sessionmaker[Session], job_id: str, worker: str) -> Callable[[], bool]:
+    def renew() -> bool:
+        with factory.begin() as s:
+            res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.worker == worker)
+                            .values(lease_expires_at=lease_expiry()))
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    return renew
 
 
 def _progress_writer(factory: sessionmaker[Session], job_id: str) -> Callable[[str, float], None]:
@@ -298,9 +319,12 @@ def execute(factory: sessionmaker[Session], job_id: str, *, store_url: str, outp
     from qingshan.engine.run import account
 
     job = get_job(factory, job_id)
+    keeper = LeaseKeeper(factory, job_id, str(job["worker"]),
+                         renew_with=_renew_job_lease(factory, job_id, str(job["worker"])))
     try:
         config = build_config(factory, job, output_root / job_id)
-        outcome = account(config, store_url=store_url, progress=_progress_writer(factory, job_id))
+        with keeper:
+            outcome = account(config, store_url=store_url, progress=_progress_writer(factory, job_id))
     except QingshanError as exc:
         return _finish(factory, job_id, error=exc.to_dict())
     except Exception as exc:  # a bug: keep the worker alive and record it on the job
@@ -316,6 +340,7 @@ def _finish(factory: sessionmaker[Session], job_id: str, *, run_id: str | None =
         assert job is not None
         job.status, job.finished_at = ("failed", _now()) if error else ("succeeded", _now())
         job.error, job.run_id = error, run_id
+        job.lease_expires_at = None
         job.progress = job.progress if error else 1.0
         job.step = "failed" if error else "done"
         if run_id is not None:
@@ -334,6 +359,11 @@ def run_worker(store_url: str, *, once: bool = False, output_root: Path = Path("
     name = f"{socket.gethostname()}:{os.getpid()}"
     for orphan in requeue_orphans(factory):
         log(f"job {orphan}: requeued, its worker died 任务已重新排队（原执行进程已退出）")
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.store.lifecycle import repair
+
+    for run_id in repair(factory, find_data_dir(store_url)).abandoned:
+        log(f"run {run_id}: abandoned by a dead process, marked failed 已将中止的核算标记为失败")
     done = 0
     while True:
         job_id = claim_next(factory, name)

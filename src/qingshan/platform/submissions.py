@@ -211,12 +211,16 @@ class RasterCheck:
 
 
 def validate_raster(path: str | Path, variable: str) -> RasterCheck:
-    """Check a raster with :mod:`qingshan.io.rasters`: readable, has a CRS, values in the variable's
-    plausible range (on its own grid). Errors are bilingual dicts with ``field`` (``crs``, the variable)."""
+    """Check a raster with :mod:`qingshan.io.rasters` and :mod:`qingshan.io.plausibility`: readable, has a
+    CRS whose area of use holds its coordinates, statistics without a unit mistake (precipitation in m,
+    float land cover …), values in the variable's plausible range (on its own grid). Errors are
+    bilingual dicts with ``field`` (``crs``, the variable)."""
+    from qingshan.io.plausibility import check_raster
     from qingshan.io.rasters import grid_of, read_aligned
 
     out = RasterCheck()
     try:
+        stats = check_raster(path, variable, context="upload")
         grid = grid_of(path)
         values = read_aligned(path, variable, grid)
     except InputError as exc:
@@ -229,7 +233,8 @@ def validate_raster(path: str | Path, variable: str) -> RasterCheck:
 
     finite = values[np.isfinite(values)]
     out.facts = {"variable": variable, "shape": list(grid.shape), "crs_wkt": grid.crs_wkt[:2000],
-                 "min": float(finite.min()), "max": float(finite.max()), "valid_cells": int(finite.size)}
+                 "min": float(finite.min()), "max": float(finite.max()), "valid_cells": int(finite.size),
+                 "median": stats.median, "p99": stats.p99}
     return out
 
 

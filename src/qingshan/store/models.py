@@ -58,6 +58,10 @@ class Run(Base):
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     output_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    artifacts_dir: Mapped[str | None] = mapped_column(Text, nullable=True)  # relative to the data dir
+    artifacts: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [{name, size, sha256}]
+    lease_holder: Mapped[str | None] = mapped_column(String(120), nullable=True)  # host:pid
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     code_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import String, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.core.errors import InputError
+from qingshan.core.errors import InputError, QingshanError
 from qingshan.store.models import Base, ResultRow, Run, RunRegion
 
 __all__ = [
@@ -35,16 +35,19 @@ def _now() -> datetime:
 
 
 def start_run(factory: sessionmaker[Session], *, run_id: str, name: str, profile: str, years: list[int],
-              base_year: int | None, config: Mapping[str, Any], code_version: str) -> None:
-    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace)."""
+              base_year: int | None, config: Mapping[str, Any], code_version: str,
+              lease_holder: str | None = None, lease_expires_at: datetime | None = None) -> None:
+    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace), with its lease."""
     with factory.begin() as s:
         s.add(Run(id=run_id, name=name, status="running", profile=profile, years=list(years), base_year=base_year,
-                  config=dict(config), provenance={}, code_version=code_version, created_at=_now()))
+                  config=dict(config), provenance={}, code_version=code_version, created_at=_now(),
+                  lease_holder=lease_holder, lease_expires_at=lease_expires_at))
 
 
 def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results: pd.DataFrame,
                          regions: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any],
-                         output_dir: str | None, content_hash: str) -> None:
+                         output_dir: str | None, content_hash: str, artifacts_dir: str | None = None,
+                         artifacts: list[dict[str, Any]] | None = None) -> None:
     """Write all result rows and mark the run ``succeeded`` in one transaction."""
     records = results[RESULT_COLUMNS].astype(object).where(results[RESULT_COLUMNS].notna(), None).to_dict("records")
     region_rows = [{"run_id": run_id, **dict(r)} for r in regions]
@@ -58,10 +61,21 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
             s.execute(insert(RunRegion), region_rows)
         run = s.get(Run, run_id)
         assert run is not None
+        if run.status != "running":  # marked abandoned meanwhile (its lease expired): the repair stands
+            raise QingshanError(
+                f"Run '{run_id}' is no longer running (marked {run.status}, its lease expired): results not stored",
+                f"核算记录 '{run_id}' 已不在运行状态（已标记为 {run.status}，租约过期），结果未保存",
+                field="run_id",
+                fix="Run the accounting again; keep the process from being suspended while it runs.",
+                fix_zh="请重新运行核算，运行期间不要挂起进程。",
+            )
         run.status = "succeeded"
         run.provenance = dict(provenance)
         run.output_dir = output_dir
         run.content_hash = content_hash
+        run.artifacts_dir = artifacts_dir
+        run.artifacts = list(artifacts) if artifacts is not None else None
+        run.lease_holder = run.lease_expires_at = None
         run.finished_at = _now()
 
 
@@ -89,6 +103,7 @@ def finish_run_failed(factory: sessionmaker[Session], run_id: str, error: Mappin
         if run is not None:
             run.status = "failed"
             run.error = dict(error)
+            run.lease_holder = run.lease_expires_at = None
             run.finished_at = _now()
 
 

@@ -13,15 +13,17 @@ from qingshan.use.runs import load_run
 __all__ = ["parcel_report", "value_run_parcel"]
 
 
-def value_run_parcel(factory: sessionmaker[Session], run_id: str, parcel: BaseGeometry, *, year: int | None = None,
-                     max_area_km2: float | None = None) -> tuple[Any, Any, Any]:
-    """``(valuation, run, regions)`` of ``parcel`` for ``year`` (default: the run's last)."""
+def value_run_parcel(factory: sessionmaker[Session], run_id: str, parcel: BaseGeometry, *, data_dir: Path | None,
+                     year: int | None = None, max_area_km2: float | None = None) -> tuple[Any, Any, Any]:
+    """``(valuation, run, regions)`` of ``parcel`` for ``year`` (default: the run's last), read from the
+    run's own sealed artifacts in ``data_dir`` (:func:`qingshan.store.artifacts.artifact_dir`)."""
     from qingshan.engine.parcel import DEFAULT_MAX_AREA_KM2, value_parcel
+    from qingshan.store.artifacts import artifact_dir
 
     run, cube, regions = load_run(factory, run_id)
     y = year if year is not None else max(run.years)
     prov = dict(run.provenance or {})
-    valuation = value_parcel(parcel, output_dir=run.output_dir, config=run.config or {},
+    valuation = value_parcel(parcel, output_dir=artifact_dir(run, data_dir), config=run.config or {},
                              methods=dict(prov.get("methods") or {}), regions=regions,
                              results=cube[cube["year"] == y], year=y,
                              max_area_km2=max_area_km2 or DEFAULT_MAX_AREA_KM2,
@@ -30,12 +32,13 @@ def value_run_parcel(factory: sessionmaker[Session], run_id: str, parcel: BaseGe
 
 
 def parcel_report(factory: sessionmaker[Session], run_id: str, parcel: BaseGeometry, output: Path, *,
-                  year: int | None = None, lang: str = "zh", command: str = "") -> tuple[Path, Any]:
+                  data_dir: Path | None, year: int | None = None, lang: str = "zh",
+                  command: str = "") -> tuple[Path, Any]:
     """Value ``parcel`` and write its PDF report; returns the path and the valuation."""
     from qingshan.use.report.document import to_pdf
     from qingshan.use.report.parcel_report import build_parcel_report
 
-    valuation, run, regions = value_run_parcel(factory, run_id, parcel, year=year)
+    valuation, run, regions = value_run_parcel(factory, run_id, parcel, data_dir=data_dir, year=year)
     doc = build_parcel_report(valuation, parcel, run=run, regions=regions, lang=lang,
                               resolution_m=_resolution_m(run), command=command)
     return to_pdf(doc, output), valuation

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from qingshan.api.deps import RunDep, RunView, SettingsDep
+from qingshan.api.settings import Settings
 from qingshan.core.errors import InputError, QingshanError, UnknownIndicatorError
 from qingshan.core.limits import (
     Limits,
@@ -44,6 +45,7 @@ from qingshan.engine.parcel import (
     value_parcel,
 )
 from qingshan.indicators import Registry
+from qingshan.store.artifacts import artifact_dir, find_data_dir
 
 __all__ = ["ParcelOut", "router"]
 
@@ -140,16 +142,17 @@ async def parcel_value(
     parcel = await _read_parcel(request, settings.limits)
     max_km2 = float(getattr(settings, "parcel_max_km2", DEFAULT_MAX_AREA_KM2))
     # Reading the run's regions and results and valuing the parcel are heavy: off the event loop.
-    return await run_in_threadpool(_value, view, parcel, y, max_km2)
+    return await run_in_threadpool(_value, view, parcel, y, max_km2, settings)
 
 
-def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float) -> ParcelOut:
+def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float, settings: Settings) -> ParcelOut:
     run = view.run
     regions = view.regions(with_geometry=True)
     results = view.results(year=y)
     methods = dict((run.provenance or {}).get("methods") or {})
+    folder = artifact_dir(run, find_data_dir(settings.store_url))  # the run's own files, never its output folder
     valuation = value_parcel(
-        parcel, output_dir=run.output_dir, config=run.config or {}, methods=methods,
+        parcel, output_dir=folder, config=run.config or {}, methods=methods,
         regions=regions, results=results, year=y, max_area_km2=max_km2,
         caps=list((run.provenance or {}).get("emission_caps") or []))
     return _shape(run.id, valuation, view.registry)
@@ -231,6 +234,7 @@ class GdpOut(BaseModel):
 @router.get("/{run_id}/gdp", summary="GDP and GEP/GDP of a region · 地区生产总值与 GEP/GDP")
 def region_gdp(
     view: RunDep,
+    settings: SettingsDep,
     region: Annotated[str | None, Query(description="Region code (default: the top region) 区划代码")] = None,
     year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
 ) -> GdpOut:
@@ -242,7 +246,7 @@ def region_gdp(
     code = str(reg["code"])
     rows = view.results(region_code=code, year=y)
     gep = float(rows["value"].sum(min_count=1)) if len(rows) else None
-    stats = _gdp_rows((view.run.config or {}).get("tables", {}).get("statistics"), y)
+    stats = _gdp_rows(_statistics_of(view, settings), y)
     leaves = _leaf_descendants(view.regions(), code)
     gdp, source = None, None
     if code in stats:
@@ -251,6 +255,15 @@ def region_gdp(
         gdp, source = sum(stats[c][0] for c in leaves), "sum of leaf regions 下级合计"
     ratio = gep / gdp if gep is not None and gdp else None
     return GdpOut(region=code, year=y, gdp=gdp, gep=None if gep != gep else gep, gep_gdp_ratio=ratio, source=source)
+
+
+def _statistics_of(view: RunView, settings: Settings) -> object:
+    """The run's own copy of its statistics table (older runs: the path in their config)."""
+    try:
+        kept = artifact_dir(view.run, find_data_dir(settings.store_url)) / "inputs" / "statistics.csv"
+    except QingshanError:
+        kept = None
+    return kept if kept is not None and kept.is_file() else (view.run.config or {}).get("tables", {}).get("statistics")
 
 
 def _gdp_rows(path: object, year: int) -> dict[str, tuple[float, str]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 
 from qingshan.api.deps import (
     MEASURE_COLUMNS,
@@ -13,11 +16,13 @@ from qingshan.api.deps import (
     PrincipalDep,
     RunDep,
     RunView,
+    SettingsDep,
     StoreDep,
     plain,
     sees_all_runs,
 )
 from qingshan.api.schemas import (
+    ArtifactOut,
     CategoryTotal,
     ChildTotal,
     ComponentTotal,
@@ -56,9 +61,37 @@ def list_runs(store: StoreDep, principal: PrincipalDep) -> list[RunOut]:
 
 
 @router.get("/{run_id}", summary="One run · 核算记录详情")
-def get_run(run: AnyRunDep) -> RunDetailOut:
-    """A run of any status with its configuration, provenance and error (含配置、溯源与错误信息)."""
-    return RunDetailOut.model_validate(run)
+def get_run(run: AnyRunDep, principal: PrincipalDep) -> RunDetailOut:
+    """A run of any status with its configuration, provenance, artifacts and error (含配置、溯源、成果文件与错误信息).
+    For the public, server paths are reduced to file names (公众视图不含服务器路径)."""
+    staff = sees_all_runs(principal)
+    return RunDetailOut(
+        **RunOut.model_validate(run).model_dump(),
+        config=run.config if staff else _without_paths(run.config or {}),
+        provenance=run.provenance if staff else _without_paths(run.provenance or {}),
+        error=run.error if staff or run.error is None else _without_paths(run.error),
+        artifacts=[ArtifactOut.model_validate(a) for a in run.artifacts or []],
+    )
+
+
+@router.get("/{run_id}/artifacts", summary="Files of a run with SHA-256 · 核算成果文件")
+def list_artifacts(run: AnyRunDep) -> list[ArtifactOut]:
+    """Every file of the run's immutable artifacts (per-cell COGs, XLSX, CSV, GPKG, provenance) with its
+    size and SHA-256 (本次核算的全部成果文件及其 SHA-256)."""
+    return [ArtifactOut.model_validate(a) for a in run.artifacts or []]
+
+
+@router.get("/{run_id}/artifacts/{name:path}", summary="Download one file of a run · 下载成果文件",
+            response_class=FileResponse,
+            responses={200: {"description": "The file; its SHA-256 in the X-Content-SHA256 header"}})
+def download_artifact(run: AnyRunDep, settings: SettingsDep, name: str) -> FileResponse:
+    """One artifact by the name GET /api/runs/{run_id}/artifacts lists; the header `X-Content-SHA256` holds the
+    SHA-256 recorded when the run was sealed (下载文件，响应头 X-Content-SHA256 为其 SHA-256)."""
+    from qingshan.store.artifacts import artifact_file, find_data_dir
+
+    path, entry = artifact_file(run, find_data_dir(settings.store_url), name)
+    return FileResponse(path, filename=PurePosixPath(name).name, headers={
+        "X-Content-SHA256": str(entry["sha256"]), "Cache-Control": "private, max-age=31536000, immutable"})
 
 
 @router.get("/{run_id}/summary", summary="GEP of a region by class and indicator · 区域 GEP 汇总")
@@ -119,3 +152,23 @@ def _sum(s: pd.Series) -> float | None:
 
 def _share(part: float | None, total: float | None) -> float | None:
     return part / total if part is not None and total else None
+
+
+def _without_paths(obj: Any) -> Any:
+    """``obj`` with every absolute path (in keys and values) reduced to its file name."""
+    if isinstance(obj, dict):
+        return {_name_only(k): _without_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_paths(v) for v in obj]
+    return _name_only(obj)
+
+
+_ABS_PATH = re.compile(r"(?<![\w:./\\])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"()<>]+[/\\])+([^\s/\\'\"()<>]*)")
+
+
+def _name_only(v: Any) -> Any:
+    """Absolute paths in a string (alone or inside a message) reduced to their last part."""
+    if not isinstance(v, str):
+        return v
+    v = re.sub(r"sqlite:///(/\S*)", lambda m: "sqlite:///" + _ABS_PATH.sub(r"\1", m.group(1)), v)
+    return _ABS_PATH.sub(r"\1", v)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from qingshan.api.deps import PrincipalDep, RunDep, StoreDep, get_any_run, plain
+from qingshan.api.deps import PrincipalDep, RunDep, SettingsDep, StoreDep, get_any_run, plain
 
 __all__ = ["router"]
 
@@ -128,6 +128,7 @@ def run_report(
 async def run_parcel_report(
     view: RunDep,
     request: Request,
+    settings: SettingsDep,
     year: Annotated[int | None, Query(description="Year (default: the last) 年份")] = None,
     lang: Annotated[Literal["zh", "en"], Query(description="Language 语言")] = "zh",
 ) -> Response:
@@ -136,6 +137,7 @@ async def run_parcel_report(
     from fastapi.concurrency import run_in_threadpool
 
     from qingshan.api.routers.parcels import _read_parcel
+    from qingshan.store.artifacts import find_data_dir
     from qingshan.use.parcel import parcel_report
 
     y = view.year(year)
@@ -143,7 +145,8 @@ async def run_parcel_report(
 
     def render() -> bytes:
         with tempfile.TemporaryDirectory(prefix="qs-parcel-") as tmp:
-            path, _ = parcel_report(view.store, view.run.id, parcel, Path(tmp) / "parcel.pdf", year=y, lang=lang,
+            path, _ = parcel_report(view.store, view.run.id, parcel, Path(tmp) / "parcel.pdf",
+                                    data_dir=find_data_dir(settings.store_url), year=y, lang=lang,
                                     command=f"POST /api/runs/{view.run.id}/parcel/report?year={y}&lang={lang}")
             return path.read_bytes()
 
