@@ -272,10 +272,10 @@ RASTERS_API: list[Case] = [
     Case("raster-no-crs", "rasters", "POST /api/submissions/rasters + submit", 409,
          ("no coordinate reference system",), ("坐标参考系",), lambda c: _raster(tif_bytes(crs=None), submit=True)),
     Case("raster-out-of-range", "rasters", "POST /api/submissions/rasters + submit", 409,
-         ("outside the plausible range",), ("合理范围",),
+         ("implausible", "median"), ("数值不合理",),
          lambda c: _raster(tif_bytes(np.full((3, 4), 99_999.0)), submit=True)),
     Case("raster-negative-precip", "rasters", "POST /api/submissions/rasters + submit", 409,
-         ("outside the plausible range",), ("合理范围",),
+         ("implausible", "median"), ("数值不合理",),
          lambda c: _raster(tif_bytes(np.full((3, 4), -50.0)), submit=True)),
     Case("raster-all-nodata", "rasters", "POST /api/submissions/rasters + submit", 409, ("no valid cells",),
          ("没有有效像元",), lambda c: _raster(tif_bytes(np.full((3, 4), -9999.0)), submit=True)),
@@ -387,7 +387,7 @@ VECTORS: list[Case] = [
     Case("parcel-unknown-run", "vectors", PARCEL, 404, ("No run",), ("没有",),
          lambda c: {"method": "POST", "path": "/api/runs/00000000-0000-4000-8000-0000000000ff/parcel",
                     "user": None, "json": box()}),
-    Case("parcel-run-without-rasters", "vectors", PARCEL, 422, ("export folder is missing",), ("输出目录",),
+    Case("parcel-run-without-rasters", "vectors", PARCEL, 422, ("artifacts", "are missing"), ("成果文件缺失",),
          _parcel(json=box())),
 ]
 
@@ -634,9 +634,9 @@ RASTERS_CLI: list[Case] = [
          _broken_file("ndvi.tif", _text("not a raster"), "inputs", "ndvi")),
     Case("cli-raster-no-crs", "rasters", ACCOUNT, 2, ("no coordinate reference system",), ("坐标参考系",),
          _broken_file("dem.tif", _copy_raster(crs=None), "inputs", "dem")),
-    Case("cli-raster-out-of-range", "rasters", ACCOUNT, 2, ("outside the plausible range",), ("合理范围",),
+    Case("cli-raster-out-of-range", "rasters", ACCOUNT, 2, ("implausible", "mm"), ("数值不合理",),
          _broken_file("precip.tif", _copy_raster(lambda a: a * 0 + 99_999), "inputs", "precip")),
-    Case("cli-raster-ndvi-range", "rasters", ACCOUNT, 2, ("outside the plausible range", "ndvi"), ("合理范围",),
+    Case("cli-raster-ndvi-range", "rasters", ACCOUNT, 2, ("implausible", "ndvi"), ("数值不合理",),
          _broken_file("ndvi.tif", _copy_raster(lambda a: a.astype("float32") * 0 + 7.0, dtype="float32"),
                       "inputs", "ndvi")),
     Case("cli-raster-empty-file", "rasters", ACCOUNT, 2, ("Cannot open raster",), ("无法打开栅格",),
@@ -780,6 +780,8 @@ FIXED_ELSEWHERE: list[Case] = [
          _broken_file("regions.geojson", _text("{not json"), "regions", "file")),
     Case("cli-regions-self-intersecting", "vectors", ACCOUNT, 2, ("overlap",), ("重叠",),
          _broken_file("regions.geojson", _csv_edit(_bowtie_first_geometry), "regions", "file")),
+    Case("cli-regions-empty-geometry", "vectors", ACCOUNT, 2, ("empty or missing geometry",), ("几何为空",),
+         _broken_file("regions.geojson", _csv_edit(_empty_first_geometry), "regions", "file")),
     Case("config-not-utf8", "configs", ACCOUNT, 2, ("UTF-8",), ("UTF-8",),
          lambda c: (c.tmp.joinpath("bad.toml").write_bytes("[run]\nname = '江西'\n".encode("gbk")),
                     {"args": ["account", str(c.tmp / "bad.toml")]})[1]),
@@ -796,10 +798,4 @@ PENDING: dict[str, tuple[Case, str]] = {
         Case("cli-statistics-missing-file", "tables", ACCOUNT, 2, ("not found",), ("找不到",),
              _account(**{"tables.statistics": "/nonexistent/statistics.csv"})),
         "a statistics path that does not exist: FileNotFoundError (engine/run.py load_tables / core/tables.py)"),
-    "cli-regions-empty-geometry": (
-        Case("cli-regions-empty-geometry", "vectors", ACCOUNT, 2, ("geometry",), ("几何",),
-             _broken_file("regions.geojson", _csv_edit(_empty_first_geometry), "regions", "file")),
-        "a county with an empty geometry: the bilingual error is raised, but aggregate/regions.py first triggers "
-        "geopandas' GeoSeries.notna UserWarning, an error under the project's filterwarnings (use "
-        "~s.is_empty & s.notna())"),
 }

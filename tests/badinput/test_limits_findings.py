@@ -173,6 +173,7 @@ def test_healthz_answers_while_a_maximal_form_is_parsed_and_a_maximal_parcel_is_
     monkeypatch.setattr(submissions, "parse_form", parse)
     monkeypatch.setattr(parcels, "parcel_from_geojson", read)
     monkeypatch.setattr(parcels, "value_parcel", value)
+    monkeypatch.setattr(parcels, "artifact_dir", lambda *_a: Path("/nonexistent/run"))  # the fixture run has none
     gates = (parse, read, value)
     with TestClient(create_app(Settings(store_url=corpus_store.url, limits=limits))) as client, \
             ThreadPoolExecutor(4) as pool:

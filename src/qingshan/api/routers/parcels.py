@@ -146,6 +146,7 @@ async def parcel_value(
 
 
 def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float, settings: Settings) -> ParcelOut:
+    _check_area(parcel, max_km2)  # the request's own limit first, before the run's files are looked up
     run = view.run
     regions = view.regions(with_geometry=True)
     results = view.results(year=y)
@@ -156,6 +157,20 @@ def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float, settings
         regions=regions, results=results, year=y, max_area_km2=max_km2,
         caps=list((run.provenance or {}).get("emission_caps") or []))
     return _shape(run.id, valuation, view.registry)
+
+
+def _check_area(parcel: BaseGeometry, max_km2: float) -> None:
+    """The area limit of :func:`qingshan.engine.parcel.value_parcel`, checked before anything is read."""
+    from qingshan.engine.parcel import geodesic_km2
+
+    area = geodesic_km2(parcel)
+    if area > max_km2:
+        raise InputError(
+            f"The parcel is {area:,.0f} km2, larger than the {max_km2:,.0f} km2 allowed",
+            f"地块面积 {area:,.0f} km²，超过允许的 {max_km2:,.0f} km²", field="parcel",
+            fix="Value a smaller parcel, or read the results of whole regions on the map (setting "
+                "QINGSHAN_PARCEL_MAX_KM2).",
+            fix_zh="请评估较小的地块，或在地图上查看整个行政区的核算结果（设置项 QINGSHAN_PARCEL_MAX_KM2）。")
 
 
 async def _read_parcel(request: Request, limits: Limits | None = None) -> BaseGeometry:
