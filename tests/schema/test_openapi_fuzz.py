@@ -165,3 +165,29 @@ def test_no_server_error_as_admin(operation: schemathesis.APIOperation, admin_he
         case.call_and_validate(headers=admin_headers, checks=[not_a_server_error])
 
     check()
+
+
+# ----------------------------------------------------------------------------- stateful
+# Sequences of calls chained by the links Schemathesis infers from the schema (GET /api/runs → a run's
+# summary/results/parcel, GET /api/submissions → submit/approve/reject, POST /api/auth/login → users …),
+# logged in as administrator. Bounded: a few scenarios of a few steps each.
+STATEFUL_SETTINGS = settings(max_examples=8, stateful_step_count=6, deadline=None, derandomize=True, database=None,
+                             phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+
+
+def test_stateful_sequences_never_end_in_a_server_error(admin_headers: dict[str, str]) -> None:
+    """Chained calls (state carried from one response into the next request) get non-5xx answers."""
+    workflow = schema.as_state_machine()
+    links = [n for n in dir(workflow) if hasattr(getattr(workflow, n, None), "hypothesis_stateful_rule")]
+    assert len(links) >= 10, "no links inferred: the stateful test would test nothing"
+
+    class AdminWorkflow(workflow):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": admin_headers}
+
+        def validate_response(self, response: object, case: schemathesis.Case, additional_checks: object = None,
+                              **kwargs: object) -> None:
+            case.validate_response(response, checks=[not_a_server_error],  # type: ignore[arg-type]
+                                   transport_kwargs=dict(kwargs) or None)
+
+    AdminWorkflow.run(settings=STATEFUL_SETTINGS)

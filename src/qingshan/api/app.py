@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from qingshan import __version__
 from qingshan.api.cache import ResponseCache
 from qingshan.api.errors import add_exception_handlers
+from qingshan.api.limits import add_limits
 from qingshan.api.routers import (
     audit,
     auth,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = None
     add_exception_handlers(app)
+    add_limits(app, settings.limits)
     for module in (indicators, runs, regions, results, pages, auth, users, forms, submissions, jobs, audit,
                    workbench, uses):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from qingshan.api.limits import BodyTooLargeError
 from qingshan.api.vendor import VendorMissingError
 from qingshan.core.errors import (
     ConfigError,
@@ -20,6 +21,8 @@ from qingshan.core.errors import (
     UnitsError,
     UnknownIndicatorError,
 )
+from qingshan.core.limits import LimitExceededError, clip
+from qingshan.core.redact import redact_mapping
 from qingshan.platform.errors import (
     AuthenticationError,
     ConflictError,
@@ -50,6 +53,7 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (NotFoundError, 404),
     (RunNotReadyError, 409),
     (LookupError, 404),
+    (LimitExceededError, 413),
     (ConfigError, 422),
     (InputError, 422),
     (UnitsError, 422),
@@ -66,7 +70,22 @@ async def _qingshan_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QingshanError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": 'Bearer realm="qingshan"'} if status == 401 else None
-    return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
+    return JSONResponse(safe_body(exc), status_code=status, headers=headers)
+
+
+def safe_body(exc: QingshanError) -> dict[str, object]:
+    """The bilingual body of ``exc`` without server filesystem paths (a file is named by its name only)."""
+    return redact_mapping(exc.to_dict())
+
+
+async def _body_too_large(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLargeError)
+    return JSONResponse(safe_body(exc.error), status_code=413, headers={"Connection": "close"})
+
+
+def _clipped(errors: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Validation errors with the offending input shortened (a huge field is not echoed back)."""
+    return [{**e, "input": clip(e["input"], 200)} if isinstance(e.get("input"), str | bytes) else e for e in errors]
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -79,7 +98,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         "field": ", ".join(".".join(map(str, e.get("loc", ()))) for e in exc.errors()) or None,
         "fix": "See the parameter list in /docs.",
         "fix_zh": "请查看 /docs 中的参数说明。",
-        "detail": jsonable_encoder(exc.errors()),
+        "detail": _clipped(jsonable_encoder(exc.errors())),
     }
     return JSONResponse(body, status_code=422)
 
@@ -88,3 +107,4 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Install the bilingual handlers for domain errors and request validation errors."""
     app.add_exception_handler(QingshanError, _qingshan_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(BodyTooLargeError, _body_too_large)

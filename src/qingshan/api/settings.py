@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qingshan.core.limits import Limits
+
 __all__ = ["DEFAULT_STORE_URL", "Settings"]
 
 DEFAULT_STORE_URL = "sqlite:///out/qingshan.sqlite"
@@ -39,6 +41,10 @@ class Settings(BaseModel):
     trusted_origins: tuple[str, ...] = Field((), description="Origins besides the served host allowed to send "
                                              "cookie-authenticated unsafe requests (e.g. https://gep.example.gov.cn "
                                              "behind a proxy that rewrites Host)")
+    limits: Limits = Field(default_factory=Limits.from_env, description="Size limits of requests and uploads "
+                           "(qingshan.core.limits; QINGSHAN_LIMIT_* variables)")
+    parcel_max_km2: float = Field(10_000.0, gt=0, description="Largest parcel valued on request [km2] "
+                                  "(QINGSHAN_PARCEL_MAX_KM2)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +54,8 @@ class Settings(BaseModel):
         return cls(store_url=env.get("QINGSHAN_STORE_URL", DEFAULT_STORE_URL),
                    base_config=bases[0] if bases else None, base_configs=bases,
                    secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
+                   limits=Limits.from_env(env),
+                   parcel_max_km2=float(env.get("QINGSHAN_PARCEL_MAX_KM2") or 10_000.0),
                    **_session_env(env))
 
 

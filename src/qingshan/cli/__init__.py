@@ -42,6 +42,7 @@ def friendly(fn: F) -> F:
             err_console.print(f"[bold red]Error 错误[/]: {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
+    wrapper._qingshan_friendly = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -263,6 +264,23 @@ def _register_use() -> None:
 
 
 _register_use()
+
+
+def _guard_all(typer_app: typer.Typer) -> None:
+    """Route every command of ``typer_app`` and its sub-apps through :func:`friendly` (the one error
+    printer), including commands registered by other modules without it."""
+    for cmd in typer_app.registered_commands:
+        if cmd.callback is not None and not getattr(cmd.callback, "_qingshan_friendly", False):
+            cmd.callback = friendly(cmd.callback)
+    info = typer_app.registered_callback
+    if info is not None and info.callback is not None and not getattr(info.callback, "_qingshan_friendly", False):
+        info.callback = friendly(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_all(group.typer_instance)
+
+
+_guard_all(app)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from rasterio.warp import reproject
 
 from qingshan.core.errors import GridMismatchError, InputError
 from qingshan.core.grid import Grid
+from qingshan.core.limits import check_raster_size
 from qingshan.core.variables import VARIABLES, Variable
 
 __all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "read_aligned", "set_band_metadata", "write_cog"]
@@ -87,6 +88,7 @@ def read_aligned(
         _require_crs(ds, path)
         src_grid = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
         nodata = ds.nodata
+        check_raster_size(ds.width, ds.height, ds.count, file=path)  # header first: no huge allocation
         data = ds.read(1, masked=False).astype(np.float64)
         if nodata is not None:
             data[data == nodata] = np.nan

@@ -24,6 +24,7 @@ cell (sheet, row, column) in Chinese and English.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +38,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from qingshan.core.errors import InputError, UnitsError
+from qingshan.core.limits import Limits, check_form_rows, check_zip, clip, current_limits
 from qingshan.core.units import conversion_factor, parse_unit
 from qingshan.core.variables import VARIABLES
 from qingshan.indicators import Registry, registry
@@ -475,6 +477,12 @@ class ParsedForm:
         return {r["region_code"] for r in self.statistics}
 
 
+# Characters of a cell value kept in an error entry, and of an error message (values are clipped:
+# a huge cell must not be stored, listed and sent back whole).
+VALUE_CHARS = 100
+MESSAGE_CHARS = 400
+
+
 class _Row:
     """Error collection for one data row."""
 
@@ -486,8 +494,9 @@ class _Row:
         where_en = f"Sheet '{self.sheet}', row {self.row}, column {col} ({key})"
         where_zh = f"工作表“{self.sheet}”第 {self.row} 行 {col} 列（{key}）"
         self.out.append({"sheet": self.sheet, "row": self.row, "column": col, "field": key, "code": code,
-                         "value": None if value is None else str(value),
-                         "message_en": f"{where_en}: {en}", "message_zh": f"{where_zh}：{zh}"})
+                         "value": None if value is None else clip(value, VALUE_CHARS),
+                         "message_en": f"{where_en}: {clip(en, MESSAGE_CHARS)}",
+                         "message_zh": f"{where_zh}：{clip(zh, MESSAGE_CHARS)}"})
 
 
 def _blank(v: Any) -> bool:
@@ -517,7 +526,8 @@ def _form_error(en: str, zh: str, fix: str, fix_zh: str, *, file: str | None = N
 
 def parse_form(content: bytes, group: FormGroup, year: int, *,
                known_regions: Mapping[str, str] | None = None,
-               allowed_region: Any = None, filename: str | None = None) -> ParsedForm:
+               allowed_region: Any = None, filename: str | None = None,
+               limits: Limits | None = None) -> ParsedForm:
     """Read a filled form and check every cell.
 
     Parameters
@@ -528,18 +538,24 @@ def parse_form(content: bytes, group: FormGroup, year: int, *,
     known_regions : region codes (→ names) that exist; ``None`` skips the check.
     allowed_region : ``fn(code) -> bool`` for a submitter's assigned regions; ``None`` = any.
     filename : for error messages.
+    limits : size limits (default: :func:`qingshan.core.limits.current_limits`): the zip is checked
+        before it is opened (members, decompressed size), the sheet is read as a stream, and the
+        rows, the characters per cell and the errors kept are bounded.
 
     Raises
     ------
     InputError : the file is not an XLSX form of this group (no per-cell report possible).
+    LimitExceededError : the file is too large (zip members, decompressed size, rows).
     """
+    limits = limits or current_limits()
     if group.is_raster:
         raise _form_error("Rasters are uploaded as GeoTIFF files, not as a form",
                           "栅格数据以 GeoTIFF 文件上传，而不是填写报表",
                           "Upload each raster with POST /api/submissions/rasters.",
                           "请通过 POST /api/submissions/rasters 逐个上传栅格。", file=filename)
+    check_zip(content, limits, filename=filename)
     try:
-        wb = load_workbook(io.BytesIO(content), data_only=True)
+        wb = load_workbook(io.BytesIO(content), data_only=True, read_only=True)
     except Exception as exc:  # openpyxl raises many types for a non-XLSX file
         raise _form_error(f"Not a readable XLSX workbook: {type(exc).__name__}",
                           "无法读取该文件：不是有效的 XLSX 工作簿",
@@ -557,11 +573,18 @@ def parse_form(content: bytes, group: FormGroup, year: int, *,
                           "请不要修改模板的两行表头。", file=filename)
     out = ParsedForm(group=group.id, year=year)
     seen: dict[tuple[str, str], int] = {}
+    n_rows = 0
     for i, cells in enumerate(ws.iter_rows(min_row=HEADER_ROWS + 1, values_only=True), start=HEADER_ROWS + 1):
+        if i - HEADER_ROWS > 4 * limits.form_rows:  # blank rows cost time too (a sheet of formatted empty rows)
+            check_form_rows(i - HEADER_ROWS, limits, filename=filename)
         rec = {k: cells[j] if j < len(cells) else None for j, k in enumerate(keys) if k}
         if all(_blank(v) for v in rec.values()):
             continue
+        n_rows += 1
+        check_form_rows(n_rows, limits, filename=filename)
         row = _Row(out.errors, DATA_SHEET, i, letters)
+        if _too_long(rec, row, limits.cell_chars):
+            continue
         stat, price = _check_row(rec, row, group, year, known_regions, allowed_region)
         if stat is None:
             continue
@@ -574,12 +597,39 @@ def parse_form(content: bytes, group: FormGroup, year: int, *,
         out.statistics.append(stat)
         if price is not None:
             out.prices.append(price)
+    wb.close()
+    _cap_errors(out.errors, limits.form_errors)
     if not out.statistics and not out.errors:
         out.errors.append({"sheet": DATA_SHEET, "row": HEADER_ROWS + 1, "column": "A", "field": "region_code",
                            "code": "empty_form", "value": None,
                            "message_en": f"Sheet '{DATA_SHEET}' has no data rows (from row {HEADER_ROWS + 1})",
                            "message_zh": f"工作表“{DATA_SHEET}”没有数据行（应从第 {HEADER_ROWS + 1} 行起填写）"})
     return out
+
+
+def _too_long(rec: Mapping[str, Any], row: _Row, max_chars: int) -> bool:
+    """Report every text cell longer than ``max_chars`` (value stored clipped); True if any."""
+    long = [k for k, v in rec.items() if isinstance(v, str) and len(v) > max_chars]
+    for k in long:
+        n = len(rec[k])
+        row.error(k, "too_long", f"the cell holds {n:,} characters, more than the {max_chars:,} allowed "
+                  f"(limit cell_chars); shorten it",
+                  f"单元格有 {n:,} 个字符，超过上限 {max_chars:,}（限值 cell_chars），请缩短", rec[k])
+    return bool(long)
+
+
+def _cap_errors(errors: list[dict[str, Any]], limit: int) -> None:
+    """Keep the first ``limit`` errors and one entry counting the others (limit form_errors)."""
+    if len(errors) <= limit:
+        return
+    more = len(errors) - limit
+    last = errors[limit - 1]
+    del errors[limit:]
+    errors.append({"sheet": last["sheet"], "row": last["row"], "column": None, "field": None, "code": "more_errors",
+                   "value": str(more),
+                   "message_en": f"… and {more:,} more errors not listed (limit form_errors = {limit:,}); correct "
+                                 "the cells listed and upload again to see the rest",
+                   "message_zh": f"……另有 {more:,} 处错误未列出（限值 form_errors = {limit:,}）；请修改所列单元格后重新上传"})
 
 
 def _check_form_identity(wb: Any, group: FormGroup, filename: str | None) -> None:
@@ -590,6 +640,7 @@ def _check_form_identity(wb: Any, group: FormGroup, filename: str | None) -> Non
     if README_SHEET in wb.sheetnames:
         declared = wb[README_SHEET]["B2"].value
         if declared and str(declared).strip() != group.id:
+            declared = clip(str(declared).strip(), 40)
             raise _form_error(f"This is a form of group '{declared}', not '{group.id}'",
                               f"该文件是报表组 '{declared}' 的报表，而不是 '{group.id}'",
                               f"Upload it as group '{declared}', or use the template of '{group.id}'.",
@@ -649,7 +700,7 @@ def _check_amount(rec: Mapping[str, Any], row: _Row, key: str, zh: str) -> float
     if _blank(v):
         return None
     x = _number(v)
-    if x is None or x != x:
+    if x is None or not math.isfinite(x):
         row.error(key, "not_numeric", f"'{v}' is not a number", f"“{v}”不是数字（{zh}）", v)
         return None
     if x < 0:

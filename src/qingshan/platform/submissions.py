@@ -22,6 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
+from qingshan.core.limits import Limits, check_bytes, check_raster_file, current_limits
+from qingshan.core.redact import redact_mapping
 from qingshan.core.variables import VARIABLES
 from qingshan.platform.accounts import Principal, in_region_scope, require_form
 from qingshan.platform.audit import record
@@ -133,15 +135,16 @@ def _version_row(s: Session, submission_id: int, version: int) -> SubmissionVers
 
 
 # ----------------------------------------------------------------------------- uploads
-def _check_size(content: bytes, filename: str) -> None:
+def _check_size(content: bytes, filename: str, limit: int = MAX_UPLOAD_BYTES, name: str = "upload_bytes") -> None:
     if not content:
         raise InputError(f"The file '{filename}' is empty", f"文件“{filename}”为空", file=filename, field="file",
                          fix="Choose the filled form (or raster) and upload it again.", fix_zh="请重新选择文件上传。")
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise InputError(f"The file '{filename}' is larger than {MAX_UPLOAD_BYTES // 2**20} MiB",
-                         f"文件“{filename}”超过 {MAX_UPLOAD_BYTES // 2**20} MiB", file=filename, field="file",
-                         fix="Clip the raster to the accounting area or compress it (deflate).",
-                         fix_zh="请将栅格裁剪到核算范围或压缩（deflate）后上传。")
+    form = name == "form_bytes"
+    check_bytes(len(content), limit, name=name, file=filename, what=f"The file '{filename}'",
+                what_zh=f"文件“{filename}”",
+                fix="Split the form into several uploads (e.g. one per city)." if form else
+                "Clip the raster to the accounting area or compress it (deflate).",
+                fix_zh="请将报表拆分为多次上传（如每个市一份）。" if form else "请将栅格裁剪到核算范围或压缩（deflate）后上传。")
 
 
 def _store_version(factory: sessionmaker[Session], principal: Principal, *, group: str, year: int,
@@ -176,18 +179,22 @@ def _store_version(factory: sessionmaker[Session], principal: Principal, *, grou
 
 
 def upload_form(factory: sessionmaker[Session], principal: Principal, group_id: str, year: int, filename: str,
-                content: bytes, *, known_regions: Mapping[str, str] | None = None) -> dict[str, Any]:
+                content: bytes, *, known_regions: Mapping[str, str] | None = None,
+                limits: Limits | None = None) -> dict[str, Any]:
     """Parse and validate a filled form, and keep it as a new draft version (with its errors).
 
-    A file that is not a form of this group raises :class:`InputError` and is not kept.
+    A file that is not a form of this group raises :class:`InputError` and is not kept; nor is a
+    file over a limit (:class:`~qingshan.core.limits.LimitExceededError`).
     """
+    limits = limits or current_limits()
     group = get_group(group_id)
     require_form(principal, group.id)
-    _check_size(content, filename)
+    _check_size(content, filename, limits.form_bytes, "form_bytes")
     allowed: Callable[[str], bool] | None = None
     if principal.role == "submitter":
         allowed = lambda code: in_region_scope(code, principal.regions)  # noqa: E731
-    parsed = parse_form(content, group, year, known_regions=known_regions, allowed_region=allowed, filename=filename)
+    parsed = parse_form(content, group, year, known_regions=known_regions, allowed_region=allowed, filename=filename,
+                        limits=limits)
     data = {"statistics": parsed.statistics, "prices": parsed.prices}
     return _store_version(factory, principal, group=group.id, year=year, variable=None, kind="form",
                           filename=filename,
@@ -232,10 +239,14 @@ def validate_raster(path: str | Path, variable: str) -> RasterCheck:
 
 
 def upload_raster(factory: sessionmaker[Session], principal: Principal, variable: str, year: int, filename: str,
-                  content: bytes) -> dict[str, Any]:
-    """Validate an uploaded raster and keep it as a new draft version of the ``rasters`` group."""
+                  content: bytes, *, limits: Limits | None = None) -> dict[str, Any]:
+    """Validate an uploaded raster and keep it as a new draft version of the ``rasters`` group.
+
+    A raster whose header claims more cells than allowed is refused before any band is read
+    (:class:`~qingshan.core.limits.LimitExceededError`, not kept)."""
+    limits = limits or current_limits()
     require_form(principal, "rasters")
-    _check_size(content, filename)
+    _check_size(content, filename, limits.upload_bytes, "upload_bytes")
     group = get_group("rasters")
     if variable not in group.variables:
         raise InputError(
@@ -246,7 +257,9 @@ def upload_raster(factory: sessionmaker[Session], principal: Principal, variable
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (Path(filename).name or "upload.tif")
         path.write_bytes(content)
+        check_raster_file(path, limits, filename=filename)
         check = validate_raster(path, variable)
+    check.errors = [redact_mapping(e) for e in check.errors]  # no temporary paths in what users see
     return _store_version(factory, principal, group="rasters", year=year, variable=variable, kind="raster",
                           filename=filename, content_type="image/tiff", content=content,
                           data={"raster": check.facts}, errors=check.errors)

@@ -12,7 +12,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["DEFAULT_URL", "migrate", "open_store", "sqlite_url"]
+from qingshan.core.errors import ConfigError
+
+__all__ = ["DEFAULT_URL", "check_store_url", "migrate", "open_store", "sqlite_url"]
 
 DEFAULT_URL = "sqlite:///qingshan.sqlite"
 
@@ -51,7 +53,61 @@ def _engine(url: str) -> Engine:
     return eng
 
 
+_URL_FIX = ("Give an SQLAlchemy URL: sqlite:///relative/path.sqlite, sqlite:////absolute/path.sqlite or "
+            "postgresql://user:password@host:5432/database.")
+_URL_FIX_ZH = ("请填写 SQLAlchemy 地址：sqlite:///相对路径.sqlite、sqlite:////绝对路径.sqlite 或 "
+               "postgresql://用户:密码@主机:5432/数据库。")
+
+
+def check_store_url(url: str) -> str:
+    """``url`` checked and normalised: ``postgres://`` (Heroku style) is accepted as ``postgresql://``;
+    a bare file path, an unknown dialect or an unparsable URL is a bilingual :class:`ConfigError`."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    text = str(url).strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text.removeprefix("postgres://")
+    if "://" not in text:
+        hint = f" (for a file: sqlite:///{text})" if text else ""
+        raise ConfigError(f"The store URL '{text}' is not a database URL{hint}",
+                          f"结果库地址“{text}”不是数据库地址", field="store", fix=_URL_FIX, fix_zh=_URL_FIX_ZH)
+    try:
+        parsed = make_url(text)
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(f"The store URL '{_hide_password(text)}' cannot be used: {exc}",
+                          f"无法使用结果库地址“{_hide_password(text)}”", field="store",
+                          fix=_URL_FIX, fix_zh=_URL_FIX_ZH) from None
+    except ImportError as exc:  # the dialect's driver (e.g. psycopg) is not installed
+        raise ConfigError(f"The database driver for '{parsed.drivername}' is not installed ({exc})",
+                          f"未安装“{parsed.drivername}”数据库驱动", field="store",
+                          fix="Install the driver (PostgreSQL: pip install 'qingshan[postgres]') or use SQLite.",
+                          fix_zh="请安装数据库驱动（PostgreSQL：pip install 'qingshan[postgres]'），或使用 SQLite。") from None
+    return text
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: show the scheme only
+        return url.split("://", 1)[0] + "://…"
+
+
 def open_store(url: str = DEFAULT_URL) -> sessionmaker[Session]:
-    """Migrate the store at ``url`` and return a session factory."""
-    migrate(url)
+    """Migrate the store at ``url`` and return a session factory (``url`` checked by :func:`check_store_url`)."""
+    from sqlalchemy.exc import OperationalError
+
+    url = check_store_url(url)
+    try:
+        migrate(url)
+    except (OperationalError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip()[:300]
+        raise ConfigError(f"Cannot open the store {_hide_password(url)}: {reason}",
+                          f"无法打开结果库 {_hide_password(url)}", field="store",
+                          fix="Check that the database server runs and the URL, user and password are right "
+                              "(for SQLite: that the folder is writable).",
+                          fix_zh="请检查数据库服务是否运行、地址、用户名和密码是否正确（SQLite：目录是否可写）。") from None
     return sessionmaker(bind=_engine(url), expire_on_commit=False)

@@ -18,10 +18,20 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from shapely.geometry.base import BaseGeometry
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from qingshan.api.deps import RunDep, RunView, SettingsDep
 from qingshan.api.settings import Settings
 from qingshan.core.errors import InputError, QingshanError, UnknownIndicatorError
+from qingshan.core.limits import (
+    Limits,
+    check_bytes,
+    check_json_depth,
+    check_parcel_vertices,
+    check_zip,
+    clip,
+    geojson_vertices,
+)
 from qingshan.core.params import ECOSYSTEM_ZH
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.parcel import (
@@ -129,43 +139,97 @@ async def parcel_value(
     statistics indicators are apportioned by area (see `method_note_en`).
     上传或绘制多边形，返回其 GEP 及按类别、指标、组分、生态系统的构成。"""
     y = view.year(year)
-    parcel = await _read_parcel(request)
+    parcel = await _read_parcel(request, settings.limits)
+    max_km2 = float(getattr(settings, "parcel_max_km2", DEFAULT_MAX_AREA_KM2))
+    # Reading the run's regions and results and valuing the parcel are heavy: off the event loop.
+    return await run_in_threadpool(_value, view, parcel, y, max_km2, settings)
+
+
+def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float, settings: Settings) -> ParcelOut:
+    _check_area(parcel, max_km2)  # the request's own limit first, before the run's files are looked up
     run = view.run
     regions = view.regions(with_geometry=True)
     results = view.results(year=y)
-    max_km2 = float(getattr(settings, "parcel_max_km2", DEFAULT_MAX_AREA_KM2))
     methods = dict((run.provenance or {}).get("methods") or {})
     folder = artifact_dir(run, find_data_dir(settings.store_url))  # the run's own files, never its output folder
-    valuation = await run_in_threadpool(
-        value_parcel, parcel, output_dir=folder, config=run.config or {}, methods=methods,
+    valuation = value_parcel(
+        parcel, output_dir=folder, config=run.config or {}, methods=methods,
         regions=regions, results=results, year=y, max_area_km2=max_km2,
         caps=list((run.provenance or {}).get("emission_caps") or []))
     return _shape(run.id, valuation, view.registry)
 
 
-async def _read_parcel(request: Request) -> BaseGeometry:
-    """The parcel from a multipart upload, a JSON body, or a raw file body."""
+def _check_area(parcel: BaseGeometry, max_km2: float) -> None:
+    """The area limit of :func:`qingshan.engine.parcel.value_parcel`, checked before anything is read."""
+    from qingshan.engine.parcel import geodesic_km2
+
+    area = geodesic_km2(parcel)
+    if area > max_km2:
+        raise InputError(
+            f"The parcel is {area:,.0f} km2, larger than the {max_km2:,.0f} km2 allowed",
+            f"地块面积 {area:,.0f} km²，超过允许的 {max_km2:,.0f} km²", field="parcel",
+            fix="Value a smaller parcel, or read the results of whole regions on the map (setting "
+                "QINGSHAN_PARCEL_MAX_KM2).",
+            fix_zh="请评估较小的地块，或在地图上查看整个行政区的核算结果（设置项 QINGSHAN_PARCEL_MAX_KM2）。")
+
+
+async def _read_parcel(request: Request, limits: Limits | None = None) -> BaseGeometry:
+    """The parcel from a multipart upload, a JSON body, or a raw file body (parsed off the event loop;
+    ``limits`` default: the app's settings)."""
+    if limits is None:
+        limits = request.app.state.settings.limits
+        assert isinstance(limits, Limits)
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
         try:
             form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
+        except HTTPException:
+            raise  # a body over the size limit (413)
         except Exception as exc:  # malformed multipart bodies raise several starlette errors
             raise _no_parcel(f"Malformed multipart upload: {exc}", "上传的表单格式错误") from exc
         item = form.get("file")
         if not isinstance(item, UploadFile):
             raise _no_parcel("The upload has no file field 'file'", "上传内容中没有文件字段 'file'")
+        if item.size is not None:
+            check_bytes(item.size, limits.parcel_bytes, name="parcel_bytes", file=item.filename,
+                        what="The uploaded parcel file", what_zh="上传的地块文件", fix=_SIMPLIFY[0], fix_zh=_SIMPLIFY[1])
         data = await item.read()
-        return await run_in_threadpool(parcel_from_file, data, item.filename or "")
+        return await run_in_threadpool(_parcel_from_upload, data, item.filename or "", limits)
     body = await request.body()
     if not body:
         raise _no_parcel("The request has no parcel", "请求中没有地块")
     if ctype.startswith("application/json") or body.lstrip()[:1] in (b"{", b"["):
-        try:
-            obj: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _no_parcel(f"The body is not valid JSON: {exc}", "请求体不是有效的 JSON") from exc
-        return parcel_from_geojson(obj)
-    return await run_in_threadpool(parcel_from_file, body, "")
+        return await run_in_threadpool(_parcel_from_json, body, limits)
+    return await run_in_threadpool(_parcel_from_upload, body, "", limits)
+
+
+_SIMPLIFY = ("Simplify the polygon or upload only the parcel's layer.", "请简化多边形，或只上传地块图层。")
+
+
+def _parcel_from_json(body: bytes, limits: Limits) -> BaseGeometry:
+    """A GeoJSON body → parcel; nesting and vertices are bounded before shapely sees it."""
+    check_json_depth(body, limits)
+    try:
+        obj: Any = json.loads(body)
+    except RecursionError as exc:
+        raise _no_parcel("The JSON body nests too deeply", "JSON 请求体嵌套过深") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _no_parcel(f"The body is not valid JSON: {clip(exc, 200)}", "请求体不是有效的 JSON") from exc
+    check_parcel_vertices(geojson_vertices(obj), limits)
+    return parcel_from_geojson(obj)
+
+
+def _parcel_from_upload(data: bytes, filename: str, limits: Limits) -> BaseGeometry:
+    """An uploaded file → parcel: size and zip directory checked before GDAL reads it, vertices after."""
+    import shapely
+
+    check_bytes(len(data), limits.parcel_bytes, name="parcel_bytes", file=filename or None,
+                what="The uploaded parcel file", what_zh="上传的地块文件", fix=_SIMPLIFY[0], fix_zh=_SIMPLIFY[1])
+    if data[:4] == b"PK\x03\x04":
+        check_zip(data, limits, filename=filename or None, kind="zip")
+    parcel = parcel_from_file(data, filename)
+    check_parcel_vertices(int(shapely.get_num_coordinates(parcel)), limits, file=filename or None)
+    return parcel
 
 
 GDP_ITEMS = ("gdp", "GDP", "地区生产总值")

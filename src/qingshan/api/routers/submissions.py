@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from qingshan.api.deps import SettingsDep, StoreDep, known_regions, require_role
@@ -47,25 +48,37 @@ async def upload_form(
     year: Annotated[int, Form(ge=1949, le=2100, description="Reporting year 报告年份")],
     file: Annotated[UploadFile, File(description="The filled XLSX form 填好的报表")],
 ) -> SubmissionOut:
-    """Validate every cell and keep the file as a new draft version; the errors are in the response."""
-    content = await file.read()
-    d = svc.upload_form(store, user, group, year, file.filename or "form.xlsx", content,
-                        known_regions=known_regions(settings))
+    """Validate every cell and keep the file as a new draft version; the errors are in the response.
+    Files over the limits (size, decompressed size, rows) get 413. Parsed off the event loop."""
+    content = await _read(file, settings.limits.form_bytes, "form_bytes")
+    d = await run_in_threadpool(svc.upload_form, store, user, group, year, file.filename or "form.xlsx", content,
+                                known_regions=known_regions(settings), limits=settings.limits)
     return SubmissionOut.model_validate(d)
+
+
+async def _read(file: UploadFile, limit: int, name: str) -> bytes:
+    """The upload's bytes, refused (413) when it is larger than ``limit`` before it is read."""
+    from qingshan.core.limits import check_bytes
+
+    if file.size is not None:
+        check_bytes(file.size, limit, name=name, file=file.filename, what="The uploaded file", what_zh="上传的文件")
+    return await file.read()
 
 
 @router.post("/rasters", summary="Upload a raster · 上传栅格", status_code=201)
 async def upload_raster(
     store: StoreDep,
+    settings: SettingsDep,
     user: Submitter,
     variable: Annotated[str, Form(description="Canonical variable, e.g. precip 变量")],
     year: Annotated[int, Form(ge=1949, le=2100, description="Year 年份")],
     file: Annotated[UploadFile, File(description="GeoTIFF")],
 ) -> SubmissionOut:
     """Check CRS and value range (qingshan.io.rasters) and keep the raster as a new draft version."""
-    content = await file.read()
-    return SubmissionOut.model_validate(svc.upload_raster(store, user, variable, year,
-                                                          file.filename or "raster.tif", content))
+    content = await _read(file, settings.limits.upload_bytes, "upload_bytes")
+    return SubmissionOut.model_validate(await run_in_threadpool(
+        svc.upload_raster, store, user, variable, year, file.filename or "raster.tif", content,
+        limits=settings.limits))
 
 
 @router.get("/{submission_id}", summary="One submission · 填报详情")
