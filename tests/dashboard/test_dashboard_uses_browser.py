@@ -105,6 +105,7 @@ def served(example: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("uses_store")
     with sqlite3.connect(src) as a, sqlite3.connect(tmp / "store.sqlite") as b:  # the WAL too
         a.backup(b)
+    shutil.copytree(src.parent / "qingshan-data", tmp / "qingshan-data")  # the runs' sealed artifacts go with the store
     url = f"sqlite:///{tmp / 'store.sqlite'}"
     run_b, growth = _two_year_run(url, example.run_id)
     port = _free_port()
@@ -176,7 +177,8 @@ def test_change_map_and_growth_ranking_follow_the_drill_down(served: SimpleNames
     page.select_option("#view", "change")
     page.wait_for_function("() => window.qingshanDashboard.state.change && "
                            "document.querySelector('#map').dataset.ready === 'true' && "
-                           "document.querySelectorAll('#ranking-table tbody tr').length > 0")
+                           "document.querySelectorAll('#ranking-table tbody tr').length > 0 && "
+                           "document.querySelector('#ranking-table tbody tr').cells.length >= 5")  # growth columns
     assert page.input_value("#compare") == "year:2018"
     assert page.locator("#legend").inner_text().count("%") >= 2  # a diverging legend in growth %
 
@@ -232,14 +234,17 @@ def test_change_map_and_growth_ranking_follow_the_drill_down(served: SimpleNames
     assert table[0][1] == "区域" and len(table) == len(rows) + 1
     page.screenshot(path=str(ARTIFACTS / "dashboard-change-3-against-zh.png"), full_page=True)
 
-    # per km²: the counties of the city ranked by GEP per km² (from area_km2); per capita: the example
-    # has no population, and says so instead of showing numbers
+    # per km²: the counties of the city ranked by GEP per km² (from area_km2); per capita: GEP per person
+    # from the population rows of the run's statistics
     page.select_option("#view", "per_km2")
     page.wait_for_function("() => document.querySelector('#ranking-head th:nth-child(4)').textContent.includes('万元')")
     dens = [float(r[3].replace(",", "")) for r in _ranking(page)]
     assert dens == sorted(dens, reverse=True) and dens[0] > 0
-    page.select_option("#view", "per_capita")
-    sync_api.expect(page.locator("#status")).to_contain_text("人口")
+    page.select_option("#view", "per_capita")  # the example reports population (人) for every county
+    page.wait_for_function("() => { const th = document.querySelector('#ranking-head th:nth-child(5)');"
+                           " return th !== null && th.textContent.includes('元/人'); }", timeout=15_000)
+    per = [float(r[4].replace(",", "")) for r in _ranking(page)]
+    assert per == sorted(per, reverse=True) and per[-1] > 0
     assert not problems, problems
 
 
