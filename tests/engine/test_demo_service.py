@@ -19,6 +19,9 @@ def test_demo_publishes_the_run_and_creates_logins(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "demo-accountant" in result.output
     assert "http://127.0.0.1:8000/" in result.output
+    report = tmp_path / "jiangxi-2019-report.pdf"  # make demo writes the example's accounting report too
+    assert report.read_bytes()[:5] == b"%PDF-"
+    assert "jiangxi-2019-report.pdf" in result.output.replace("\n", "")
     client = TestClient(create_app(Settings(store_url=f"sqlite:///{tmp_path / 'qingshan.sqlite'}")))
     runs = client.get("/api/runs").json()  # anonymous: published runs only
     assert len(runs) == 1

@@ -228,6 +228,20 @@ def demo(
     console.print("  Dashboard 结果看板:  http://127.0.0.1:8000/      Workbench 工作台: http://127.0.0.1:8000/workbench/")
     logins = ", ".join(f"{a.username} ({a.role})" for a in accounts)
     console.print(f"  Demo logins 演示账号: {logins}; password 密码: {DEMO_PASSWORD}")
+    _demo_report(store_url, outcome.run_id, output.resolve().parent / f"{output.name}-report.pdf")
+
+
+def _demo_report(store_url: str, run_id: str, path: Path) -> None:
+    """The example's accounting report (PDF); a missing font is reported, the demo still succeeds."""
+    from qingshan.store.db import open_store
+    from qingshan.use.report.gep_report import write_gep_report
+
+    try:
+        write_gep_report(open_store(store_url), run_id, path, lang="zh")
+    except QingshanError as exc:
+        err_console.print(f"[yellow]Report not written 未生成核算报告[/]: {escape(str(exc))}", highlight=False)
+        return
+    console.print(f"  Accounting report 核算报告: {path}")
 
 
 def _register_serve() -> None:
