@@ -144,6 +144,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=3, help="seconds of load before the measured run")
+    ap.add_argument("--cache-seconds", type=float, default=1.0,
+                    help="QINGSHAN_PUBLISHED_CACHE_SECONDS of the server (0: check publication on every request)")
+    ap.add_argument("--no-access-log", action="store_true", help="serve without the per-request access log")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -152,8 +155,9 @@ def main() -> None:
     url, server = build_store(a.backend, work)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "QINGSHAN_STORE_URL": url}
-    proc = subprocess.Popen([str(QINGSHAN), "serve", "--port", str(port), "--workers", str(a.workers), "--store", url],
+    env = {**os.environ, "QINGSHAN_STORE_URL": url, "QINGSHAN_PUBLISHED_CACHE_SECONDS": str(a.cache_seconds)}
+    cmd = [str(QINGSHAN), "serve", "--port", str(port), "--workers", str(a.workers), "--store", url]
+    proc = subprocess.Popen(cmd + (["--no-access-log"] if a.no_access_log else []),
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_up(base, proc)
@@ -170,10 +174,12 @@ def main() -> None:
 
             pg_harness.release()
         shutil.rmtree(work, ignore_errors=True)
-    res.update(backend=a.backend, clients=a.clients, workers=a.workers, seconds=a.seconds,
+    res.update(backend=a.backend, clients=a.clients, workers=a.workers, seconds=a.seconds, cache_seconds=a.cache_seconds,
+               access_log=not a.no_access_log,
                machine=f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
                load_avg=os.getloadavg()[0])
-    sys.stdout.write(f"{a.backend}: {a.clients} clients, {a.workers} workers, {a.seconds} s — "
+    sys.stdout.write(f"{a.backend}: {a.clients} clients, {a.workers} workers, {a.seconds} s, "
+                     f"publication checked every {a.cache_seconds:g} s, access log {'off' if a.no_access_log else 'on'} — "
           f"{res['requests_per_s']:.0f} req/s, p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, "
           f"p99 {res['p99_ms']:.1f} ms, max {res['max_ms']:.0f} ms, errors {res['errors']:.0f} "
           f"(non-2xx {res['non2xx']:.0f})\n")

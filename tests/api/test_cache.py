@@ -127,3 +127,20 @@ def test_concurrent_misses_compute_once(own_store: str) -> None:
             assert calls > baseline
     finally:
         deps.RunView.results = original  # type: ignore[method-assign]
+
+
+def test_a_withdrawal_by_another_process_reaches_the_cache_within_its_interval(own_store: str) -> None:
+    """Another worker process withdraws (a plain UPDATE here: no in-process epoch bump): the cache serves the
+    published answer at most ``published_cache_seconds`` longer, then refuses it like the handler does."""
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    with TestClient(create_app(Settings(store_url=own_store, published_cache_seconds=0.3))) as client:
+        assert client.get(SUMMARY).status_code == 200
+        eng = create_engine(own_store)
+        with eng.begin() as conn:
+            conn.execute(text("UPDATE run_publication SET state = 'approved' WHERE run_id = :r"), {"r": RUN_ID})
+        eng.dispose()
+        time.sleep(0.4)
+        assert client.get(SUMMARY).status_code == 404

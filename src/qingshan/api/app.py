@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_optional(app, "qingshan.api.routers.parcels")
     _include_optional(app, "qingshan.api.routers.qc")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
-    app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds)
+    app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds,
+                       epoch=_publication_epoch)
     _secure(app, settings)  # outermost: CSRF first, security headers on cached answers too
     return app
 
@@ -77,6 +78,12 @@ def _secure(app: FastAPI, settings: Settings) -> None:
     add_local_docs(app, hashes)
     app.add_middleware(SecurityMiddleware, csp=content_security_policy(hashes),
                        trusted_origins=settings.trusted_origins, hsts=settings.secure_cookies)
+
+
+def _publication_epoch() -> int:
+    from qingshan.platform.jobs import publication_epoch
+
+    return publication_epoch()
 
 
 def _published_ids(app: FastAPI) -> set[str]:

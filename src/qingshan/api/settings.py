@@ -33,9 +33,10 @@ class Settings(BaseModel):
     base_configs: tuple[str, ...] = Field((), description="Run configs (TOML) an accounting may name as its base "
                                           "(`config:<file stem>` or the path), besides `example:jiangxi-2019`")
     secure_cookies: bool = Field(False, description="Send the session cookie only over HTTPS")
-    published_cache_seconds: float = Field(0.0, ge=0, description="How long a worker process trusts its copy of "
-                                           "the set of published runs (a withdrawal reaches every process "
-                                           "within this time); see qingshan.api.cache")
+    published_cache_seconds: float = Field(1.0, ge=0, description="How long a worker process trusts its copy of "
+                                           "the set of published runs (a withdrawal made by another process "
+                                           "reaches it within this time; 0: check every request); see "
+                                           "qingshan.api.cache")
     session_idle_minutes: float = Field(60, gt=0, description="A session unused this long ends (minutes)")
     session_absolute_hours: float = Field(12, gt=0, description="A session ends this long after login (hours)")
     trusted_origins: tuple[str, ...] = Field((), description="Origins besides the served host allowed to send "
@@ -56,6 +57,7 @@ class Settings(BaseModel):
                    secure_cookies=env.get("QINGSHAN_SECURE_COOKIES", "") in {"1", "true", "yes"},
                    limits=Limits.from_env(env),
                    parcel_max_km2=float(env.get("QINGSHAN_PARCEL_MAX_KM2") or 10_000.0),
+                   published_cache_seconds=float(env.get("QINGSHAN_PUBLISHED_CACHE_SECONDS") or 1.0),
                    **_session_env(env))
 
 

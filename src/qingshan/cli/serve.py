@@ -19,6 +19,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port 端口")] = 8000,
     store: Annotated[str, typer.Option(help="Results store URL 结果库地址", envvar="QINGSHAN_STORE_URL")] = DEFAULT_STORE_URL,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes 工作进程数 (about one per core)")] = 1,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
+                                             help="Log every request 记录每个请求 (costs ~10 % of throughput)")] = True,
 ) -> None:
     """Serve the results API and the map dashboard (GET / for the dashboard, /docs for the API)."""
     try:
@@ -35,17 +37,17 @@ def serve(
     store = check_store_url(store)
     check_port(host, port)
     typer.echo(f"Qingshan 青山 dashboard: http://{host}:{port}/  (API docs: /docs; store 结果库: {store})")
-    if workers == 1:
-        uvicorn.run(create_app(Settings(store_url=store)), host=host, port=port, log_level="info",
-                    server_header=False)  # no `server: uvicorn` banner
-        return
-    # Several processes: each builds the app from the environment (published runs are served from a
-    # per-process cache that checks the store's publication state on every request).
     import os
 
-    os.environ["QINGSHAN_STORE_URL"] = store
+    os.environ["QINGSHAN_STORE_URL"] = store  # the settings (limits, sessions, cache) come from the environment
+    if workers == 1:
+        uvicorn.run(create_app(Settings.from_env()), host=host, port=port, log_level="info",
+                    server_header=False, access_log=access_log)  # no `server: uvicorn` banner
+        return
+    # Several processes: each builds the app from the environment (published runs are served from a
+    # per-process cache; see qingshan.api.cache).
     uvicorn.run("qingshan.api.app:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level="warning", server_header=False)
+                log_level="warning", server_header=False, access_log=access_log)
 
 
 def check_port(host: str, port: int) -> None:

@@ -502,6 +502,16 @@ def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, a
         if action == "approve" and (provenance or {}).get("qc") is not None:
             details["acknowledge_qc"] = True
         record(s, actor, f"run.{action}", "run", run_id, details)
+    _PUBLICATION_EPOCH[0] += 1  # this process's caches of published runs refresh at once (qingshan.api.cache)
     out = publication_of(factory, run_id)
     assert out is not None
     return out
+
+
+_PUBLICATION_EPOCH = [0]
+
+
+def publication_epoch() -> int:
+    """A number that changes whenever this process changes a run's publication (other processes' changes
+    are seen by the caches within their refresh interval)."""
+    return _PUBLICATION_EPOCH[0]
