@@ -77,11 +77,12 @@ def build_store(backend: str, work: Path) -> tuple[str, object | None]:
         import pg_harness
 
         server = pg_harness.acquire()
-        url = server.url(server.create_database())
+        url = server.create_database()  # returns the URL of the new database
     else:
         url = f"sqlite:///{work / 'qingshan.sqlite'}"
     cfg = load_config(example_config())
-    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": work / "out", "store": None})})
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"output": work / "out", "store": None,
+                                                                   "data_dir": work / "qingshan-data"})})
     outcome = account(cfg, store_url=url)
     load_into_service(open_store(url), outcome.run_id)
     return url, server
@@ -155,7 +156,7 @@ def main() -> None:
     url, server = build_store(a.backend, work)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "QINGSHAN_STORE_URL": url, "QINGSHAN_PUBLISHED_CACHE_SECONDS": str(a.cache_seconds)}
+    env = {**os.environ, "QINGSHAN_STORE_URL": url, "QINGSHAN_DATA_DIR": str(work / "qingshan-data"), "QINGSHAN_PUBLISHED_CACHE_SECONDS": str(a.cache_seconds)}
     cmd = [str(QINGSHAN), "serve", "--port", str(port), "--workers", str(a.workers), "--store", url]
     proc = subprocess.Popen(cmd + (["--no-access-log"] if a.no_access_log else []),
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
