@@ -147,6 +147,10 @@ def test_worker_killed_mid_job_is_repaired_requeued_and_resumed_identically(stor
         requeues = {e.object_id: (e.details or {}).get("worker")
                     for e in s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "job.requeue"))}
     assert requeues == {killed["id"]: job["worker"], other["id"]: "other-host:1"}
+    with factory() as s:  # nothing committed before the kill is lost
+        trail = list(s.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_id == killed["id"])
+                               .order_by(AuditEntry.id)))
+    assert trail == ["job.request", "job.start", "job.requeue", "job.start", "job.succeed"]
     resumed, fresh = jobs.get_job(factory, killed["id"]), jobs.get_job(factory, other["id"])
     assert (resumed["status"], fresh["status"]) == ("succeeded", "succeeded"), (resumed, fresh)
     assert resumed["run_id"] not in (None, run_id)
