@@ -116,3 +116,23 @@ def test_workbook_unit_wan_yuan_scales_values_only(tmp_path: Path) -> None:
     assert workbook_unit({}) == "亿元"
     with pytest.raises(ConfigError, match="workbook unit"):
         workbook_unit({"workbook_unit": "元"})
+
+
+def test_workbook_unit_option_is_checked_when_the_config_is_read(tmp_path: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    from qingshan.engine.config import load_config
+
+    with pytest.raises(ConfigError, match="workbook_unit"):
+        load_config(write_config(tmp_path, options={"workbook_unit": "元"}))
+
+
+def test_run_with_workbook_unit_wan_yuan(tmp_path: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account
+
+    out = account(load_config(write_config(tmp_path, options={"workbook_unit": "万元"})))
+    ws = openpyxl.load_workbook(out.output_dir / "gep_accounts.xlsx")[f"GEP总表 {PROVINCE} 2019"]
+    assert "万元" in str(ws["A2"].value) and "亿元" not in str(ws["A2"].value)
+    res = out.results
+    gep = res.loc[(res["region_code"] == PROVINCE) & (res["year"] == 2019), "value"].sum()
+    last = list(ws.iter_rows(min_row=HEAD_ROWS + 2, values_only=True))[-1]
+    assert last[0] == "生态产品总值 GEP" and last[4] == pytest.approx(gep / 1e4, rel=1e-12)
