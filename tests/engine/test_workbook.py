@@ -62,6 +62,10 @@ def test_value_cells_have_formats_not_general(book, example_run) -> None:  # typ
     value = _sheet(book, "价值量 Value 2019")
     gep_col = _header(value).index("GEP") + 1
     assert value.cell(row=HEAD_ROWS + 2, column=gep_col).number_format == "#,##0.00"
+    detail = book["明细 Detail"]  # the finding: 108059583799.9971 in a General cell
+    cny = _header(detail).index("value") + 1
+    assert detail.cell(row=HEAD_ROWS + 2, column=cny).number_format == "#,##0.00"
+    assert "元 CNY" in str(detail["A2"].value)
 
 
 def test_every_table_sheet_is_frozen_and_fitted(book) -> None:  # type: ignore[no-untyped-def]

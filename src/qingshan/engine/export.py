@@ -258,9 +258,11 @@ PROVENANCE_SHEET = "来源 Provenance"
 _PROV_SECTIONS = {"parameters": "参数 Parameters", "prices": "价格 Prices", "methods": "方法 Methods",
                   "input_hashes": "输入文件 Input files (SHA-256)", "emission_caps": "排放上限 Emission caps",
                   "code": "代码版本 Code version", "notices": "提示 Notices"}
-_PROV_KEYS = {"run_id": "运行编号 Run id", "content_hash": "内容哈希 Content hash", "code": "代码版本 Code version",
-              "qingshan_version": "青山版本 Qingshan version", "profile": "方法配置 Profile", "started": "开始时间 Started",
-              "seconds": "用时 Seconds", "base_year": "可比价基年 Base year", "deflator": "价格指数 Deflator"}
+_PROV_KEYS = {"run_id": "运行编号 Run id", "content_hash": "内容哈希 Content hash", "profile": "方法配置 Profile",
+              "code": "代码版本 Code version", "started": "开始时间 Started", "seconds": "用时 Seconds",
+              "qingshan_version": "青山版本 Qingshan version", "python": "Python 版本 Python",
+              "command": "命令 Command", "example": "示例数据 Example data", "base_year": "可比价基年 Base year",
+              "deflator": "价格指数 Deflator"}  # key/value rows first, in this order
 
 
 def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
@@ -269,8 +271,11 @@ def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
     ws.cell(row=2, column=1, value="full record: provenance.json 完整记录见 provenance.json").font = Font(italic=True, size=9)
     rows: list[list[Any]] = []
     tables: list[tuple[str, list[str], list[list[Any]]]] = []
-    for key, value in provenance.items():
-        if key == "qc":
+    first = [k for k in _PROV_KEYS if k in provenance]
+    for key, value in [(k, provenance[k]) for k in first] + [(k, v) for k, v in provenance.items() if k not in first]:
+        if key in _PROV_KEYS:
+            rows += _kv_rows(_PROV_KEYS[key], value)
+        elif key == "qc":
             rows.append(["质量控制 QC", f"see sheet 见工作表 {QC_SHEET}"])
         elif key == "parameters" and isinstance(value, dict):
             tables.append(("参数 Parameters", ["参数 Parameter", "值 Value", "单位 Unit", "来源 Source", "可信度 Certainty"],
@@ -281,7 +286,7 @@ def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
         elif isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
             tables.append((_PROV_SECTIONS.get(key, key), ["项目 Item", "值 Value"], [[k, v] for k, v in value.items()]))
         else:
-            rows += _kv_rows(_PROV_KEYS.get(key, key), value)
+            rows += _kv_rows(key, value)
     nxt = write_rows(ws, 4, "运行 Run", ["项目 Key", "值 Value"], rows)
     for heading, header, body in tables:
         nxt = write_rows(ws, nxt, heading, header, body)
