@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from qingshan.cli import app
 from qingshan.engine.value import gbt2260_ancestors
+from qingshan.engine.workbook import HEAD_ROWS
 
 HEADER = "region_code,region_name,year,indicator,component,ecosystem,quantity,unit\n"
 PARAMS = (
@@ -163,7 +164,7 @@ def test_all_ecosystem_is_not_broken_down(tmp_path: Path) -> None:
     df = _results(tmp_path)
     assert set(df["ecosystem"]) == {"all"}
     eco_sheets = [s for s in pd.ExcelFile(tmp_path / "out" / "gep_accounts.xlsx").sheet_names if s.startswith("生态系统")]
-    eco = pd.read_excel(tmp_path / "out" / "gep_accounts.xlsx", sheet_name=eco_sheets[0])
+    eco = pd.read_excel(tmp_path / "out" / "gep_accounts.xlsx", sheet_name=eco_sheets[0], header=HEAD_ROWS)
     assert "未分生态系统 not broken down" in eco.columns
     assert not any("other" in str(c) for c in eco.columns)
 
@@ -335,9 +336,9 @@ def test_value_by_forest_subtype_rolls_up(tmp_path: Path) -> None:
     assert set(df["ecosystem"]) == {"forest.coniferous", "forest.bamboo"}
     xlsx = tmp_path / "out" / "gep_accounts.xlsx"
     sheets = pd.ExcelFile(xlsx).sheet_names
-    eco = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统 ")))
+    eco = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统 ")), header=HEAD_ROWS)
     assert eco["森林 forest"].iloc[0] == pytest.approx(5000 / 1e8)  # rolled up: (3 + 2) m3 × 1000 元
-    sub = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统细分")))
+    sub = pd.read_excel(xlsx, sheet_name=next(s for s in sheets if s.startswith("生态系统细分")), header=HEAD_ROWS)
     assert sub["竹林 forest.bamboo"].iloc[0] == pytest.approx(2000 / 1e8)
 
 

@@ -112,6 +112,13 @@ class RunConfig(_Strict):
                 raise ValueError(f"unknown input '{key}' (use 'crs' or one of: {', '.join(sorted(VARIABLES))})")
         return v
 
+    @field_validator("options")
+    @classmethod
+    def _workbook_unit(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if str(v.get("workbook_unit", "亿元")) not in ("亿元", "万元"):  # engine.workbook.WORKBOOK_UNITS
+            raise ValueError(f"workbook_unit must be 亿元 or 万元 (工作簿单位应为 亿元 或 万元), got '{v['workbook_unit']}'")
+        return v
+
     def input_path(self, name: str, year: int) -> Path:
         """Path of raster input ``name`` for ``year``."""
         return Path(self.inputs[name].replace("{year}", str(year)))

@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from openpyxl.styles import Font
 
 from qingshan.aggregate.regions import LEVELS, RegionSet
 from qingshan.core.grid import Grid
@@ -23,6 +24,16 @@ from qingshan.core.params import ecosystem_label, top_ecosystem
 from qingshan.core.spec import CATEGORY_ZH, Category
 from qingshan.engine.config import RunConfig
 from qingshan.engine.qc import report_rows, write_report_files
+from qingshan.engine.workbook import (
+    HEAD_ROWS,
+    WORKBOOK_UNITS,
+    fit_widths,
+    number_format_for,
+    style_table,
+    unit_text,
+    workbook_unit,
+    write_rows,
+)
 from qingshan.indicators import registry
 from qingshan.io.rasters import ACCOUNTED_SCOPE, write_cog
 
@@ -48,7 +59,8 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
         final.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest if dest is not None else Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     base_year = int(provenance.get("base_year", 0) or config.run.base_year or config.run.years[0])
-    files = export_tables(results, regions, tmp, base_year=base_year, provenance={**provenance, "run_id": run_id})
+    files = export_tables(results, regions, tmp, base_year=base_year, provenance={**provenance, "run_id": run_id},
+                          unit=workbook_unit(config.options))
     files.append(_write_gpkg(results, regions, tmp / "regions.gpkg"))
     if grid is not None:
         for year, comps in layers.items():
@@ -71,8 +83,8 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
 
 
 def export_tables(results: pd.DataFrame, regions: RegionSet | None, out: Path, *, base_year: int,
-                  provenance: dict[str, Any]) -> list[Path]:
-    """CSV, XLSX and provenance JSON (shared by ``account`` and ``value``)."""
+                  provenance: dict[str, Any], unit: str = "亿元") -> list[Path]:
+    """CSV, XLSX and provenance JSON (shared by ``account`` and ``value``); ``unit``: the workbook's value unit."""
     out.mkdir(parents=True, exist_ok=True)
     named = _with_names(results, regions)
     csv = out / "results.csv"
@@ -80,7 +92,7 @@ def export_tables(results: pd.DataFrame, regions: RegionSet | None, out: Path, *
     prov = out / "provenance.json"
     prov.write_text(json.dumps(provenance, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     xlsx = out / "gep_accounts.xlsx"
-    _write_xlsx(named, xlsx, base_year=base_year, provenance=provenance)
+    _write_xlsx(named, xlsx, base_year=base_year, provenance=provenance, unit=unit)
     files = [csv, xlsx, prov]
     if isinstance(provenance.get("qc"), dict):
         files += write_report_files(provenance["qc"], out, str(provenance.get("run_id", "")))
@@ -101,8 +113,11 @@ def _with_names(results: pd.DataFrame, regions: RegionSet | None) -> pd.DataFram
     return df
 
 
-def summary_table(named: pd.DataFrame, region_code: str, year: int) -> pd.DataFrame:
-    """GEP summary of one region and year: one row per indicator, class subtotals and GEP."""
+def summary_table(named: pd.DataFrame, region_code: str, year: int, *, scale: float = YI) -> pd.DataFrame:
+    """GEP summary of one region and year: one row per indicator, class subtotals and GEP.
+
+    Values in CNY / ``scale`` (亿元 by default, the workbook's unit line names it); shares in percent.
+    """
     reg = registry()
     sub = named[(named["region_code"] == region_code) & (named["year"] == year)]
     rows = []
@@ -119,18 +134,18 @@ def summary_table(named: pd.DataFrame, region_code: str, year: int) -> pd.DataFr
                 "指标 Indicator": f"{spec.name_zh} {spec.name_en}",
                 "实物量 Quantity": qty,
                 "单位 Unit": units[0] if len(units) == 1 else "(several)",
-                "价值量 Value (亿元)": v / YI,
-                "可比价值量 Comparable (亿元)": grp["value_comparable"].sum(skipna=True) / YI,
-                "占总比 Share of GEP (%)": 100 * v / total if total else np.nan,
+                "价值量 Value": v / scale,
+                "可比价值量 Comparable": grp["value_comparable"].sum(skipna=True) / scale,
+                "占总比 Share of GEP": 100 * v / total if total else np.nan,
             })
         cv = cat_rows["value"].sum(skipna=True)
         rows.append({"类别 Category": f"{CATEGORY_ZH[cat]}小计 {cat.value} subtotal", "指标 Indicator": "",
-                     "价值量 Value (亿元)": cv / YI,
-                     "可比价值量 Comparable (亿元)": cat_rows["value_comparable"].sum(skipna=True) / YI,
-                     "占总比 Share of GEP (%)": 100 * cv / total if total else np.nan})
-    rows.append({"类别 Category": "生态产品总值 GEP", "价值量 Value (亿元)": total / YI,
-                 "可比价值量 Comparable (亿元)": sub["value_comparable"].sum(skipna=True) / YI,
-                 "占总比 Share of GEP (%)": 100.0 if total else np.nan})
+                     "价值量 Value": cv / scale,
+                     "可比价值量 Comparable": cat_rows["value_comparable"].sum(skipna=True) / scale,
+                     "占总比 Share of GEP": 100 * cv / total if total else np.nan})
+    rows.append({"类别 Category": "生态产品总值 GEP", "价值量 Value": total / scale,
+                 "可比价值量 Comparable": sub["value_comparable"].sum(skipna=True) / scale,
+                 "占总比 Share of GEP": 100.0 if total else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -145,42 +160,155 @@ def _pivot(named: pd.DataFrame, column: str, year: int, scale: float) -> pd.Data
     return p.sort_values(["_o", "region_code"]).drop(columns="_o")
 
 
-def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: dict[str, Any]) -> None:
+def _physical(named: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Quantities by indicator and component (rows, with their unit) and region (columns, by level)."""
+    sub = named[named["year"] == year]
+    p = sub.pivot_table(index=["indicator_zh", "component", "unit"], columns="region_code", values="quantity",
+                        aggfunc="sum", sort=False)
+    first = sub.drop_duplicates("region_code").set_index("region_code")
+    order = {lvl: i for i, lvl in enumerate(LEVELS)}
+    codes = sorted(p.columns, key=lambda c: (order.get(first.at[c, "level"], 9), str(c)))
+    p = p[codes]
+    p.columns = [f"{first.at[c, 'region_name']} {c}".strip() for c in codes]
+    p.index.names = ["指标 Indicator", "组分 Component", "单位 Unit"]
+    return p.reset_index()
+
+
+def _region_label(named: pd.DataFrame, roots: list[str]) -> str:
+    names = named.drop_duplicates("region_code").set_index("region_code")["region_name"]
+    return "、".join(str(names.get(c) or c) for c in roots[:3])
+
+
+_HEADERS = {"region_code": "地区代码 Region code", "region_name": "地区 Region", "level": "级别 Level",
+            "indicator_zh": "指标 Indicator"}
+
+
+def _put(xw: Any, df: pd.DataFrame, sheet: str, title: str, note: str, key_cols: int, *, raw: bool = False) -> None:
+    """One table sheet: title, note, then ``df`` with its header frozen, formats and widths.
+
+    ``raw``: keep the data column names (the detail sheet mirrors results.csv).
+    """
+    sheet = sheet[:31]
+    df = df if raw else df.rename(columns=_HEADERS)
+    df.to_excel(xw, sheet_name=sheet, index=False, startrow=HEAD_ROWS)
+    formats = {j: number_format_for(str(c), df[c].dropna().tolist()[:500]) for j, c in enumerate(df.columns, 1)}
+    style_table(xw.sheets[sheet], title=title, note=note, header_row=HEAD_ROWS + 1, key_cols=key_cols, formats=formats)
+
+
+def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: dict[str, Any],
+                unit: str = "亿元") -> None:
+    scale = WORKBOOK_UNITS[unit]
     years = sorted(int(y) for y in named["year"].unique())
     roots = sorted(named.loc[named["level"] == _top_level(named), "region_code"].unique())
+    label = _region_label(named, roots)
+    u = unit_text(unit)
+
+    def note(y: int, what: str) -> str:
+        return (f"核算区域 Region: {label} ({'、'.join(roots[:3])}) · 核算年份 Year: {y} · 价格基准 Price base: "
+                f"{what} · 单位 Unit: {u}")
+
+    current = "当年价 current prices"
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for y in years:
             for code in roots[:3]:
-                summary_table(named, code, y).to_excel(xw, sheet_name=f"GEP总表 {code} {y}"[:31], index=False)
+                name = _region_label(named, [code])
+                _put(xw, summary_table(named, code, y, scale=scale), f"GEP总表 {code} {y}",
+                     f"{name} {y} 年生态产品总值核算表 (GEP summary)",
+                     f"核算区域 Region: {name} ({code}) · 核算年份 Year: {y} · 价格基准 Price base: 价值量 {current} "
+                     f"{y}; 可比价值量 comparable at {base_year} prices · 单位 Unit: 价值量 {u}; "
+                     "实物量见单位列 quantities in the unit column", 2)
         for y in years:
-            _pivot(named, "value", y, 1e8).to_excel(xw, sheet_name=f"价值量 Value {y} 亿元"[:31], index=False)
-            _pivot(named, "value_comparable", y, 1e8).to_excel(xw, sheet_name=f"可比价 {base_year}价 {y}"[:31], index=False)
-            phys = named[named["year"] == y].pivot_table(index=["region_code", "region_name", "level"],
-                                                         columns=["indicator_zh", "component", "unit"], values="quantity", aggfunc="sum")
-            phys.columns = [f"{a}/{b} [{c}]" for a, b, c in phys.columns]
-            phys.reset_index().to_excel(xw, sheet_name=f"实物量 Physical {y}"[:31], index=False)
-            _write_ecosystem_sheets(xw, named[(named["year"] == y) & named["region_code"].isin(roots)], y)
-        named.to_excel(xw, sheet_name="明细 Detail", index=False)
+            _put(xw, _pivot(named, "value", y, scale), f"价值量 Value {y} {unit}",
+                 f"{label} {y} 年生态产品价值量表（分区域） (GEP value by sub-region)", note(y, f"{current} {y}"), 3)
+            _put(xw, _pivot(named, "value_comparable", y, scale), f"可比价 {base_year}价 {y}",
+                 f"{label} {y} 年生态产品可比价值量表（{base_year}年价） (comparable value by sub-region)",
+                 note(y, f"可比价 {base_year} 年价 comparable at {base_year} prices"), 3)
+            _put(xw, _physical(named, y), f"实物量 Physical {y}",
+                 f"{label} {y} 年生态产品实物量表 (physical quantities by indicator and sub-region)",
+                 f"核算区域 Region: {label} · 核算年份 Year: {y} · 单位 Unit: 见单位列 in the unit column", 3)
+            _write_ecosystem_sheets(xw, named[(named["year"] == y) & named["region_code"].isin(roots)], y,
+                                    scale=scale, label=label, note=note(y, f"{current} {y}"))
+        _put(xw, named, "明细 Detail", f"{label} 生态产品核算明细 (all result rows)",
+             "价值量 value, value_comparable: 元 CNY (not scaled); 实物量 quantity: 见 unit 列 in column unit; "
+             f"value_comparable at {base_year} prices", 5, raw=True)
         if isinstance(provenance.get("qc"), dict):
             pd.DataFrame(report_rows(provenance["qc"]), columns=["部分 Section", "项目 Item", "说明 Detail"]).to_excel(
                 xw, sheet_name=QC_SHEET, index=False)
-        pd.DataFrame(
-            [(k, _cell_text(v)) for k, v in provenance.items()], columns=["key", "value"]
-        ).to_excel(xw, sheet_name="来源 Provenance", index=False)
+            style_table(xw.sheets[QC_SHEET], title=None, note=None, header_row=1, key_cols=0, formats={})
+        _write_provenance(xw.book.create_sheet(PROVENANCE_SHEET), provenance)
 
 
-def _write_ecosystem_sheets(xw: Any, sub: pd.DataFrame, year: int) -> None:
+def _write_ecosystem_sheets(xw: Any, sub: pd.DataFrame, year: int, *, scale: float, label: str, note: str) -> None:
     """Value by first-level ecosystem (second-level rows rolled up), and by subtype when any is given."""
     def pivot(df: pd.DataFrame) -> pd.DataFrame:
-        p = df.pivot_table(index=["region_code", "indicator_zh"], columns="ecosystem", values="value", aggfunc="sum") / 1e8
+        p = df.pivot_table(index=["region_code", "indicator_zh"], columns="ecosystem", values="value",
+                           aggfunc="sum") / scale
         p.columns = [ecosystem_label(str(c)) for c in p.columns]
         return p.reset_index()
 
-    pivot(sub.assign(ecosystem=sub["ecosystem"].map(top_ecosystem))).to_excel(
-        xw, sheet_name=f"生态系统 Ecosystem {year}"[:31], index=False)
+    _put(xw, pivot(sub.assign(ecosystem=sub["ecosystem"].map(top_ecosystem))), f"生态系统 Ecosystem {year}",
+         f"{label} {year} 年生态产品价值量表（分生态系统类型） (value by ecosystem type)", note, 2)
     detailed = sub[sub["ecosystem"] != sub["ecosystem"].map(top_ecosystem)]
     if not detailed.empty:
-        pivot(detailed).to_excel(xw, sheet_name=f"生态系统细分 Subtype {year}"[:31], index=False)
+        _put(xw, pivot(detailed), f"生态系统细分 Subtype {year}",
+             f"{label} {year} 年生态产品价值量表（分生态系统细类） (value by ecosystem subtype)", note, 2)
+
+
+PROVENANCE_SHEET = "来源 Provenance"
+_PROV_SECTIONS = {"parameters": "参数 Parameters", "prices": "价格 Prices", "methods": "方法 Methods",
+                  "input_hashes": "输入文件 Input files (SHA-256)", "emission_caps": "排放上限 Emission caps",
+                  "code": "代码版本 Code version", "notices": "提示 Notices"}
+_PROV_KEYS = {"run_id": "运行编号 Run id", "content_hash": "内容哈希 Content hash", "profile": "方法配置 Profile",
+              "code": "代码版本 Code version", "started": "开始时间 Started", "seconds": "用时 Seconds",
+              "qingshan_version": "青山版本 Qingshan version", "python": "Python 版本 Python",
+              "command": "命令 Command", "example": "示例数据 Example data", "base_year": "可比价基年 Base year",
+              "deflator": "价格指数 Deflator"}  # key/value rows first, in this order
+
+
+def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
+    """Key/value rows, then one row per method, input file, parameter and price (no JSON in cells)."""
+    ws.cell(row=1, column=1, value="核算来源 Provenance of the run").font = Font(bold=True, size=14)
+    ws.cell(row=2, column=1, value="full record: provenance.json 完整记录见 provenance.json").font = Font(italic=True, size=9)
+    rows: list[list[Any]] = []
+    tables: list[tuple[str, list[str], list[list[Any]]]] = []
+    first = [k for k in _PROV_KEYS if k in provenance]
+    for key, value in [(k, provenance[k]) for k in first] + [(k, v) for k, v in provenance.items() if k not in first]:
+        if key in _PROV_KEYS:
+            rows += _kv_rows(_PROV_KEYS[key], value)
+        elif key == "qc":
+            rows.append(["质量控制 QC", f"see sheet 见工作表 {QC_SHEET}"])
+        elif key == "parameters" and isinstance(value, dict):
+            tables.append(("参数 Parameters", ["参数 Parameter", "值 Value", "单位 Unit", "来源 Source", "可信度 Certainty"],
+                           [[k, *_fields(v, ("value", "unit", "source", "certainty"))] for k, v in value.items()]))
+        elif isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            cols = list(dict.fromkeys(c for r in value for c in r))
+            tables.append((_PROV_SECTIONS.get(key, key), cols, [[_cell_text(r.get(c)) for c in cols] for r in value]))
+        elif isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
+            tables.append((_PROV_SECTIONS.get(key, key), ["项目 Item", "值 Value"], [[k, v] for k, v in value.items()]))
+        else:
+            rows += _kv_rows(key, value)
+    nxt = write_rows(ws, 4, "运行 Run", ["项目 Key", "值 Value"], rows)
+    for heading, header, body in tables:
+        nxt = write_rows(ws, nxt, heading, header, body)
+    fit_widths(ws, 4)
+    ws.freeze_panes = "B1"
+
+
+def _kv_rows(name: str, value: object) -> list[list[Any]]:
+    """Key/value rows of a nested value: a dict becomes one row per entry (``name · key``)."""
+    if isinstance(value, dict):
+        return [r for k, v in value.items() for r in _kv_rows(f"{name} · {k}", v)]
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return [[name, "; ".join(str(v) for v in value)]]
+    return [[name, _cell_text(value)]]
+
+
+def _fields(value: object, names: tuple[str, ...]) -> list[Any]:
+    if isinstance(value, dict):
+        return [_cell_text(value.get(n)) for n in names]
+    if isinstance(value, list | tuple):  # [value, unit]
+        return [_cell_text(v) for v in value][: len(names)] + [None] * (len(names) - len(value))
+    return [value] + [None] * (len(names) - 1)
 
 
 XLSX_CELL_MAX = 32_000  # Excel holds at most 32 767 characters in a cell
