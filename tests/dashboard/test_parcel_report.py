@@ -49,6 +49,15 @@ def test_cli_parcel_report_states_the_values_and_how_to_reproduce(example: Simpl
     assert example.run_id in text
     assert str(run.content_hash) in text
     assert parcel_sha256(geom) in text
+    # rendered: every page has ink, the map page shows the parcel in red over the green counties
+    import numpy as np
+    from PIL import Image
+
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(out), str(tmp_path / "page")], check=True)
+    pages = [np.asarray(Image.open(p).convert("RGB")).astype(int) for p in sorted(tmp_path.glob("page-*.png"))]
+    assert pages and min(float((pg.sum(axis=2) < 600).mean()) for pg in pages) > 0.002
+    red = max(int(((pg[..., 0] > pg[..., 1] + 60) & (pg[..., 0] > pg[..., 2] + 60)).sum()) for pg in pages)
+    assert red > 50
 
 
 def test_api_parcel_report_pdf_in_english(client: TestClient, example: SimpleNamespace) -> None:
