@@ -19,6 +19,7 @@ def test_demo_publishes_the_run_and_creates_logins(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "demo-accountant" in result.output
     assert "http://127.0.0.1:8000/" in result.output
+    assert "29,040.66" in result.output and "jiangxi-2019.md" in result.output  # the published figure beside it
     report = tmp_path / "jiangxi-2019-report.pdf"  # make demo writes the example's accounting report too
     assert report.read_bytes()[:5] == b"%PDF-"
     assert "jiangxi-2019-report.pdf" in result.output.replace("\n", "")

@@ -222,6 +222,7 @@ def demo(
     store_url = f"sqlite:///{output.resolve().parent / 'qingshan.sqlite'}"
     outcome = run_with_progress(cfg, store_url)
     print_summary(outcome, console)
+    _compare_with_published(outcome)
     accounts = load_into_service(open_store(store_url), outcome.run_id)
     console.print("\n[bold]Loaded into the service 已载入平台[/]: the run is published (已发布).")
     console.print(f"  Start it 启动服务:  .venv/bin/qingshan serve --store {store_url}   (or: make serve)")
@@ -229,6 +230,24 @@ def demo(
     logins = ", ".join(f"{a.username} ({a.role})" for a in accounts)
     console.print(f"  Demo logins 演示账号: {logins}; password 密码: {DEMO_PASSWORD}")
     _demo_report(store_url, outcome.run_id, output.resolve().parent / f"{output.name}-report.pdf")
+
+
+def _compare_with_published(outcome: Any) -> None:
+    """The example's GEP beside Jiangxi's published 2019 figure (the example's inputs are approximations)."""
+    import csv
+
+    from qingshan.examples import example_config
+
+    published = Path(example_config()).parent / "published_gep_2019.csv"
+    with published.open(encoding="utf-8") as f:
+        rows = {r["indicator"]: float(r["value"]) for r in csv.DictReader(f)}
+    res = outcome.results
+    gep = res.loc[(res["region_code"] == "360000") & (res["year"] == 2019), "value"].sum() / 1e8
+    console.print(f"\n[bold yellow]Example data 示例数据[/]: GEP {gep:,.2f} 亿元 here; Jiangxi's published 2019 GEP is "
+                  f"{rows['gep_total']:,.2f} 亿元 (provisioning {rows['gep_share_material_products']} %, regulating "
+                  f"{rows['gep_share_regulating_services']} %, cultural {rows['gep_share_cultural_services']} %). "
+                  "The example's inputs are partly approximations; docs/jiangxi-2019.md explains every difference. "
+                  "示例的部分输入为近似值，与江西省公布值的差异及原因见 docs/jiangxi-2019.md。")
 
 
 def _demo_report(store_url: str, run_id: str, path: Path) -> None:
