@@ -167,9 +167,40 @@ def parcel(
         console.print(f"Report 评估报告: {path}")
 
 
+def uncertainty(
+    run: Annotated[str, typer.Argument(help="Run id 核算编号")],
+    distributions: Annotated[Path, typer.Option("--distributions", help="Price distributions CSV 价格分布表")],
+    draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws 抽样次数")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed 随机种子")] = 0,
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the intervals (.csv or .xlsx)")] = None,
+    store: StoreOpt = DEFAULT_STORE_URL,
+) -> None:
+    """Price uncertainty of a stored run: 5–95 % intervals of every total and a Sobol ranking of GEP 不确定性分析."""
+    from qingshan.store.db import open_store
+    from qingshan.use.uncertainty import read_distributions, run_uncertainty
+
+    console = Console()
+    res = run_uncertainty(open_store(store), run, read_distributions(distributions), draws=draws, seed=seed, year=year)
+    iv = res.intervals
+    g = iv[(iv["region_code"] == res.region) & (iv["indicator"] == "GEP")].iloc[0]
+    console.print(f"GEP {res.region} {res.year} (亿元): run 核算 {g['value'] / YI:,.2f}; mean 均值 {g['mean'] / YI:,.2f}; "
+                  f"5–95 % [{g['p5'] / YI:,.2f}, {g['p95'] / YI:,.2f}]; median 中位数 {g['p50'] / YI:,.2f} "
+                  f"({draws} draws 次, seed {seed})")
+    t = Table(title="Sobol sensitivity of GEP GEP 敏感性 (Sobol)")
+    for col in ("key 价格", "S1 一阶", "ST 总效应"):
+        t.add_column(col, justify="right")
+    for r in res.sensitivity.head(10).itertuples():
+        t.add_row(str(r.key), f"{r.S1:.3f}", f"{r.ST:.3f}")
+    console.print(t)
+    if output is not None:
+        _write(iv, output, console)
+
+
 def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
     """Add the commands to the main ``qingshan`` app."""
     app.command(name="change", help="GEP change between years or runs 变化分析.")(friendly(change))
     app.command(name="compensate", help="Split an eco-compensation fund 生态补偿分配.")(friendly(compensate))
     app.command(name="report", help="The GEP accounting report (PDF/DOCX) 核算报告.")(friendly(report))
     app.command(name="parcel", help="Value a parcel, with its PDF report 地块价值评估.")(friendly(parcel))
+    app.command(name="uncertainty", help="Price uncertainty: intervals and Sobol ranking 不确定性分析.")(friendly(uncertainty))

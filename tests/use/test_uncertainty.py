@@ -1,0 +1,156 @@
+"""Price uncertainty of a stored run (issue 10, item 2, first slice): Monte Carlo intervals and Sobol ranking.
+
+The store is tests/use/conftest.py's: in 2019 county A values 1.2e8 m3 at 7 元/m3 and county B
+5e7 m3 at 6 元/m3 (key ``reservoir_capacity_cost``), so GEP(P) = 8.4e8 + 3e8 = 11.4e8 元.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from qingshan.cli import app
+from qingshan.core.errors import ConfigError
+from qingshan.use.uncertainty import Distribution, read_distributions, run_uncertainty, sobol
+
+KEY = "reservoir_capacity_cost"
+Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+def _dists(rows: list[tuple[str, str, float, float, float | None]]) -> list[Distribution]:
+    return read_distributions([{"key": k, "kind": kind, "a": a, "b": b, "c": c, "source": "test"} for k, kind, a, b, c in rows])
+
+
+NORMAL = [(f"{KEY}@2019@A", "normal", 7.0, 0.7, None), (f"{KEY}@2019@B", "normal", 6.0, 1.2, None)]
+
+
+def test_fixed_seed_gives_identical_intervals_and_another_seed_does_not(use_store: SimpleNamespace) -> None:
+    d = _dists(NORMAL)
+    one = run_uncertainty(use_store.factory, use_store.run, d, draws=500, seed=42, sobol_n=64)
+    two = run_uncertainty(use_store.factory, use_store.run, d, draws=500, seed=42, sobol_n=64)
+    pd.testing.assert_frame_equal(one.intervals, two.intervals)
+    pd.testing.assert_frame_equal(one.sensitivity, two.sensitivity)
+    other = run_uncertainty(use_store.factory, use_store.run, d, draws=500, seed=43, sobol_n=64)
+    assert not np.array_equal(one.intervals["p5"], other.intervals["p5"])
+
+
+def test_zero_width_distributions_give_exactly_the_run(use_store: SimpleNamespace) -> None:
+    d = _dists([(f"{KEY}@2019@A", "uniform", 7.0, 7.0, None), (f"{KEY}@2019@B", "normal", 6.0, 0.0, None)])
+    res = run_uncertainty(use_store.factory, use_store.run, d, draws=200, seed=1, sobol_n=64)
+    iv = res.intervals
+    for col in ("mean", "p5", "p50", "p95"):
+        np.testing.assert_array_equal(iv[col].to_numpy(), iv["value"].to_numpy())
+    got = iv.set_index(["region_code", "indicator"])["value"]
+    assert got[("P", "GEP")] == 11.4e8 and got[("A", "GEP")] == 8.4e8 and got[("B", "water_conservation")] == 3e8
+    assert (res.sensitivity[["S1", "ST"]] == 0).all().all()
+
+
+def test_linear_case_matches_the_analytic_interval(use_store: SimpleNamespace) -> None:
+    res = run_uncertainty(use_store.factory, use_store.run, _dists(NORMAL), draws=20000, seed=7, sobol_n=1024)
+    iv = res.intervals.set_index(["region_code", "indicator"])
+    var_a, var_b = (1.2e8 * 0.7) ** 2, (5e7 * 1.2) ** 2
+    sd = math.sqrt(var_a + var_b)
+    g = iv.loc[("P", "GEP")]
+    # Monte Carlo standard error of a 5 % quantile is ≈ 0.015 sd at 20 000 draws; allow 0.05 sd
+    assert g["p5"] == pytest.approx(11.4e8 - Z95 * sd, abs=0.05 * sd)
+    assert g["p95"] == pytest.approx(11.4e8 + Z95 * sd, abs=0.05 * sd)
+    assert g["p50"] == pytest.approx(11.4e8, abs=0.05 * sd)
+    a = iv.loc[("A", "water_conservation")]  # one county: its own price only
+    assert a["p95"] - a["p5"] == pytest.approx(2 * Z95 * 1.2e8 * 0.7, rel=0.03)
+    s = res.sensitivity.set_index("key")
+    assert list(res.sensitivity["key"]) == [f"{KEY}@2019@A", f"{KEY}@2019@B"]
+    assert s.loc[f"{KEY}@2019@A", "S1"] == pytest.approx(var_a / (var_a + var_b), abs=0.05)
+    assert s.loc[f"{KEY}@2019@B", "ST"] == pytest.approx(var_b / (var_a + var_b), abs=0.05)
+
+
+def test_ishigami_sobol_indices_match_the_analytic_values() -> None:
+    d = [Distribution(f"x{i}", "uniform", -math.pi, math.pi, source="Ishigami & Homma 1990") for i in (1, 2, 3)]
+
+    def ishigami(x: np.ndarray) -> np.ndarray:
+        return np.sin(x[:, 0]) + 7.0 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+    t = sobol(d, ishigami, n=1024, seed=3).set_index("key")
+    for key, s1, st in (("x1", 0.3139, 0.5576), ("x2", 0.4424, 0.4424), ("x3", 0.0, 0.2437)):
+        assert t.loc[key, "S1"] == pytest.approx(s1, abs=0.05), key
+        assert t.loc[key, "ST"] == pytest.approx(st, abs=0.05), key
+
+
+@pytest.mark.parametrize(("row", "field", "words"), [
+    ({"kind": "gaussian"}, "kind", ("unknown kind", "未知的分布类型")),
+    ({"kind": "uniform", "a": 8, "b": 6}, "b", ("below minimum", "小于最小值")),
+    ({"kind": "normal", "b": -1}, "b", ("must be ≥ 0", "必须 ≥ 0")),
+    ({"kind": "lognormal", "a": 0}, "a", ("median must be > 0", "中位数必须 > 0")),
+    ({"kind": "triangular", "c": ""}, "c", ("'c' is empty", "'c' 为空")),
+    ({"kind": "triangular", "a": 5, "b": 9, "c": 8}, "b", ("a ≤ b ≤ c", "a ≤ b ≤ c")),
+    ({"a": "seven"}, "a", ("not a number", "不是数字")),
+    ({"source": ""}, "source", ("'source' is empty", "'source' 为空")),
+])
+def test_bad_distribution_rows_are_bilingual_errors_naming_row_and_field(row: dict[str, object], field: str,
+                                                                          words: tuple[str, str]) -> None:
+    good = {"key": "k0", "kind": "normal", "a": 7, "b": 0.5, "c": "", "source": "s"}
+    bad = {**good, "key": "k1", **row}
+    with pytest.raises(ConfigError) as e:
+        read_distributions([good, bad])
+    assert e.value.field == field
+    assert "row 2" in e.value.en and "第 2 行" in e.value.zh
+    assert words[0] in e.value.en and words[1] in e.value.zh
+    assert e.value.fix and e.value.fix_zh
+
+
+def test_duplicate_key_and_bad_csv_name_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "d.csv"
+    p.write_text("key,kind,a,b,c,source\nk,normal,1,0.1,,s\nk,normal,1,0.1,,s\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        read_distributions(p)
+    assert e.value.field == "key" and "twice" in e.value.en and "重复" in e.value.zh and e.value.file == p
+    p.write_text("key,kind,a\nk,normal,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        read_distributions(p)
+    assert e.value.field == "b" and "缺少列" in e.value.zh
+
+
+def test_a_key_the_run_does_not_use_is_refused(use_store: SimpleNamespace) -> None:
+    with pytest.raises(ConfigError) as e:
+        run_uncertainty(use_store.factory, use_store.run, _dists([("reservoir_capacity_cots", "normal", 7, 1, None)]),
+                        draws=10, seed=0)
+    assert e.value.field == "key" and "reservoir_capacity_cots" in e.value.en and "没有任何价值量" in e.value.zh
+
+
+def test_one_distribution_for_a_key_valued_at_two_prices_is_refused(use_store: SimpleNamespace) -> None:
+    # A is valued at 7 and B at 6 元/m3 in 2019: one absolute distribution would shift B by 7/6
+    with pytest.raises(ConfigError) as e:
+        run_uncertainty(use_store.factory, use_store.run, _dists([(KEY, "normal", 7, 1, None)]), draws=10, seed=0)
+    assert "6, 7" in e.value.en and "@REGION" in e.value.fix and "多个取值" in e.value.zh
+
+
+def test_a_distribution_in_another_unit_is_refused(use_store: SimpleNamespace) -> None:
+    d = read_distributions([{"key": f"{KEY}@2019@A", "kind": "normal", "a": 7, "b": 1, "c": "", "source": "s",
+                             "unit": "元/t"}])
+    with pytest.raises(ConfigError) as e:
+        run_uncertainty(use_store.factory, use_store.run, d, draws=10, seed=0)
+    assert e.value.field == "unit" and "元/m3" in e.value.en
+
+
+def test_cli_prints_the_gep_interval_and_the_top_keys(use_store: SimpleNamespace, tmp_path: Path) -> None:
+    dist = tmp_path / "dist.csv"
+    dist.write_text("key,kind,a,b,c,source\n"
+                    f"{KEY}@2019@A,triangular,5,7,9,test\n{KEY}@2019@B,uniform,5.9,6.1,,test\n", encoding="utf-8")
+    out = tmp_path / "iv.csv"
+    args = ["uncertainty", use_store.run, "--draws", "2000", "--seed", "5", "--distributions", str(dist),
+            "--store", str(use_store.url), "-o", str(out)]
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "run 核算 11.40" in r.output and "5–95 %" in r.output
+    lines = [ln for ln in r.output.splitlines() if KEY in ln]
+    assert f"{KEY}@2019@A" in lines[0]  # the wide triangular price ranks first
+    iv = pd.read_csv(out)
+    g = iv[(iv["region_code"] == "P") & (iv["indicator"] == "GEP")].iloc[0]
+    assert g["p5"] < 11.4e8 < g["p95"]
+    bad = CliRunner().invoke(app, [*args[:7], str(tmp_path / "missing.csv"), "--store", str(use_store.url)])
+    assert bad.exit_code == 2 and "无法读取分布表" in bad.output
