@@ -317,7 +317,8 @@ def monte_carlo(model: PriceModel, *, draws: int, seed: int) -> pd.DataFrame:
                           fix="Use e.g. --draws 1000.", fix_zh="例如使用 --draws 1000。")
     rng = np.random.default_rng(seed)
     x = np.vstack([d.draw(rng, draws) for d in model.dists])
-    t = model.totals(x)
+    step = max(1, 4_000_000 // max(len(model.leaf_value), 1))  # bound the rows × draws work array (~32 MB)
+    t = np.hstack([model.totals(x[:, i:i + step]) for i in range(0, draws, step)])
     out = model.base.copy()
     out["mean"] = t.mean(axis=1)
     for p, col in zip(PERCENTILES, ("p5", "p50", "p95"), strict=True):
