@@ -81,6 +81,13 @@ def test_ishigami_sobol_indices_match_the_analytic_values() -> None:
         assert t.loc[key, "ST"] == pytest.approx(st, abs=0.05), key
 
 
+def test_sobol_accepts_every_kind_including_a_mode_at_the_maximum() -> None:
+    d = [Distribution("t", "triangular", 1.0, 3.0, 3.0, source="s"), Distribution("l", "lognormal", 2.0, 0.1, source="s"),
+         Distribution("n", "normal", 0.0, 1.0, source="s"), Distribution("u", "uniform", 0.0, 0.0, source="s")]
+    t = sobol(d, lambda x: 10.0 * x[:, 0] + 0.01 * x[:, 1] + 0.01 * x[:, 2] + x[:, 3], n=256, seed=0)
+    assert list(t["key"][:1]) == ["t"] and t.set_index("key").loc["u", "ST"] == 0.0
+
+
 @pytest.mark.parametrize(("row", "field", "words"), [
     ({"kind": "gaussian"}, "kind", ("unknown kind", "未知的分布类型")),
     ({"kind": "uniform", "a": 8, "b": 6}, "b", ("below minimum", "小于最小值")),

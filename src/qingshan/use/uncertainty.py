@@ -100,7 +100,8 @@ class Distribution:
         if self.kind == "uniform":
             return "unif", [self.a, self.b]
         c = float(self.c)  # type: ignore[arg-type]
-        return "triang", [self.a, c, (self.b - self.a) / (c - self.a)]
+        # SALib wants the peak as a fraction in [0, 1); a mode at the maximum is moved in by 1e-12
+        return "triang", [self.a, c, min((self.b - self.a) / (c - self.a), 1.0 - 1e-12)]
 
 
 def _bad(row: int, field: str, en: str, zh: str, file: str | Path | None) -> ConfigError:
