@@ -161,3 +161,13 @@ def test_cli_prints_the_gep_interval_and_the_top_keys(use_store: SimpleNamespace
     assert g["p5"] < 11.4e8 < g["p95"]
     bad = CliRunner().invoke(app, [*args[:7], str(tmp_path / "missing.csv"), "--store", str(use_store.url)])
     assert bad.exit_code == 2 and "无法读取分布表" in bad.output
+
+
+def test_bad_draws_and_year_are_bilingual_errors(use_store: SimpleNamespace, tmp_path: Path) -> None:
+    dist = tmp_path / "dist.csv"
+    dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,1,,test\n", encoding="utf-8")
+    base = ["uncertainty", use_store.run, "--distributions", str(dist), "--store", str(use_store.url)]
+    r = CliRunner().invoke(app, [*base, "--draws", "0"])
+    assert r.exit_code == 2 and "--draws must be ≥ 1" in r.output and "抽样次数" in r.output
+    r = CliRunner().invoke(app, [*base, "--year", "2015"])
+    assert r.exit_code == 2 and "no year 2015" in r.output and "没有 2015 年" in r.output
