@@ -788,14 +788,11 @@ FIXED_ELSEWHERE: list[Case] = [
 ]
 
 CASES: list[Case] = [*FORMS, *RASTERS_API, *VECTORS, *API, *CONFIGS, *RASTERS_CLI, *TABLES_CLI, *OTHER_CLI,
-                     *FIXED_ELSEWHERE]
+                     *FIXED_ELSEWHERE,
+                     Case("cli-statistics-missing-file", "tables", ACCOUNT, 2, ("not found",), ("找不到",),
+                          _account(**{"tables.statistics": "/nonexistent/statistics.csv"}))]
 
 # Cases that still end in a traceback (exit 1) on this branch: their code belongs to other work
 # (tables: core/tables.py, quantities/statistics.py, aggregate/regions.py; engine/config.py). They run
 # as strict xfails: when one passes, move it into CASES.
-PENDING: dict[str, tuple[Case, str]] = {
-    "cli-statistics-missing-file": (
-        Case("cli-statistics-missing-file", "tables", ACCOUNT, 2, ("not found",), ("找不到",),
-             _account(**{"tables.statistics": "/nonexistent/statistics.csv"})),
-        "a statistics path that does not exist: FileNotFoundError (engine/run.py load_tables / core/tables.py)"),
-}
+PENDING: dict[str, tuple[Case, str]] = {}

@@ -92,11 +92,23 @@ def double_counted_ecosystem(ecosystems: set[str]) -> str | None:
 
 
 def file_sha256(path: str | Path) -> str:
-    """Content hash of a file, recorded in run provenance."""
+    """Content hash of a file, recorded in run provenance; a missing or unreadable file is an InputError."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        raise InputError(
+            f"Input file not found: {path}", f"找不到输入文件：{path}", file=path,
+            fix="Check the path in the run config (relative paths are relative to the config file).",
+            fix_zh="请检查核算配置中的路径（相对路径相对于配置文件所在目录）。",
+        ) from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"Input file cannot be read (permission denied): {path}", f"无权读取输入文件：{path}", file=path,
+            fix="Give the user running Qingshan read access to the file.", fix_zh="请授予运行青山的用户读取该文件的权限。",
+        ) from exc
     return h.hexdigest()
 
 
