@@ -30,6 +30,8 @@ __all__ = [
     "FormSubmission",
     "Job",
     "LoginFailure",
+    "ReportingReminder",
+    "ReportingTask",
     "RunPublication",
     "SubmissionVersion",
     "Upload",
@@ -177,3 +179,36 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     username: Mapped[str] = mapped_column(String(80))
     ip: Mapped[str] = mapped_column(String(64))
+
+
+class ReportingTask(Base):
+    """A reporting task of the statistical reporting system (统计报表制度; migration ``0007``): one
+    form (表号) for one period, a deadline, and the reporting units (regions) expected to report."""
+
+    __tablename__ = "reporting_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form_no: Mapped[str] = mapped_column(String(40))  # 表号, e.g. 赣生核1表
+    group: Mapped[str] = mapped_column(String(40), index=True)  # form group id (qingshan.platform.forms)
+    year: Mapped[int] = mapped_column(Integer)  # reporting period (年报)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200), default="")
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # reporting units (GB/T 2260 codes)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReportingReminder(Base):
+    """A reminder (催报) sent to a reporting unit of a task that has not reported."""
+
+    __tablename__ = "reporting_reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("reporting_tasks.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    status_at_reminder: Mapped[str] = mapped_column(String(20))  # missing | draft | rejected
+    message: Mapped[str] = mapped_column(Text, default="")
+    sent_by: Mapped[str] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -35,3 +35,9 @@ def submit_page() -> FileResponse:
 def review_page() -> FileResponse:
     """Reviewer and accountant page 审核与核算."""
     return FileResponse(PAGES / "review.html", media_type="text/html")
+
+
+@router.get("/reporting")
+def reporting_page() -> FileResponse:
+    """Reporting tasks and reminders 报表任务与催报."""
+    return FileResponse(PAGES / "reporting.html", media_type="text/html")

@@ -1,0 +1,52 @@
+"""Reporting tasks (统计报表制度): tasks with form number, period, deadline and reporting units, and
+the reminders (催报) sent to units that have not reported. Only new tables are created.
+
+Revision ID: 0007
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create ``reporting_tasks`` and ``reporting_reminders``."""
+    op.create_table(
+        "reporting_tasks",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("form_no", sa.String(40), nullable=False),
+        sa.Column("group", sa.String(40), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("title_zh", sa.String(200), nullable=False),
+        sa.Column("title_en", sa.String(200), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("regions", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("created_by", sa.String(80), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_reporting_tasks_group", "reporting_tasks", ["group"])
+    op.create_table(
+        "reporting_reminders",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("task_id", sa.Integer(), sa.ForeignKey("reporting_tasks.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("status_at_reminder", sa.String(20), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("sent_by", sa.String(80), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_reporting_reminders_task_id", "reporting_reminders", ["task_id"])
+
+
+def downgrade() -> None:
+    """Drop both tables."""
+    op.drop_index("ix_reporting_reminders_task_id", table_name="reporting_reminders")
+    op.drop_table("reporting_reminders")
+    op.drop_index("ix_reporting_tasks_group", table_name="reporting_tasks")
+    op.drop_table("reporting_tasks")
