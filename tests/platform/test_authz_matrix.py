@@ -81,13 +81,23 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/runs/{run_id}/publish"): ACCOUNTING,
     ("POST", "/api/runs/{run_id}/withdraw"): ACCOUNTING,
     ("GET", "/api/audit"): ACCOUNTING,
+    ("GET", "/api/audit/export.csv"): ACCOUNTING,
+    ("GET", "/api/reporting/tasks"): DATA,
+    ("POST", "/api/reporting/tasks"): ACCOUNTING,
+    ("GET", "/api/reporting/tasks/{task_id}"): DATA,
+    ("GET", "/api/reporting/tasks/{task_id}/progress.csv"): DATA,
+    ("POST", "/api/reporting/tasks/{task_id}/remind"): REVIEW,
+    ("POST", "/api/reporting/tasks/{task_id}/close"): ACCOUNTING,
+    ("GET", "/api/reporting/reminders"): DATA,
     ("GET", "/workbench"): PUBLIC,
     ("GET", "/workbench/"): PUBLIC,
     ("GET", "/workbench/submit"): PUBLIC,
     ("GET", "/workbench/review"): PUBLIC,
+    ("GET", "/workbench/reporting"): PUBLIC,
+    ("GET", "/workbench/admin"): PUBLIC,
 }
 DUMMY = {"run_id": "no-such-run", "indicator_id": "water_conservation", "user_id": "999", "group": "products",
-         "submission_id": "999", "version": "1", "job_id": "no-such-job",
+         "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999",
          "name": "results.csv"}
 
 

@@ -60,12 +60,25 @@ def record(session: Session, actor: Actor | None, action: str, object_type: str,
 
 def list_entries(factory: sessionmaker[Session], *, actor: str | None = None, action: str | None = None,
                  object_type: str | None = None, object_id: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None,
                  offset: int = 0, limit: int = 200) -> list[AuditEntry]:
-    """Audit lines, newest first, filtered by equality on the given fields."""
+    """Audit lines, newest first, filtered by equality on the given fields, and by time
+    (``since`` ≤ at < ``until``; naive datetimes are taken as UTC). ``action`` ending in ``.*``
+    matches a prefix (``submission.*``)."""
     q = select(AuditEntry).order_by(AuditEntry.id.desc())
-    for col, val in (("actor", actor), ("action", action), ("object_type", object_type),
-                     ("object_id", object_id)):
+    for col, val in (("actor", actor), ("object_type", object_type), ("object_id", object_id)):
         if val is not None:
             q = q.where(getattr(AuditEntry, col) == val)
+    if action is not None:
+        q = q.where(AuditEntry.action.startswith(action[:-1], autoescape=True) if action.endswith(".*")
+                    else AuditEntry.action == action)
+    if since is not None:
+        q = q.where(AuditEntry.at >= _aware(since))
+    if until is not None:
+        q = q.where(AuditEntry.at < _aware(until))
     with factory() as s:
         return list(s.scalars(q.offset(offset).limit(limit)))
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

@@ -41,3 +41,10 @@ def review_page() -> FileResponse:
 def reporting_page() -> FileResponse:
     """Reporting tasks and reminders 报表任务与催报."""
     return FileResponse(PAGES / "reporting.html", media_type="text/html")
+
+
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    """Administration 系统管理: users and the audit log (the page itself checks the admin role;
+    every call it makes is refused by the API for other roles)."""
+    return FileResponse(PAGES / "admin.html", media_type="text/html")
