@@ -82,6 +82,9 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/runs/{run_id}/withdraw"): ACCOUNTING,
     ("GET", "/api/audit"): ACCOUNTING,
     ("GET", "/api/audit/export.csv"): ACCOUNTING,
+    ("GET", "/api/submissions/{submission_id}/versions/{version}/review"): DATA,
+    ("POST", "/api/submissions/{submission_id}/versions/{version}/comments"): REVIEW,
+    ("GET", "/api/submissions/{submission_id}/versions/{version}/preview.png"): DATA,
     ("GET", "/api/reporting/tasks"): DATA,
     ("POST", "/api/reporting/tasks"): ACCOUNTING,
     ("GET", "/api/reporting/tasks/{task_id}"): DATA,
@@ -95,6 +98,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/workbench/review"): PUBLIC,
     ("GET", "/workbench/reporting"): PUBLIC,
     ("GET", "/workbench/admin"): PUBLIC,
+    ("GET", "/workbench/submission"): PUBLIC,
 }
 DUMMY = {"run_id": "no-such-run", "indicator_id": "water_conservation", "user_id": "999", "group": "products",
          "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999",

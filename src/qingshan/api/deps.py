@@ -45,6 +45,7 @@ __all__ = [
     "known_regions",
     "open_app_store",
     "plain",
+    "platform_regions",
     "require_role",
     "sees_all_runs",
     "session_policy",
@@ -149,6 +150,22 @@ def known_regions(settings: Settings) -> dict[str, str]:
             regions = load_regions(load_config(path))
             _regions_cache[path] = {r.code: r.name for r in regions}
         return _regions_cache[path]
+
+
+_regionset_cache: dict[str, Any] = {}
+
+
+def platform_regions(settings: Settings) -> Any:
+    """The RegionSet of the base config's boundaries (areas for the statistics bounds), loaded once."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import load_regions
+    from qingshan.platform.jobs import default_base_config
+
+    path = settings.base_config or default_base_config()
+    with _regions_lock:
+        if path not in _regionset_cache:
+            _regionset_cache[path] = load_regions(load_config(path))
+        return _regionset_cache[path]
 
 
 def get_any_run(

@@ -32,6 +32,7 @@ __all__ = [
     "LoginFailure",
     "ReportingReminder",
     "ReportingTask",
+    "ReviewComment",
     "RunPublication",
     "SubmissionVersion",
     "Upload",
@@ -212,3 +213,18 @@ class ReportingReminder(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     sent_by: Mapped[str] = mapped_column(String(80))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReviewComment(Base):
+    """A reviewer's comment on one row (region × item) of a submission version, or on the whole
+    version (``region_code`` and ``item`` empty); migration ``0007``. Comments are append-only."""
+
+    __tablename__ = "review_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_versions.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), default="")
+    item: Mapped[str] = mapped_column(String(80), default="")
+    comment: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

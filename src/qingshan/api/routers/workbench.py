@@ -48,3 +48,9 @@ def admin_page() -> FileResponse:
     """Administration 系统管理: users and the audit log (the page itself checks the admin role;
     every call it makes is refused by the API for other roles)."""
     return FileResponse(PAGES / "admin.html", media_type="text/html")
+
+
+@router.get("/submission")
+def submission_page() -> FileResponse:
+    """One submission version for review 填报审核 (``?id=&version=``)."""
+    return FileResponse(PAGES / "submission.html", media_type="text/html")

@@ -1,5 +1,6 @@
 """Reporting tasks (统计报表制度): tasks with form number, period, deadline and reporting units, and
-the reminders (催报) sent to units that have not reported. Only new tables are created.
+the reminders (催报) sent to units that have not reported, and reviewers' comments per row of a
+submission version. Only new tables are created.
 
 Revision ID: 0007
 Revises: 0004
@@ -42,10 +43,24 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_reporting_reminders_task_id", "reporting_reminders", ["task_id"])
+    op.create_table(
+        "review_comments",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("version_id", sa.Integer(), sa.ForeignKey("submission_versions.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("region_code", sa.String(12), nullable=False),
+        sa.Column("item", sa.String(80), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("author", sa.String(80), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_review_comments_version_id", "review_comments", ["version_id"])
 
 
 def downgrade() -> None:
-    """Drop both tables."""
+    """Drop the three tables."""
+    op.drop_index("ix_review_comments_version_id", table_name="review_comments")
+    op.drop_table("review_comments")
     op.drop_index("ix_reporting_reminders_task_id", table_name="reporting_reminders")
     op.drop_table("reporting_reminders")
     op.drop_index("ix_reporting_tasks_group", table_name="reporting_tasks")
