@@ -85,6 +85,10 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/submissions/{submission_id}/versions/{version}/review"): DATA,
     ("POST", "/api/submissions/{submission_id}/versions/{version}/comments"): REVIEW,
     ("GET", "/api/submissions/{submission_id}/versions/{version}/preview.png"): DATA,
+    ("POST", "/api/uploads"): SUBMIT,
+    ("GET", "/api/uploads/{upload_id}"): SUBMIT,
+    ("PUT", "/api/uploads/{upload_id}/chunks/{index}"): SUBMIT,
+    ("POST", "/api/uploads/{upload_id}/complete"): SUBMIT,
     ("GET", "/api/reporting/tasks"): DATA,
     ("POST", "/api/reporting/tasks"): ACCOUNTING,
     ("GET", "/api/reporting/tasks/{task_id}"): DATA,
@@ -101,7 +105,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/workbench/submission"): PUBLIC,
 }
 DUMMY = {"run_id": "no-such-run", "indicator_id": "water_conservation", "user_id": "999", "group": "products",
-         "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999",
+         "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999", "upload_id": "00000000-0000-0000-0000-000000000000", "index": "0",
          "name": "results.csv"}
 
 

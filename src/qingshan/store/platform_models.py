@@ -36,6 +36,8 @@ __all__ = [
     "RunPublication",
     "SubmissionVersion",
     "Upload",
+    "UploadChunk",
+    "UploadSession",
     "User",
     "UserSession",
 ]
@@ -228,3 +230,33 @@ class ReviewComment(Base):
     comment: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UploadSession(Base):
+    """A resumable upload of a large file in chunks (migration ``0007``): announced with its size and
+    SHA-256, completed when every chunk is in and the assembled bytes match."""
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # raster
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # {variable, year}
+    status: Mapped[str] = mapped_column(String(20))  # open | completing | complete
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UploadChunk(Base):
+    """One received chunk of an :class:`UploadSession` (deleted once the upload completes)."""
+
+    __tablename__ = "upload_chunks"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("upload_sessions.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,6 +1,6 @@
 """Reporting tasks (统计报表制度): tasks with form number, period, deadline and reporting units, and
 the reminders (催报) sent to units that have not reported, and reviewers' comments per row of a
-submission version. Only new tables are created.
+submission version, and resumable (chunked) uploads. Only new tables are created.
 
 Revision ID: 0007
 Revises: 0004
@@ -55,10 +55,34 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_review_comments_version_id", "review_comments", ["version_id"])
+    op.create_table(
+        "upload_sessions",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("chunk_size", sa.Integer(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("submission_id", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.String(80), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "upload_chunks",
+        sa.Column("session_id", sa.String(36), sa.ForeignKey("upload_sessions.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("index", sa.Integer(), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    """Drop the three tables."""
+    """Drop the five tables."""
+    op.drop_table("upload_chunks")
+    op.drop_table("upload_sessions")
     op.drop_index("ix_review_comments_version_id", table_name="review_comments")
     op.drop_table("review_comments")
     op.drop_index("ix_reporting_reminders_task_id", table_name="reporting_reminders")
