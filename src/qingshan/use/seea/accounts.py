@@ -30,6 +30,7 @@ __all__ = ["asset_account", "change_matrix", "condition_account", "extent_accoun
            "supply_use"]
 
 NONE = "none"  # not accounted on one side (land-cover nodata, outside the regions)
+TOTAL = "total"  # all ecosystem types of a region
 TYPES = (*ECOSYSTEMS, NOT_BROKEN_DOWN)
 
 
@@ -62,7 +63,7 @@ def change_matrix(leaf_crosstab: pd.DataFrame, regions: pd.DataFrame) -> pd.Data
 
 
 def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Extent account per region × ecosystem type (and ``all``) from a change matrix [km²]."""
+    """Extent account per region × ecosystem type (and ``total``) from a change matrix [km²]."""
     m = matrix
     opening = m.groupby(["region_code", "ecosystem_from"])["area_km2"].sum().rename_axis(["region_code", "ecosystem"])
     closing = m.groupby(["region_code", "ecosystem_to"])["area_km2"].sum().rename_axis(["region_code", "ecosystem"])
@@ -79,8 +80,8 @@ def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
     out_of = m[(m["ecosystem_to"] == NONE) & (m["ecosystem_from"] != NONE)].groupby("region_code")["area_km2"].sum()
     total["additions_km2"] = total["region_code"].map(into).fillna(0.0)
     total["reductions_km2"] = total["region_code"].map(out_of).fillna(0.0)
-    t = pd.concat([t, total.assign(ecosystem="all")], ignore_index=True)
-    order = {e: i for i, e in enumerate((*ECOSYSTEMS, "all"))}
+    t = pd.concat([t, total.assign(ecosystem=TOTAL)], ignore_index=True)
+    order = {e: i for i, e in enumerate((*ECOSYSTEMS, TOTAL))}
     t = t.sort_values(["region_code", "ecosystem"], key=lambda s: s.map(order) if s.name == "ecosystem" else s)
     return t[["region_code", "ecosystem", "opening_km2", "additions_km2", "reductions_km2", "net_change_km2",
               "closing_km2"]].reset_index(drop=True)
@@ -140,7 +141,7 @@ def _wide(rows: pd.DataFrame, index: list[str], columns: str, values: str, order
     cols = [c for c in order if c in t.columns]
     t = t[cols]
     t["total"] = t.sum(axis=1)
-    return t.reset_index()
+    return t.rename(columns={NOT_BROKEN_DOWN: "not_broken_down"}).reset_index()
 
 
 SERVICE_ROW = ["seea_class", "seea_service", "seea_service_zh"]
@@ -186,7 +187,7 @@ def asset_account(flows0: pd.DataFrame, flows1: pd.DataFrame, extent: pd.DataFra
     t = pd.concat([a, b], axis=1).fillna(0.0).reset_index()
     t["opening_value"] = t["opening_flow"] * f
     t["closing_value"] = t["closing_flow"] * f
-    ext = extent[extent["ecosystem"] != "all"].set_index(keys)[["opening_km2", "closing_km2"]]
+    ext = extent[extent["ecosystem"] != TOTAL].set_index(keys)[["opening_km2", "closing_km2"]]
     t = t.join(ext, on=keys)
     per_km2 = np.where(t["opening_km2"] > 0, t["opening_value"] / t["opening_km2"].where(t["opening_km2"] > 0), 0.0)
     by_extent = np.where(t["opening_km2"] > 0, per_km2 * (t["closing_km2"] - t["opening_km2"]),
@@ -196,8 +197,8 @@ def asset_account(flows0: pd.DataFrame, flows1: pd.DataFrame, extent: pd.DataFra
     t["discount_rate"], t["asset_life"], t["annuity_factor"] = params.discount_rate, params.asset_life, f
     total = t.groupby("region_code", as_index=False)[
         ["opening_flow", "closing_flow", "opening_value", "change_extent", "change_condition_and_other", "closing_value"]].sum()
-    total = total.assign(ecosystem="all", discount_rate=params.discount_rate, asset_life=params.asset_life, annuity_factor=f)
-    whole = extent[extent["ecosystem"] == "all"].set_index("region_code")
+    total = total.assign(ecosystem=TOTAL, discount_rate=params.discount_rate, asset_life=params.asset_life, annuity_factor=f)
+    whole = extent[extent["ecosystem"] == TOTAL].set_index("region_code")
     total["opening_km2"] = total["region_code"].map(whole["opening_km2"])
     total["closing_km2"] = total["region_code"].map(whole["closing_km2"])
     t = pd.concat([t, total], ignore_index=True)
