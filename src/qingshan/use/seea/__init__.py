@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from qingshan.core.errors import InputError
 from qingshan.store.models import Run
 from qingshan.use.seea import accounts
-from qingshan.use.seea.data import AssetParameters, asset_parameters, condition_references, services_map
+from qingshan.use.seea.data import (
+    AssetParameters,
+    asset_parameters,
+    condition_references,
+    services_map,
+)
 
 __all__ = ["SeeaSide", "SeeaTables", "seea_tables"]
 
