@@ -143,8 +143,15 @@ def test_run_without_seea_basis_says_rerun(seea_run: SimpleNamespace, tmp_path: 
 # ----------------------------------------------------------------------------- condition
 def test_condition_index_is_value_over_reference(seea_run: SimpleNamespace) -> None:
     c = seea_run.tables.tables["condition_account"]
-    assert {"ndvi", "vegetation_cover"} <= set(c["indicator"])
-    np.testing.assert_allclose(c["closing_index"], c["closing_value"] / c["reference_level"], rtol=1e-12)
+    assert {"ndvi", "vegetation_cover", "soil_loss_rate"} <= set(c["indicator"])
+    np.testing.assert_allclose(c["closing_ratio"], c["closing_value"] / c["reference_level"], rtol=1e-12)
+    hi, lo = c[c["direction"] == "higher"], c[c["direction"] == "lower"]
+    np.testing.assert_allclose(hi["closing_index"], np.minimum(1, hi["closing_ratio"]), rtol=1e-12)
+    np.testing.assert_allclose(lo["closing_index"], np.where(lo["closing_value"] <= lo["reference_level"], 1,
+                                                             lo["reference_level"] / lo["closing_value"]), rtol=1e-12)
+    assert set(lo["indicator"]) == {"soil_loss_rate"}
+    assert c["closing_index"].between(0, 1).all()  # finite, normalised (forest soil loss is 0: C = 0 above 78.3 % cover)
+    assert (hi["closing_ratio"] > 1).any()  # the ratio keeps what the index caps
     sealed = pd.read_csv(seea_run.folder / "seea" / "condition.csv", dtype={"region_code": str})
     leaf = sealed[(sealed["year"] == 2020) & (sealed["indicator"] == "ndvi") & (sealed["ecosystem"] == "forest")]
     prov = c[(c["region_code"] == PROVINCE) & (c["indicator"] == "ndvi") & (c["ecosystem"] == "forest")].iloc[0]

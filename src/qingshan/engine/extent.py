@@ -14,9 +14,12 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
 * ``condition.csv`` — ``region_code, year, ecosystem, indicator, unit, weighted_sum, area_km2`` of
   condition variables read from the inputs (NDVI; vegetation cover from NDVI by the run's own
   ``ndvi_soil``/``ndvi_veg`` parameters): ``weighted_sum / area_km2`` is the area-weighted mean,
-  and both add up over regions, so means at every level are exact.
+  and both add up over regions, so means at every level are exact. With the numpy engine and
+  ``soil_retention`` by ``rusle``, also the actual soil loss rate A = R·K·LS·C·P [t/hm²/a] by the
+  run's own method, inputs and parameters.
 
-Only land cover and NDVI are read again (whole-grid, one year at a time).
+Land cover and NDVI are read again (whole-grid, one year at a time); the soil loss rate reads every
+soil input again (numpy engine only).
 """
 
 from __future__ import annotations
@@ -109,6 +112,30 @@ def _condition_rows(ndvi: np.ndarray, eco: np.ndarray, weights: ZoneWeights, cel
     return rows
 
 
+def _soil_loss_rows(config: RunConfig, year: int, grid: Grid, eco: np.ndarray, weights: ZoneWeights,
+                    cell_km2: np.ndarray) -> list[dict[str, Any]]:
+    """Actual soil loss A = R·K·LS·C·P [t/hm²/a] by the run's own RUSLE method, inputs and parameters
+    (numpy engine with ``soil_retention`` by ``rusle`` only: it reads every soil input of the year whole)."""
+    from qingshan.engine.run import load_inputs, load_tables, plan
+    from qingshan.quantities.soil import soil_retention_layers
+
+    p = plan(config)
+    if config.run.engine != "numpy" or not any(s.id == "soil_retention" and m.id == "rusle" for s, m in p.items):
+        return []
+    tables = load_tables(config, p)
+    g, inputs, _ = load_inputs(config, p, year, tables)
+    if not g.same_as(grid):
+        return []
+    usle = soil_retention_layers(inputs, tables.params, g)["usle"]
+    ok = np.isfinite(usle) & (eco != NONE)
+    area = np.where(ok, cell_km2, 0.0)
+    wsum = weights.totals_by_ecosystem(np.where(ok, usle, 0.0) * area, eco.astype(np.int16))
+    warea = weights.totals_by_ecosystem(area, eco.astype(np.int16))
+    return [{"region_code": code, "ecosystem": e, "indicator": "soil_loss_rate", "unit": "t/hm2/a",
+             "weighted_sum": float(wsum[i, j]), "area_km2": float(warea[i, j])}
+            for i, code in enumerate(weights.codes) for j, e in enumerate(ECOSYSTEMS) if warea[i, j] > 0]
+
+
 def _ndvi_params(config: RunConfig) -> tuple[float | None, float | None]:
     from qingshan.core.params import ParameterTable
 
@@ -148,6 +175,7 @@ def write_seea_basis(folder: Path, regions: RegionSet, config: RunConfig) -> Non
         if "ndvi" in config.inputs:
             ndvi = read_aligned(config.input_path("ndvi", year), "ndvi", grid, allow_resample=config.grid.resample)
             condition += [{**r, "year": year} for r in _condition_rows(ndvi, eco, weights, km2, ndvi_soil, ndvi_veg)]
+        condition += [{**r, "year": year} for r in _soil_loss_rows(config, year, grid, eco, weights, km2)]
     ext = pd.concat(extent, ignore_index=True).rename(columns={"ecosystem_to": "ecosystem"})
     ext[["region_code", "year", "ecosystem", "area_km2"]].to_csv(out / "extent.csv", index=False)
     cond_cols = ["region_code", "year", "ecosystem", "indicator", "unit", "weighted_sum", "area_km2"]

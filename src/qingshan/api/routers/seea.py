@@ -6,6 +6,7 @@ rules are those of the other result routes: the public reads published runs (the
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -33,8 +34,13 @@ class SeeaOut(BaseModel):
                     "use_physical, supply_monetary, use_monetary, not_included, services_map, parameters")
 
 
+def _finite(v: object) -> object:
+    v = plain(v)
+    return None if isinstance(v, float) and not math.isfinite(v) else v  # JSON has no ±inf
+
+
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): plain(v) for k, v in r.items()} for r in df.to_dict("records")]
+    return [{str(k): _finite(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 @router.get("/{run_id}/seea", summary="SEEA EA accounts · 联合国 SEEA 生态系统核算表", response_model=None,

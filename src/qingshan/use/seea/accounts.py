@@ -5,8 +5,10 @@ Accounting — Ecosystem Accounting*, ch. 4–10) [R: layout from the standard's
   reductions, net change, closing [km²]) and the ecosystem type change matrix (opening type × closing
   type), from a leaf crosstab of the two sides, summed up the region hierarchy. Opening and closing
   are the matrix's row and column sums, so ``opening + additions − reductions = closing`` exactly.
-* :func:`condition_account` — area-weighted mean of each condition variable, reference level, and
-  the condition index (value / reference for ``higher`` variables, reference / value for ``lower``).
+* :func:`condition_account` — area-weighted mean of each condition variable, its reference level,
+  the ratio value / reference, and the normalised condition index in [0, 1] (SEEA EA ch. 5: the
+  reference level scores 1): ``min(1, value / reference)`` for ``higher`` variables (NDVI, cover),
+  ``min(1, reference / value)`` for ``lower`` ones (soil loss; 1 at or below the tolerable loss).
 * :func:`supply_use` — physical and monetary ecosystem-services supply (rows: services; columns:
   ecosystem types) and use (columns: beneficiary sectors) tables from a run's cube; supply = use.
 * :func:`asset_account` — monetary ecosystem asset account: NPV of the service flows by ecosystem
@@ -96,7 +98,7 @@ def _means(condition: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
 def condition_account(opening: pd.DataFrame, closing: pd.DataFrame, regions: pd.DataFrame,
                       references: pd.DataFrame) -> pd.DataFrame:
     """Condition account per region × ecosystem × indicator: opening and closing values, reference
-    level, indices and change. ``opening``/``closing``: leaf rows of ``condition.csv`` of each side."""
+    level, ratios (value / reference), normalised indices (see module docstring) and change. ``opening``/``closing``: leaf rows of ``condition.csv`` of each side."""
     keys = ["region_code", "ecosystem", "indicator", "unit"]
     a = _means(opening, regions).rename(columns={"value": "opening_value", "area_km2": "opening_area_km2"})
     b = _means(closing, regions).rename(columns={"value": "closing_value", "area_km2": "closing_area_km2"})
@@ -105,8 +107,13 @@ def condition_account(opening: pd.DataFrame, closing: pd.DataFrame, regions: pd.
     ref = references[["indicator", "ecosystem", "reference_level", "direction", "certainty", "source"]]
     t = t.merge(ref.rename(columns={"source": "reference_source"}), on=["indicator", "ecosystem"], how="left")
     for side in ("opening", "closing"):
-        v, r = t[f"{side}_value"], t["reference_level"]
-        t[f"{side}_index"] = np.where(t["direction"] == "lower", r / v, v / r)
+        v, r = t[f"{side}_value"].to_numpy(float), t["reference_level"].to_numpy(float)
+        ratio = v / r
+        t[f"{side}_ratio"] = ratio
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lower = np.where(ratio <= 1, 1.0, 1.0 / ratio)
+        t[f"{side}_index"] = np.where(np.isnan(ratio), np.nan,
+                                      np.where(t["direction"] == "lower", lower, np.minimum(ratio, 1.0)))
     t["change_value"] = t["closing_value"] - t["opening_value"]
     t["change_index"] = t["closing_index"] - t["opening_index"]
     return t.sort_values(keys).reset_index(drop=True)

@@ -5,7 +5,7 @@ asset-valuation parameters — each row with its source and certainty ([R] = unv
   SEEA EA reference list (UN 2021, ch. 6, Table 6.3), its class and the default beneficiary
   (``industries``, ``households``, ``government``); or ``status = not_applicable`` with the reason.
 * ``condition_reference.csv`` — reference level per condition indicator × ecosystem type, with the
-  direction (``higher``: index = value / reference; ``lower``: index = reference / value).
+  direction (``higher``: index = min(1, value / reference); ``lower``: index = min(1, reference / value)).
 * ``asset_parameters.csv`` — ``discount_rate`` [1/a] and ``asset_life`` [a] of the NPV.
 """
 
