@@ -14,12 +14,12 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
 * ``condition.csv`` — ``region_code, year, ecosystem, indicator, unit, weighted_sum, area_km2`` of
   condition variables read from the inputs (NDVI; vegetation cover from NDVI by the run's own
   ``ndvi_soil``/``ndvi_veg`` parameters): ``weighted_sum / area_km2`` is the area-weighted mean,
-  and both add up over regions, so means at every level are exact. With the numpy engine and
-  ``soil_retention`` by ``rusle``, also the actual soil loss rate A = R·K·LS·C·P [t/hm²/a] by the
-  run's own method, inputs and parameters.
+  and both add up over regions, so means at every level are exact. With ``soil_retention`` by
+  ``rusle``, also the actual soil loss rate A = R·K·LS·C·P [t/hm²/a] by the run's own method,
+  inputs and parameters.
 
 Land cover and NDVI are read again (whole-grid, one year at a time); the soil loss rate reads every
-soil input again (numpy engine only).
+input of the year again (whole-grid, as the routing of soil retention does in either engine).
 """
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ def _condition_rows(ndvi: np.ndarray, eco: np.ndarray, weights: ZoneWeights, cel
 def _soil_loss_rows(config: RunConfig, year: int, grid: Grid, eco: np.ndarray, weights: ZoneWeights,
                     cell_km2: np.ndarray) -> list[dict[str, Any]]:
     """Actual soil loss A = R·K·LS·C·P [t/hm²/a] by the run's own RUSLE method, inputs and parameters
-    (numpy engine with ``soil_retention`` by ``rusle`` only: it reads every soil input of the year whole)."""
+    (runs with ``soil_retention`` by ``rusle``; reads every input of the year whole, as routing does)."""
     from qingshan.engine.run import load_inputs, load_tables, plan
     from qingshan.quantities.soil import soil_retention_layers
 
     p = plan(config)
-    if config.run.engine != "numpy" or not any(s.id == "soil_retention" and m.id == "rusle" for s, m in p.items):
+    if not any(s.id == "soil_retention" and m.id == "rusle" for s, m in p.items):
         return []
     tables = load_tables(config, p)
     g, inputs, _ = load_inputs(config, p, year, tables)
