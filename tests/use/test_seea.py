@@ -140,6 +140,17 @@ def test_run_without_seea_basis_says_rerun(seea_run: SimpleNamespace, tmp_path: 
     assert "SEEA basis" in str(err.value) and "SEEA 基础数据" in err.value.zh
 
 
+def test_altered_seea_basis_is_refused(seea_run: SimpleNamespace, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(seea_run.data_dir, copy)
+    ecosystem = copy / "runs" / seea_run.run_id / "seea" / "ecosystem.2020.tif"
+    ecosystem.chmod(0o644)
+    ecosystem.write_bytes(ecosystem.read_bytes() + b"\0")
+    with pytest.raises(InputError) as err:
+        seea_tables(seea_run.factory, seea_run.run_id, data_dir=copy)
+    assert "differs from the file sealed" in str(err.value) and "封存时不一致" in err.value.zh
+
+
 # ----------------------------------------------------------------------------- condition
 def test_condition_index_is_value_over_reference(seea_run: SimpleNamespace) -> None:
     c = seea_run.tables.tables["condition_account"]

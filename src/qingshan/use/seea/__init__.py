@@ -74,9 +74,21 @@ def _rerun(run: Run, what: str, what_zh: str) -> InputError:
 
 
 def _basis_file(side_run: Run, folder: Path, name: str) -> Path:
+    """A sealed ``seea/`` file of a run, checked against the SHA-256 its manifest recorded."""
+    from qingshan.core.params import file_sha256
+
+    entry = {e["name"]: e for e in (side_run.artifacts or [])}.get(f"seea/{name}")
     path = folder / "seea" / name
-    if not path.is_file():
+    if entry is None or not path.is_file():
         raise _rerun(side_run, f"seea/{name}", f"seea/{name}")
+    if file_sha256(path) != entry["sha256"]:
+        raise InputError(
+            f"Artifact seea/{name} of run '{side_run.id}' differs from the file sealed with the run",
+            f"核算记录 '{side_run.id}' 的成果文件 seea/{name} 与封存时不一致",
+            field="run",
+            fix="Restore the run's data dir from a backup (qingshan restore); sealed files are never edited.",
+            fix_zh="请从备份恢复该核算的数据目录（qingshan restore）；封存的文件不得修改。",
+        )
     return path
 
 
