@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -90,7 +91,20 @@ def workbook_bytes(t: SeeaTables) -> bytes:
         about.to_excel(xw, sheet_name="About 说明", index=False)
         for name, df, keep_index in _sheets(t):
             df.to_excel(xw, sheet_name=name[:31], index=keep_index)
+            _format(xw.sheets[name[:31]])
     return buf.getvalue()
+
+
+def _format(ws: Any) -> None:
+    """Thousands separators on numbers (stored values unchanged), frozen header row, readable widths."""
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, float):
+                cell.number_format = "#,##0.00" if abs(cell.value) >= 100 else "0.0000"
+    ws.freeze_panes = "B2"
+    for col in ws.columns:
+        width = max(len(str(c.value)) if c.value is not None else 0 for c in col[:50])
+        ws.column_dimensions[col[0].column_letter].width = min(60, max(10, width + 2))
 
 
 def write_outputs(t: SeeaTables, folder: Path) -> list[Path]:
