@@ -51,6 +51,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/runs/{run_id}/change"): PUBLIC,  # uses of published runs (issue 9): public like the results
     ("POST", "/api/runs/{run_id}/compensation"): PUBLIC,
     ("GET", "/api/runs/{run_id}/report"): PUBLIC,
+    ("GET", "/api/runs/{run_id}/seea"): PUBLIC,  # SEEA EA tables (issue 10): public for published runs
     ("POST", "/api/runs/{run_id}/parcel/report"): PUBLIC,
     ("GET", "/compensation"): PUBLIC,
     ("GET", "/api/runs/{run_id}/qc"): PUBLIC,

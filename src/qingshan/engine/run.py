@@ -427,6 +427,8 @@ def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, lay
     from qingshan.engine.export import export_all
 
     export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+    from qingshan.engine.extent import write_seea_basis  # SEEA extent and condition basis (seea/)
+    write_seea_basis(folder, regions, config)
     if config.tables.statistics is not None:
         (folder / "inputs").mkdir(exist_ok=True)
         shutil.copyfile(config.tables.statistics, folder / "inputs" / "statistics.csv")
