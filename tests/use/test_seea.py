@@ -72,6 +72,7 @@ def seea_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         "run": cfg.run.model_copy(update={"output": tmp / "out", "years": [2019, 2020]}),
         "inputs": inputs,
         "tables": cfg.tables.model_copy(update={"statistics": tmp / "statistics.csv"}),
+        "options": {**cfg.options, "seea_soil_loss": True},
     })
     url = f"sqlite:///{tmp / 'store.sqlite'}"
     outcome = account(cfg, store_url=url)

@@ -15,8 +15,9 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
   condition variables read from the inputs (NDVI; vegetation cover from NDVI by the run's own
   ``ndvi_soil``/``ndvi_veg`` parameters): ``weighted_sum / area_km2`` is the area-weighted mean,
   and both add up over regions, so means at every level are exact. With ``soil_retention`` by
-  ``rusle``, also the actual soil loss rate A = R·K·LS·C·P [t/hm²/a] by the run's own method,
-  inputs and parameters.
+  ``rusle`` and ``[options] seea_soil_loss = true``, also the actual soil loss rate A = R·K·LS·C·P
+  [t/hm²/a] by the run's own method, inputs and parameters (opt-in: it computes RUSLE, routing
+  included, a second time for each year).
 
 Land cover and NDVI are read again (whole-grid, one year at a time); the soil loss rate reads every
 input of the year again (whole-grid, as the routing of soil retention does in either engine).
@@ -119,6 +120,8 @@ def _soil_loss_rows(config: RunConfig, year: int, grid: Grid, eco: np.ndarray, w
     from qingshan.engine.run import load_inputs, load_tables, plan
     from qingshan.quantities.soil import soil_retention_layers
 
+    if not config.options.get("seea_soil_loss", False):  # opt-in: it recomputes RUSLE (routing) for the year
+        return []
     p = plan(config)
     if not any(s.id == "soil_retention" and m.id == "rusle" for s, m in p.items):
         return []
