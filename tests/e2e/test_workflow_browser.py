@@ -275,6 +275,10 @@ def second_accountant_steps(w: SimpleNamespace) -> None:
     expect(job.get_by_test_id("publication-state")).to_have_attribute("data-status", "draft")
     panel = page.get_by_test_id("qc-panel")
     job.get_by_role("button", name="质量控制报告…").click()
+    # what the approver reads first: GEP by class, and the change from the last published run (none yet)
+    expect(panel.get_by_test_id("preview-total")).to_contain_text(re.compile(r"江西省 2019 年 GEP [\d,.]+ 亿元"))
+    expect(panel.get_by_test_id("preview-total")).to_contain_text("调节服务")
+    expect(panel.get_by_test_id("preview-change")).to_have_text("尚无已发布的核算可比较。")
     approve = panel.get_by_role("button", name="审核通过")
     expect(approve).to_be_disabled()
     with page.expect_request(lambda r: r.url.endswith("/approve")) as sent:
