@@ -299,6 +299,15 @@ def _register_use() -> None:
 _register_use()
 
 
+def _register_revalue() -> None:
+    from qingshan.cli.revalue import register
+
+    register(app, friendly)  # revalue, synth
+
+
+_register_revalue()
+
+
 def _guard_all(typer_app: typer.Typer) -> None:
     """Route every command of ``typer_app`` and its sub-apps through :func:`friendly` (the one error
     printer), including commands registered by other modules without it."""

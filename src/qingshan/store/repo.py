@@ -15,6 +15,7 @@ from qingshan.store.models import Base, ResultRow, Run, RunRegion
 
 __all__ = [
     "RESULT_COLUMNS",
+    "add_artifact",
     "finish_run_failed",
     "finish_run_succeeded",
     "get_run",
@@ -36,12 +37,14 @@ def _now() -> datetime:
 
 def start_run(factory: sessionmaker[Session], *, run_id: str, name: str, profile: str, years: list[int],
               base_year: int | None, config: Mapping[str, Any], code_version: str,
-              lease_holder: str | None = None, lease_expires_at: datetime | None = None) -> None:
-    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace), with its lease."""
+              lease_holder: str | None = None, lease_expires_at: datetime | None = None,
+              parent_run_id: str | None = None) -> None:
+    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace), with its lease.
+    ``parent_run_id``: the run a revalued run derives from (``qingshan revalue``)."""
     with factory.begin() as s:
         s.add(Run(id=run_id, name=name, status="running", profile=profile, years=list(years), base_year=base_year,
                   config=dict(config), provenance={}, code_version=code_version, created_at=_now(),
-                  lease_holder=lease_holder, lease_expires_at=lease_expires_at))
+                  lease_holder=lease_holder, lease_expires_at=lease_expires_at, parent_run_id=parent_run_id))
 
 
 def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results: pd.DataFrame,
@@ -93,6 +96,19 @@ def _check_lengths(model: type[Base], rows: list[dict[str, Any]]) -> None:
                     fix=f"Shorten it to at most {limit} characters (ids and units are short codes).",
                     fix_zh=f"请缩短至 {limit} 个字符以内（编号和单位应为简短代码）。",
                 )
+
+
+def add_artifact(factory: sessionmaker[Session], run_id: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Append one manifest entry (an export written on demand into a sealed run folder) unless one of that
+    name is recorded already; returns the manifest. Existing entries are never changed."""
+    with factory.begin() as s:
+        run = s.get(Run, run_id, with_for_update=True)
+        assert run is not None
+        manifest = list(run.artifacts or [])
+        if all(e["name"] != entry["name"] for e in manifest):
+            manifest.append(dict(entry))
+            run.artifacts = manifest
+        return manifest
 
 
 def finish_run_failed(factory: sessionmaker[Session], run_id: str, error: Mapping[str, Any]) -> None:
