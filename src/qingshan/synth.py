@@ -174,7 +174,7 @@ def allocate_classes(dem: np.ndarray, slope: np.ndarray, shares: dict[str, float
         if i == len(order) - 1:
             out.ravel()[free] = CLASS_CODES[cls]
             break
-        k = min(int(round(shares[cls] * dem.size)), int(free.sum()))
+        k = min(round(shares[cls] * dem.size), int(free.sum()))
         score = np.where(free, prefer[cls].ravel(), -np.inf)
         take = np.argpartition(-score, k - 1)[:k] if k > 0 else np.array([], dtype=np.int64)
         out.ravel()[take] = CLASS_CODES[cls]
