@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qingshan.api.deps import SettingsDep, StoreDep, require_role
 from qingshan.api.errors import NotFoundError, RunNotReadyError
 from qingshan.api.schemas import RunOut
+from qingshan.core.errors import InputError, MissingPriceError
 from qingshan.platform.accounts import Principal
 from qingshan.store import repo
 
@@ -67,9 +68,12 @@ def revalue_run(run_id: RunId, body: RevalueIn, store: StoreDep, settings: Setti
     with tempfile.TemporaryDirectory(prefix="qs-revalue-") as tmp:
         files = {name: _write(Path(tmp), f"{name}.csv", text) for name, text in
                  (("prices", body.prices_csv), ("deflator", body.deflator_csv), ("parameters", body.params_csv))}
-        out = revalue(settings.store_url, run_id, prices=files["prices"] or Path(tmp) / "prices.csv",
-                      deflator=files["deflator"], params=files["parameters"], base_year=body.base_year,
-                      data_dir=find_data_dir(settings.store_url), name=body.name)
+        try:
+            out = revalue(settings.store_url, run_id, prices=files["prices"] or Path(tmp) / "prices.csv",
+                          deflator=files["deflator"], params=files["parameters"], base_year=body.base_year,
+                          data_dir=find_data_dir(settings.store_url), name=body.name)
+        except MissingPriceError as exc:  # the price table of the request lacks a row: 422, not "not found"
+            raise InputError(exc.en, exc.zh, file=exc.file, field=exc.field, fix=exc.fix, fix_zh=exc.fix_zh) from None
     job = record_revaluation(store, user, parent_id=run_id, run_id=out.run_id,
                              params={"profile": parent.profile, "years": list(parent.years), "name": body.name,
                                      "base_year": out.provenance["base_year"]})
