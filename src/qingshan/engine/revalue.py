@@ -323,9 +323,14 @@ def _qc(parent_qc: Any, parent_id: str, inert: list[str]) -> dict[str, Any]:
 
 
 def _named(results: pd.DataFrame, regions: RegionSet) -> pd.DataFrame:
-    from qingshan.engine.export import _with_names
-
-    return _with_names(results, regions)
+    """The columns of ``account``'s results.csv (``engine.export._with_names``), by lookups per distinct value."""
+    df = results.copy()
+    codes = df["region_code"]
+    df.insert(1, "region_name", codes.map({c: r.name for c, r in regions.regions.items()}).fillna(""))
+    df.insert(2, "level", codes.map({c: r.level for c, r in regions.regions.items()}).fillna(""))
+    reg = registry()
+    df.insert(4, "indicator_zh", df["indicator"].map({i: reg.get(i).name_zh for i in df["indicator"].unique()}))
+    return df
 
 
 def _write_child(folder: Path, results: pd.DataFrame, regions: RegionSet, provenance: dict[str, Any], run_id: str,

@@ -52,14 +52,13 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
                          output_dir: str | None, content_hash: str, artifacts_dir: str | None = None,
                          artifacts: list[dict[str, Any]] | None = None) -> None:
     """Write all result rows and mark the run ``succeeded`` in one transaction."""
-    records = results[RESULT_COLUMNS].astype(object).where(results[RESULT_COLUMNS].notna(), None).to_dict("records")
+    records = _result_records(results, run_id)
     region_rows = [{"run_id": run_id, **dict(r)} for r in regions]
-    _check_lengths(ResultRow, records)
     _check_lengths(RunRegion, region_rows)
     with factory.begin() as s:
         s.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
         if records:  # an empty parameter list would insert one row of defaults
-            s.execute(insert(ResultRow), [{"run_id": run_id, **r} for r in records])
+            _insert_rows(s, "results", ["run_id", *RESULT_COLUMNS], records)
         if region_rows:
             s.execute(insert(RunRegion), region_rows)
         run = s.get(Run, run_id)
@@ -80,6 +79,39 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
         run.artifacts = list(artifacts) if artifacts is not None else None
         run.lease_holder = run.lease_expires_at = None
         run.finished_at = _now()
+
+
+def _result_records(results: pd.DataFrame, run_id: str) -> list[tuple[Any, ...]]:
+    """Result rows as plain Python values (NaN → None), text lengths checked column by column."""
+    cols = results[RESULT_COLUMNS]
+    limits = {c.name: c.type.length for c in ResultRow.__table__.columns
+              if isinstance(c.type, String) and c.type.length and c.name in RESULT_COLUMNS}
+    for col, limit in limits.items():
+        values = cols[col].to_numpy(dtype=object)
+        too_long = [v for v in values if isinstance(v, str) and len(v) > limit]
+        if too_long:
+            _check_lengths(ResultRow, [{col: too_long[0]}])  # raises, naming the value
+    arrays = []
+    for col in RESULT_COLUMNS:
+        arr = cols[col].to_numpy(dtype=object, copy=True)  # never write into the caller's frame
+        arr[cols[col].isna().to_numpy()] = None
+        arrays.append(arr)
+    return list(zip([run_id] * len(cols), *arrays, strict=True))
+
+
+_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _insert_rows(s: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT`` of many rows through the driver's executemany (tens of thousands of result rows: the
+    ORM and Core paths spend most of their time building one parameter dict per row)."""
+    conn = s.connection()
+    mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
+    if mark is None:  # another paramstyle: the Core path
+        s.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
 
 
 def _check_lengths(model: type[Base], rows: list[dict[str, Any]]) -> None:
