@@ -233,3 +233,22 @@ def test_cli_revalue(synth_run, tmp_path: Path) -> None:  # type: ignore[no-unty
     r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--params", str(bad),
                                  "--store", url])
     assert r.exit_code == 2 and "sediment_deposition_ratio" in r.output and "qingshan account" in r.output and "Traceback" not in r.output
+
+
+def test_roll_up_valued_equals_the_account_roll_up(synth_run) -> None:  # type: ignore[no-untyped-def]
+    """The polygon-free roll-up revaluation uses is account's, to the last bit."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import _roll_up_valued, load_regions
+    from qingshan.engine.valuation import roll_up_valued, value_rows
+    from qingshan.valuation.prices import Deflator, PriceTable
+
+    cfg_path, parent, _ = synth_run
+    cfg = load_config(cfg_path)
+    regions = load_regions(cfg)
+    leaf = parent.results[parent.results["region_code"].isin(set(regions.leaves["code"]))]
+    leaf = leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]]
+    defl = Deflator.from_csv(cfg.tables.deflator)
+    valued, _ = value_rows(leaf.reset_index(drop=True), prices=PriceTable.from_csv(cfg.tables.prices, deflator=defl),
+                           regions=regions, base_year=2019, deflator=defl)
+    pd.testing.assert_frame_equal(roll_up_valued(valued, regions.ancestors), _roll_up_valued(valued, regions),
+                                  check_exact=True)

@@ -33,24 +33,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import pandas as pd
-from shapely.geometry import shape
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan import __version__
-from qingshan.aggregate.regions import Region, RegionSet
 from qingshan.core.errors import ConfigError, InputError, QingshanError
 from qingshan.core.params import ParameterTable, file_sha256
-from qingshan.engine.valuation import value_rows
+from qingshan.engine.valuation import roll_up_valued, value_rows
 from qingshan.indicators import registry
 from qingshan.valuation.prices import Deflator, PriceTable
 
+if TYPE_CHECKING:
+    from qingshan.aggregate.regions import RegionSet
+
 __all__ = ["ON_DEMAND", "QuantityParameterError", "RevalueOutcome", "ensure_export", "quantity_parameters", "revalue"]
 
-ON_DEMAND = ("gep_accounts.xlsx", "regions.gpkg")
+ON_DEMAND = ("gep_accounts.xlsx", "regions.gpkg", "qc_report.md")
 """Exports of a revalued run written on the first request (:func:`ensure_export`), not at revaluation."""
 
 LINKED = ("rasters/", "inputs/")
@@ -109,21 +109,43 @@ def _parent(factory: sessionmaker[Session], run_id: str) -> Any:
     return run
 
 
-def _region_set(factory: sessionmaker[Session], run_id: str) -> tuple[RegionSet, list[dict[str, Any]]]:
-    """The run's hierarchy from the store (no polygons: roll-up needs the parents only) and its region rows."""
+@dataclass(frozen=True)
+class Hierarchy:
+    """A run's regions from the store: code → (name, level, parent). Roll-up and names need no polygons."""
+
+    regions: dict[str, tuple[str, str, str | None]]
+
+    @property
+    def leaves(self) -> list[str]:
+        """Codes that are nobody's parent."""
+        parents = {p for _, _, p in self.regions.values()}
+        return [c for c in self.regions if c not in parents]
+
+    def roots(self) -> list[str]:
+        """Codes without a parent, sorted."""
+        return sorted(c for c, (_, _, p) in self.regions.items() if p is None)
+
+    def ancestors(self, code: str) -> list[str]:
+        """Ancestors of ``code``, nearest first (none for a code not in the run)."""
+        out: list[str] = []
+        parent = self.regions[code][2] if code in self.regions else None
+        while parent is not None:
+            out.append(parent)
+            parent = self.regions[parent][2]
+        return out
+
+
+def _region_set(factory: sessionmaker[Session], run_id: str) -> tuple[Hierarchy, list[dict[str, Any]]]:
+    """The run's hierarchy and its region rows (with geometry, copied to the child) from the store."""
     from qingshan.store import repo
 
     df = repo.read_regions(factory, run_id, with_geometry=True)
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
-    regions = {str(r["code"]): Region(str(r["code"]), str(r["name"]), str(r["level"]),
-                                      None if r["parent"] is None else str(r["parent"])) for r in rows}
-    parents = {r.parent for r in regions.values()}
-    codes = [c for c in regions if c not in parents]
-    leaves = gpd.GeoDataFrame({"code": codes, "name": [regions[c].name for c in codes]})
-    return RegionSet(regions=regions, leaves=leaves, source=f"run {run_id}"), rows
+    return Hierarchy({str(r["code"]): (str(r["name"]), str(r["level"]), None if r["parent"] is None else str(r["parent"]))
+                      for r in rows}), rows
 
 
-def _leaf_rows(folder: Path, manifest: list[dict[str, Any]], regions: RegionSet, run_id: str) -> pd.DataFrame:
+def _leaf_rows(folder: Path, manifest: list[dict[str, Any]], regions: Hierarchy, run_id: str) -> pd.DataFrame:
     """The parent's leaf quantity rows, from its sealed ``results.csv`` (SHA-256 checked against the manifest)."""
     entry = next((e for e in manifest if e["name"] == "results.csv"), None)
     path = folder / "results.csv"
@@ -135,8 +157,7 @@ def _leaf_rows(folder: Path, manifest: list[dict[str, Any]], regions: RegionSet,
             fix_zh="请恢复该核算的数据目录（`qingshan restore`），或重新核算。")
     df = pd.read_csv(path, dtype={"region_code": str, "component": str, "ecosystem": str, "unit": str},
                      usecols=_LEAF, encoding="utf-8-sig")
-    leaves = set(regions.leaves["code"])
-    return df[df["region_code"].isin(leaves)].reset_index(drop=True)
+    return df[df["region_code"].isin(set(regions.leaves))].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -219,7 +240,6 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             name: str | None = None, output: str | Path | None = None) -> RevalueOutcome:
     """Revalue the stored run ``run_id`` into a new run (see module docstring); ``output``: a writable copy."""
     from qingshan.core.codeversion import code_version
-    from qingshan.engine.run import _roll_up_valued
     from qingshan.store import artifacts, repo
     from qingshan.store.db import open_store
     from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
@@ -242,8 +262,9 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     base = int(base_year if base_year is not None else (parent.base_year or min(parent.years)))
     regions, region_rows = _region_set(factory, parent.id)
     leaf = _leaf_rows(pdir, list(parent.artifacts or []), regions, parent.id)
-    valued, prices_used = value_rows(leaf, prices=table, regions=regions, base_year=base, deflator=defl)
-    results = _roll_up_valued(valued, regions)
+    valued, prices_used = value_rows(leaf, prices=table, regions=None, ancestors_of=regions.ancestors,
+                                     base_year=base, deflator=defl)
+    results = roll_up_valued(valued, regions.ancestors)
     digest = revalue_hash(parent.content_hash, prices_p, defl_sha, params_p, base, policy)
 
     child = str(uuid.uuid4())
@@ -322,26 +343,26 @@ def _qc(parent_qc: Any, parent_id: str, inert: list[str]) -> dict[str, Any]:
     return qc
 
 
-def _named(results: pd.DataFrame, regions: RegionSet) -> pd.DataFrame:
+def _named(results: pd.DataFrame, regions: Hierarchy) -> pd.DataFrame:
     """The columns of ``account``'s results.csv (``engine.export._with_names``), by lookups per distinct value."""
     df = results.copy()
     codes = df["region_code"]
-    df.insert(1, "region_name", codes.map({c: r.name for c, r in regions.regions.items()}).fillna(""))
-    df.insert(2, "level", codes.map({c: r.level for c, r in regions.regions.items()}).fillna(""))
+    df.insert(1, "region_name", codes.map({c: r[0] for c, r in regions.regions.items()}).fillna(""))
+    df.insert(2, "level", codes.map({c: r[1] for c, r in regions.regions.items()}).fillna(""))
     reg = registry()
     df.insert(4, "indicator_zh", df["indicator"].map({i: reg.get(i).name_zh for i in df["indicator"].unique()}))
     return df
 
 
-def _write_child(folder: Path, results: pd.DataFrame, regions: RegionSet, provenance: dict[str, Any], run_id: str,
+def _write_child(folder: Path, results: pd.DataFrame, regions: Hierarchy, provenance: dict[str, Any], run_id: str,
                  parent_dir: Path, parent_manifest: list[dict[str, Any]]) -> None:
-    """results.csv, provenance.json, the QC report, and hard links to the parent's rasters and inputs."""
-    from qingshan.engine.qc import write_report_files
-
+    """results.csv, provenance.json, qc_report.json (as ``engine.qc.write_report_files`` writes it; the Markdown
+    version is on demand) and hard links to the parent's rasters and inputs."""
     _named(results, regions).to_csv(folder / "results.csv", index=False, encoding="utf-8-sig")
     (folder / "provenance.json").write_text(json.dumps({**provenance, "run_id": run_id}, ensure_ascii=False,
                                                        indent=2, default=str), encoding="utf-8")
-    write_report_files(provenance["qc"], folder, run_id)
+    (folder / "qc_report.json").write_text(json.dumps(provenance["qc"], ensure_ascii=False, indent=2, default=str),
+                                           encoding="utf-8")
     for entry in parent_manifest:
         if entry["name"].startswith(LINKED):
             dest = folder / entry["name"]
@@ -402,7 +423,11 @@ def _build_export(factory: sessionmaker[Session], run: Any, data_dir: Path, fold
         results = pd.read_csv(folder / "results.csv", dtype={"region_code": str, "level": str}, encoding="utf-8-sig")
         prov = dict(run.provenance or {})
         out = tmp / name
-        if name == "gep_accounts.xlsx":
+        if name == "qc_report.md":
+            from qingshan.engine.qc import report_markdown
+
+            out.write_text(report_markdown(prov.get("qc") or {}, run.id), encoding="utf-8")
+        elif name == "gep_accounts.xlsx":
             _write_xlsx(results, out, base_year=int(run.base_year or min(run.years)),
                         provenance={**prov, "run_id": run.id},
                         unit=workbook_unit((prov.get("profile") or {}).get("options") or {}))
@@ -423,19 +448,24 @@ def _build_export(factory: sessionmaker[Session], run: Any, data_dir: Path, fold
 def _regions_with_polygons(factory: sessionmaker[Session], run: Any, data_dir: Path) -> RegionSet:
     """The hierarchy with leaf polygons: from the nearest ancestor run's sealed ``regions.gpkg`` (the boundary
     file's polygons), else the simplified polygons the store keeps."""
+    import geopandas as gpd
+    from shapely.geometry import shape
+
+    from qingshan.aggregate.regions import Region, RegionSet
     from qingshan.store import artifacts, repo
 
-    regions, rows = _region_set(factory, run.id)
-    leaf_level = next(iter(regions.regions[c].level for c in regions.leaves["code"]), "")
+    hierarchy, rows = _region_set(factory, run.id)
+    regions = {c: Region(c, n, lvl, p) for c, (n, lvl, p) in hierarchy.regions.items()}
+    leaves = hierarchy.leaves
+    leaf_level = regions[leaves[0]].level if leaves else ""
     ancestor = repo.get_run(factory, run.parent_run_id) if run.parent_run_id else None
     while ancestor is not None:
         if any(e["name"] == "regions.gpkg" for e in ancestor.artifacts or []):
             gdf = gpd.read_file(artifacts.artifact_dir(ancestor, data_dir) / "regions.gpkg", layer=leaf_level)
-            leaves = gdf[["code", "name", "geometry"]].astype({"code": str})
-            return RegionSet(regions=regions.regions, leaves=leaves, source=regions.source)
+            return RegionSet(regions=regions, leaves=gdf[["code", "name", "geometry"]].astype({"code": str}),
+                             source=f"run {run.id}")
         ancestor = repo.get_run(factory, ancestor.parent_run_id) if ancestor.parent_run_id else None
-    codes = set(regions.leaves["code"])
-    geo = [r for r in rows if r["code"] in codes and r["geometry"]]
-    leaves = gpd.GeoDataFrame({"code": [r["code"] for r in geo], "name": [r["name"] for r in geo]},
-                              geometry=[shape(json.loads(r["geometry"])) for r in geo], crs="EPSG:4326")
-    return RegionSet(regions=regions.regions, leaves=leaves, source=regions.source)
+    geo = [r for r in rows if r["code"] in set(leaves) and r["geometry"]]
+    gdf = gpd.GeoDataFrame({"code": [r["code"] for r in geo], "name": [r["name"] for r in geo]},
+                           geometry=[shape(json.loads(r["geometry"])) for r in geo], crs="EPSG:4326")
+    return RegionSet(regions=regions, leaves=gdf, source=f"run {run.id}")

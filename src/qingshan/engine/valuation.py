@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from qingshan.aggregate.regions import RegionSet
 from qingshan.core.errors import UnitsError, UnknownIndicatorError
 from qingshan.core.spec import ComponentSpec, IndicatorSpec
 from qingshan.core.units import is_currency
@@ -16,7 +15,10 @@ from qingshan.indicators import registry
 from qingshan.valuation.prices import Deflator, PriceTable, ResolvedPrice
 from qingshan.valuation.value import unit_factors, value_in_cny
 
-__all__ = ["component_spec", "value_rows"]
+if TYPE_CHECKING:  # not imported at run time: revaluation needs no polygons (geopandas)
+    from qingshan.aggregate.regions import RegionSet
+
+__all__ = ["ROLL_UP_KEYS", "component_spec", "roll_up_valued", "value_rows"]
 
 
 def component_spec(spec: IndicatorSpec, component: str) -> ComponentSpec:
@@ -180,3 +182,37 @@ def _comparable_values(value: np.ndarray, years: np.ndarray, base_year: int, def
         at = years == year
         out[at] = value[at] * deflator.ratio(int(year), base_year) if deflator is not None else np.nan
     return out
+
+
+ROLL_UP_KEYS = ["year", "indicator", "category", "component", "ecosystem", "unit", "price_unit"]
+
+
+def roll_up_valued(valued: pd.DataFrame, ancestors: Callable[[str], Sequence[str]]) -> pd.DataFrame:
+    """Valued leaf rows plus every ancestor region's rows (sums of its leaves), with ``price = value / quantity``.
+
+    The same operations, in the same order, as ``account``'s roll-up (``engine.run._roll_up_valued`` over
+    ``aggregate.zonal.roll_up``), so sums are identical to the last bit (test
+    ``test_roll_up_valued_equals_the_account_roll_up``), for callers that have the hierarchy but no polygons.
+    """
+    vals = ["quantity", "value", "value_comparable"]
+    v = valued.copy()
+    v["price_unit"] = v["price_unit"].fillna("")
+    has_value = v["value"].notna()
+    v[["value", "value_comparable"]] = v[["value", "value_comparable"]].astype(float)
+    frames = [v]
+    ancestor_map = {code: list(ancestors(code)) for code in v["region_code"].unique()}
+    depth = max((len(a) for a in ancestor_map.values()), default=0)
+    for d in range(depth):
+        mapped = v.assign(
+            region_code=v["region_code"].map(lambda c, d=d: ancestor_map[c][d] if len(ancestor_map[c]) > d else None)
+        ).dropna(subset=["region_code"])
+        if mapped.empty:
+            continue
+        frames.append(mapped.groupby(["region_code", *ROLL_UP_KEYS], as_index=False, sort=False)[vals].sum())
+    rolled = pd.concat(frames, ignore_index=True)
+    unvalued = set(v.loc[~has_value, "component"]) - set(v.loc[has_value, "component"])
+    rolled.loc[rolled["component"].isin(unvalued), ["value", "value_comparable"]] = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rolled["price"] = np.where(rolled["quantity"] > 0, rolled["value"] / rolled["quantity"], np.nan)
+    rolled["price_unit"] = rolled["price_unit"].replace("", None)
+    return rolled.reset_index(drop=True)
