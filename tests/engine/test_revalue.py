@@ -226,9 +226,11 @@ def test_cli_revalue(synth_run, tmp_path: Path) -> None:  # type: ignore[no-unty
     from qingshan.cli import app
 
     cfg_path, parent, url = synth_run
-    r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--store", url])
+    r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--store", url, "--xlsx"])
     assert r.exit_code == 0, r.output
     assert "New run" in r.output and parent.run_id in r.output
+    newest = repo.list_runs(open_store(url))[0]  # --xlsx: the workbook is built, sealed and in the manifest
+    assert newest.parent_run_id == parent.run_id and "gep_accounts.xlsx" in {a["name"] for a in newest.artifacts}
     bad = _params(tmp_path / "p.csv", "sediment_deposition_ratio", 0.5, "1")
     r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--params", str(bad),
                                  "--store", url])

@@ -25,6 +25,8 @@ def revalue(
                                                   "(default: the parent's) 可比价基年")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Name of the new run 新核算名称")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Also copy the new run's files here")] = None,
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="Build the workbook now (else on first download) "
+                                       "立即生成工作簿")] = False,
     store: Annotated[str, typer.Option("--store", help="Results store URL 结果库地址",
                                        envvar="QINGSHAN_STORE_URL")] = DEFAULT_STORE_URL,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (see `account`)")] = None,
@@ -42,8 +44,17 @@ def revalue(
         console.print(f"{year}: GEP {total / 1e8:,.2f} 亿元 (CNY {total:,.0f})")
     console.print(f"New run 新核算 {out.run_id} (parent 原核算 {out.parent_id}), {len(out.results)} rows, "
                   f"content hash {out.provenance['content_hash'][:12]}…, {out.provenance['seconds']} s")
-    console.print(f"Run files 核算成果文件 (read-only 只读): {out.artifacts_dir}; the workbook and GeoPackage are "
-                  "written on first download 工作簿与 GeoPackage 在首次下载时生成")
+    if xlsx:
+        from qingshan.engine.revalue import ensure_export
+        from qingshan.store.artifacts import data_dir_for
+        from qingshan.store.db import open_store
+        from qingshan.store.repo import get_run
+
+        factory = open_store(store)
+        ensure_export(factory, get_run(factory, out.run_id), data_dir_for(store, data_dir), "gep_accounts.xlsx")
+        console.print(f"Workbook 工作簿 (sealed, SHA-256 recorded): {out.artifacts_dir / 'gep_accounts.xlsx'}")
+    console.print(f"Run files 核算成果文件 (read-only 只读): {out.artifacts_dir}; the workbook, GeoPackage and "
+                  "qc_report.md are written on first download 工作簿、GeoPackage 与 qc_report.md 在首次下载时生成")
 
 
 def synth(
