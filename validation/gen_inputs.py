@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Seeded InVEST 3.20 inputs for the Qingshan ↔ InVEST comparison, without InVEST.
 
-Needs numpy, scipy, rasterio, shapely and pyogrio (all in Qingshan's venv). Two kinds:
+Needs Qingshan's venv (numpy, scipy, rasterio, shapely, pyogrio; the fields come from ``qingshan.synth``,
+which ``qingshan synth`` builds whole accounting datasets with). Two kinds:
 
 * ``--size N``: synthetic N×N grid at 30 m in EPSG:32650, the same random stream and layer
   formulas as ``/work/shared/tools/invest-bench/gen_data.py`` (seed 42 reproduces
@@ -29,7 +30,8 @@ import pyogrio.raw
 import rasterio
 import shapely
 from affine import Affine
-from scipy import ndimage
+
+from qingshan.synth import fractal, relief  # shared with `qingshan synth` (same random stream)
 
 EPSG = 32650
 PIXEL = 30.0
@@ -46,33 +48,6 @@ LULC = {
     6: ("water", 0, 1, 1.05, 0.000, 1.0),
     7: ("bare", 0, 10, 0.40, 0.500, 1.0),
 }
-
-
-def smooth_noise(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian-smoothed white noise (coarse grid + bilinear zoom for large sigmas)."""
-    fac = max(1, int(sigma // 4))
-    m = int(np.ceil(n / fac))
-    g = ndimage.gaussian_filter(rng.standard_normal((m, m)), sigma / fac, mode="reflect")
-    if fac > 1:
-        g = ndimage.zoom(g, fac, order=1)[:n, :n]
-    return g
-
-
-def fractal(n: int, rng: np.random.Generator, hurst: float = 0.8, octaves: int = 12,
-            base_sigma: float | None = None) -> np.ndarray:
-    """fBm-like field in 0..1: smoothed noise summed over halving scales."""
-    base_sigma = base_sigma or n / 6.0
-    out = np.zeros((n, n), dtype="float64")
-    sigma = base_sigma
-    for _ in range(octaves):
-        f = smooth_noise(n, sigma, rng)
-        f /= f.std() + 1e-12
-        out += f * sigma**hurst
-        sigma /= 2.0
-        if sigma < 0.75:
-            break
-    out -= out.min()
-    return out / out.max()
 
 
 def _write(path: Path, arr: np.ndarray, crs: str, transform: Affine, nodata: float) -> None:
@@ -94,12 +69,7 @@ def synthetic(n: int, seed: int) -> dict[str, np.ndarray]:
     """gen_data.py's layers (same random stream): dem, lulc, precip, et0, depth, pawc, R, K."""
     rng = np.random.default_rng(seed)
     scale = n / 1000.0
-    f = fractal(n, rng, hurst=0.6, base_sigma=140 * scale)
-    yy, xx = np.mgrid[0:n, 0:n] / float(n)
-    tilt = 1.0 - 0.6 * (0.5 * yy + 0.5 * xx)
-    fabric = 0.08 * np.sin(2 * np.pi * (3.0 * xx + 1.5 * yy) + 4 * f)
-    dem = 40 + 1900 * np.clip(0.55 * f * tilt + 0.45 * tilt * f**2 + fabric * f, 0, None)
-    dem = ndimage.gaussian_filter(dem, 1.0).astype("float32")
+    dem = relief(n, rng)  # qingshan.synth: the same formula and random stream
     gy, gx = np.gradient(dem, PIXEL)
     slope = np.degrees(np.arctan(np.hypot(gx, gy)))
     e_pct = np.argsort(np.argsort(dem.ravel())).reshape(dem.shape) / dem.size

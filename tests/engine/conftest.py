@@ -128,3 +128,16 @@ def example_run(tmp_path_factory: pytest.TempPathFactory, write_config: WriteCon
 
     cfg = write_config(tmp_path_factory.mktemp("example_run"))
     return account(load_config(cfg))
+
+
+@pytest.fixture(scope="session")
+def synth_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A tiny ``qingshan synth`` dataset (48², seed 7) accounted once per session: ``(config path, RunOutcome,
+    store URL)`` — the parent run of the revaluation tests and the proof that the synth config runs."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account, store_url_of
+    from qingshan.synth import SynthSpec, write_synth
+
+    cfg_path = write_synth(tmp_path_factory.mktemp("synth") / "data", SynthSpec(size=48, seed=7, counties=3))
+    cfg = load_config(cfg_path)
+    return cfg_path, account(cfg), store_url_of(cfg)

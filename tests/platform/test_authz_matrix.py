@@ -81,6 +81,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/runs/{run_id}/approve"): ACCOUNTING,
     ("POST", "/api/runs/{run_id}/publish"): ACCOUNTING,
     ("POST", "/api/runs/{run_id}/withdraw"): ACCOUNTING,
+    ("POST", "/api/runs/{run_id}/revalue"): ACCOUNTING,  # a new run at new prices (issue 11.4)
     ("GET", "/api/audit"): ACCOUNTING,
     ("GET", "/api/audit/export.csv"): ACCOUNTING,
     ("GET", "/api/submissions/{submission_id}/versions/{version}/review"): DATA,

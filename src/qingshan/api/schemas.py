@@ -87,6 +87,7 @@ class RunOut(_Out):
     finished_at: datetime | None
     example: bool = Field(False, validation_alias=AliasChoices("example", AliasPath("provenance", "example")),
                           description="based on the embedded example's approximate data, not official 基于内置示例数据")
+    parent_run_id: str | None = Field(None, description="the run this one revalues (qingshan revalue) 重新计价所依据的核算")
 
 
 class ArtifactOut(_Out):

@@ -306,6 +306,13 @@ def _register_seea() -> None:
 
 
 _register_seea()
+def _register_revalue() -> None:
+    from qingshan.cli.revalue import register
+
+    register(app, friendly)  # revalue, synth
+
+
+_register_revalue()
 
 
 def _guard_all(typer_app: typer.Typer) -> None:

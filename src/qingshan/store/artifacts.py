@@ -157,21 +157,30 @@ def remove_tree(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- sealing
-def _manifest(folder: Path) -> Manifest:
+def _manifest(folder: Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> Manifest:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return [{"name": p.relative_to(folder).as_posix(), "size": p.stat().st_size, "sha256": file_sha256(p)} for p in files]
+    out = []
+    for p in files:
+        name, size = p.relative_to(folder).as_posix(), p.stat().st_size
+        k = (known or {}).get(name)
+        sha = str(k["sha256"]) if k is not None and k.get("size") == size else file_sha256(p)
+        out.append({"name": name, "size": size, "sha256": sha})
+    return out
 
 
-def seal(staging: Path, data_dir: Path, run_id: str) -> tuple[str, Manifest]:
+def seal(staging: Path, data_dir: Path, run_id: str, *,
+         known: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, Manifest]:
     """Make ``staging`` the run's read-only artifact folder; its path relative to the data dir and its manifest.
 
     The manifest lists every file (name relative to the run folder, size in bytes, SHA-256).
     Files become 0444 and folders 0555; the folder is renamed to ``runs/<run id>`` (atomic).
+    ``known``: manifest entries of files hard-linked from another sealed run (a revalued run's rasters), whose
+    SHA-256 is reused rather than read again.
     """
     final = runs_root(data_dir) / run_id
     if final.exists():
         raise FileExistsError(f"run artifacts already exist: {final}")  # a run id is never reused
-    manifest = _manifest(staging)
+    manifest = _manifest(staging, known)
     for d, dirs, files in os.walk(staging, topdown=False):
         for f in files:
             os.chmod(Path(d) / f, 0o444)

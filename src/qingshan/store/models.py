@@ -65,6 +65,7 @@ class Run(Base):
     code_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    parent_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)  # revalued from (0005)
 
 
 class ResultRow(Base):

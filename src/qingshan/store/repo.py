@@ -15,6 +15,7 @@ from qingshan.store.models import Base, ResultRow, Run, RunRegion
 
 __all__ = [
     "RESULT_COLUMNS",
+    "add_artifact",
     "finish_run_failed",
     "finish_run_succeeded",
     "get_run",
@@ -36,12 +37,14 @@ def _now() -> datetime:
 
 def start_run(factory: sessionmaker[Session], *, run_id: str, name: str, profile: str, years: list[int],
               base_year: int | None, config: Mapping[str, Any], code_version: str,
-              lease_holder: str | None = None, lease_expires_at: datetime | None = None) -> None:
-    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace), with its lease."""
+              lease_holder: str | None = None, lease_expires_at: datetime | None = None,
+              parent_run_id: str | None = None) -> None:
+    """Record a run as ``running`` (committed at once, so a crash leaves a visible trace), with its lease.
+    ``parent_run_id``: the run a revalued run derives from (``qingshan revalue``)."""
     with factory.begin() as s:
         s.add(Run(id=run_id, name=name, status="running", profile=profile, years=list(years), base_year=base_year,
                   config=dict(config), provenance={}, code_version=code_version, created_at=_now(),
-                  lease_holder=lease_holder, lease_expires_at=lease_expires_at))
+                  lease_holder=lease_holder, lease_expires_at=lease_expires_at, parent_run_id=parent_run_id))
 
 
 def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results: pd.DataFrame,
@@ -49,14 +52,13 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
                          output_dir: str | None, content_hash: str, artifacts_dir: str | None = None,
                          artifacts: list[dict[str, Any]] | None = None) -> None:
     """Write all result rows and mark the run ``succeeded`` in one transaction."""
-    records = results[RESULT_COLUMNS].astype(object).where(results[RESULT_COLUMNS].notna(), None).to_dict("records")
+    records = _result_records(results, run_id)
     region_rows = [{"run_id": run_id, **dict(r)} for r in regions]
-    _check_lengths(ResultRow, records)
     _check_lengths(RunRegion, region_rows)
     with factory.begin() as s:
         s.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
         if records:  # an empty parameter list would insert one row of defaults
-            s.execute(insert(ResultRow), [{"run_id": run_id, **r} for r in records])
+            _insert_rows(s, "results", ["run_id", *RESULT_COLUMNS], records)
         if region_rows:
             s.execute(insert(RunRegion), region_rows)
         run = s.get(Run, run_id)
@@ -79,6 +81,39 @@ def finish_run_succeeded(factory: sessionmaker[Session], run_id: str, *, results
         run.finished_at = _now()
 
 
+def _result_records(results: pd.DataFrame, run_id: str) -> list[tuple[Any, ...]]:
+    """Result rows as plain Python values (NaN → None), text lengths checked column by column."""
+    cols = results[RESULT_COLUMNS]
+    limits = {c.name: c.type.length for c in ResultRow.__table__.columns
+              if isinstance(c.type, String) and c.type.length and c.name in RESULT_COLUMNS}
+    for col, limit in limits.items():
+        values = cols[col].to_numpy(dtype=object)
+        too_long = [v for v in values if isinstance(v, str) and len(v) > limit]
+        if too_long:
+            _check_lengths(ResultRow, [{col: too_long[0]}])  # raises, naming the value
+    arrays = []
+    for col in RESULT_COLUMNS:
+        arr = cols[col].to_numpy(dtype=object, copy=True)  # never write into the caller's frame
+        arr[cols[col].isna().to_numpy()] = None
+        arrays.append(arr)
+    return list(zip([run_id] * len(cols), *arrays, strict=True))
+
+
+_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _insert_rows(s: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT`` of many rows through the driver's executemany (tens of thousands of result rows: the
+    ORM and Core paths spend most of their time building one parameter dict per row)."""
+    conn = s.connection()
+    mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
+    if mark is None:  # another paramstyle: the Core path
+        s.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
 def _check_lengths(model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Refuse text longer than its column on every backend (SQLite would store it, PostgreSQL not)."""
     limits = {c.name: c.type.length for c in model.__table__.columns if isinstance(c.type, String) and c.type.length}
@@ -93,6 +128,19 @@ def _check_lengths(model: type[Base], rows: list[dict[str, Any]]) -> None:
                     fix=f"Shorten it to at most {limit} characters (ids and units are short codes).",
                     fix_zh=f"请缩短至 {limit} 个字符以内（编号和单位应为简短代码）。",
                 )
+
+
+def add_artifact(factory: sessionmaker[Session], run_id: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Append one manifest entry (an export written on demand into a sealed run folder) unless one of that
+    name is recorded already; returns the manifest. Existing entries are never changed."""
+    with factory.begin() as s:
+        run = s.get(Run, run_id, with_for_update=True)
+        assert run is not None
+        manifest = list(run.artifacts or [])
+        if all(e["name"] != entry["name"] for e in manifest):
+            manifest.append(dict(entry))
+            run.artifacts = manifest
+        return manifest
 
 
 def finish_run_failed(factory: sessionmaker[Session], run_id: str, error: Mapping[str, Any]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -141,10 +142,18 @@ class PriceTable:
         """All price keys present."""
         return {r.key for r in self.rows}
 
+    @cached_property
+    def _by_key_region(self) -> dict[tuple[str, str], list[PriceRow]]:
+        """Rows by (key, region), in table order (built once: lookups are per result row)."""
+        out: dict[tuple[str, str], list[PriceRow]] = {}
+        for r in self.rows:
+            out.setdefault((r.key, r.region), []).append(r)
+        return out
+
     def resolve(self, key: str, year: int, region: str, ancestors: Sequence[str] = ()) -> ResolvedPrice:
         """The price of ``key`` for accounting ``year`` in ``region`` (see module docstring)."""
         for scope in (region, *ancestors, "*"):
-            cands = [r for r in self.rows if r.key == key and r.region == scope]
+            cands = self._by_key_region.get((key, scope))
             if cands:
                 return self._pick_year(key, year, cands)
         raise MissingPriceError(

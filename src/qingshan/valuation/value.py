@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from qingshan.core.errors import UnitsError
 from qingshan.core.units import conversion_factor, parse_unit, ureg
 
-__all__ = ["value_in_cny"]
+__all__ = ["unit_factors", "value_in_cny"]
 
 
 def value_in_cny(quantity: float, quantity_unit: str, price: float, price_unit: str) -> float:
@@ -14,6 +16,14 @@ def value_in_cny(quantity: float, quantity_unit: str, price: float, price_unit: 
     ``quantity_unit × price_unit`` must reduce to a currency: ``value_in_cny(2.45, "亿m³",
     6.11, "元/m3")`` → 1.49695e9; ``value_in_cny(1, "t", 5, "CNY/m3")`` raises UnitsError.
     """
+    factor, magnitude = unit_factors(quantity_unit, price_unit)
+    return quantity * price * factor * magnitude
+
+
+@lru_cache(maxsize=4096)
+def unit_factors(quantity_unit: str, price_unit: str) -> tuple[float, float]:
+    """``(conversion factor to CNY, magnitude)`` of ``quantity_unit × price_unit`` (cached: a revaluation
+    values tens of thousands of rows in a handful of unit pairs); UnitsError if it is not a currency."""
     product = parse_unit(quantity_unit) * parse_unit(price_unit)
     if product.dimensionality != ureg.CNY.dimensionality:
         raise UnitsError(
@@ -23,4 +33,4 @@ def value_in_cny(quantity: float, quantity_unit: str, price: float, price_unit: 
             fix=f"Give the price per {quantity_unit} (e.g. CNY/{quantity_unit}) or convert the quantity.",
             fix_zh=f"请将价格改为每 {quantity_unit} 的价格，或换算实物量单位。",
         )
-    return quantity * price * conversion_factor(str(product.units), "CNY") * float(product.magnitude)
+    return conversion_factor(str(product.units), "CNY"), float(product.magnitude)

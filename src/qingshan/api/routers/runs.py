@@ -84,12 +84,15 @@ def list_artifacts(run: AnyRunDep) -> list[ArtifactOut]:
 @router.get("/{run_id}/artifacts/{name:path}", summary="Download one file of a run · 下载成果文件",
             response_class=FileResponse,
             responses={200: {"description": "The file; its SHA-256 in the X-Content-SHA256 header"}})
-def download_artifact(run: AnyRunDep, settings: SettingsDep, name: str) -> FileResponse:
+def download_artifact(run: AnyRunDep, settings: SettingsDep, store: StoreDep, name: str) -> FileResponse:
     """One artifact by the name GET /api/runs/{run_id}/artifacts lists; the header `X-Content-SHA256` holds the
     SHA-256 recorded when the run was sealed (下载文件，响应头 X-Content-SHA256 为其 SHA-256)."""
+    from qingshan.engine.revalue import ensure_export
     from qingshan.store.artifacts import artifact_file, find_data_dir
 
-    path, entry = artifact_file(run, find_data_dir(settings.store_url), name)
+    data_dir = find_data_dir(settings.store_url)
+    run = ensure_export(store, run, data_dir, name)  # a revalued run's workbook/GeoPackage: built on first download
+    path, entry = artifact_file(run, data_dir, name)
     return FileResponse(path, filename=PurePosixPath(name).name, headers={
         "X-Content-SHA256": str(entry["sha256"]), "Cache-Control": "private, max-age=31536000, immutable"})
 

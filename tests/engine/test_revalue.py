@@ -1,0 +1,256 @@
+"""``qingshan revalue`` / POST /api/runs/{id}/revalue: a stored run at new prices into a new, linked run.
+
+The parent is the session's tiny synth run (``synth_run`` in conftest.py): nothing here recomputes a raster.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qingshan.engine.revalue import QuantityParameterError, ensure_export, revalue
+from qingshan.store import repo
+from qingshan.store.artifacts import artifact_dir, find_data_dir
+from qingshan.store.db import open_store
+
+KEYS = ["region_code", "year", "indicator", "component", "ecosystem"]
+
+
+def _prices(cfg_path: Path) -> Path:
+    return cfg_path.parent / "tables" / "prices_default.csv"
+
+
+def _scaled_prices(src: Path, dest: Path, key: str, factor: float) -> Path:
+    with open(src, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    for r in rows[1:]:
+        if r and r[0] == key:
+            r[1] = repr(float(r[1]) * factor)
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return dest
+
+
+def _params(dest: Path, key: str, value: float, unit: str) -> Path:
+    dest.write_text(f"param_key,value,unit,source,certainty,note\n{key},{value},{unit},test,R,\n", encoding="utf-8")
+    return dest
+
+
+def _merged(url: str, a: str, b: str) -> pd.DataFrame:
+    f = open_store(url)
+    return repo.read_results(f, a).merge(repo.read_results(f, b), on=KEYS, suffixes=("_p", "_c"), validate="1:1")
+
+
+def _tree_sha(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    return bool(((a == b) | (a.isna() & b.isna())).all())
+
+
+def test_same_prices_reproduce_the_parent_exactly(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg_path, parent, url = synth_run
+    out = revalue(url, parent.run_id, prices=_prices(cfg_path), output=tmp_path / "copy")
+    assert out.run_id != parent.run_id and out.parent_id == parent.run_id
+    m = _merged(url, parent.run_id, out.run_id)
+    assert len(m) == len(parent.results)
+    for col in ("quantity", "price", "value", "value_comparable"):
+        assert _same(m[f"{col}_p"], m[f"{col}_c"]), col
+    child = repo.get_run(open_store(url), out.run_id)
+    assert child is not None and child.parent_run_id == parent.run_id and child.status == "succeeded"
+    assert child.content_hash != parent.provenance["content_hash"]
+    assert child.provenance["parent_run_id"] == parent.run_id
+    assert "not recomputed" in child.provenance["revaluation"]["per_cell_values"]
+    assert (tmp_path / "copy" / "results.csv").is_file()
+    again = revalue(url, parent.run_id, prices=_prices(cfg_path))  # same meaning → same content hash
+    assert again.provenance["content_hash"] == child.content_hash
+
+
+def test_doubled_price_doubles_that_indicator_only(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg_path, parent, url = synth_run
+    doubled = _scaled_prices(_prices(cfg_path), tmp_path / "prices.csv", "oxygen_price", 2.0)
+    out = revalue(url, parent.run_id, prices=doubled)
+    m = _merged(url, parent.run_id, out.run_id)
+    hit = m["indicator"] == "oxygen_release"
+    assert hit.any() and (m.loc[hit, "value_p"] > 0).any()
+    for col in ("value", "value_comparable", "price"):
+        assert (m.loc[hit, f"{col}_c"] == 2 * m.loc[hit, f"{col}_p"]).all(), col  # exact: ×2 is exact in binary
+        assert _same(m.loc[~hit, f"{col}_p"], m.loc[~hit, f"{col}_c"]), col
+    assert _same(m["quantity_p"], m["quantity_c"])
+
+
+def test_parent_artifacts_and_record_never_change(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg_path, parent, url = synth_run
+    factory = open_store(url)
+    before = repo.get_run(factory, parent.run_id)
+    assert before is not None
+    folder = artifact_dir(before, find_data_dir(url))
+    shas = _tree_sha(folder)
+    assert shas == {e["name"]: e["sha256"] for e in before.artifacts}
+    out = revalue(url, parent.run_id, prices=_scaled_prices(_prices(cfg_path), tmp_path / "p.csv", "carbon_price", 3.0))
+    child = repo.get_run(factory, out.run_id)
+    for name in ("gep_accounts.xlsx", "regions.gpkg"):  # exports on demand: built once, sealed, hash recorded
+        child = ensure_export(factory, child, find_data_dir(url), name)
+        entry = next(e for e in child.artifacts if e["name"] == name)
+        assert entry["sha256"] == hashlib.sha256((out.artifacts_dir / name).read_bytes()).hexdigest()
+    assert ensure_export(factory, child, find_data_dir(url), "gep_accounts.xlsx").artifacts == child.artifacts
+    after = repo.get_run(factory, parent.run_id)
+    assert _tree_sha(folder) == shas
+    assert (after.artifacts, after.content_hash, after.provenance) == (before.artifacts, before.content_hash,
+                                                                       before.provenance)
+    rasters = [n for n in shas if n.startswith("rasters/")]
+    assert rasters and all((out.artifacts_dir / n).samefile(folder / n) for n in rasters)  # shared, not rewritten
+
+
+def test_a_parameter_that_changes_quantities_is_refused(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg_path, parent, url = synth_run
+    n_runs = len(repo.list_runs(open_store(url)))
+    with pytest.raises(QuantityParameterError) as e:
+        revalue(url, parent.run_id, prices=_prices(cfg_path),
+                params=_params(tmp_path / "p.csv", "soil_bulk_density", 1.3, "t/m3"))
+    err = e.value
+    assert "soil_bulk_density" in err.en and "soil_bulk_density" in err.zh and err.field == "soil_bulk_density"
+    assert "qingshan account" in err.fix and "qingshan account" in err.fix_zh and "实物量" in err.zh
+    assert len(repo.list_runs(open_store(url))) == n_runs  # nothing recorded
+    # the same value, and a parameter no method of the run reads, are accepted (the latter recorded as such)
+    same = parent.provenance["parameters"]["soil_bulk_density"]
+    revalue(url, parent.run_id, prices=_prices(cfg_path),
+            params=_params(tmp_path / "s.csv", "soil_bulk_density", same["value"], same["unit"]))
+    out = revalue(url, parent.run_id, prices=_prices(cfg_path),
+                  params=_params(tmp_path / "i.csv", "reservoir_flood_share", 0.5, "1"))
+    assert out.provenance["revaluation"]["parameters_not_affecting_quantities"] == ["reservoir_flood_share"]
+
+
+def test_new_base_year_and_deflator_change_comparable_values_only(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg_path, parent, url = synth_run
+    out = revalue(url, parent.run_id, prices=_prices(cfg_path), base_year=2015)
+    m = _merged(url, parent.run_id, out.run_id)
+    assert _same(m["value_p"], m["value_c"])
+    valued = m["value_p"].notna() & (m["value_p"] > 0)
+    ratio = (m.loc[valued, "value_comparable_c"] / m.loc[valued, "value_comparable_p"]).to_numpy()
+    assert np.allclose(ratio, ratio[0]) and ratio[0] < 1  # 2019 → 2015 prices: one deflator factor, below 1
+
+
+# ----------------------------------------------------------------------------- API
+PASSWORD = "correct horse battery revalue"
+
+
+@pytest.fixture(scope="module")
+def api(synth_run):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from qingshan.api.app import create_app
+    from qingshan.api.settings import Settings
+    from qingshan.platform import accounts
+
+    _, parent, url = synth_run
+    factory = open_store(url)
+    accounts.create_user(factory, "rv_accountant", PASSWORD, "accountant")
+    failed = "00000000-0000-4000-8000-00000000f00d"
+    repo.start_run(factory, run_id=failed, name="broken", profile="jiangxi-db36-2021", years=[2019], base_year=2019,
+                   config={}, code_version="test")
+    repo.finish_run_failed(factory, failed, {"error": "input_error", "message_en": "x", "message_zh": "错"})
+    with TestClient(create_app(Settings(store_url=url))) as client:
+        r = client.post("/api/auth/login", json={"username": "rv_accountant", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        client.cookies.clear()
+        yield client, {"Authorization": f"Bearer {r.json()['token']}"}, parent, failed
+
+
+def _bilingual(r) -> None:  # type: ignore[no-untyped-def]
+    body = r.json()
+    assert body["message_en"] and body["message_zh"] and "Traceback" not in r.text and "/tmp/" not in r.text
+
+
+def test_api_revalue_creates_a_linked_run_and_builds_exports_on_demand(api, synth_run) -> None:  # type: ignore[no-untyped-def]
+    client, headers, parent, _ = api
+    prices = _prices(synth_run[0]).read_text(encoding="utf-8")
+    r = client.post(f"/api/runs/{parent.run_id}/revalue", json={"prices_csv": prices, "name": "at new prices"},
+                    headers=headers)
+    assert r.status_code == 201, r.text
+    child = r.json()["run"]
+    assert child["parent_run_id"] == parent.run_id and child["name"] == "at new prices"
+    detail = client.get(f"/api/runs/{child['id']}", headers=headers).json()
+    assert detail["parent_run_id"] == parent.run_id and detail["provenance"]["parent_run_id"] == parent.run_id
+    names = [a["name"] for a in detail["artifacts"]]
+    assert "results.csv" in names and "gep_accounts.xlsx" not in names
+    first = client.get(f"/api/runs/{child['id']}/artifacts/gep_accounts.xlsx", headers=headers)
+    assert first.status_code == 200
+    assert first.headers["X-Content-SHA256"] == hashlib.sha256(first.content).hexdigest()
+    second = client.get(f"/api/runs/{child['id']}/artifacts/gep_accounts.xlsx", headers=headers)
+    assert second.content == first.content
+    listed = client.get(f"/api/runs/{child['id']}/artifacts", headers=headers).json()
+    assert any(a["name"] == "gep_accounts.xlsx" and a["sha256"] == first.headers["X-Content-SHA256"] for a in listed)
+    jobs = client.get("/api/jobs", headers=headers).json()
+    assert any(j["kind"] == "revalue" and j["run_id"] == child["id"] and j["requested_by"] == "rv_accountant"
+               for j in jobs)
+
+
+def test_api_revalue_4xx_are_bilingual(api, synth_run) -> None:  # type: ignore[no-untyped-def]
+    client, headers, parent, failed = api
+    prices = _prices(synth_run[0]).read_text(encoding="utf-8")
+    url = f"/api/runs/{parent.run_id}/revalue"
+    r = client.post(url, json={"prices_csv": prices})
+    assert r.status_code == 401
+    _bilingual(r)
+    r = client.post("/api/runs/no-such-run/revalue", json={"prices_csv": prices}, headers=headers)
+    assert r.status_code == 404
+    _bilingual(r)
+    r = client.post(f"/api/runs/{failed}/revalue", json={"prices_csv": prices}, headers=headers)
+    assert r.status_code == 409
+    _bilingual(r)
+    r = client.post(url, json={"prices_csv": "price_key,value\noxygen_price,abc\n"}, headers=headers)
+    assert r.status_code == 422
+    _bilingual(r)
+    params = "param_key,value,unit,source,certainty,note\nsoil_bulk_density,1.4,t/m3,x,R,\n"
+    r = client.post(url, json={"prices_csv": prices, "params_csv": params}, headers=headers)
+    assert r.status_code == 422 and "soil_bulk_density" in r.json()["message_en"]
+    assert "qingshan account" in r.json()["fix"]
+    _bilingual(r)
+    no_oxygen = "\n".join(line for line in prices.splitlines() if not line.startswith("oxygen_price"))
+    r = client.post(url, json={"prices_csv": no_oxygen}, headers=headers)
+    assert r.status_code == 422 and "oxygen_price" in r.json()["message_en"]
+    _bilingual(r)
+
+
+def test_cli_revalue(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+
+    cfg_path, parent, url = synth_run
+    r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--store", url, "--xlsx"])
+    assert r.exit_code == 0, r.output
+    assert "New run" in r.output and parent.run_id in r.output
+    newest = repo.list_runs(open_store(url))[0]  # --xlsx: the workbook is built, sealed and in the manifest
+    assert newest.parent_run_id == parent.run_id and "gep_accounts.xlsx" in {a["name"] for a in newest.artifacts}
+    bad = _params(tmp_path / "p.csv", "sediment_deposition_ratio", 0.5, "1")
+    r = CliRunner().invoke(app, ["revalue", parent.run_id, "--prices", str(_prices(cfg_path)), "--params", str(bad),
+                                 "--store", url])
+    assert r.exit_code == 2 and "sediment_deposition_ratio" in r.output and "qingshan account" in r.output and "Traceback" not in r.output
+
+
+def test_roll_up_valued_equals_the_account_roll_up(synth_run) -> None:  # type: ignore[no-untyped-def]
+    """The polygon-free roll-up revaluation uses is account's, to the last bit."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import _roll_up_valued, load_regions
+    from qingshan.engine.valuation import roll_up_valued, value_rows
+    from qingshan.valuation.prices import Deflator, PriceTable
+
+    cfg_path, parent, _ = synth_run
+    cfg = load_config(cfg_path)
+    regions = load_regions(cfg)
+    leaf = parent.results[parent.results["region_code"].isin(set(regions.leaves["code"]))]
+    leaf = leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]]
+    defl = Deflator.from_csv(cfg.tables.deflator)
+    valued, _ = value_rows(leaf.reset_index(drop=True), prices=PriceTable.from_csv(cfg.tables.prices, deflator=defl),
+                           regions=regions, base_year=2019, deflator=defl)
+    pd.testing.assert_frame_equal(roll_up_valued(valued, regions.ancestors), _roll_up_valued(valued, regions),
+                                  check_exact=True)
