@@ -35,3 +35,9 @@ def submit_page() -> FileResponse:
 def review_page() -> FileResponse:
     """Reviewer and accountant page 审核与核算."""
     return FileResponse(PAGES / "review.html", media_type="text/html")
+
+
+@router.get("/catalog")
+def catalog_page() -> FileResponse:
+    """Data catalogue and accounting assembly 数据目录与核算组装."""
+    return FileResponse(PAGES / "catalog.html", media_type="text/html")
