@@ -128,7 +128,7 @@ def test_base_configuration_files_are_entries(client: TestClient, auth: Callable
     adm = auth("admin")
     assert client.post("/api/catalog/bases/example:jiangxi-2019", headers=auth("accountant")).status_code == 403
     added = client.post("/api/catalog/bases/example:jiangxi-2019", headers=adm).json()
-    assert len(added) == 12
+    assert len(added) == 13
     assert client.post("/api/catalog/bases/example:jiangxi-2019", headers=adm).json() == []  # idempotent
     rasters = client.get("/api/catalog", params={"kind": "raster", "year": 2019}).json()  # public: anonymous
     assert {e["variable"] for e in rasters} == {"lulc", "ndvi", "dem", "precip", "aet"}

@@ -74,6 +74,7 @@ class TablesSpec(BaseModel):
 
     parameters: list[EntryRef] = Field(default_factory=list, max_length=20)
     landcover: EntryRef | None = None
+    landcover_meta: EntryRef | None = Field(None, description="the land-cover table's .meta.csv (units, sources)")
     prices: list[EntryRef] = Field(default_factory=list, max_length=200)
     deflator: EntryRef | None = None
     statistics: list[EntryRef] = Field(default_factory=list, max_length=500)
@@ -177,7 +178,7 @@ def pin(factory: sessionmaker[Session], principal: Principal, spec: AssemblySpec
         t = spec.tables
         pinned["tables"]["parameters"] = [_pin(s, principal, r, "tables.parameters", ("parameters",))
                                           for r in t.parameters]
-        for kind in ("landcover", "deflator", "products"):
+        for kind in ("landcover", "landcover_meta", "deflator", "products"):
             ref = getattr(t, kind)
             pinned["tables"][kind] = None if ref is None else _pin(s, principal, ref, f"tables.{kind}", (kind,))
         for kind in ("prices", "statistics"):
@@ -272,6 +273,8 @@ def materialise(factory: sessionmaker[Session], pinned_spec: dict[str, Any], fol
                 dest = folder / "tables" / f"{kind}.csv"
                 dest.write_bytes(_bytes(s, t[kind]))
                 tables[kind] = dest
+        if t.get("landcover_meta"):  # read by the engine beside the land-cover table
+            (folder / "tables" / "landcover.meta.csv").write_bytes(_bytes(s, t["landcover_meta"]))
         tables["prices"] = _merged_table(s, t["prices"], folder / "tables" / "prices.csv", "prices",
                                          ["price_key", "price_year", "region"])
         stats = _merged_table(s, t["statistics"], folder / "tables" / "statistics.csv", "statistics",
@@ -460,6 +463,9 @@ def import_bundle(factory: sessionmaker[Session], principal: Principal, content:
         if kind != "parameters" and tables_in.get(kind):
             r = ref(tables_in[kind], kind, f"tables.{kind}")
             tables[kind] = [r] if kind in ("prices", "statistics") else r
+    meta = str(PurePosixPath(str(tables_in.get("landcover", ""))).with_suffix(".meta.csv"))
+    if tables_in.get("landcover") and meta in names:
+        tables["landcover_meta"] = ref(meta, "landcover_meta", "tables.landcover")
     spec = {"name": run.get("name"), "profile": run.get("profile", ""), "years": years,
             "base_year": run.get("base_year"), "boundaries": boundaries, "rasters": rasters, "tables": tables,
             "exclude": data.get("exclude", []), "options": data.get("options", {}),

@@ -75,10 +75,11 @@ __all__ = [
 ]
 
 TABLE_KINDS = ("parameters", "landcover", "prices", "deflator", "statistics", "products")
-KINDS = ("boundaries", "raster", *TABLE_KINDS, "submission", "result")
-UPLOADABLE = ("boundaries", "raster", *TABLE_KINDS)  # submissions and results are registered by the platform
+KINDS = ("boundaries", "raster", *TABLE_KINDS, "landcover_meta", "submission", "result")
+UPLOADABLE = ("boundaries", "raster", *TABLE_KINDS, "landcover_meta")  # submissions and results are registered by the platform
 KIND_ZH = {"boundaries": "行政区划边界", "raster": "栅格", "parameters": "参数表", "landcover": "土地覆被对照表",
            "prices": "价格表", "deflator": "价格指数表", "statistics": "统计数据表", "products": "产品表",
+           "landcover_meta": "土地覆被表说明（单位与来源）",
            "submission": "统计报表", "result": "核算结果"}
 VISIBILITY = ("public", "departments")
 DATA_EDITORS = ("submitter", "reviewer", "accountant", "admin")  # may create entries and upload versions
@@ -91,7 +92,7 @@ _SUFFIX_TYPES = {".tif": "image/tiff", ".tiff": "image/tiff", ".csv": "text/csv"
                  ".json": "application/json", ".gpkg": "application/geopackage+sqlite3",
                  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 _KIND_SUFFIXES = {"boundaries": (".geojson", ".json", ".gpkg"), "raster": (".tif", ".tiff"),
-                  **{k: (".csv",) for k in TABLE_KINDS}}
+                  **{k: (".csv",) for k in (*TABLE_KINDS, "landcover_meta")}}
 
 
 def _now() -> datetime:
@@ -439,7 +440,7 @@ def _check_file(kind: str, filename: str, content: bytes, limits: Limits) -> Non
         raise _bad(f"'{filename}' is empty or not a {kind} file ({allowed})",
                    f"“{filename}”为空或不是{KIND_ZH.get(kind, kind)}文件（{allowed}）", "file",
                    f"Upload a {allowed} file.", f"请上传 {allowed} 文件。")
-    if kind in TABLE_KINDS:
+    if kind in (*TABLE_KINDS, "landcover_meta"):
         try:
             content.decode("utf-8")
         except UnicodeDecodeError:
@@ -667,6 +668,11 @@ def _base_files(config: Any, name: str) -> list[dict[str, Any]]:
             out.append({"key": f"base:{name}:{kind}", "kind": kind, "path": Path(path),
                         "title_zh": f"{KIND_ZH[kind]} {Path(path).stem}", "title_en": f"{kind} table {Path(path).stem}",
                         "year": config.run.years[0] if kind == "statistics" and len(config.run.years) == 1 else None})
+        meta = Path(path).with_suffix(".meta.csv")
+        if kind == "landcover" and meta.is_file():  # its companion: unit and source of every column
+            out.append({"key": f"base:{name}:landcover_meta", "kind": "landcover_meta", "path": meta,
+                        "title_zh": f"{KIND_ZH['landcover_meta']} {meta.stem}",
+                        "title_en": f"land-cover table units and sources {meta.stem}"})
     return out
 
 

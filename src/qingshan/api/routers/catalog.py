@@ -82,7 +82,8 @@ class EntryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["boundaries", "raster", "parameters", "landcover", "prices", "deflator", "statistics", "products"]
+    kind: Literal["boundaries", "raster", "parameters", "landcover", "landcover_meta", "prices", "deflator", "statistics",
+                  "products"]
     key: str | None = Field(None, max_length=200, pattern=r"^[\w:.\-]+$")
     variable: str | None = Field(None, max_length=60)
     title_zh: str = Field(min_length=1, max_length=300)
