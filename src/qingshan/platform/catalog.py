@@ -381,6 +381,7 @@ def update_entry(factory: sessionmaker[Session], principal: Principal, entry_id:
                  changes: Mapping[str, Any]) -> dict[str, Any]:
     """Change who may read an entry (visibility, departments) or its descriptive metadata; audit-logged."""
     allowed = ("visibility", "departments", "title_zh", "title_en", "source", "licence", "unit")
+    changes = {k: v for k, v in changes.items() if v is not None}  # null: unchanged
     with factory.begin() as s:
         entry = s.get(CatalogEntry, entry_id)
         if entry is None or not (can_read_drafts(principal, entry) or can_read_approved(principal, entry)):
