@@ -115,7 +115,7 @@ def get_principal(
     if bearer is not None:
         from qingshan.platform.tokens import is_api_token, resolve_token
 
-        if is_api_token(token):
+        if token is not None and is_api_token(token):
             return resolve_token(store, token)
     return resolve_session(store, token, session_policy(settings))
 

@@ -24,13 +24,12 @@ import json
 import tempfile
 import tomllib
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,9 +40,9 @@ from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import record
 from qingshan.platform.catalog import (
     TABLE_KINDS,
+    add_version,
     can_read_approved,
     create_entry,
-    add_version,
     version_rows,
 )
 from qingshan.store.platform_models import (
@@ -408,11 +407,11 @@ def _find_or_create(factory: sessionmaker[Session], principal: Principal, conten
     title = f"{variable or kind} {year or ''} ({filename})".strip()
     meta = {"kind": kind, "variable": variable, "year": year, "title_zh": f"导入：{title}", "title_en": f"Imported: {title}",
             "source": f"imported with an accounting config ({filename})"}
-    entry = create_entry(factory, principal, meta)
-    done = add_version(factory, principal, entry["id"], filename, content)
-    report["created"].append({"entry": entry["id"], "version": done["versions"][-1]["version"], "file": filename,
+    created = create_entry(factory, principal, meta)
+    done = add_version(factory, principal, created["id"], filename, content)
+    report["created"].append({"entry": created["id"], "version": done["versions"][-1]["version"], "file": filename,
                               "sha256": sha})
-    return {"entry": entry["id"], "version": done["versions"][-1]["version"]}
+    return {"entry": created["id"], "version": done["versions"][-1]["version"]}
 
 
 def import_bundle(factory: sessionmaker[Session], principal: Principal, content: bytes, *,

@@ -92,7 +92,7 @@ _SUFFIX_TYPES = {".tif": "image/tiff", ".tiff": "image/tiff", ".csv": "text/csv"
                  ".json": "application/json", ".gpkg": "application/geopackage+sqlite3",
                  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 _KIND_SUFFIXES = {"boundaries": (".geojson", ".json", ".gpkg"), "raster": (".tif", ".tiff"),
-                  **{k: (".csv",) for k in (*TABLE_KINDS, "landcover_meta")}}
+                  **dict.fromkeys((*TABLE_KINDS, "landcover_meta"), (".csv",))}
 
 
 def _now() -> datetime:
@@ -121,8 +121,8 @@ def _token_allows(principal: Principal, entry: CatalogEntry) -> bool:
             in_region_scope(r, [entry.region]) for r in principal.regions)
         if not overlap:
             return False
-    return entry.visibility == "public" or bool(principal.department) and (
-        principal.department == entry.department or principal.department in (entry.departments or []))
+    return entry.visibility == "public" or (bool(principal.department) and (
+        principal.department == entry.department or principal.department in (entry.departments or [])))
 
 
 def can_read_approved(principal: Principal | None, entry: CatalogEntry) -> bool:
