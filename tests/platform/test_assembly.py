@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from platform_support import PASSWORD
 from sqlalchemy.orm import Session, sessionmaker
@@ -121,3 +122,33 @@ def test_assembly_is_validated_before_it_is_queued(client: TestClient, auth: Cal
     refused(lambda s: s["tables"]["prices"].append({"entry": eid}), f"entry {eid}")
     assert client.post("/api/assemblies/jobs", headers=sub, json=spec).status_code == 403  # accountants only
     assert client.get("/api/jobs", headers=acc).json() == []  # nothing was queued
+
+
+@pytest.mark.heavy
+def test_worker_runs_an_assembled_accounting_like_the_base(
+        client: TestClient, auth: Callable[[str], dict[str, str]], factory: sessionmaker[Session], store_url: str,
+        tmp_path: Path) -> None:
+    """The worker runs the assembled example: same content hash as the base route's run (two Jiangxi runs:
+    ``pytest -m heavy tests/platform/test_assembly.py``)."""
+    import subprocess
+    import sys
+
+    from qingshan.store import repo
+
+    adm, acc = auth("admin"), auth("accountant")
+    client.post("/api/catalog/bases/example:jiangxi-2019", headers=adm)
+    assembled = client.post("/api/assemblies/jobs", headers=acc, json=example_spec(client, acc)).json()
+    proc = subprocess.run([sys.executable, "-m", "qingshan.cli.platform", "worker", "--store", store_url, "--once",
+                           "--output", str(tmp_path / "jobs"), "--poll", "0.1"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    job = client.get(f"/api/jobs/{assembled['id']}", headers=acc).json()
+    assert job["status"] == "succeeded", job["error"]
+    run = repo.get_run(factory, job["run_id"])
+    assert run is not None and run.provenance.get("example") is True  # labelled: the example's files
+    from qingshan.engine.run import account
+
+    base = load_config(default_base_config())
+    base = base.model_copy(update={"run": base.run.model_copy(update={"output": tmp_path / "base-out"})})
+    outcome = account(base, store_url=store_url)
+    assert repo.get_run(factory, outcome.run_id).content_hash == run.content_hash  # type: ignore[union-attr]
