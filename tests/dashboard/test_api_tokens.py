@@ -147,3 +147,21 @@ def test_a_submit_token_uploads_only_for_its_regions(client: TestClient, admin: 
     r = client.post("/api/submissions", headers=bearer, data={"group": "products", "year": "2019"},
                     files={"file": ("p.xlsx", outside, xlsx)})
     assert r.status_code == 201 and r.json()["versions"][-1]["n_errors"] == 1  # 九江 is outside its regions
+
+
+def test_runs_published_before_the_catalogue_are_synced(example: SimpleNamespace) -> None:
+    """`qingshan catalog sync-results` records a published run that has no result entry (e.g. published before 0006)."""
+    from sqlalchemy import delete
+
+    from qingshan.platform import catalog
+    from qingshan.platform.audit import Actor
+    from qingshan.store.platform_models import CatalogEntry
+
+    factory = open_store(example.store_url)
+    key = f"result:{example.run_id}"
+    with factory.begin() as s:  # as if published before migration 0006
+        s.execute(delete(CatalogEntry).where(CatalogEntry.key == key))
+    assert catalog.sync_results(factory, Actor(None, "cli")) == [example.run_id]
+    assert catalog.sync_results(factory, Actor(None, "cli")) == []
+    [entry] = catalog.list_entries(factory, None, kind="result", q=example.run_id)
+    assert entry["key"] == key and entry["versions"][0]["status"] == "approved"

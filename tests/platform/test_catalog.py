@@ -160,3 +160,19 @@ def test_an_approved_form_becomes_a_catalogue_version(client: TestClient, auth: 
     assert entry["versions"][0]["approved_by"] == "water-rev"
     assert client.get("/api/catalog", params={"kind": "submission"}).json() == []  # not public
     assert client.get(f"/api/catalog/{entry['id']}/versions/1/file", headers=auth("forest-rev")).status_code == 404
+
+
+def test_cli_registers_a_base_once(store_url: str, factory: sessionmaker[Session]) -> None:
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+    from qingshan.platform import catalog
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["catalog", "register-base", "example:jiangxi-2019", "--store", store_url])
+    assert first.exit_code == 0 and "13 version(s) added" in first.output, first.output
+    again = runner.invoke(app, ["catalog", "register-base", "example:jiangxi-2019", "--store", store_url])
+    assert again.exit_code == 0 and "0 version(s) added" in again.output
+    assert len(catalog.list_entries(factory, None)) == 13
+    bad = runner.invoke(app, ["catalog", "register-base", "nowhere.toml", "--store", store_url])
+    assert bad.exit_code == 2 and "找不到配置文件" in bad.output and "Traceback" not in bad.output

@@ -299,6 +299,15 @@ def _register_use() -> None:
 _register_use()
 
 
+def _register_catalog() -> None:
+    from qingshan.cli.catalog import register
+
+    register(app, friendly)  # catalog register-base, catalog sync-results
+
+
+_register_catalog()
+
+
 def _guard_all(typer_app: typer.Typer) -> None:
     """Route every command of ``typer_app`` and its sub-apps through :func:`friendly` (the one error
     printer), including commands registered by other modules without it."""

@@ -70,6 +70,7 @@ __all__ = [
     "register_base",
     "register_result",
     "register_submission",
+    "sync_results",
     "update_entry",
     "version_rows",
 ]
@@ -625,6 +626,20 @@ def register_result(s: Session, run_id: str, actor: Actor, action: str) -> None:
                          filename="results.csv", run_id=run_id, note="", created_by=actor.username or "system",
                          created_at=_now(), approved_by=actor.username or "system", approved_at=_now()))
     record(s, actor, "catalog.register", "catalog_entry", entry.id, {"run_id": run_id})
+
+
+def sync_results(factory: sessionmaker[Session], actor: Actor) -> list[str]:
+    """Record every published run without a result entry (runs published before migration 0006); their ids."""
+    from qingshan.store.platform_models import RunPublication
+
+    added = []
+    with factory.begin() as s:
+        known = set(s.scalars(select(CatalogEntry.key).where(CatalogEntry.kind == "result")))
+        for run_id in s.scalars(select(RunPublication.run_id).where(RunPublication.state == "published")):
+            if f"result:{run_id}" not in known:
+                register_result(s, run_id, actor, "publish")
+                added.append(run_id)
+    return added
 
 
 def _top_region(s: Session, run_id: str) -> str | None:
