@@ -105,10 +105,32 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/workbench/reporting"): PUBLIC,
     ("GET", "/workbench/admin"): PUBLIC,
     ("GET", "/workbench/submission"): PUBLIC,
+    # data catalogue (issue 12.1): reading is public (per-entry visibility decides what is shown), changes by
+    # the holding department; assembled accountings (12.2) for accountants; API tokens (12.5) for admins
+    ("GET", "/api/catalog"): PUBLIC,
+    ("GET", "/api/catalog/{entry_id}"): PUBLIC,
+    ("POST", "/api/catalog"): DATA,
+    ("PATCH", "/api/catalog/{entry_id}"): DATA,
+    ("POST", "/api/catalog/{entry_id}/versions"): DATA,
+    ("POST", "/api/catalog/{entry_id}/versions/{version}/approve"): REVIEW,
+    ("GET", "/api/catalog/{entry_id}/versions/{version}/file"): PUBLIC,
+    ("GET", "/api/catalog/{entry_id}/versions/{version}/download"): PUBLIC,
+    ("POST", "/api/catalog/bases/{base}"): ADMIN,
+    ("POST", "/api/assemblies/validate"): ACCOUNTING,
+    ("POST", "/api/assemblies/jobs"): ACCOUNTING,
+    ("POST", "/api/assemblies"): ACCOUNTING,
+    ("GET", "/api/assemblies"): ACCOUNTING,
+    ("POST", "/api/assemblies/config"): ACCOUNTING,
+    ("POST", "/api/assemblies/import"): ACCOUNTING,
+    ("POST", "/api/tokens"): ADMIN,
+    ("GET", "/api/tokens"): ADMIN,
+    ("POST", "/api/tokens/{token_id}/revoke"): ADMIN,
+    ("GET", "/workbench/catalog"): PUBLIC,
 }
 DUMMY = {"run_id": "no-such-run", "indicator_id": "water_conservation", "user_id": "999", "group": "products",
-         "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999", "upload_id": "00000000-0000-0000-0000-000000000000", "index": "0",
-         "name": "results.csv"}
+         "submission_id": "999", "version": "1", "job_id": "no-such-job", "task_id": "999",
+         "upload_id": "00000000-0000-0000-0000-000000000000", "index": "0",
+         "name": "results.csv", "entry_id": "999", "base": "no-such-base", "token_id": "999"}
 
 
 def app_routes() -> set[tuple[str, str]]:

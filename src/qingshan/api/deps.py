@@ -94,7 +94,8 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False,
                        description="Session cookie set by POST /api/auth/login 登录会话")
-_bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/auth/login")
+_bearer = HTTPBearer(auto_error=False, description="The session token from POST /api/auth/login, or an API "
+                     "token (qst_…) an administrator created for another system (POST /api/tokens)")
 
 
 def session_policy(settings: Settings) -> SessionPolicy:
@@ -108,8 +109,15 @@ def get_principal(
     cookie: Annotated[str | None, Depends(_cookie)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal | None:
-    """The logged-in user (session cookie, or ``Authorization: Bearer <token>``), or None."""
+    """The logged-in user (session cookie, or ``Authorization: Bearer <token>``), or None. A bearer API
+    token (``qst_…``, :mod:`qingshan.platform.tokens`) acts as its system; a revoked, expired or unknown
+    one is a 401, never anonymous access."""
     token = bearer.credentials if bearer is not None else cookie
+    if bearer is not None:
+        from qingshan.platform.tokens import is_api_token, resolve_token
+
+        if token is not None and is_api_token(token):
+            return resolve_token(store, token)
     return resolve_session(store, token, session_policy(settings))
 
 

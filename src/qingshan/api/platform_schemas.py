@@ -50,6 +50,7 @@ class UserOut(_Out):
     regions: list[str]
     forms: list[str]
     active: bool = True
+    department: str = ""
 
 
 class LoginOut(BaseModel):
@@ -70,6 +71,7 @@ class UserIn(BaseModel):
     display_name: str = Field("", max_length=200)
     regions: list[str] = Field(default_factory=list, description='GB/T 2260 codes a submitter reports for, or ["*"]')
     forms: list[str] = Field(default_factory=list, description='Form groups a submitter fills, or ["*"]')
+    department: str = Field("", max_length=80, description="Department 部门 (data catalogue visibility)")
 
 
 class UserPatch(BaseModel):
@@ -83,6 +85,7 @@ class UserPatch(BaseModel):
     forms: list[str] | None = None
     active: bool | None = None
     password: str | None = Field(None, min_length=8, max_length=1000)
+    department: str | None = Field(None, max_length=80)
 
 
 class FormItemOut(_Out):

@@ -306,6 +306,8 @@ def _register_seea() -> None:
 
 
 _register_seea()
+
+
 def _register_revalue() -> None:
     from qingshan.cli.revalue import register
 
@@ -313,6 +315,15 @@ def _register_revalue() -> None:
 
 
 _register_revalue()
+
+
+def _register_catalog() -> None:
+    from qingshan.cli.catalog import register
+
+    register(app, friendly)  # catalog register-base, catalog sync-results
+
+
+_register_catalog()
 
 
 def _guard_all(typer_app: typer.Typer) -> None:

@@ -44,6 +44,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
     regions: Annotated[list[str] | None, typer.Option("--regions", help="Region codes (submitters) 区划代码")] = None,
     forms: Annotated[list[str] | None, typer.Option("--forms", help="Form groups (submitters) 报表组")] = None,
+    department: Annotated[str, typer.Option("--department", help="Department (data catalogue) 所属部门")] = "",
 ) -> None:
     """Create an account (the password is asked for, or read from stdin)."""
     from qingshan.platform.accounts import create_user
@@ -55,7 +56,7 @@ def users_add(
     else:
         password = typer.prompt("Password 密码", hide_input=True, confirmation_prompt=True)
     p = create_user(open_store(store), username, password, role, regions=_split(regions), forms=_split(forms),
-                    actor=Actor(None, "cli"))
+                    actor=Actor(None, "cli"), department=department)
     typer.echo(f"Created 已创建 {p.username} ({p.role}) id={p.id}")
 
 

@@ -69,6 +69,8 @@ class Principal:
     regions: tuple[str, ...] = ()
     forms: tuple[str, ...] = ()
     display_name: str = ""
+    department: str = ""  # the department (部门) the account works for: catalogue visibility
+    scopes: tuple[str, ...] | None = None  # an API token's scopes (qingshan.platform.tokens); None: a login
 
     @property
     def actor(self) -> Actor:
@@ -79,7 +81,7 @@ class Principal:
     def of(cls, user: User) -> Principal:
         """From an ORM row."""
         return cls(user.id, user.username, user.role, tuple(user.regions or ()), tuple(user.forms or ()),
-                   user.display_name or "")
+                   user.display_name or "", user.department or "")
 
 
 @lru_cache(maxsize=1)
@@ -201,20 +203,22 @@ def _now() -> datetime:
 
 def create_user(factory: sessionmaker[Session], username: str, password: str, role: str, *,
                 regions: Iterable[str] = (), forms: Iterable[str] = (), display_name: str = "",
-                actor: Actor | None = None) -> Principal:
+                actor: Actor | None = None, department: str = "") -> Principal:
     """Create an account (audit-logged); a taken username is a :class:`ConflictError`."""
     _check_role(role)
     username = normalize_username(username)
     regions, forms = [str(r).strip() for r in regions], [str(f).strip() for f in forms]
     _check_scope(role, regions, forms)
     user = User(username=username, display_name=display_name, password_hash=hash_password(password, username),
-                role=role, regions=list(regions), forms=list(forms), active=True, created_at=_now())
+                role=role, regions=list(regions), forms=list(forms), active=True, created_at=_now(),
+                department=department.strip()[:80])
     try:
         with factory.begin() as s:
             s.add(user)
             s.flush()
             record(s, actor, "user.create", "user", user.id,
-                   {"username": username, "role": role, "regions": list(regions), "forms": list(forms)})
+                   {"username": username, "role": role, "regions": list(regions), "forms": list(forms),
+                    "department": user.department})
     except IntegrityError as exc:
         raise ConflictError(f"Username '{username}' is taken", f"用户名 '{username}' 已被使用",
                             field="username", fix="Choose another username.", fix_zh="请换一个用户名。") from exc
@@ -224,7 +228,7 @@ def create_user(factory: sessionmaker[Session], username: str, password: str, ro
 def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | None, role: str | None = None,
                 regions: Sequence[str] | None = None, forms: Sequence[str] | None = None,
                 active: bool | None = None, password: str | None = None,
-                display_name: str | None = None) -> Principal:
+                display_name: str | None = None, department: str | None = None) -> Principal:
     """Change an account's role, scope, status or password (audit-logged; the hash is not logged).
 
     A password change or a deactivation ends every session of the account."""
@@ -245,6 +249,8 @@ def update_user(factory: sessionmaker[Session], user_id: int, *, actor: Actor | 
             user.active = changes["active"] = active
         if display_name is not None:
             user.display_name = changes["display_name"] = display_name
+        if department is not None:
+            user.department = changes["department"] = department.strip()[:80]
         if role is not None or regions is not None or forms is not None:
             _check_scope(user.role, list(user.regions or ()), list(user.forms or ()))
         if password is not None:

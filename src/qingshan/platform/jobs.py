@@ -52,6 +52,7 @@ __all__ = [
     "list_jobs",
     "publication_of",
     "published_run_ids",
+    "request_assembled",
     "request_run",
     "resolve_base",
     "run_worker",
@@ -142,6 +143,33 @@ def request_run(factory: sessionmaker[Session], principal: Principal, *, profile
         record(s, principal.actor, "job.request", "job", job.id,
                {"profile": profile, "years": years, "base": base_name, "versions": len(data.versions)})
     return _job_dict(job)
+
+
+def request_assembled(factory: sessionmaker[Session], principal: Principal, spec: Any) -> dict[str, Any]:
+    """Queue an accounting assembled from catalogue entries (:mod:`qingshan.platform.assembly`): checked
+    for ``principal`` and pinned to approved versions with their SHA-256 before it is queued; the base is
+    ``catalog`` — nothing comes from a base configuration the request does not name."""
+    from qingshan.platform.assembly import resolve
+
+    pinned = resolve(factory, principal, spec)
+    years = pinned["years"]
+    params = {"profile": pinned["profile"], "years": years,
+              "name": pinned.get("name") or f"GEP {pinned['profile']} {'-'.join(map(str, years))}",
+              "base": "catalog", "example": bool(pinned["example"]), "versions": [], "assembly": pinned}
+    job = Job(id=str(uuid.uuid4()), kind="account", status="queued", params=params,
+              requested_by=principal.username, progress=0.0, step="queued", created_at=_now())
+    with factory.begin() as s:
+        s.add(job)
+        record(s, principal.actor, "job.request", "job", job.id,
+               {"profile": pinned["profile"], "years": years, "base": "catalog",
+                "entries": sorted({r["entry"] for r in _assembly_refs(pinned)})})
+    return _job_dict(job)
+
+
+def _assembly_refs(pinned: dict[str, Any]) -> list[dict[str, Any]]:
+    from qingshan.platform.assembly import _all_refs
+
+    return _all_refs(pinned["pinned"])
 
 
 def list_jobs(factory: sessionmaker[Session], *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -284,6 +312,11 @@ def build_config(factory: sessionmaker[Session], job: dict[str, Any], workdir: P
     replaces the base raster of its variable and year. Files are written under ``workdir``.
     """
     p = job["params"]
+    if p.get("assembly"):  # assembled from catalogue entries: every file pinned by version and SHA-256
+        from qingshan.platform.assembly import materialise
+
+        config = materialise(factory, p["assembly"], workdir / "inputs", output=workdir / "out")
+        return config.model_copy(update={"run": config.run.model_copy(update={"name": p["name"], "store": None})})
     base = load_config(p["base_config"])
     workdir.mkdir(parents=True, exist_ok=True)
     stats, prices, rasters = _versions_data(factory, p["versions"])
@@ -502,6 +535,9 @@ def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, a
         if action == "approve" and (provenance or {}).get("qc") is not None:
             details["acknowledge_qc"] = True
         record(s, actor, f"run.{action}", "run", run_id, details)
+        from qingshan.platform.catalog import register_result
+
+        register_result(s, run_id, actor, action)  # the data catalogue lists published results
     _PUBLICATION_EPOCH[0] += 1  # this process's caches of published runs refresh at once (qingshan.api.cache)
     out = publication_of(factory, run_id)
     assert out is not None

@@ -328,6 +328,12 @@ def _transition(factory: sessionmaker[Session], principal: Principal, submission
                {"version": version, "from": frm, "to": to, "comment": comment, "sha256": sha})
         sub = s.get(FormSubmission, submission_id)
         assert sub is not None
+        if to == "approved":  # an approved version becomes a version of its data-catalogue entry
+            from qingshan.platform.catalog import register_submission
+
+            v_row = s.get(SubmissionVersion, version_id)
+            assert v_row is not None
+            register_submission(s, sub, v_row)
         return _submission_dict(sub, _versions(s, submission_id))
 
 

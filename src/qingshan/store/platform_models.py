@@ -26,7 +26,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from qingshan.store.models import Base, UTCDateTime
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
+    "CatalogAssembly",
+    "CatalogEntry",
+    "CatalogVersion",
     "FormSubmission",
     "Job",
     "LoginFailure",
@@ -56,6 +60,7 @@ class User(Base):
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # GB/T 2260 codes, or ["*"]
     forms: Mapped[list[str]] = mapped_column(JSON, default=list)  # form group ids, or ["*"]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    department: Mapped[str] = mapped_column(String(80), default="", server_default="")  # migration 0006
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -260,3 +265,86 @@ class UploadChunk(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CatalogEntry(Base):
+    """A dataset of the data catalogue 数据目录 (migration ``0006``): boundaries, a raster, a table, a
+    statistical form or a published result, with its metadata and who may read its approved versions."""
+
+    __tablename__ = "catalog_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # stable name, e.g. base:example:jiangxi-2019:lulc:2019
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # boundaries | raster | parameters | prices | ...
+    variable: Mapped[str | None] = mapped_column(String(60), nullable=True)  # raster variable (lulc, precip …)
+    title_zh: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300))
+    department: Mapped[str] = mapped_column(String(80), index=True)  # the department that holds the data
+    region: Mapped[str | None] = mapped_column(String(20), nullable=True)  # GB/T 2260 code
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: valid for every year
+    unit: Mapped[str] = mapped_column(String(80), default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    licence: Mapped[str] = mapped_column(String(300), default="")
+    crs: Mapped[str | None] = mapped_column(String(120), nullable=True)  # rasters, boundaries: EPSG code or name
+    resolution: Mapped[str | None] = mapped_column(String(80), nullable=True)  # rasters: cell size with unit
+    visibility: Mapped[str] = mapped_column(String(20), default="departments")  # public | departments
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)  # readers besides the holder
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)  # e.g. boundaries' levels and code fields
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CatalogVersion(Base):
+    """One version of a catalogue entry with its SHA-256; served to others only once approved."""
+
+    __tablename__ = "catalog_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_catalog_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalog_entries.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft | approved | withdrawn
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id"), nullable=True)  # the bytes
+    submission_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a form's parsed rows
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # a published result
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CatalogAssembly(Base):
+    """An accounting assembled from catalogue entries (saved, re-runnable, exportable as a config)."""
+
+    __tablename__ = "catalog_assemblies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """An API token of another system: scoped, expiring, revocable; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a token in lists
+    name: Mapped[str] = mapped_column(String(80))
+    department: Mapped[str] = mapped_column(String(80), default="")
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # read:results | read:data | submit:data
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    forms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -20,7 +20,7 @@ Admin = Annotated[Principal, require_role("admin")]
 
 def _out(p: Principal) -> UserOut:
     return UserOut(id=p.id, username=p.username, display_name=p.display_name, role=p.role,
-                   regions=list(p.regions), forms=list(p.forms))
+                   regions=list(p.regions), forms=list(p.forms), department=p.department)
 
 
 @router.get("", summary="List accounts · 账号列表")
@@ -33,7 +33,8 @@ def list_users(store: StoreDep, _admin: Admin) -> list[UserOut]:
 def create_user(body: UserIn, store: StoreDep, admin: Admin) -> UserOut:
     """A new account; submitters need the form groups and regions they report for."""
     p = accounts.create_user(store, body.username, body.password, body.role, regions=body.regions,
-                             forms=body.forms, display_name=body.display_name, actor=admin.actor)
+                             forms=body.forms, display_name=body.display_name, actor=admin.actor,
+                             department=body.department)
     return _out(p)
 
 

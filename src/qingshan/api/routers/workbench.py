@@ -54,3 +54,9 @@ def admin_page() -> FileResponse:
 def submission_page() -> FileResponse:
     """One submission version for review 填报审核 (``?id=&version=``)."""
     return FileResponse(PAGES / "submission.html", media_type="text/html")
+
+
+@router.get("/catalog")
+def catalog_page() -> FileResponse:
+    """Data catalogue and accounting assembly 数据目录与核算组装."""
+    return FileResponse(PAGES / "catalog.html", media_type="text/html")

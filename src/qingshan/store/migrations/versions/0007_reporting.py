@@ -3,14 +3,14 @@ the reminders (催报) sent to units that have not reported, and reviewers' comm
 submission version, and resumable (chunked) uploads. Only new tables are created.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

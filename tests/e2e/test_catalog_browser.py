@@ -1,0 +1,113 @@
+"""An accountant browses the data catalogue 数据目录 in a real headless Chromium, opens an entry's version history,
+assembles an accounting entry by entry (boundaries, rasters per year, tables and prices, profile, years,
+exclusions), validates it and queues it. The job is only queued (the workflow test runs the worker).
+Screenshots: ``test-artifacts/catalog-*.png``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from qingshan.engine.config import load_config
+from qingshan.platform import catalog, jobs
+from qingshan.platform.audit import Actor
+from qingshan.platform.jobs import default_base_config
+from qingshan.store.db import open_store
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _shot(page: object, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"catalog-{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_accountant_browses_the_catalogue_and_queues_an_assembled_accounting(
+        browser_kit: SimpleNamespace, base_url: str, store_url: str, password: str) -> None:
+    factory = open_store(store_url)
+    catalog.register_base(factory, "example:jiangxi-2019", default_base_config(), actor=Actor(None, "system"),
+                          licence=catalog.EXAMPLE_LICENCE)
+    ids = {e["key"].removeprefix("base:example:jiangxi-2019:"): str(e["id"]) for e in catalog.list_entries(factory, None)}
+    exclude = "\n".join(f"{e.id}: {e.reason}" for e in load_config(default_base_config()).exclude)
+    sync_api, expect = browser_kit.sync_api, browser_kit.sync_api.expect
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_kit.chromium, args=browser_kit.args, headless=True)
+        try:
+            context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(15_000)
+            context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"),
+                          lambda route: (outside.append(route.request.url), route.abort()))
+            page = context.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+            page.goto(f"{base_url}/workbench/")
+            page.get_by_test_id("username").fill("accountant")
+            page.get_by_test_id("password").fill(password)
+            page.get_by_test_id("login-button").click()
+            page.wait_for_url("**/workbench/review")
+            page.get_by_role("link", name="数据目录").click()
+            page.wait_for_url("**/workbench/catalog")
+            expect(page.get_by_test_id("cat-status")).to_contain_text("共 13 条")
+
+            # browse: search and filter, then an entry's versions with their SHA-256
+            page.get_by_test_id("cat-q").fill("precip")
+            page.get_by_test_id("cat-year").fill("2019")
+            page.get_by_test_id("cat-search").click()
+            expect(page.get_by_test_id("cat-status")).to_contain_text("共 1 条")
+            row = page.locator("#catalog tbody tr")
+            expect(row).to_have_count(1)
+            expect(row.get_by_test_id("entry-kind")).to_contain_text("precip")
+            page.get_by_test_id(f"open-entry-{ids['raster:precip:2019']}").click()
+            version = page.get_by_test_id("entry-versions").get_by_test_id("version-1")
+            sha = hashlib.sha256(Path(load_config(default_base_config()).input_path("precip", 2019)).read_bytes())
+            expect(version.get_by_test_id("version-sha256")).to_have_text(sha.hexdigest())
+            expect(version.get_by_test_id("version-status")).to_have_attribute("data-status", "approved")
+            expect(page.get_by_test_id("entry-meta")).to_contain_text("0.05 × 0.05 °")
+            _shot(page, "01-browse")
+
+            # assemble: every input chosen from the catalogue, nothing from a hidden base
+            page.get_by_test_id("asm-name").fill("江西 2019 数据目录组装")
+            page.get_by_test_id("asm-profile").select_option("jiangxi-db36-2021")
+            page.get_by_test_id("asm-base-year").fill("2019")
+            page.get_by_test_id("asm-boundaries").select_option(ids["boundaries"])
+            for var, key in (("lulc", "raster:lulc"), ("ndvi", "raster:ndvi"), ("dem", "raster:dem"),
+                             ("precip", "raster:precip:2019"), ("aet", "raster:aet:2019")):
+                page.get_by_test_id(f"asm-raster-{var}-2019").select_option(ids[key])
+            page.get_by_test_id("asm-parameters").select_option([ids["parameters:0"]])
+            page.get_by_test_id("asm-prices").select_option([ids["prices"]])
+            page.get_by_test_id("asm-statistics").select_option([ids["statistics"]])
+            for slot in ("landcover", "landcover_meta", "deflator", "products"):
+                page.get_by_test_id(f"asm-{slot}").select_option(ids[slot])
+            page.get_by_test_id("asm-options").fill('{"water_purification_components": ["cod", "nh3n"]}')
+
+            # without the exclusions the profile's indicators are not all accounted: the check says which
+            page.get_by_test_id("asm-exclude").fill("no_such_indicator: test")
+            page.get_by_test_id("asm-validate").click()
+            expect(page.get_by_test_id("asm-status")).to_contain_text("no_such_indicator")
+            expect(page.get_by_test_id("asm-status")).to_have_class("error")
+
+            page.get_by_test_id("asm-exclude").fill(exclude)
+            page.get_by_test_id("asm-validate").click()
+            expect(page.get_by_test_id("asm-status")).to_have_class("ok")
+            expect(page.get_by_test_id("asm-pinned").locator("li")).to_have_count(13)
+            page.get_by_test_id("asm-queue").click()
+            expect(page.get_by_test_id("asm-status")).to_contain_text("已排队")
+            _shot(page, "02-queued")
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert not outside, outside
+    [job] = jobs.list_jobs(factory)
+    assert (job["status"], job["params"]["base"], job["requested_by"]) == ("queued", "catalog", "accountant")
+    pinned = job["params"]["assembly"]["pinned"]
+    assert pinned["rasters"]["precip"]["2019"]["sha256"] == sha.hexdigest()
+    assert job["params"]["name"] == "江西 2019 数据目录组装"
