@@ -150,6 +150,9 @@ def _row_distribution(row: object, key: str, unit: str, i: int, path: str | Path
     return parse_distribution({**cells, "key": f"param:{key}", "unit": unit}, i, path,
                               names={**DIST_COLUMNS, "key": "key", "unit": "unit"})
 
+
+@dataclass(frozen=True)
+class ParameterTable:
     """Scalar parameters by key. Read with :meth:`from_csv`; look up with :meth:`get`."""
 
     params: Mapping[str, Parameter]

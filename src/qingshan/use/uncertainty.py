@@ -626,6 +626,9 @@ def sensitivity(model: Model, region: str, *, method: str | None = None, n: int 
         t = sobol(model.dists, func, n=n, seed=seed, outputs=names).assign(method="sobol")
         t["score"] = t["ST"]
     else:
+        if r < 2:
+            raise ConfigError(f"Morris needs at least 2 trajectories (got {r})", f"Morris 方法至少需要 2 条轨迹（为 {r}）",
+                              field="morris_r", fix="Use e.g. --morris-r 10.", fix_zh="例如使用 --morris-r 10。")
         t = morris(model.dists, func, r=r, seed=seed, outputs=names).assign(method="morris")
         t["score"] = t["mu_star"]
     t["rank"] = t.groupby("output").cumcount() + 1
