@@ -171,3 +171,34 @@ def test_bad_draws_and_year_are_bilingual_errors(use_store: SimpleNamespace, tmp
     assert r.exit_code == 2 and "--draws must be between 1 and" in r.output and "抽样次数" in r.output
     r = CliRunner().invoke(app, [*base, "--year", "2015"])
     assert r.exit_code == 2 and "no year 2015" in r.output and "没有 2015 年" in r.output
+
+
+def test_cli_writes_the_workbook_and_stores_the_analysis_beside_the_sealed_runs(use_store: SimpleNamespace,
+                                                                               tmp_path: Path) -> None:
+    import openpyxl
+
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.use.uncertainty_store import load_analysis, read_result
+
+    dist = tmp_path / "dist.csv"
+    dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,0.7,,test\n{KEY}@2019@B,normal,6,1.2,,test\n",
+                    encoding="utf-8")
+    out = tmp_path / "u.xlsx"
+    args = ["uncertainty", use_store.run, "--draws", "500", "--seed", "2", "--sobol-n", "64", "--percentile", "2.5",
+            "--distributions", str(dist), "--store", str(use_store.url), "-o", str(out)]
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert wb.sheetnames == ["intervals 区间", "sensitivity 敏感性", "tornado 龙卷风图", "inputs 输入分布", "about 说明"]
+    header = [c.value for c in next(wb["intervals 区间"].iter_rows(max_row=1))]
+    assert {"p2.5", "p5", "p95", "p95_亿元"} <= set(header)
+    data_dir = find_data_dir(str(use_store.url))
+    assert data_dir is not None
+    stored = load_analysis(data_dir, use_store.run)
+    again = read_result(next((data_dir / "uncertainty" / use_store.run).glob("*/result.json")))
+    pd.testing.assert_frame_equal(stored.intervals, again.intervals)
+    g = stored.intervals.set_index(["region_code", "indicator"]).loc[("P", "GEP")]
+    assert g["p2.5"] < g["p5"] < 11.4e8 < g["p95"]
+    assert set(stored.sensitivity_all["output"]) == {"GEP", "water_conservation"}
+    assert not (data_dir / "runs" / use_store.run).exists() or not any(
+        p.name.startswith("uncertainty") for p in (data_dir / "runs" / use_store.run).rglob("*"))
