@@ -1,0 +1,59 @@
+"""GET/POST /api/runs/{id}/uncertainty: computed by an accountant, stored as its own record, bounded, bilingual errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qingshan.api.app import create_app
+from qingshan.api.settings import Settings
+from qingshan.platform import accounts
+
+KEY = "reservoir_capacity_cost"
+DISTS = [{"key": f"{KEY}@2019@A", "kind": "triangular", "a": 5, "b": 7, "c": 9, "source": "test"},
+         {"key": f"{KEY}@2019@B", "kind": "uniform", "a": 5.9, "b": 6.1, "source": "test"}]
+
+
+@pytest.fixture
+def api(use_store: SimpleNamespace) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    accounts.create_user(use_store.factory, "unc-accountant", "unc-password-1", "accountant")
+    with TestClient(create_app(Settings(store_url=use_store.url))) as c:
+        r = c.post("/api/auth/login", json={"username": "unc-accountant", "password": "unc-password-1"})
+        assert r.status_code == 200, r.text
+        c.cookies.clear()
+        yield c, {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_post_computes_and_get_returns_the_stored_analysis(api: tuple[TestClient, dict[str, str]],
+                                                           use_store: SimpleNamespace) -> None:
+    c, auth = api
+    url = f"/api/runs/{use_store.run}/uncertainty"
+    r = c.get(url, headers=auth)
+    assert r.status_code == 404 and "没有已保存的不确定性分析" in r.json()["message_zh"]
+    r = c.post(url, json={"distributions": DISTS, "draws": 800, "seed": 4, "sobol_n": 64}, headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["stored"] and body["region"] == "P" and body["meta"]["method"] == "sobol"
+    gep = next(x for x in body["intervals"] if x["region_code"] == "P" and x["indicator"] == "GEP")
+    assert gep["p5"] < 11.4e8 < gep["p95"] and gep["value"] == 11.4e8
+    tornado = [x for x in body["swing"] if x["output"] == "GEP"]
+    assert tornado[0]["key"] == f"{KEY}@2019@A" and tornado[0]["low"] < 11.4e8 < tornado[0]["high"]
+    got = c.get(url, headers=auth)
+    assert got.status_code == 200 and got.json()["meta"]["id"] == body["meta"]["id"]
+    assert got.json()["intervals"] == body["intervals"]
+
+
+def test_post_needs_an_accountant_and_bounds_the_request(api: tuple[TestClient, dict[str, str]],
+                                                         use_store: SimpleNamespace) -> None:
+    c, auth = api
+    url = f"/api/runs/{use_store.run}/uncertainty"
+    assert c.post(url, json={"distributions": DISTS}).status_code in (401, 403, 404)  # unpublished: not even seen
+    r = c.post(url, json={"distributions": DISTS, "draws": 10**6}, headers=auth)
+    assert r.status_code == 422
+    r = c.post(url, json={"distributions": [{**DISTS[0], "key": "no_such_price"}], "draws": 10}, headers=auth)
+    assert r.status_code == 422 and "没有任何价值量" in r.json()["message_zh"] and "no_such_price" in r.json()["message_en"]
+    r = c.post(url, json={"distributions": [{**DISTS[1], "a": 7, "b": 6}], "draws": 10}, headers=auth)
+    assert r.status_code == 422 and "小于最小值" in r.json()["message_zh"]
