@@ -202,3 +202,30 @@ def test_cli_writes_the_workbook_and_stores_the_analysis_beside_the_sealed_runs(
     assert set(stored.sensitivity_all["output"]) == {"GEP", "water_conservation"}
     assert not (data_dir / "runs" / use_store.run).exists() or not any(
         p.name.startswith("uncertainty") for p in (data_dir / "runs" / use_store.run).rglob("*"))
+
+
+def test_report_gets_an_uncertainty_section_with_the_tornado_chart(use_store: SimpleNamespace, tmp_path: Path) -> None:
+    import json
+
+    from docx import Document
+
+    res = run_uncertainty(use_store.factory, use_store.run, _dists(NORMAL), draws=400, seed=3, sobol_n=64)
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps(res.to_json(), ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "r.docx"
+    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(out), "--uncertainty", str(result),
+                                 "--store", str(use_store.url)])
+    assert r.exit_code == 0, r.output
+    d = Document(str(out))
+    text = "\n".join(p.text for p in d.paragraphs)
+    assert "八之二、不确定性分析" in text and "龙卷风图" in text and f"分析编号 {res.meta['id']}" in text
+    g = res.intervals.set_index(["region_code", "indicator"]).loc[("P", "GEP")]
+    cells = {c.text for t in d.tables for row in t.rows for c in row.cells}
+    assert f"{g['p5'] / 1e8:,.2f}" in cells and f"{g['p95'] / 1e8:,.2f}" in cells
+    assert len(d.inline_shapes) >= 2  # the report's own figures and the tornado chart
+    other = run_uncertainty(use_store.factory, use_store.run, _dists([(f"{KEY}@2018@A", "normal", 6.0, 0.5, None)]),
+                            draws=50, seed=3, sobol_n=16, year=2018)
+    result.write_text(json.dumps(other.to_json(), ensure_ascii=False), encoding="utf-8")
+    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(out), "--uncertainty", str(result),
+                                 "--store", str(use_store.url)])
+    assert r.exit_code == 2 and "not of run" in r.output and "而非核算" in r.output

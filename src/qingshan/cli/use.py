@@ -120,13 +120,20 @@ def report(
     year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="pdf or docx (default: from the file name)")] = None,
     lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    uncertainty: Annotated[Path | None, typer.Option("--uncertainty", help="Uncertainty result.json to add as a section 不确定性分析结果")] = None,
     store: StoreOpt = DEFAULT_STORE_URL,
 ) -> None:
     """The GEP accounting report of a region and year, from a stored run (DOCX or PDF) 生成核算报告."""
     from qingshan.store.db import open_store
     from qingshan.use.report.gep_report import write_gep_report
 
-    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt)
+    unc = None
+    if uncertainty is not None:
+        from qingshan.use.uncertainty_store import read_result
+
+        unc = read_result(uncertainty)
+    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt,
+                            uncertainty=unc)
     Console().print(f"Report 核算报告: {path}")
 
 
