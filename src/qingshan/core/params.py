@@ -26,6 +26,7 @@ from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor, parse_unit
 
 __all__ = [
+    "DIST_COLUMNS",
     "ECOSYSTEMS",
     "ECOSYSTEM_IDS",
     "ECOSYSTEM_SUBTYPES",
@@ -35,7 +36,6 @@ __all__ = [
     "ParamSet",
     "Parameter",
     "ParameterTable",
-    "DIST_COLUMNS",
     "double_counted_ecosystem",
     "ecosystem_label",
     "file_sha256",

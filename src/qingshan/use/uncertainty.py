@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import importlib
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -319,7 +319,7 @@ class Model:
 
     def _align(self, rows: pd.DataFrame) -> np.ndarray:
         """Recomputed rows onto the leaf rows (rows of other indicators keep their stored value)."""
-        cfg, inds = self.recompute  # type: ignore[misc]
+        _cfg, inds = self.recompute  # type: ignore[misc]
         out = self.v0.copy()
         mine = self.leaf["indicator"].isin(inds).to_numpy()
         out[mine] = 0.0

@@ -69,13 +69,13 @@ def compute_uncertainty(view: RunDep, store: StoreDep, settings: SettingsDep, bo
 
     dists = read_distributions([d.model_dump() for d in body.distributions]) if body.distributions else []
     probe = [d for d in dists if d.key.startswith("param:")]
-    if (probe or body.param_tables) and body.draws > API_MAX_RECOMPUTE_DRAWS:
-        if _needs_recompute(view, dists, body.param_tables):
-            raise ConfigError(
-                f"draws must be ≤ {API_MAX_RECOMPUTE_DRAWS} when parameters are recomputed (got {body.draws})",
-                f"需要重新计算参数时抽样次数须 ≤ {API_MAX_RECOMPUTE_DRAWS}（为 {body.draws}）", field="draws",
-                fix="Use fewer draws, or the CLI (qingshan uncertainty --scheduler ADDRESS) for large analyses.",
-                fix_zh="请减少抽样次数，或用命令行（qingshan uncertainty --scheduler 地址）做大规模分析。")
+    if (probe or body.param_tables) and body.draws > API_MAX_RECOMPUTE_DRAWS \
+            and _needs_recompute(view, dists, body.param_tables):
+        raise ConfigError(
+            f"draws must be ≤ {API_MAX_RECOMPUTE_DRAWS} when parameters are recomputed (got {body.draws})",
+            f"需要重新计算参数时抽样次数须 ≤ {API_MAX_RECOMPUTE_DRAWS}（为 {body.draws}）", field="draws",
+            fix="Use fewer draws, or the CLI (qingshan uncertainty --scheduler ADDRESS) for large analyses.",
+            fix_zh="请减少抽样次数，或用命令行（qingshan uncertainty --scheduler 地址）做大规模分析。")
     res = run_uncertainty(store, view.run.id, dists, draws=body.draws, seed=body.seed, year=body.year,
                           sobol_n=body.sobol_n, method=body.method, morris_r=body.morris_r,
                           param_tables=body.param_tables, percentiles=(5.0, 50.0, 95.0, *body.percentiles))
