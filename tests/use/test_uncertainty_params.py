@@ -153,6 +153,7 @@ def test_draws_on_dask_workers_equal_the_in_process_draws(carbon_run: SimpleName
     (_d("param:soil_n_content", "uniform", 0.003, 0.004), "key", "no method of this run uses", "均未使用该参数"),
     (_d("param:nep_npp_ratio@2019", "uniform", 0.4, 0.6), "key", "no @YEAR or @REGION", "不支持 @年份"),
     (_d("param:nep_npp_ratio", "normal", 0.5, 0.1), "key", "must stay > 0", "须 > 0"),
+    (_d("param:nep_npp_ratio", "uniform", 0.0, 0.6), "key", "must stay > 0", "须 > 0"),
     (_d("param:nep_npp_ratio", "uniform", 0.4, 0.6, unit="%"), "unit", "is in %", "单位为 %"),
 ])
 def test_unsupported_parameter_distributions_are_refused(carbon_run: SimpleNamespace, row: dict[str, Any], field: str,
@@ -160,6 +161,13 @@ def test_unsupported_parameter_distributions_are_refused(carbon_run: SimpleNames
     with pytest.raises(ConfigError) as e:
         _model(carbon_run, [row])
     assert e.value.field == field and en in e.value.en and zh in e.value.zh and e.value.fix and e.value.fix_zh
+
+
+def test_positive_distributions_of_a_linear_parameter_are_accepted(carbon_run: SimpleNamespace) -> None:
+    model = _model(carbon_run, [_d("param:nep_npp_ratio", "lognormal", 0.5, 0.2)])
+    assert model.handling == ["linear"]
+    model = _model(carbon_run, [_d("param:nep_npp_ratio", "triangular", 0.01, 0.5, 0.9)])
+    assert model.handling == ["linear"]
 
 
 def test_linear_parameters_name_registered_components() -> None:

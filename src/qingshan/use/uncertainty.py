@@ -222,7 +222,7 @@ def classify(d: Distribution, methods: Mapping[str, str], parameters: Mapping[st
     lin = LINEAR_PARAMETERS.get(key, ())
     covered = {u.indicator for u in lin if methods.get(u.indicator) in u.methods}
     if set(users) <= covered:
-        if d.minimum <= 0:
+        if d.minimum <= 0 and d.kind != "lognormal":  # a lognormal draws > 0 only
             raise _refuse(d.key, "a parameter that scales quantities must stay > 0, but this distribution can draw "
                           f"{d.minimum:g} or less", f"按比例缩放物质量的参数须 > 0，而该分布可能取到 ≤ {d.minimum:g} 的值",
                           "Use lognormal, or a uniform/triangular range above 0.", "请使用对数正态分布，或取值均大于 0 的均匀/三角分布。")
