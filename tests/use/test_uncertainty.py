@@ -209,23 +209,29 @@ def test_report_gets_an_uncertainty_section_with_the_tornado_chart(use_store: Si
 
     from docx import Document
 
+    from qingshan.use.report.document import Figure, Heading, Para, Table, to_docx
+    from qingshan.use.report.gep_report import build_gep_report
+
     res = run_uncertainty(use_store.factory, use_store.run, _dists(NORMAL), draws=400, seed=3, sobol_n=64)
-    result = tmp_path / "result.json"
-    result.write_text(json.dumps(res.to_json(), ensure_ascii=False), encoding="utf-8")
-    out = tmp_path / "r.docx"
-    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(out), "--uncertainty", str(result),
-                                 "--store", str(use_store.url)])
-    assert r.exit_code == 0, r.output
-    d = Document(str(out))
-    text = "\n".join(p.text for p in d.paragraphs)
-    assert "八之二、不确定性分析" in text and "龙卷风图" in text and f"分析编号 {res.meta['id']}" in text
+    doc = build_gep_report(use_store.factory, use_store.run, uncertainty=res, figures=False)
+    i = next(k for k, b in enumerate(doc.blocks) if isinstance(b, Heading) and b.text == "八之二、不确定性分析")
+    section = doc.blocks[i:i + 4]
+    assert isinstance(section[1], Para) and f"分析编号 {res.meta['id']}" in section[1].text
     g = res.intervals.set_index(["region_code", "indicator"]).loc[("P", "GEP")]
-    cells = {c.text for t in d.tables for row in t.rows for c in row.cells}
-    assert f"{g['p5'] / 1e8:,.2f}" in cells and f"{g['p95'] / 1e8:,.2f}" in cells
-    assert len(d.inline_shapes) >= 2  # the report's own figures and the tornado chart
+    assert isinstance(section[2], Table) and section[2].rows[0][3:] == [f"{g['p5'] / 1e8:,.2f}", f"{g['p95'] / 1e8:,.2f}"]
+    out = to_docx(doc, tmp_path / "r.docx")
+    assert "八之二、不确定性分析" in "\n".join(p.text for p in Document(str(out)).paragraphs)
+    from qingshan.use.report.gep_report import _uncertainty
+
+    with_fig = type(doc)(title="t", subtitle="s", lang="zh", footer="f")
+    _uncertainty(with_fig, "zh", res, use_store.run, "P", 2019, True)
+    fig = next(b for b in with_fig.blocks if isinstance(b, Figure))
+    assert fig.png.startswith(b"\x89PNG") and "龙卷风图" in fig.caption
+    # the CLI refuses a result of another run or year before rendering anything
     other = run_uncertainty(use_store.factory, use_store.run, _dists([(f"{KEY}@2018@A", "normal", 6.0, 0.5, None)]),
                             draws=50, seed=3, sobol_n=16, year=2018)
+    result = tmp_path / "result.json"
     result.write_text(json.dumps(other.to_json(), ensure_ascii=False), encoding="utf-8")
-    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(out), "--uncertainty", str(result),
+    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(tmp_path / "x.docx"), "--uncertainty", str(result),
                                  "--store", str(use_store.url)])
     assert r.exit_code == 2 and "not of run" in r.output and "而非核算" in r.output

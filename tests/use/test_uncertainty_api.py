@@ -27,7 +27,7 @@ def api(use_store: SimpleNamespace) -> Iterator[tuple[TestClient, dict[str, str]
         yield c, {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_post_computes_and_get_returns_the_stored_analysis(api: tuple[TestClient, dict[str, str]],
+def test_post_computes_and_get_returns_the_stored_analysis_bounded_and_bilingual(api: tuple[TestClient, dict[str, str]],
                                                            use_store: SimpleNamespace) -> None:
     c, auth = api
     url = f"/api/runs/{use_store.run}/uncertainty"
@@ -44,12 +44,7 @@ def test_post_computes_and_get_returns_the_stored_analysis(api: tuple[TestClient
     got = c.get(url, headers=auth)
     assert got.status_code == 200 and got.json()["meta"]["id"] == body["meta"]["id"]
     assert got.json()["intervals"] == body["intervals"]
-
-
-def test_post_needs_an_accountant_and_bounds_the_request(api: tuple[TestClient, dict[str, str]],
-                                                         use_store: SimpleNamespace) -> None:
-    c, auth = api
-    url = f"/api/runs/{use_store.run}/uncertainty"
+    # POST needs an accountant and bounds the request
     assert c.post(url, json={"distributions": DISTS}).status_code in (401, 403, 404)  # unpublished: not even seen
     r = c.post(url, json={"distributions": DISTS, "draws": 10**6}, headers=auth)
     assert r.status_code == 422

@@ -336,24 +336,40 @@ class Model:
         out[pos.loc[idx].to_numpy()] = rows["value"].to_numpy(float)
         return out
 
-    def factor(self, x: np.ndarray) -> np.ndarray:
-        """Product of the price and linear factors (rows × draws)."""
-        f = np.ones((len(self.leaf), x.shape[1]))
-        for d, rows, ref, power in self.factors:
-            r = x[d][None, :] / ref[:, None]
-            f[rows] *= r if power == 1 else r ** power
+    def active(self) -> np.ndarray:
+        """Leaf rows an input can change (rows of a price or linear factor, rows of recomputed indicators)."""
+        mask = np.zeros(len(self.leaf), dtype=bool)
+        for _, rows, _, _ in self.factors:
+            mask[rows] = True
+        if self.recompute is not None:
+            mask |= self.leaf["indicator"].isin(self.recompute[1]).to_numpy()
+        return np.flatnonzero(mask)
+
+    def factor(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Product of the price and linear factors (leaf rows, or only ``rows``, × draws)."""
+        pos = np.arange(len(self.leaf)) if rows is None else rows
+        where = np.full(len(self.leaf), -1)
+        where[pos] = np.arange(len(pos))
+        f = np.ones((len(pos), x.shape[1]))
+        for d, frows, ref, power in self.factors:
+            keep = where[frows] >= 0
+            r = x[d][None, :] / ref[keep][:, None]
+            f[where[frows[keep]]] *= r if power == 1 else r ** power
         return f
 
     def totals(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        """Totals (groups × draws) for input draws ``x`` (distributions × draws) [CNY]."""
-        w = self.weights if groups is None else self.weights[groups]
+        """Totals (groups × draws) for input draws ``x`` (distributions × draws) [CNY]; rows no input
+        changes contribute exactly 0 and are skipped."""
+        rows = self.active()
+        w = (self.weights if groups is None else self.weights[groups])[:, rows]
         base = self.base["value"].to_numpy(float)
         base = base if groups is None else base[groups]
-        step = max(1, 4_000_000 // max(len(self.leaf), 1))  # bound the rows × draws work arrays (~32 MB)
+        v0 = self.v0[rows]
+        step = max(1, 4_000_000 // max(len(rows), 1))  # bound the rows × draws work arrays (~32 MB)
         parts = []
         for i in range(0, x.shape[1], step):
             xi = x[:, i:i + step]
-            parts.append(base[:, None] + w @ (self._rows(xi) * self.factor(xi) - self.v0[:, None]))
+            parts.append(base[:, None] + w @ (self._rows(xi)[rows] * self.factor(xi, rows) - v0[:, None]))
         return np.asarray(np.hstack(parts)) if parts else np.zeros((len(base), 0))
 
 

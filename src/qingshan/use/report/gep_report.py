@@ -99,6 +99,7 @@ def build_gep_report(factory: sessionmaker[Session], run_id: str, *, region: str
         raise InputError(f"Run '{run_id}' has no region '{code}'", f"核算记录 '{run_id}' 中没有行政区 '{code}'",
                          field="region", fix="Use a region code of the run (GET /api/runs/{id}/regions).",
                          fix_zh="请使用本次核算中的区划代码。")
+    _check_uncertainty(uncertainty, run.id, y)
     reg = regions.set_index("code")
     name = str(reg.loc[code, "name"])
     rows = cube[(cube["region_code"] == code) & (cube["year"] == y)]
@@ -290,18 +291,21 @@ def _summary(doc: Doc, lang: str, rows: pd.DataFrame, cube: pd.DataFrame, childr
                                caption=(f"图 3 {label}价值量" if lang == "zh" else f"Figure 3. {label}")))
 
 
+def _check_uncertainty(res: Any, run_id: str, year: int) -> None:
+    if res is not None and (str(res.meta.get("run_id")) != run_id or int(res.year) != year):
+        raise InputError(
+            f"The uncertainty result is of run {res.meta.get('run_id')} year {res.year}, not of run {run_id} year {year}",
+            f"不确定性分析结果属于核算 {res.meta.get('run_id')} 的 {res.year} 年，而非核算 {run_id} 的 {year} 年",
+            field="uncertainty", fix="Give the result.json of an analysis of this run and year (--uncertainty FILE).",
+            fix_zh="请给出本次核算、本年份的不确定性分析结果 result.json。")
+
+
 def _uncertainty(doc: Doc, lang: str, res: Any, run_id: str, code: str, year: int, figures: bool) -> None:
     """不确定性分析: 5–95 % intervals of the region's GEP and indicators, the inputs, the tornado chart."""
     if res is None:
         return
     from qingshan.use.report.figures import tornado_chart
 
-    if str(res.meta.get("run_id")) != run_id or int(res.year) != year:
-        raise InputError(
-            f"The uncertainty result is of run {res.meta.get('run_id')} year {res.year}, not of run {run_id} year {year}",
-            f"不确定性分析结果属于核算 {res.meta.get('run_id')} 的 {res.year} 年，而非核算 {run_id} 的 {year} 年",
-            field="uncertainty", fix="Give the result.json of an analysis of this run and year (--uncertainty FILE).",
-            fix_zh="请给出本次核算、本年份的不确定性分析结果 result.json。")
     zh = lang == "zh"
     reg = registry()
     iv = res.intervals[res.intervals["region_code"] == code].copy()
