@@ -235,3 +235,27 @@ def test_report_gets_an_uncertainty_section_with_the_tornado_chart(use_store: Si
     r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(tmp_path / "x.docx"), "--uncertainty", str(result),
                                  "--store", str(use_store.url)])
     assert r.exit_code == 2 and "not of run" in r.output and "而非核算" in r.output
+
+
+def test_morris_of_a_linear_function_gives_its_exact_elementary_effects() -> None:
+    from qingshan.use.uncertainty import MORRIS_RANGE, morris
+
+    # y = 3·x1 + x2 with x1 ~ U(0, 2), x2 ~ U(0, 1): an elementary effect is the change of y across the input's
+    # 2.5–97.5 % quantile range (the design's unit), 3 × 1.9 and 1 × 0.95, whatever the trajectory
+    d = [Distribution("x1", "uniform", 0.0, 2.0, source="s"), Distribution("x2", "uniform", 0.0, 1.0, source="s"),
+         Distribution("x3", "uniform", 5.0, 5.0, source="s")]
+    t = morris(d, lambda x: 3.0 * x[:, 0] + x[:, 1] + x[:, 2], r=6, seed=1).set_index("key")
+    assert MORRIS_RANGE == (0.025, 0.975)
+    assert t.loc["x1", "mu_star"] == pytest.approx(5.7, rel=1e-9) and t.loc["x2", "mu_star"] == pytest.approx(0.95, rel=1e-9)
+    assert t.loc["x1", "sigma"] == pytest.approx(0.0, abs=1e-9) and t.loc["x3", "mu_star"] == 0.0
+
+
+def test_sobol_of_several_outputs_ranks_each_output_separately() -> None:
+    d = [Distribution("a", "uniform", 0.0, 1.0, source="s"), Distribution("b", "normal", 0.0, 1.0, source="s")]
+    t = sobol(d, lambda x: np.column_stack([x[:, 0], x[:, 1] + 0.1 * x[:, 0]]), n=512, seed=2, outputs=["first", "second"])
+    first = t[t["output"] == "first"].set_index("key")
+    second = t[t["output"] == "second"].set_index("key")
+    assert first.loc["a", "S1"] == pytest.approx(1.0, abs=0.03) and first.loc["b", "ST"] == pytest.approx(0.0, abs=0.01)
+    # var(b + 0.1 a) = 1 + 0.01/12: S1(b) = 1/(1 + 0.01/12)
+    assert second.loc["b", "S1"] == pytest.approx(1 / (1 + 0.01 / 12), abs=0.03)
+    assert second.index[0] == "b"

@@ -588,7 +588,8 @@ def sobol(dists: Sequence[Distribution], func: Any, *, n: int = 1024, seed: int 
 def morris(dists: Sequence[Distribution], func: Any, *, r: int = 10, seed: int = 0, outputs: Sequence[str] = ("y",)
            ) -> pd.DataFrame:
     """Morris elementary effects (SALib) in quantile space :data:`MORRIS_RANGE`, mapped through each
-    distribution's quantile function: ``mu_star`` (mean |effect| [output unit]), its confidence and ``sigma``."""
+    distribution's quantile function: ``mu_star`` (mean |effect| [output unit]: the change of the output across
+    the input's 2.5–97.5 % quantile range, exactly for a linear effect), its confidence and ``sigma``."""
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
