@@ -171,6 +171,8 @@ def test_bad_draws_and_year_are_bilingual_errors(use_store: SimpleNamespace, tmp
     assert r.exit_code == 2 and "--draws must be between 1 and" in r.output and "抽样次数" in r.output
     r = CliRunner().invoke(app, [*base, "--year", "2015"])
     assert r.exit_code == 2 and "no year 2015" in r.output and "没有 2015 年" in r.output
+    r = CliRunner().invoke(app, [*base, "--seed", "-1"])
+    assert r.exit_code == 2 and "--seed must be ≥ 0" in r.output and "随机种子" in r.output
 
 
 def test_cli_writes_the_workbook_and_stores_the_analysis_beside_the_sealed_runs(use_store: SimpleNamespace,

@@ -537,6 +537,9 @@ def monte_carlo(model: Model, *, draws: int, seed: int, percentiles: Sequence[fl
         raise ConfigError(f"--draws must be between 1 and {limit} (got {draws})", f"抽样次数须在 1 到 {limit} 之间（为 {draws}）",
                           field="draws", fix="Use e.g. --draws 1000 (parameters recomputed on the engine: a few dozen).",
                           fix_zh="例如使用 --draws 1000（需重新计算的参数：几十次即可）。")
+    if seed < 0:
+        raise ConfigError(f"--seed must be ≥ 0 (got {seed})", f"随机种子须 ≥ 0（为 {seed}）", field="seed",
+                          fix="Use e.g. --seed 1.", fix_zh="例如使用 --seed 1。")
     for p in percentiles:
         if not 0 <= p <= 100:
             raise ConfigError(f"Percentile {p:g} is outside 0–100", f"百分位数 {p:g} 不在 0–100 之间", field="percentile",

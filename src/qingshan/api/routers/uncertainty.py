@@ -44,7 +44,7 @@ class UncertaintyIn(BaseModel):
     distributions: list[DistributionIn] = Field(default_factory=list, max_length=200)
     param_tables: bool = Field(False, description="also use the dist_* columns of the run's parameter tables")
     draws: int = Field(1000, ge=1, le=API_MAX_DRAWS)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     year: int | None = None
     method: Literal["sobol", "morris"] | None = None
     sobol_n: int = Field(256, ge=8, le=4096)
@@ -59,8 +59,8 @@ def _data_dir(settings: Any) -> Any:
 
 
 @router.post("/{run_id}/uncertainty", summary="Compute an uncertainty analysis · 计算不确定性分析")
-def compute_uncertainty(view: RunDep, store: StoreDep, settings: SettingsDep, body: UncertaintyIn,
-                        user: Accountant) -> dict[str, Any]:
+def compute_uncertainty(user: Accountant, view: RunDep, store: StoreDep, settings: SettingsDep,
+                        body: UncertaintyIn) -> dict[str, Any]:
     """Monte Carlo intervals of every total and the sensitivity ranking of GEP and each indicator; stored
     as the run's analysis (the same request returns the same analysis id) 区间估计与敏感性排序."""
     from qingshan.core.errors import ConfigError
