@@ -27,8 +27,8 @@ def api(use_store: SimpleNamespace) -> Iterator[tuple[TestClient, dict[str, str]
         yield c, {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_post_computes_and_get_returns_the_stored_analysis_bounded_and_bilingual(api: tuple[TestClient, dict[str, str]],
-                                                           use_store: SimpleNamespace) -> None:
+def test_post_computes_and_get_returns_the_stored_analysis_bounded_and_bilingual(
+        api: tuple[TestClient, dict[str, str]], use_store: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
     c, auth = api
     url = f"/api/runs/{use_store.run}/uncertainty"
     r = c.get(url, headers=auth)
@@ -52,3 +52,17 @@ def test_post_computes_and_get_returns_the_stored_analysis_bounded_and_bilingual
     assert r.status_code == 422 and "没有任何价值量" in r.json()["message_zh"] and "no_such_price" in r.json()["message_en"]
     r = c.post(url, json={"distributions": [{**DISTS[1], "a": 7, "b": 6}], "draws": 10}, headers=auth)
     assert r.status_code == 422 and "小于最小值" in r.json()["message_zh"]
+    # a parameter the run does not use is refused; one that needs recomputing is bounded before any engine work
+    param = {"key": "param:runoff_coef", "kind": "uniform", "a": 0.2, "b": 0.4, "source": "test"}
+    r = c.post(url, json={"distributions": [param], "draws": 100}, headers=auth)
+    assert r.status_code == 422 and "no method of this run uses" in r.json()["message_en"]
+    import qingshan.use.uncertainty as U
+
+    monkeypatch.setattr(U, "classify", lambda d, methods, parameters: "recompute")
+    r = c.post(url, json={"distributions": [param], "draws": 100}, headers=auth)
+    assert r.status_code == 422 and "more than the API allows" in r.json()["message_en"] and "超过接口上限" in r.json()["message_zh"]
+    three = [{**param, "key": f"param:p{i}"} for i in range(3)]
+    r = c.post(url, json={"distributions": three, "draws": 40, "morris_r": 50}, headers=auth)
+    assert r.status_code == 422 and "246 times" in r.json()["message_en"]  # 40 + 50·4 + 2·3
+    r = c.post(url, json={"distributions": [param], "draws": 40, "morris_r": 50}, headers=auth)  # 142: allowed
+    assert r.status_code == 422 and "stored configuration" in r.json()["message_en"]  # the fixture run has no config

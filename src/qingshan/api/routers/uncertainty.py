@@ -22,6 +22,8 @@ Accountant = Annotated[Principal, require_role("accountant")]
 
 API_MAX_DRAWS = 20_000
 API_MAX_RECOMPUTE_DRAWS = 50
+API_MAX_RECOMPUTE_EVALUATIONS = 200
+"""Most engine recomputations one request may cost (draws + Morris r·(k+1) + tornado 2k)."""
 
 
 class DistributionIn(BaseModel):
@@ -69,13 +71,17 @@ def compute_uncertainty(user: Accountant, view: RunDep, store: StoreDep, setting
 
     dists = read_distributions([d.model_dump() for d in body.distributions]) if body.distributions else []
     probe = [d for d in dists if d.key.startswith("param:")]
-    if (probe or body.param_tables) and body.draws > API_MAX_RECOMPUTE_DRAWS \
-            and _needs_recompute(view, dists, body.param_tables):
-        raise ConfigError(
-            f"draws must be ≤ {API_MAX_RECOMPUTE_DRAWS} when parameters are recomputed (got {body.draws})",
-            f"需要重新计算参数时抽样次数须 ≤ {API_MAX_RECOMPUTE_DRAWS}（为 {body.draws}）", field="draws",
-            fix="Use fewer draws, or the CLI (qingshan uncertainty --scheduler ADDRESS) for large analyses.",
-            fix_zh="请减少抽样次数，或用命令行（qingshan uncertainty --scheduler 地址）做大规模分析。")
+    if probe or body.param_tables:
+        k = _recompute_inputs(view, dists, body.param_tables)
+        evaluations = body.draws + body.morris_r * (k + 1) + 2 * k if k else 0
+        if evaluations > API_MAX_RECOMPUTE_EVALUATIONS or (k and body.draws > API_MAX_RECOMPUTE_DRAWS):
+            raise ConfigError(
+                f"Recomputing parameters {evaluations} times is more than the API allows (draws ≤ {API_MAX_RECOMPUTE_DRAWS}, "
+                f"draws + morris_r·(k+1) + 2k ≤ {API_MAX_RECOMPUTE_EVALUATIONS})",
+                f"需要重新计算参数 {evaluations} 次，超过接口上限（抽样 ≤ {API_MAX_RECOMPUTE_DRAWS}，总计算次数 ≤ "
+                f"{API_MAX_RECOMPUTE_EVALUATIONS}）", field="draws",
+                fix="Use fewer draws or trajectories, or the CLI (qingshan uncertainty --scheduler ADDRESS).",
+                fix_zh="请减少抽样次数或轨迹数，或用命令行（qingshan uncertainty --scheduler 地址）做大规模分析。")
     res = run_uncertainty(store, view.run.id, dists, draws=body.draws, seed=body.seed, year=body.year,
                           sobol_n=body.sobol_n, method=body.method, morris_r=body.morris_r,
                           param_tables=body.param_tables, percentiles=(5.0, 50.0, 95.0, *body.percentiles))
@@ -85,12 +91,14 @@ def compute_uncertainty(user: Accountant, view: RunDep, store: StoreDep, setting
     return {**res.to_json(), "stored": data_dir is not None}
 
 
-def _needs_recompute(view: Any, dists: list[Any], param_tables: bool) -> bool:
+def _recompute_inputs(view: Any, dists: list[Any], param_tables: bool) -> int:
+    """How many inputs (in total, when some parameter needs recomputing) the analysis will have; 0 if none is recomputed."""
     from qingshan.use.uncertainty import classify, table_distributions
 
     prov = view.run.provenance or {}
     every = [*(table_distributions(view.run) if param_tables else []), *dists]
-    return any(classify(d, prov.get("methods", {}), prov.get("parameters", {})) == "recompute" for d in every)
+    kinds = [classify(d, prov.get("methods", {}), prov.get("parameters", {})) for d in every]
+    return len(every) if "recompute" in kinds else 0
 
 
 @router.get("/{run_id}/uncertainty", summary="A stored uncertainty analysis · 已保存的不确定性分析")
