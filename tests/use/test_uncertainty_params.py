@@ -43,6 +43,13 @@ def carbon_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     data = cfg.model_dump()
     data["exclude"] = [*data["exclude"], *({"id": s.id, "reason": "test"} for s, _ in plan(cfg).items if s.id not in KEEP)]
     data["run"].update(output=d / "out", store=f"sqlite:///{d / 'store.sqlite'}")
+    table = pd.read_csv(data["tables"]["parameters"][0], dtype=str, keep_default_na=False)  # + distribution columns
+    for col in ("dist_kind", "dist_a", "dist_b", "dist_c", "dist_source"):
+        table[col] = ""
+    table.loc[table["param_key"] == "nep_npp_ratio", ["dist_kind", "dist_a", "dist_b", "dist_c", "dist_source"]] = \
+        ["triangular", "0.4", "0.5", "0.6", "example range (test)"]
+    table.to_csv(d / "params.csv", index=False)
+    data["tables"]["parameters"] = [d / "params.csv"]
     out = account(type(cfg).model_validate(data))
     f = open_store(f"sqlite:///{d / 'store.sqlite'}")
     run, cube, regions = load_run(f, out.run_id)
@@ -168,6 +175,22 @@ def test_positive_distributions_of_a_linear_parameter_are_accepted(carbon_run: S
     assert model.handling == ["linear"]
     model = _model(carbon_run, [_d("param:nep_npp_ratio", "triangular", 0.01, 0.5, 0.9)])
     assert model.handling == ["linear"]
+
+
+def test_distributions_of_the_run_parameter_table_are_used(carbon_run: SimpleNamespace) -> None:
+    r = carbon_run
+    res = run_uncertainty(r.factory, r.run_id, [], draws=200, seed=1, sobol_n=32, param_tables=True)
+    assert res.inputs[["key", "kind", "handling", "source"]].values.tolist() == \
+        [["param:nep_npp_ratio", "triangular", "linear", "example range (test)"]]
+    g = res.intervals.set_index(["region_code", "indicator"]).loc[(res.region, "GEP")]
+    assert g["value"] * 0.8 < g["p5"] < g["value"] < g["p95"] < g["value"] * 1.2  # α ∈ [0.4, 0.6] around 0.5
+    # a distribution-table row with the same key wins over the table's
+    res = run_uncertainty(r.factory, r.run_id, read_distributions([_d("param:nep_npp_ratio", "uniform", 0.5, 0.5)]),
+                          draws=20, seed=1, sobol_n=16, param_tables=True)
+    assert res.inputs["kind"].tolist() == ["uniform"] and (res.intervals["p95"] == res.intervals["value"]).all()
+    with pytest.raises(ConfigError) as e:
+        run_uncertainty(r.factory, r.run_id, [], draws=20, seed=1)
+    assert e.value.field == "distributions" and "未给出任何分布" in e.value.zh
 
 
 def test_linear_parameters_name_registered_components() -> None:
