@@ -102,6 +102,12 @@ def test_tornado_chart_and_error_bars_render_the_stored_analysis(served: SimpleN
             text = page.inner_text("#uncertainty-gep")
             assert f"{g['p5'] / 1e8:,.2f}" in text and f"{g['p95'] / 1e8:,.2f}" in text
             page.screenshot(path=str(ARTIFACTS / "dashboard-uncertainty.png"), full_page=True)
+            page.click("#lang")  # Chinese: the block follows the language, the bars stay
+            page.wait_for_function("() => document.getElementById('uncertainty-heading').textContent.startsWith('不确定性')")
+            assert "GEP 5–95 % 区间" in page.inner_text("#uncertainty-gep")
+            legend = page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-tornado'))"
+                                   ".getOption().series.map(s => s.name)")
+            assert legend == ["输入取 5 % 分位", "输入取 95 % 分位"]
         finally:
             browser.close()
     assert not problems, problems

@@ -525,9 +525,8 @@
     if (bar) {
       const items = s.by_indicator.filter((i) => i.value !== null);
       bar.setOption(barOption(items.map(nameOf), items.map((i) => i.value / 1e8), t("yi")), true);
-      addErrorBars(bar, items);
     }
-    renderGdp(); renderPanelChange();
+    renderGdp(); renderPanelChange(); renderUncertainty(s.region.code);
   }
   function renderPanelChange() {
     // in the change view, the growth of the region shown in the panel
@@ -891,11 +890,12 @@
   };
   function uncText(key) { return UNC_TEXT[state.lang === "zh" ? "zh" : "en"][key]; }
   function loadUncertainty(code) {
-    // the run's newest stored analysis (GET /api/runs/{id}/uncertainty); none: the block stays hidden
+    // the run's newest stored analysis (GET /api/runs/{id}/uncertainty), fetched once per run; none: block hidden
     const run = state.run;
-    state.uncertainty = null;
+    if (state.uncertaintyRun === run.id) { renderUncertainty(code); return Promise.resolve(); }
+    state.uncertainty = null; state.uncertaintyRun = run.id;
     return api(runUrl("/uncertainty", {})).then((u) => { if (state.run === run) { state.uncertainty = u; } },
-      () => null).then(() => renderUncertainty(code));
+      () => null).then(() => renderUncertainty(state.summary ? state.summary.region.code : code));
   }
   function uncIntervals(code) {
     const u = state.uncertainty, out = {};
