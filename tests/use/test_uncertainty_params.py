@@ -21,6 +21,7 @@ from qingshan.core.params import ParameterTable, file_sha256
 from qingshan.use.uncertainty import (
     LINEAR_PARAMETERS,
     Recompute,
+    _recompute,
     build_model,
     read_distributions,
     run_uncertainty,
@@ -140,6 +141,20 @@ def test_recomputed_parameter_is_reproducible_and_moves_the_totals(carbon_run: S
     g = one.set_index(["region_code", "indicator"]).loc[(_top(carbon_run), "GEP")]
     assert g["p5"] < g["p95"] <= g["value"] * (1 + 1e-12)  # fpar_max ≤ the run's 0.95: GEP does not rise
     assert model.evaluations == 4
+
+
+def test_a_run_of_the_block_wise_engine_is_recomputed_block_wise(carbon_run: SimpleNamespace) -> None:
+    import json
+
+    cfg = json.loads(model_config(carbon_run))
+    cfg["run"].update(engine="dask", block_size=48)
+    blockwise = Recompute(json.dumps(cfg), KEEP, 2019)
+    numpy_engine = _recompute(model_config(carbon_run), KEEP, 2019)  # cached by the tests above
+    assert blockwise.blockwise and not numpy_engine.blockwise
+    a, b = (r.values({"fpar_max": 0.9}).sort_values(["region_code", "indicator", "component", "ecosystem"])
+            for r in (blockwise, numpy_engine))
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(a["value"].to_numpy(), b["value"].to_numpy(), rtol=1e-9)
 
 
 def test_draws_on_dask_workers_equal_the_in_process_draws(carbon_run: SimpleNamespace) -> None:
