@@ -264,3 +264,28 @@ def test_bad_parameter_distribution_cells_name_the_column(tmp_path: Path, row: s
     assert e.value.field == field and zh in e.value.zh and e.value.file == p
 
 
+
+
+@pytest.mark.parametrize("function", ["soil_retention_parts", "soil_fertility_parts"])
+def test_soil_parameters_scale_exactly_the_components_listed(function: str) -> None:
+    """LINEAR_PARAMETERS against the soil formulas themselves: doubling a parameter multiplies its listed
+    component by 2^power and leaves every other component unchanged."""
+    from qingshan.core.params import ParameterTable, ParamSet
+    from qingshan.quantities import soil
+
+    table = ParameterTable.from_csv(Path(qingshan.__file__).parent / "data" / "tables" / "params_science.csv")
+    parts = getattr(soil, function)
+    indicator = "soil_retention" if function == "soil_retention_parts" else "soil_fertility"
+    q = np.array([10.0, 250.0, 3.5])
+    base = parts(q, ParamSet(table))
+    checked = 0
+    for key, uses in LINEAR_PARAMETERS.items():
+        mine = {u.component: u.power for u in uses if u.indicator == indicator}
+        if not mine:
+            continue
+        doubled = parts(q, ParamSet(table.with_overrides({key: 2 * table.describe(key).value})))
+        for comp, arr in base.items():
+            expected = arr * 2.0 ** mine.get(comp, 0)
+            np.testing.assert_allclose(doubled[comp], expected, rtol=1e-14, err_msg=f"{key} → {comp}")
+        checked += 1
+    assert checked >= 4
