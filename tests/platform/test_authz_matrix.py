@@ -50,6 +50,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/runs/{run_id}/population"): PUBLIC,
     ("GET", "/api/runs/{run_id}/change"): PUBLIC,  # uses of published runs (issue 9): public like the results
     ("POST", "/api/runs/{run_id}/compensation"): PUBLIC,
+    ("GET", "/api/runs/{run_id}/uncertainty"): PUBLIC,  # a stored analysis of a visible run (issue 10)
+    ("POST", "/api/runs/{run_id}/uncertainty"): ACCOUNTING,  # computing one is costly
     ("GET", "/api/runs/{run_id}/report"): PUBLIC,
     ("GET", "/api/runs/{run_id}/seea"): PUBLIC,  # SEEA EA tables (issue 10): public for published runs
     ("POST", "/api/runs/{run_id}/parcel/report"): PUBLIC,

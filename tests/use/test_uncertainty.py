@@ -168,6 +168,96 @@ def test_bad_draws_and_year_are_bilingual_errors(use_store: SimpleNamespace, tmp
     dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,1,,test\n", encoding="utf-8")
     base = ["uncertainty", use_store.run, "--distributions", str(dist), "--store", str(use_store.url)]
     r = CliRunner().invoke(app, [*base, "--draws", "0"])
-    assert r.exit_code == 2 and "--draws must be ≥ 1" in r.output and "抽样次数" in r.output
+    assert r.exit_code == 2 and "--draws must be between 1 and" in r.output and "抽样次数" in r.output
     r = CliRunner().invoke(app, [*base, "--year", "2015"])
     assert r.exit_code == 2 and "no year 2015" in r.output and "没有 2015 年" in r.output
+    r = CliRunner().invoke(app, [*base, "--seed", "-1"])
+    assert r.exit_code == 2 and "--seed must be ≥ 0" in r.output and "随机种子" in r.output
+
+
+def test_cli_writes_the_workbook_and_stores_the_analysis_beside_the_sealed_runs(use_store: SimpleNamespace,
+                                                                               tmp_path: Path) -> None:
+    import openpyxl
+
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.use.uncertainty_store import load_analysis, read_result
+
+    dist = tmp_path / "dist.csv"
+    dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,0.7,,test\n{KEY}@2019@B,normal,6,1.2,,test\n",
+                    encoding="utf-8")
+    out = tmp_path / "u.xlsx"
+    args = ["uncertainty", use_store.run, "--draws", "500", "--seed", "2", "--sobol-n", "64", "--percentile", "2.5",
+            "--distributions", str(dist), "--store", str(use_store.url), "-o", str(out)]
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert wb.sheetnames == ["intervals 区间", "sensitivity 敏感性", "tornado 龙卷风图", "inputs 输入分布", "about 说明"]
+    header = [c.value for c in next(wb["intervals 区间"].iter_rows(max_row=1))]
+    assert {"p2.5", "p5", "p95", "p95_亿元"} <= set(header)
+    data_dir = find_data_dir(str(use_store.url))
+    assert data_dir is not None
+    stored = load_analysis(data_dir, use_store.run)
+    again = read_result(next((data_dir / "uncertainty" / use_store.run).glob("*/result.json")))
+    pd.testing.assert_frame_equal(stored.intervals, again.intervals)
+    g = stored.intervals.set_index(["region_code", "indicator"]).loc[("P", "GEP")]
+    assert g["p2.5"] < g["p5"] < 11.4e8 < g["p95"]
+    assert set(stored.sensitivity_all["output"]) == {"GEP", "water_conservation"}
+    assert not (data_dir / "runs" / use_store.run).exists() or not any(
+        p.name.startswith("uncertainty") for p in (data_dir / "runs" / use_store.run).rglob("*"))
+
+
+def test_report_gets_an_uncertainty_section_with_the_tornado_chart(use_store: SimpleNamespace, tmp_path: Path) -> None:
+    import json
+
+    from docx import Document
+
+    from qingshan.use.report.document import Figure, Heading, Para, Table, to_docx
+    from qingshan.use.report.gep_report import build_gep_report
+
+    res = run_uncertainty(use_store.factory, use_store.run, _dists(NORMAL), draws=400, seed=3, sobol_n=64)
+    doc = build_gep_report(use_store.factory, use_store.run, uncertainty=res, figures=False)
+    i = next(k for k, b in enumerate(doc.blocks) if isinstance(b, Heading) and b.text == "八之二、不确定性分析")
+    section = doc.blocks[i:i + 4]
+    assert isinstance(section[1], Para) and f"分析编号 {res.meta['id']}" in section[1].text
+    g = res.intervals.set_index(["region_code", "indicator"]).loc[("P", "GEP")]
+    assert isinstance(section[2], Table) and section[2].rows[0][3:] == [f"{g['p5'] / 1e8:,.2f}", f"{g['p95'] / 1e8:,.2f}"]
+    out = to_docx(doc, tmp_path / "r.docx")
+    assert "八之二、不确定性分析" in "\n".join(p.text for p in Document(str(out)).paragraphs)
+    from qingshan.use.report.gep_report import _uncertainty
+
+    with_fig = type(doc)(title="t", subtitle="s", lang="zh", footer="f")
+    _uncertainty(with_fig, "zh", res, use_store.run, "P", 2019, True)
+    fig = next(b for b in with_fig.blocks if isinstance(b, Figure))
+    assert fig.png.startswith(b"\x89PNG") and "龙卷风图" in fig.caption
+    # the CLI refuses a result of another run or year before rendering anything
+    other = run_uncertainty(use_store.factory, use_store.run, _dists([(f"{KEY}@2018@A", "normal", 6.0, 0.5, None)]),
+                            draws=50, seed=3, sobol_n=16, year=2018)
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps(other.to_json(), ensure_ascii=False), encoding="utf-8")
+    r = CliRunner().invoke(app, ["report", use_store.run, "-o", str(tmp_path / "x.docx"), "--uncertainty", str(result),
+                                 "--store", str(use_store.url)])
+    assert r.exit_code == 2 and "not of run" in r.output and "而非核算" in r.output
+
+
+def test_morris_of_a_linear_function_gives_its_exact_elementary_effects() -> None:
+    from qingshan.use.uncertainty import MORRIS_RANGE, morris
+
+    # y = 3·x1 + x2 with x1 ~ U(0, 2), x2 ~ U(0, 1): an elementary effect is the change of y across the input's
+    # 2.5–97.5 % quantile range (the design's unit), 3 × 1.9 and 1 × 0.95, whatever the trajectory
+    d = [Distribution("x1", "uniform", 0.0, 2.0, source="s"), Distribution("x2", "uniform", 0.0, 1.0, source="s"),
+         Distribution("x3", "uniform", 5.0, 5.0, source="s")]
+    t = morris(d, lambda x: 3.0 * x[:, 0] + x[:, 1] + x[:, 2], r=6, seed=1).set_index("key")
+    assert MORRIS_RANGE == (0.025, 0.975)
+    assert t.loc["x1", "mu_star"] == pytest.approx(5.7, rel=1e-9) and t.loc["x2", "mu_star"] == pytest.approx(0.95, rel=1e-9)
+    assert t.loc["x1", "sigma"] == pytest.approx(0.0, abs=1e-9) and t.loc["x3", "mu_star"] == 0.0
+
+
+def test_sobol_of_several_outputs_ranks_each_output_separately() -> None:
+    d = [Distribution("a", "uniform", 0.0, 1.0, source="s"), Distribution("b", "normal", 0.0, 1.0, source="s")]
+    t = sobol(d, lambda x: np.column_stack([x[:, 0], x[:, 1] + 0.1 * x[:, 0]]), n=512, seed=2, outputs=["first", "second"])
+    first = t[t["output"] == "first"].set_index("key")
+    second = t[t["output"] == "second"].set_index("key")
+    assert first.loc["a", "S1"] == pytest.approx(1.0, abs=0.03) and first.loc["b", "ST"] == pytest.approx(0.0, abs=0.01)
+    # var(b + 0.1 a) = 1 + 0.01/12: S1(b) = 1/(1 + 0.01/12)
+    assert second.loc["b", "S1"] == pytest.approx(1 / (1 + 0.01 / 12), abs=0.03)
+    assert second.index[0] == "b"

@@ -120,13 +120,20 @@ def report(
     year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="pdf or docx (default: from the file name)")] = None,
     lang: Annotated[str, typer.Option("--lang", help="zh or en 语言")] = "zh",
+    uncertainty: Annotated[Path | None, typer.Option("--uncertainty", help="Uncertainty result.json to add as a section 不确定性分析结果")] = None,
     store: StoreOpt = DEFAULT_STORE_URL,
 ) -> None:
     """The GEP accounting report of a region and year, from a stored run (DOCX or PDF) 生成核算报告."""
     from qingshan.store.db import open_store
     from qingshan.use.report.gep_report import write_gep_report
 
-    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt)
+    unc = None
+    if uncertainty is not None:
+        from qingshan.use.uncertainty_store import read_result
+
+        unc = read_result(uncertainty)
+    path = write_gep_report(open_store(store), run, output, region=region, year=year, lang=lang, fmt=fmt,
+                            uncertainty=unc)
     Console().print(f"Report 核算报告: {path}")
 
 
@@ -169,32 +176,79 @@ def parcel(
 
 def uncertainty(
     run: Annotated[str, typer.Argument(help="Run id 核算编号")],
-    distributions: Annotated[Path, typer.Option("--distributions", help="Price distributions CSV 价格分布表")],
+    distributions: Annotated[Path | None, typer.Option("--distributions", help="Distributions CSV (prices, param:KEY) 分布表")] = None,
+    param_tables: Annotated[bool, typer.Option("--param-tables", help="Also use the dist_* columns of the run's parameter tables 使用参数表中的分布")] = False,
     draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws 抽样次数")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed 随机种子")] = 0,
     year: Annotated[int | None, typer.Option("--year", help="Year (default: the run's last) 年份")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the intervals (.csv or .xlsx)")] = None,
+    percentile: Annotated[list[float] | None, typer.Option("--percentile", help="Extra percentile, repeatable (5, 50, 95 always) 百分位数")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="sobol | morris (default: sobol, morris when recomputing) 敏感性方法")] = None,
+    sobol_n: Annotated[int, typer.Option("--sobol-n", help="Sobol base samples 基础样本数")] = 1024,
+    morris_r: Annotated[int, typer.Option("--morris-r", help="Morris trajectories 轨迹数")] = 10,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="dask.distributed scheduler address for recomputed draws 调度器地址")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the intervals (.csv), the workbook (.xlsx) or the result (.json)")] = None,
     store: StoreOpt = DEFAULT_STORE_URL,
 ) -> None:
-    """Price uncertainty of a stored run: 5–95 % intervals of every total and a Sobol ranking of GEP 不确定性分析."""
+    """Uncertainty of a stored run: intervals of every total, the sensitivity ranking of GEP and its
+    indicators (prices and parameters), stored as its own analysis record 不确定性分析."""
+    from qingshan.store.artifacts import find_data_dir
     from qingshan.store.db import open_store
     from qingshan.use.uncertainty import read_distributions, run_uncertainty
+    from qingshan.use.uncertainty_store import save_analysis, write_workbook
 
     console = Console()
-    res = run_uncertainty(open_store(store), run, read_distributions(distributions), draws=draws, seed=seed, year=year)
-    iv = res.intervals
+    dists = read_distributions(distributions) if distributions is not None else []
+    client = _dask_client(scheduler)
+    try:
+        res = run_uncertainty(open_store(store), run, dists, draws=draws, seed=seed, year=year, sobol_n=sobol_n,
+                              method=method, morris_r=morris_r, param_tables=param_tables,
+                              percentiles=(5.0, 50.0, 95.0, *(percentile or [])), client=client)
+    finally:
+        if client is not None:
+            client.close()
+    _print_uncertainty(res, console)
+    data_dir = find_data_dir(store)
+    if data_dir is not None:
+        console.print(f"Stored 已保存: {save_analysis(res, data_dir)} (analysis 分析 {res.meta['id']})")
+    if output is not None:
+        suffix = output.suffix.lower()
+        if suffix == ".xlsx":
+            console.print(f"Written 已写出: {write_workbook(res, output)}")
+        elif suffix == ".json":
+            import json
+
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(res.to_json(), ensure_ascii=False), encoding="utf-8")
+            console.print(f"Written 已写出: {output}")
+        else:
+            _write(res.intervals, output, console)
+
+
+def _dask_client(address: str | None) -> Any:
+    if address is None:
+        return None
+    from dask.distributed import Client
+
+    return Client(address)
+
+
+def _print_uncertainty(res: Any, console: Console) -> None:
+    iv, m = res.intervals, res.meta
     g = iv[(iv["region_code"] == res.region) & (iv["indicator"] == "GEP")].iloc[0]
     console.print(f"GEP {res.region} {res.year} (亿元): run 核算 {g['value'] / YI:,.2f}; mean 均值 {g['mean'] / YI:,.2f}; "
                   f"5–95 % [{g['p5'] / YI:,.2f}, {g['p95'] / YI:,.2f}]; median 中位数 {g['p50'] / YI:,.2f} "
-                  f"({draws} draws 次, seed {seed})")
-    t = Table(title="Sobol sensitivity of GEP GEP 敏感性 (Sobol)")
-    for col in ("key 价格", "S1 一阶", "ST 总效应"):
+                  f"({m['draws']} draws 次, seed {m['seed']})")
+    for r in res.inputs.itertuples():
+        console.print(f"  {r.key}: {r.kind} ({r.handling} 处理方式), run 核算值 {r.run_value:g}")
+    sobol = m.get("method") == "sobol"
+    t = Table(title=f"{'Sobol' if sobol else 'Morris'} sensitivity of GEP GEP 敏感性")
+    cols = ("S1 一阶", "ST 总效应") if sobol else ("mu* 平均绝对效应 (亿元)", "sigma (亿元)")
+    for col in ("key 输入", *cols):
         t.add_column(col, justify="right")
     for r in res.sensitivity.head(10).itertuples():
-        t.add_row(str(r.key), f"{r.S1:.3f}", f"{r.ST:.3f}")
+        vals = (f"{r.S1:.3f}", f"{r.ST:.3f}") if sobol else (f"{r.mu_star / YI:,.2f}", f"{r.sigma / YI:,.2f}")
+        t.add_row(str(r.key), *vals)
     console.print(t)
-    if output is not None:
-        _write(iv, output, console)
 
 
 def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
@@ -203,4 +257,4 @@ def register(app: typer.Typer, friendly: Callable[[Any], Any]) -> None:
     app.command(name="compensate", help="Split an eco-compensation fund 生态补偿分配.")(friendly(compensate))
     app.command(name="report", help="The GEP accounting report (PDF/DOCX) 核算报告.")(friendly(report))
     app.command(name="parcel", help="Value a parcel, with its PDF report 地块价值评估.")(friendly(parcel))
-    app.command(name="uncertainty", help="Price uncertainty: intervals and Sobol ranking 不确定性分析.")(friendly(uncertainty))
+    app.command(name="uncertainty", help="Uncertainty of prices and parameters: intervals and sensitivity ranking 不确定性分析.")(friendly(uncertainty))

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from qingshan.core.distributions import Distribution, parse_distribution
 from qingshan.core.errors import InputError, MissingParameterError
 from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor, parse_unit
 
 __all__ = [
+    "DIST_COLUMNS",
     "ECOSYSTEMS",
     "ECOSYSTEM_IDS",
     "ECOSYSTEM_SUBTYPES",
@@ -122,6 +124,31 @@ class Parameter:
     source: str
     certainty: str = "R"
     note: str = ""
+    distribution: Distribution | None = None
+    """Optional uncertainty of the value (columns ``dist_kind, dist_a, dist_b, dist_c, dist_source``;
+    key ``param:<param_key>``, in the parameter's unit), used by ``qingshan uncertainty``."""
+
+
+DIST_COLUMNS = {"kind": "dist_kind", "a": "dist_a", "b": "dist_b", "c": "dist_c", "source": "dist_source"}
+"""Optional distribution columns of a parameter table (see :mod:`qingshan.core.distributions`)."""
+
+
+def _row_distribution(row: object, key: str, unit: str, i: int, path: str | Path) -> Distribution | None:
+    """The distribution of a parameter row, or None when its ``dist_kind`` cell is absent or empty."""
+    cells = {c: getattr(row, c, "") for c in DIST_COLUMNS.values()}
+    if not str(cells["dist_kind"] or "").strip():
+        filled = [c for c, v in cells.items() if str(v or "").strip()]
+        if filled:
+            raise InputError(
+                f"Parameter '{key}' (row {i}) fills {', '.join(filled)} but not dist_kind",
+                f"参数 '{key}'（第 {i} 行）填写了 {', '.join(filled)}，但缺少 dist_kind",
+                file=path, field="dist_kind",
+                fix="Give dist_kind (normal, lognormal, uniform, triangular) or leave every dist_* cell empty.",
+                fix_zh="请填写 dist_kind（normal、lognormal、uniform、triangular），或将所有 dist_* 单元格留空。",
+            )
+        return None
+    return parse_distribution({**cells, "key": f"param:{key}", "unit": unit}, i, path,
+                              names={**DIST_COLUMNS, "key": "key", "unit": "unit"})
 
 
 @dataclass(frozen=True)
@@ -133,7 +160,10 @@ class ParameterTable:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> ParameterTable:
-        """Read ``param_key, value, unit, source[, certainty, note]``; duplicate keys are errors."""
+        """Read ``param_key, value, unit, source[, certainty, note]``; duplicate keys are errors.
+
+        Optional columns ``dist_kind, dist_a, dist_b, dist_c, dist_source`` give a row's uncertainty
+        (:class:`~qingshan.core.distributions.Distribution`, in the row's unit); empty cells: none."""
         df = read_csv_table(path, ["param_key", "value", "unit", "source"], what="parameter table", what_zh="参数表")
         out: dict[str, Parameter] = {}
         for i, row in enumerate(df.itertuples(index=False), start=2):
@@ -158,6 +188,7 @@ class ParameterTable:
                 source=str(row.source),
                 certainty=str(getattr(row, "certainty", "R") or "R"),
                 note=str(getattr(row, "note", "") or ""),
+                distribution=_row_distribution(row, key, unit, i, path),
             )
         return cls(params=out, path=str(path))
 

@@ -526,7 +526,7 @@
       const items = s.by_indicator.filter((i) => i.value !== null);
       bar.setOption(barOption(items.map(nameOf), items.map((i) => i.value / 1e8), t("yi")), true);
     }
-    renderGdp(); renderPanelChange();
+    renderGdp(); renderPanelChange(); renderUncertainty(s.region.code);
   }
   function renderPanelChange() {
     // in the change view, the growth of the region shown in the panel
@@ -877,8 +877,71 @@
       if (state.run !== run || state.year !== year) { return s; }  // a later choice won
       state.summary = s; state.selected = s.region.code; setReportLinks();
       loadGdp(s.region.code); loadSeries(s.region.code);
-      renderPanel(); return s;
+      renderPanel(); loadUncertainty(s.region.code); return s;
     });
+  }
+
+  /* ---------- uncertainty (issue 10): 5–95 % error bars on the indicator chart, tornado chart of GEP ---------- */
+  const UNC_TEXT = {
+    en: { heading: "Uncertainty (5–95 %)", gep: "GEP 5–95 %", low: "input at 5 %", high: "input at 95 %",
+      delta: "Change of GEP (100 million CNY)", draws: "draws" },
+    zh: { heading: "不确定性（5–95 %）", gep: "GEP 5–95 % 区间", low: "输入取 5 % 分位", high: "输入取 95 % 分位",
+      delta: "GEP 变化（亿元）", draws: "次抽样" }
+  };
+  function uncText(key) { return UNC_TEXT[state.lang === "zh" ? "zh" : "en"][key]; }
+  function loadUncertainty(code) {
+    // the run's newest stored analysis (GET /api/runs/{id}/uncertainty), fetched once per run; none: block hidden
+    const run = state.run;
+    if (state.uncertaintyRun === run.id) { renderUncertainty(code); return Promise.resolve(); }
+    state.uncertainty = null; state.uncertaintyRun = run.id;
+    return api(runUrl("/uncertainty", {})).then((u) => { if (state.run === run) { state.uncertainty = u; } },
+      () => null).then(() => renderUncertainty(state.summary ? state.summary.region.code : code));
+  }
+  function uncIntervals(code) {
+    const u = state.uncertainty, out = {};
+    if (!u) { return out; }
+    u.intervals.filter((r) => r.region_code === code).forEach((r) => { out[r.indicator] = r; });
+    return out;
+  }
+  function addErrorBars(bar, items) {
+    const iv = state.summary ? uncIntervals(state.summary.region.code) : {};
+    const data = items.map((it, k) => { const r = iv[it.indicator];  // zero-width intervals get no bar
+      return r && r.p95 > r.p5 ? [k, r.p5 / 1e8, r.p95 / 1e8] : null; }).filter(Boolean);
+    if (!data.length) { return; }
+    bar.setOption({ series: [{}, { type: "custom", name: uncText("heading"), data: data, z: 10,
+      renderItem: (params, api) => {
+        const lo = api.coord([api.value(1), api.value(0)]), hi = api.coord([api.value(2), api.value(0)]);
+        const h = api.size([0, 1])[1] * 0.25, style = { stroke: "#1d2a22", lineWidth: 1.5 };
+        return { type: "group", children: [
+          { type: "line", shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style: style },
+          { type: "line", shape: { x1: lo[0], y1: lo[1] - h, x2: lo[0], y2: lo[1] + h }, style: style },
+          { type: "line", shape: { x1: hi[0], y1: hi[1] - h, x2: hi[0], y2: hi[1] + h }, style: style }] };
+      } }] });
+  }
+  function renderUncertainty(code) {
+    const block = $("uncertainty-block"), u = state.uncertainty, iv = uncIntervals(code);
+    block.hidden = !u || !iv.GEP;
+    if (block.hidden) { return; }
+    $("uncertainty-heading").textContent = uncText("heading");
+    $("uncertainty-gep").textContent = uncText("gep") + ": [" + fmt(iv.GEP.p5 / 1e8, 2) + ", " + fmt(iv.GEP.p95 / 1e8, 2) +
+      "] " + t("yi") + " (" + u.meta.draws + " " + uncText("draws") + ", " + u.meta.method + ")";
+    const bar = chart("chart-indicator");
+    if (bar && state.summary) { addErrorBars(bar, state.summary.by_indicator.filter((i) => i.value !== null)); }
+    const c = chart("chart-tornado"), rows = u.swing.filter((r) => r.output === "GEP");
+    $("chart-tornado").hidden = !rows.length;
+    if (!c || !rows.length) { return; }
+    c.setOption({
+      animation: false, grid: { left: 8, right: 24, top: 28, bottom: 24, containLabel: true },
+      legend: { top: 0, textStyle: { color: "#1d2a22" } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt(v, 2) + " " + t("yi") },
+      xAxis: Object.assign({ type: "value", name: uncText("delta"), nameLocation: "middle", nameGap: 22 }, AXIS),
+      yAxis: Object.assign({ type: "category", data: rows.map((r) => r.key), inverse: true }, AXIS),
+      series: [
+        { type: "bar", name: uncText("low"), stack: "swing", itemStyle: { color: "#c0504d" },
+          data: rows.map((r) => (r.low - r.base) / 1e8) },
+        { type: "bar", name: uncText("high"), stack: "swing", itemStyle: { color: "#3a78b5" },
+          data: rows.map((r) => (r.high - r.base) / 1e8) }]
+    }, true);
   }
   function loadGdp(code) {
     state.gdp = null;

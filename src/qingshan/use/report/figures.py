@@ -75,3 +75,20 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, uni
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return _png(fig)
+
+
+def tornado_chart(labels: Sequence[str], low: Sequence[float], high: Sequence[float], base: float, *, title: str,
+                  unit: str) -> bytes:
+    """Tornado chart: one bar per input from the output at its low to its high quantile, widest on top, around ``base``."""
+    fig, ax = _figure(6.5, 0.35 * max(3, len(labels)) + 1.0)
+    order = sorted(range(len(labels)), key=lambda i: abs(high[i] - low[i]))
+    for k, i in enumerate(order):
+        ax.barh(k, low[i] - base, left=base, color="#ef5350")
+        ax.barh(k, high[i] - base, left=base, color="#42a5f5")
+    ax.set_yticks(range(len(order)), [labels[i] for i in order])
+    ax.axvline(base, color="#333333", linewidth=0.8)
+    ax.set_xlabel(unit)
+    ax.set_title(title)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return _png(fig)

@@ -81,8 +81,10 @@ def _pct(part: float, total: float) -> str:
 
 
 def build_gep_report(factory: sessionmaker[Session], run_id: str, *, region: str | None = None,
-                     year: int | None = None, lang: str = "zh", figures: bool = True) -> Doc:
-    """The report of ``region`` (default: the top region) and ``year`` (default: the last) as a :class:`Doc`."""
+                     year: int | None = None, lang: str = "zh", figures: bool = True, uncertainty: Any = None) -> Doc:
+    """The report of ``region`` (default: the top region) and ``year`` (default: the last) as a :class:`Doc`;
+    with ``uncertainty`` (a :class:`qingshan.use.uncertainty.RunUncertainty` of this run and year) a section
+    of intervals and the sensitivity ranking (tornado chart) follows the summary."""
     run, cube, regions = load_run(factory, run_id)
     if lang not in ("zh", "en"):
         raise InputError(f"Unknown report language '{lang}'", f"未知的报告语言 '{lang}'", field="lang",
@@ -97,6 +99,7 @@ def build_gep_report(factory: sessionmaker[Session], run_id: str, *, region: str
         raise InputError(f"Run '{run_id}' has no region '{code}'", f"核算记录 '{run_id}' 中没有行政区 '{code}'",
                          field="region", fix="Use a region code of the run (GET /api/runs/{id}/regions).",
                          fix_zh="请使用本次核算中的区划代码。")
+    _check_uncertainty(uncertainty, run.id, y)
     reg = regions.set_index("code")
     name = str(reg.loc[code, "name"])
     rows = cube[(cube["region_code"] == code) & (cube["year"] == y)]
@@ -115,6 +118,7 @@ def build_gep_report(factory: sessionmaker[Session], run_id: str, *, region: str
         lambda: _values(doc, lang, rows),
         lambda: _quality(doc, lang, prov),
         lambda: _summary(doc, lang, rows, cube, children, y, figures),
+        lambda: _uncertainty(doc, lang, uncertainty, run.id, code, y, figures),
         lambda: _comparison(doc, lang, cube, run, code, y),
         lambda: _annex(doc, lang, run, prov),
     ]
@@ -287,6 +291,50 @@ def _summary(doc: Doc, lang: str, rows: pd.DataFrame, cube: pd.DataFrame, childr
                                caption=(f"图 3 {label}价值量" if lang == "zh" else f"Figure 3. {label}")))
 
 
+def _check_uncertainty(res: Any, run_id: str, year: int) -> None:
+    if res is not None and (str(res.meta.get("run_id")) != run_id or int(res.year) != year):
+        raise InputError(
+            f"The uncertainty result is of run {res.meta.get('run_id')} year {res.year}, not of run {run_id} year {year}",
+            f"不确定性分析结果属于核算 {res.meta.get('run_id')} 的 {res.year} 年，而非核算 {run_id} 的 {year} 年",
+            field="uncertainty", fix="Give the result.json of an analysis of this run and year (--uncertainty FILE).",
+            fix_zh="请给出本次核算、本年份的不确定性分析结果 result.json。")
+
+
+def _uncertainty(doc: Doc, lang: str, res: Any, run_id: str, code: str, year: int, figures: bool) -> None:
+    """不确定性分析: 5–95 % intervals of the region's GEP and indicators, the inputs, the tornado chart."""
+    if res is None:
+        return
+    from qingshan.use.report.figures import tornado_chart
+
+    zh = lang == "zh"
+    reg = registry()
+    iv = res.intervals[res.intervals["region_code"] == code].copy()
+    iv["order"] = iv["indicator"] != "GEP"
+    iv = iv.sort_values(["order", "value"], ascending=[True, False])
+
+    def label(i: str) -> str:
+        return _t("gep", lang) if i == "GEP" else (reg.get(i).name_zh if zh else reg.get(i).name_en)
+
+    doc.add(Heading("八之二、不确定性分析" if zh else "8a. Uncertainty"))
+    m = res.meta
+    doc.add(Para(f"蒙特卡罗抽样 {m.get('draws')} 次（随机种子 {m.get('seed')}）；敏感性方法 {m.get('method')}；分析编号 {m.get('id')}。"
+                 "区间为各合计值的 5 %–95 % 分位数（亿元）。" if zh else
+                 f"Monte Carlo with {m.get('draws')} draws (seed {m.get('seed')}); sensitivity by {m.get('method')}; "
+                 f"analysis {m.get('id')}. Intervals are the 5–95 % percentiles of each total (亿元)."))
+    doc.add(Table([_t("indicator", lang), _t("value", lang), "均值" if zh else "Mean", "5 %", "95 %"],
+                  [[label(str(r.indicator)), _yi(r.value), _yi(r.mean), _yi(r.p5), _yi(r.p95)] for r in iv.itertuples()],
+                  numeric=frozenset({1, 2, 3, 4}), caption="价值量区间" if zh else "Intervals of the values"))
+    doc.add(Table(["输入" if zh else "Input", "分布" if zh else "Distribution", "处理方式" if zh else "Handling", _t("source", lang)],
+                  [[str(r.key), f"{r.kind}({r.a:g}, {r.b:g}{'' if r.c is None or r.c != r.c else f', {r.c:g}'})", str(r.handling),
+                    str(r.source)] for r in res.inputs.itertuples()], caption="不确定输入" if zh else "Uncertain inputs"))
+    sw = res.swing[res.swing["output"] == "GEP"] if not res.swing.empty else res.swing
+    if figures and len(sw) and code == res.region:
+        doc.add(Figure(tornado_chart(list(sw["key"]), list(sw["low"] / YI), list(sw["high"] / YI),
+                                     float(sw["base"].iloc[0]) / YI, title=f"{_t('gep', lang)} {year}", unit="亿元"),
+                       caption=("图 4 龙卷风图：各输入取 5 % 与 95 % 分位数时的生态产品总值" if zh
+                                else "Figure 4. Tornado chart: GEP with each input at its 5 % and 95 % quantile")))
+
+
 def _comparison(doc: Doc, lang: str, cube: pd.DataFrame, run: Any, code: str, year: int) -> None:
     from qingshan.use.change import ChangeSide, change_table
 
@@ -333,12 +381,13 @@ def _annex(doc: Doc, lang: str, run: Any, prov: dict[str, Any]) -> None:
 
 
 def write_gep_report(factory: sessionmaker[Session], run_id: str, output: Path, *, region: str | None = None,
-                     year: int | None = None, lang: str = "zh", fmt: str | None = None) -> Path:
-    """Build the report and write it as DOCX or PDF (``fmt``, default from ``output``'s suffix)."""
+                     year: int | None = None, lang: str = "zh", fmt: str | None = None, uncertainty: Any = None) -> Path:
+    """Build the report and write it as DOCX or PDF (``fmt``, default from ``output``'s suffix);
+    ``uncertainty``: an analysis of the run to add as a section."""
     kind = (fmt or output.suffix.lstrip(".")).lower()
     if kind not in ("docx", "pdf"):
         raise InputError(f"Unknown report format '{kind}'", f"未知的报告格式 '{kind}'", field="format",
                          fix="Use --format docx or pdf (or an output name ending in .docx/.pdf).",
                          fix_zh="请使用 --format docx 或 pdf。")
-    doc = build_gep_report(factory, run_id, region=region, year=year, lang=lang)
+    doc = build_gep_report(factory, run_id, region=region, year=year, lang=lang, uncertainty=uncertainty)
     return to_docx(doc, output) if kind == "docx" else to_pdf(doc, output)
