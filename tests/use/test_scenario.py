@@ -1,0 +1,259 @@
+"""Scenarios (issue 10.3): a run whose inputs differ from a base run, and the difference by indicator,
+region and ecosystem, per cell and per region.
+
+The base is a small cut of the embedded Jiangxi example (two cities, five counties, 63 × 25 cells),
+accounted once per module; each scenario is a run of its own on it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from rasterio.features import geometry_mask
+from rasterio.windows import Window, from_bounds
+
+import qingshan
+from qingshan.core.errors import ConfigError, InputError
+from qingshan.store import artifacts
+from qingshan.store.db import open_store
+from qingshan.use.runs import load_run
+from qingshan.use.scenario import (
+    check_base_inputs,
+    difference_tables,
+    load_scenario,
+    run_scenario,
+    write_difference,
+)
+
+DATA = Path(qingshan.__file__).parent / "data"
+CITIES = [360500, 360600]  # 新余市, 鹰潭市
+COUNTY = "360681"  # 贵溪市: has forest cells wholly inside it
+FOREST, CROPLAND = [1, 2, 3, 4, 5], 12  # MODIS IGBP classes
+
+
+def _cut_example(root: Path) -> Path:
+    """A config of the Jiangxi example restricted to CITIES (regions, statistics, rasters clipped)."""
+    import tomllib
+
+    ex = DATA / "examples" / "jiangxi"
+    cfg = tomllib.loads((ex / "jiangxi-2019.toml").read_text(encoding="utf-8"))
+    g = gpd.read_file(ex / "jiangxi_county_tianditu.geojson")
+    g = g[g["city_adcode"].isin(CITIES)]
+    g.to_file(root / "regions.geojson", driver="GeoJSON")
+    codes = {str(c) for col in ("district_adcode", "city_adcode", "province_adcode") for c in g[col]}
+    st = pd.read_csv(ex / "approx_statistics_2019.csv", dtype={"region_code": str})
+    st[st["region_code"].isin(codes)].to_csv(root / "statistics.csv", index=False)
+    inputs = {}
+    for name, rel in cfg["inputs"].items():
+        src_path = ex / rel.replace("{year}", "2019")
+        with rasterio.open(src_path) as src:
+            w = from_bounds(*g.total_bounds, src.transform).round_offsets().round_lengths()
+            w = Window(w.col_off - 1, w.row_off - 1, w.width + 3, w.height + 3)
+            prof = {**src.profile, "width": int(w.width), "height": int(w.height), "transform": src.window_transform(w),
+                    "tiled": False}
+            prof.pop("blockxsize", None)
+            prof.pop("blockysize", None)
+            with rasterio.open(root / src_path.name, "w", **prof) as dst:
+                dst.write(src.read(window=w))
+        inputs[name] = str(root / src_path.name).replace("2019", "{year}") if "{year}" in rel else str(root / src_path.name)
+    shutil.copytree(DATA / "tables", root / "tables")
+    tables = {k: ([str(root / "tables" / Path(x).name) for x in v] if isinstance(v, list) else str(root / "tables" / Path(v).name))
+              for k, v in cfg["tables"].items()}
+    tables["statistics"] = str(root / "statistics.csv")
+    cfg["exclude"] = [*cfg.get("exclude", []), {"id": "flood_regulation", "reason": "no reservoir statistics in the cut"}]
+    cfg["run"].update(output=str(root / "out"), store=f"sqlite:///{root / 'store.sqlite'}")
+    cfg["regions"]["file"] = str(root / "regions.geojson")
+    cfg["inputs"], cfg["tables"] = inputs, tables
+    path = root / "config.toml"
+    path.write_text(_toml(cfg), encoding="utf-8")
+    return path
+
+
+def _toml(data: dict[str, Any]) -> str:
+    """TOML of a run config (top-level list of inline tables, then one level of tables)."""
+    import json
+
+    def val(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return json.dumps(v, ensure_ascii=False)
+
+    top = [f"{k} = {val(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    sections = [f"[{k}]\n" + "\n".join(f'"{n}" = {val(x)}' for n, x in v.items()) for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n\n" + "\n\n".join(sections) + "\n"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account
+
+    root = tmp_path_factory.mktemp("scenario_base")
+    outcome = account(load_config(_cut_example(root)))
+    url = f"sqlite:///{root / 'store.sqlite'}"
+    return SimpleNamespace(root=root, url=url, factory=open_store(url), run_id=outcome.run_id,
+                           lulc=root / "lulc_modis_igbp_2019.tif", regions=root / "regions.geojson")
+
+
+def _forest_to_cropland(base: SimpleNamespace, dest: Path) -> int:
+    """The base land cover with the forest cells lying wholly inside COUNTY turned to cropland; cells changed."""
+    g = gpd.read_file(base.regions)
+    poly = g[g["district_adcode"].astype(str) == COUNTY].geometry
+    with rasterio.open(base.lulc) as r:
+        lulc, prof = r.read(1), r.profile
+        half_diagonal = 0.75 * abs(r.transform.a) * np.sqrt(2)  # a cell centre this deep inside: the cell is inside
+        inside = ~geometry_mask(poly.buffer(-half_diagonal), out_shape=lulc.shape, transform=r.transform)
+    change = inside & np.isin(lulc, FOREST)
+    with rasterio.open(dest, "w", **prof) as w:
+        w.write(np.where(change, CROPLAND, lulc).astype(lulc.dtype), 1)
+    return int(change.sum())
+
+
+def _scenario(base: SimpleNamespace, tmp: Path, text: str, **kw: Any) -> SimpleNamespace:
+    cfg = tmp / "scenario.toml"
+    cfg.write_text(text, encoding="utf-8")
+    out = run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp / "run", **kw)
+    b_run, b_cube, _ = load_run(base.factory, base.run_id)
+    s_run, s_cube, regions = load_run(base.factory, out.run_id)
+    tables = difference_tables(b_cube, s_cube, regions)
+    data_dir = artifacts.find_data_dir(base.url)
+    files = write_difference(tables, regions, tmp / "difference", base_dir=artifacts.artifact_dir(b_run, data_dir),
+                             scen_dir=artifacts.artifact_dir(s_run, data_dir))
+    return SimpleNamespace(outcome=out, tables=tables, files=files, run=s_run, regions=regions, dir=tmp / "difference")
+
+
+def _raster_diffs(sc: SimpleNamespace) -> dict[str, np.ndarray]:
+    out = {}
+    for f in sorted((sc.dir / "rasters").glob("diff.*.tif")):
+        with rasterio.open(f) as r:
+            out[f.name] = r.read(1, masked=True).filled(np.nan)
+    return out
+
+
+def test_scenario_equal_to_base_is_zero_everywhere(base: SimpleNamespace, tmp_path: Path) -> None:
+    """Every indicator recomputed from the same inputs: every table and every per-cell difference is exactly 0."""
+    shutil.copyfile(base.lulc, tmp_path / "same.tif")
+    same = _scenario(base, tmp_path, '[inputs]\nlulc = "same.tif"\n[scenario]\nname = "same"\n')
+    assert same.outcome.recomputed == {} and len(same.outcome.copied) >= 8  # same content: nothing to recompute
+    assert (same.tables["indicator"]["difference"] == 0).all()
+    (tmp_path / "all").mkdir()
+    sc = _scenario(base, tmp_path / "all", '[scenario]\nname = "all recomputed"\nrecompute = ["*"]\n')
+    assert set(sc.outcome.recomputed) == set(sc.run.provenance["methods"])  # all recomputed, none copied
+    for name, table in sc.tables.items():
+        assert len(table) > 0, name
+        assert (table["difference"] == 0).all(), table[table["difference"] != 0]
+        assert table["base"].equals(table["scenario"])
+    diffs = _raster_diffs(sc)
+    assert len(diffs) >= 10
+    for name, arr in diffs.items():
+        assert np.isfinite(arr).any() and np.nanmax(np.abs(arr)) == 0.0, name
+
+
+def test_forest_to_cropland_in_one_county(base: SimpleNamespace, tmp_path: Path) -> None:
+    """Only the indicators reading the land cover change, only in the county and its ancestors."""
+    assert _forest_to_cropland(base, tmp_path / "plan.tif") > 5
+    sc = _scenario(base, tmp_path, f'[scenario]\nbase = "{base.run_id}"\nname = "贵溪 forest → cropland"\n'
+                                   '[inputs]\nlulc = "plan.tif"\n')
+    prov = sc.run.provenance["scenario"]
+    assert prov["base_run"] == base.run_id and list(prov["changed"]["inputs"]) == ["lulc"]
+    assert set(prov["copied_from_base"]) == {"agricultural_products", "recreation"}  # table methods: statistics only
+    assert "water_conservation" in prov["recomputed"] and not prov["changed"]["parameters"]
+
+    ind = sc.tables["indicator"]
+    touched = {COUNTY, "360600", "360000"}  # the county, its city, the province
+    outside = ind[~ind["region_code"].isin(touched)]
+    assert len(outside) > 0 and (outside["difference"] == 0).all()
+    copied = ind[ind["indicator"].isin(prov["copied_from_base"])]
+    assert (copied["difference"] == 0).all()
+    for code in touched:
+        gep = ind[(ind["region_code"] == code) & (ind["indicator"] == "GEP")].iloc[0]
+        assert gep["difference"] < 0 and gep["percent"] == pytest.approx(100 * gep["difference"] / gep["base"])
+    wc = ind[(ind["region_code"] == COUNTY) & (ind["indicator"] == "water_conservation")].iloc[0]
+    assert wc["difference"] < 0
+    # by ecosystem: the county's cropland gains, its forest loses; elsewhere nothing moves
+    eco = sc.tables["ecosystem"].set_index(["region_code", "ecosystem"])["difference"]
+    assert eco[(COUNTY, "cropland")] > 0 > eco[(COUNTY, "forest")]
+    assert (sc.tables["ecosystem"].loc[~sc.tables["ecosystem"]["region_code"].isin(touched), "difference"] == 0).all()
+    # per cell: nonzero only inside the county
+    g = gpd.read_file(base.regions)
+    with rasterio.open(base.lulc) as r:
+        county = ~geometry_mask(g[g["district_adcode"].astype(str) == COUNTY].geometry, out_shape=r.shape,
+                                transform=r.transform, all_touched=True)
+    diffs = _raster_diffs(sc)
+    wc_cells = diffs["diff.water_conservation.water_conservation.2019.tif"]
+    assert np.nanmin(wc_cells) < 0
+    for name, arr in diffs.items():
+        assert not np.any(np.nan_to_num(arr)[~county]), name
+    # the regional GeoPackage: the county's GEP difference in 亿元, zero for a county outside
+    gpkg = gpd.read_file(sc.dir / "difference.gpkg", layer="county").set_index("code")
+    gep = ind[(ind["region_code"] == COUNTY) & (ind["indicator"] == "GEP")]["difference"].iloc[0]
+    assert gpkg.loc[COUNTY, "diff_gep_2019_yi"] == pytest.approx(gep / 1e8)
+    assert gpkg.loc["360502", "diff_gep_2019_yi"] == 0
+    assert {"difference.xlsx", "difference_indicator.csv", "difference_ecosystem.csv", "difference_component.csv"} <= {
+        f.name for f in sc.files}
+
+
+def test_unaffected_indicator_is_not_recomputed(base: SimpleNamespace, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter only climate regulation reads: the other indicators' functions are never called."""
+    import qingshan.quantities.carbon as carbon
+    import qingshan.quantities.water as water
+
+    def boom(**_kw: Any) -> None:
+        raise AssertionError("an unaffected indicator was recomputed")
+
+    monkeypatch.setattr(water, "water_conservation_balance", boom)
+    monkeypatch.setattr(carbon, "carbon_nep", boom)
+    old = load_run(base.factory, base.run_id)[0].provenance["parameters"]["latent_heat"]["value"]
+    sc = _scenario(base, tmp_path, f"[parameters]\nlatent_heat = {old * 1.1}\n")
+    assert list(sc.outcome.recomputed) == ["climate_regulation"]
+    prov = sc.run.provenance["scenario"]
+    assert prov["changed"]["parameters"] == {"latent_heat": {"base": old, "scenario": old * 1.1}}
+    assert "water_conservation" in prov["copied_from_base"]
+    ind = sc.tables["indicator"]
+    assert (ind.loc[ind["indicator"] != "climate_regulation", "difference"].drop(
+        ind.index[ind["indicator"] == "GEP"]) == 0).all()
+    cr = ind[(ind["indicator"] == "climate_regulation") & (ind["difference"] != 0)]
+    assert len(cr) > 0
+    # the copied indicators' per-cell rasters are in the scenario run, equal to the base's
+    diffs = _raster_diffs(sc)
+    assert np.nanmax(np.abs(diffs["diff.water_conservation.water_conservation.2019.tif"])) == 0
+
+
+def test_base_input_changed_on_disk_is_refused(base: SimpleNamespace, tmp_path: Path) -> None:
+    run = load_run(base.factory, base.run_id)[0]
+    path = next(p for p in run.provenance["input_hashes"] if p.endswith("statistics.csv"))
+    fake = SimpleNamespace(id=run.id, provenance={"input_hashes": {**run.provenance["input_hashes"], path: "0" * 64}})
+    with pytest.raises(InputError) as e:
+        check_base_inputs(fake)
+    assert e.value.file == path and path in e.value.en and path in e.value.zh and "已被修改" in e.value.zh
+
+
+def test_scenario_config_errors_name_the_field(base: SimpleNamespace, tmp_path: Path) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[parameters]\nno_such_parameter = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
+    assert e.value.field == "parameters.no_such_parameter" and e.value.file == cfg.resolve()
+    cfg.write_text('[inputs]\nlandcover = "x.tif"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
+    assert e.value.field == "inputs.landcover"
+    cfg.write_text('[scenario]\nbase = "another-run"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
+    assert e.value.field == "scenario.base"
+    cfg.write_text('[inputs]\nlulc = "missing.tif"\n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
+    assert e.value.field == "inputs.lulc" and "missing.tif" in e.value.en
