@@ -257,3 +257,49 @@ def test_scenario_config_errors_name_the_field(base: SimpleNamespace, tmp_path: 
     with pytest.raises(InputError) as e:
         run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
     assert e.value.field == "inputs.lulc" and "missing.tif" in e.value.en
+
+
+def test_api_scenario_job_and_difference(base: SimpleNamespace, tmp_path: Path) -> None:
+    """POST /api/scenarios (accountant) queues a job; the worker runs it; GET …/difference serves the table."""
+    from fastapi.testclient import TestClient
+
+    from qingshan.api.app import create_app
+    from qingshan.api.settings import Settings
+    from qingshan.platform.accounts import create_user
+    from qingshan.platform.jobs import run_worker
+
+    create_user(base.factory, "scn-accountant", "scenario-口令-123", "accountant")
+    create_user(base.factory, "scn-viewer", "scenario-口令-123", "viewer")
+    inputs = artifacts.find_data_dir(base.url) / "scenario-inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    _forest_to_cropland(base, inputs / "plan_2030.tif")
+    with TestClient(create_app(Settings(store_url=base.url))) as client:
+        def login(user: str) -> dict[str, str]:
+            r = client.post("/api/auth/login", json={"username": user, "password": "scenario-口令-123"})
+            client.cookies.clear()
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+
+        acc, sub = login("scn-accountant"), login("scn-viewer")
+        body = {"base_run": base.run_id, "name": "API plan", "inputs": {"lulc": "plan_2030.tif"}}
+        assert client.post("/api/scenarios", json=body, headers=sub).status_code == 403
+        bad = client.post("/api/scenarios", json={**body, "inputs": {"lulc": "../../etc/passwd"}}, headers=acc)
+        assert bad.status_code == 422 and "scenario-inputs" in bad.json()["fix"] + bad.json()["message_en"]
+        assert bad.json()["message_zh"]
+        bad = client.post("/api/scenarios", json={**body, "parameters": {"nope": 1.0}}, headers=acc)
+        assert bad.status_code == 422 and bad.json()["field"] == "parameters.nope"
+        r = client.post("/api/scenarios", json=body, headers=acc)
+        assert r.status_code == 202, r.text
+        assert r.json()["kind"] == "scenario" and r.json()["status"] == "queued"
+        assert run_worker(base.url, once=True, output_root=tmp_path / "jobs") == 1
+        job = client.get(f"/api/jobs/{r.json()['id']}", headers=acc).json()
+        assert job["status"] == "succeeded", job["error"]
+        d = client.get(f"/api/scenarios/{job['run_id']}/difference", params={"region": COUNTY}, headers=acc)
+        assert d.status_code == 200, d.text
+        out = d.json()
+        assert out["base_run"] == base.run_id and "water_conservation" in out["recomputed"]
+        gep = next(x for x in out["rows"] if x["indicator"] == "GEP")
+        assert gep["difference"] < 0 and gep["region_code"] == COUNTY
+        csv = client.get(f"/api/scenarios/{job['run_id']}/difference", params={"table": "ecosystem", "format": "csv"},
+                         headers=acc)
+        assert csv.status_code == 200 and csv.text.startswith("region_code,region_name,level,year,ecosystem,base")
+        assert client.get(f"/api/scenarios/{base.run_id}/difference", headers=acc).status_code == 422

@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     _include_optional(app, "qingshan.api.routers.parcels")
     _include_optional(app, "qingshan.api.routers.qc")
+    _include_optional(app, "qingshan.api.routers.scenario")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds,
                        epoch=_publication_epoch)
