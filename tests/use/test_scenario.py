@@ -21,6 +21,7 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window, from_bounds
 
 import qingshan
+import qingshan.indicators
 from qingshan.core.errors import ConfigError, InputError
 from qingshan.store import artifacts
 from qingshan.store.db import open_store
@@ -303,3 +304,81 @@ def test_api_scenario_job_and_difference(base: SimpleNamespace, tmp_path: Path) 
                          headers=acc)
         assert csv.status_code == 200 and csv.text.startswith("region_code,region_name,level,year,ecosystem,base")
         assert client.get(f"/api/scenarios/{base.run_id}/difference", headers=acc).status_code == 422
+
+
+# ----------------------------------------------------------------------------- what the registry declares
+def _recording_params() -> tuple[Any, set[str]]:
+    from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
+    from qingshan.engine.compute import DEFAULT_LANDCOVER, DEFAULT_PARAMS
+
+    seen: set[str] = set()
+
+    class Recording(ParameterTable):
+        def get(self, key: str, unit: str) -> float:
+            seen.add(key)
+            return super().get(key, unit)
+
+    base = ParameterTable.from_csv(DEFAULT_PARAMS)
+    lc = LandcoverTable.from_csv(DEFAULT_LANDCOVER)  # per_type reads transpiration_heat, empty in the shipped table
+    lc = LandcoverTable(lc.table.assign(transpiration_heat=[str(100.0 + c) for c in lc.codes]), lc.units, lc.sources, lc.path)
+    return ParamSet(Recording(params=base.params, path=base.path), lc, {}), seen
+
+
+def _synthetic_inputs(rng: np.random.Generator, shape: tuple[int, int], codes: list[int]) -> dict[str, np.ndarray]:
+    """Every canonical variable, uniform in a plausible part of its range (as tests/engine/test_blockwise.py)."""
+    from qingshan.core.variables import VARIABLES
+
+    out = {}
+    for name, var in VARIABLES.items():
+        lo, hi = (max(var.valid_min, 0.0), min(var.valid_max, 3000.0)) if name != "ndvi" else (-0.2, 0.95)
+        out[name] = rng.choice(codes, size=shape).astype(float) if name == "lulc" else rng.uniform(lo, hi, size=shape)
+    out["pawc"] = rng.uniform(0.05, 0.3, size=shape)
+    return out
+
+
+def _declared(spec: Any, method: Any) -> set[str]:
+    return {r.key for r in method.params if not r.per_class} | {r.key for c in spec.components for r in c.value_factors}
+
+
+def _variants(method: Any, full: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """All inputs; the required ones only; and all but each optional one (fallbacks read parameters)."""
+    required = {k: v for k, v in full.items() if k in method.inputs}
+    return [full, required, *({k: v for k, v in full.items() if k != o} for o in method.optional_inputs)]
+
+
+RASTER_METHODS = [(s, m) for s in qingshan.indicators.registry() for m in s.methods if m.kind == "raster"]
+
+
+@pytest.mark.parametrize(("spec", "method"), RASTER_METHODS, ids=[f"{s.id}/{m.id}" for s, m in RASTER_METHODS])
+def test_raster_methods_read_only_declared_parameters(spec: Any, method: Any) -> None:
+    """A scenario recomputes an indicator when a parameter its method declares changes: so a method must read
+    no undeclared scalar parameter (else a changed value would be silently copied from the base run)."""
+    from affine import Affine
+
+    from qingshan.core.grid import Grid
+    params, seen = _recording_params()
+    grid = Grid.from_crs("EPSG:4326", Affine(0.01, 0, 115.0, 0, -0.01, 28.0), 12, 10)
+    ran = 0
+    for inputs in _variants(method, _synthetic_inputs(np.random.default_rng(7), grid.shape, [1, 2, 6, 10, 11, 12, 13, 0])):
+        try:
+            method.load()(inputs=inputs, params=params, grid=grid)
+            ran += 1
+        except InputError:  # an input this variant left out is needed
+            continue
+    assert ran >= 1
+    assert seen <= _declared(spec, method), f"undeclared parameters read: {sorted(seen - _declared(spec, method))}"
+
+
+def test_flood_registers_read_only_declared_parameters() -> None:
+    """The table method reading parameters (flood storage from registers) declares them."""
+    from qingshan.quantities.statistics import flood_from_registers
+
+    spec = qingshan.indicators.registry().get("flood_regulation")
+    params, seen = _recording_params()
+    stats = pd.DataFrame({"region_code": [COUNTY] * 3, "year": [2019] * 3,
+                          "item": ["reservoir_total_storage", "lake_area", "marsh_area"], "value": [1e6, 2.0, 3e5],
+                          "unit": ["m3", "km2", "m2"], "source": ["test"] * 3})
+    rows = flood_from_registers(tables={"statistics": stats}, params=params, regions={COUNTY}, year=2019,  # type: ignore[arg-type]
+                                indicator="flood_regulation")
+    assert len(rows) == 3 and seen
+    assert seen <= _declared(spec, spec.method("storage_components"))
