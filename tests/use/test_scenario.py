@@ -113,7 +113,7 @@ def _forest_to_cropland(base: SimpleNamespace, dest: Path) -> int:
     with rasterio.open(base.lulc) as r:
         lulc, prof = r.read(1), r.profile
         half_diagonal = 0.75 * abs(r.transform.a) * np.sqrt(2)  # a cell centre this deep inside: the cell is inside
-        inside = ~geometry_mask(poly.buffer(-half_diagonal), out_shape=lulc.shape, transform=r.transform)
+        inside = ~geometry_mask([p.buffer(-half_diagonal) for p in poly], out_shape=lulc.shape, transform=r.transform)
     change = inside & np.isin(lulc, FOREST)
     with rasterio.open(dest, "w", **prof) as w:
         w.write(np.where(change, CROPLAND, lulc).astype(lulc.dtype), 1)
@@ -143,12 +143,7 @@ def _raster_diffs(sc: SimpleNamespace) -> dict[str, np.ndarray]:
 
 def test_scenario_equal_to_base_is_zero_everywhere(base: SimpleNamespace, tmp_path: Path) -> None:
     """Every indicator recomputed from the same inputs: every table and every per-cell difference is exactly 0."""
-    shutil.copyfile(base.lulc, tmp_path / "same.tif")
-    same = _scenario(base, tmp_path, '[inputs]\nlulc = "same.tif"\n[scenario]\nname = "same"\n')
-    assert same.outcome.recomputed == {} and len(same.outcome.copied) >= 8  # same content: nothing to recompute
-    assert (same.tables["indicator"]["difference"] == 0).all()
-    (tmp_path / "all").mkdir()
-    sc = _scenario(base, tmp_path / "all", '[scenario]\nname = "all recomputed"\nrecompute = ["*"]\n')
+    sc = _scenario(base, tmp_path, '[scenario]\nname = "all recomputed"\nrecompute = ["*"]\n')
     assert set(sc.outcome.recomputed) == set(sc.run.provenance["methods"])  # all recomputed, none copied
     for name, table in sc.tables.items():
         assert len(table) > 0, name
@@ -158,6 +153,26 @@ def test_scenario_equal_to_base_is_zero_everywhere(base: SimpleNamespace, tmp_pa
     assert len(diffs) >= 10
     for name, arr in diffs.items():
         assert np.isfinite(arr).any() and np.nanmax(np.abs(arr)) == 0.0, name
+
+
+def test_cli_scenario_of_an_identical_land_cover(base: SimpleNamespace, tmp_path: Path) -> None:
+    """`qingshan scenario`: a land cover with the base's content changes nothing, so nothing is recomputed."""
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+
+    shutil.copyfile(base.lulc, tmp_path / "same.tif")
+    (tmp_path / "same.toml").write_text('[inputs]\nlulc = "same.tif"\n', encoding="utf-8")
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["scenario", base.run_id, str(tmp_path / "same.toml"), "-o", str(tmp_path / "out"), "--store", base.url])
+    assert r.exit_code == 0, r.output
+    assert "recomputed 重算" not in r.output and "copied from the base 沿用基准: agricultural_products" in r.output
+    assert "Regions whose GEP changes 总值变化的区域: 0" in r.output
+    table = pd.read_csv(tmp_path / "out" / "difference" / "difference_indicator.csv")
+    assert len(table) > 0 and (table["difference"] == 0).all()
+    assert (tmp_path / "out" / "run" / "gep_accounts.xlsx").is_file()
+    r = CliRunner().invoke(app, ["scenario", base.run_id, str(tmp_path / "nope.toml"), "--store", base.url])
+    assert r.exit_code != 0 and "找不到情景配置文件" in r.output and "Traceback" not in r.output
 
 
 def test_forest_to_cropland_in_one_county(base: SimpleNamespace, tmp_path: Path) -> None:
@@ -254,6 +269,10 @@ def test_scenario_config_errors_name_the_field(base: SimpleNamespace, tmp_path: 
     with pytest.raises(ConfigError) as e:
         run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
     assert e.value.field == "scenario.base"
+    cfg.write_text('[scenario]\nrecompute = ["gdp"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")
+    assert e.value.field == "scenario.recompute" and "jiangxi-db36-2021" in e.value.en
     cfg.write_text('[inputs]\nlulc = "missing.tif"\n', encoding="utf-8")
     with pytest.raises(InputError) as e:
         run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp_path / "o")

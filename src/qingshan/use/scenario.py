@@ -174,8 +174,14 @@ def _check_changes(spec: ScenarioSpec, base: RunConfig) -> None:
                                  file=path, field=f"inputs.{name}",
                                  fix="Give an existing raster (paths are relative to the scenario config).",
                                  fix_zh="请给出存在的栅格文件（相对路径相对于情景配置文件）。")
-    if not spec.inputs and not spec.parameters and not spec.scenario.recompute:
-        return
+    from qingshan.indicators import registry
+
+    for ind in spec.scenario.recompute:
+        if ind != "*" and ind not in registry().profile(base.run.profile).indicator_ids:
+            raise _bad_scenario(where, f"'{ind}' is not an indicator of profile {base.run.profile}",
+                                f"'{ind}' 不是方法配置 {base.run.profile} 的指标", field="scenario.recompute",
+                                fix="Name indicator ids of the base run (`qingshan indicators --profile …`), or '*' for all.",
+                                fix_zh="请填写基准核算的指标编号（见 `qingshan indicators --profile …`），或用 '*' 表示全部。")
 
 
 def scenario_config(spec: ScenarioSpec, base: RunConfig, output: Path, name: str) -> RunConfig:
