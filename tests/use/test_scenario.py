@@ -37,7 +37,7 @@ from qingshan.use.scenario import (
 DATA = Path(qingshan.__file__).parent / "data"
 CITIES = [360500, 360600]  # 新余市, 鹰潭市
 COUNTY = "360681"  # 贵溪市: has forest cells wholly inside it
-FOREST, CROPLAND = [1, 2, 3, 4, 5], 12  # MODIS IGBP classes
+FOREST, CROPLAND = [1, 2, 3, 4, 5, 8], 12  # MODIS IGBP classes the land-cover table books as forest; cropland
 
 
 def _cut_example(root: Path) -> Path:

@@ -383,9 +383,18 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
 KEYS = ["region_code", "year", "indicator"]
 
 
+ROW_ORDER = ["region_code", "year", "indicator", "component", "ecosystem"]
+
+
+def _canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one order, so that equal rows sum to bit-equal totals on both sides (float addition is not associative)."""
+    cols = [c for c in ROW_ORDER if c in df.columns]
+    return df.astype({"region_code": str}).sort_values(cols, kind="stable")
+
+
 def _diff(base: pd.DataFrame, scen: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
-    a = base.groupby(keys, dropna=False)[col].sum(min_count=1).rename("base")
-    b = scen.groupby(keys, dropna=False)[col].sum(min_count=1).rename("scenario")
+    a = _canonical(base).groupby(keys, dropna=False)[col].sum(min_count=1).rename("base")
+    b = _canonical(scen).groupby(keys, dropna=False)[col].sum(min_count=1).rename("scenario")
     df = pd.concat([a, b], axis=1).reset_index()
     a0 = df["base"].to_numpy(dtype=float, na_value=np.nan)
     diff = np.nan_to_num(df["scenario"].to_numpy(dtype=float, na_value=np.nan)) - np.nan_to_num(a0)
@@ -409,7 +418,9 @@ def difference_tables(base: pd.DataFrame, scen: pd.DataFrame, regions_df: pd.Dat
 
     Columns ``base``, ``scenario``, ``difference`` (CNY, or the quantity's unit) and ``percent`` (of the base)."""
     ind = _diff(base, scen, KEYS, "value")
-    gep = _diff(base.assign(indicator="GEP"), scen.assign(indicator="GEP"), KEYS, "value")
+    per_indicator = {side: ind[["region_code", "year", "indicator", side]].rename(columns={side: "value"})
+                     for side in ("base", "scenario")}  # GEP: the sum of the indicators' totals, in indicator order
+    gep = _diff(per_indicator["base"].assign(indicator="GEP"), per_indicator["scenario"].assign(indicator="GEP"), KEYS, "value")
     by_indicator = pd.concat([gep, ind], ignore_index=True).sort_values(["year", "region_code"], kind="stable")
     eco = _diff(base, scen, ["region_code", "year", "ecosystem"], "value").sort_values(["year", "region_code"], kind="stable")
     comp = _diff(base, scen, [*KEYS, "component", "unit"], "quantity").sort_values(["year", "region_code"], kind="stable")
