@@ -401,3 +401,11 @@ def test_flood_registers_read_only_declared_parameters() -> None:
                                 indicator="flood_regulation")
     assert len(rows) == 3 and seen
     assert seen <= _declared(spec, spec.method("storage_components"))
+
+
+def test_difference_of_reordered_equal_rows_is_exactly_zero(base: SimpleNamespace) -> None:
+    """Float addition is not associative: the same rows in another order must still give a difference of exactly 0."""
+    _, cube, regions = load_run(base.factory, base.run_id)
+    shuffled = cube.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    for name, table in difference_tables(cube, shuffled, regions).items():
+        assert (table["difference"] == 0).all(), (name, table[table["difference"] != 0])
