@@ -81,6 +81,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/runs/{run_id}/publish"): ACCOUNTING,
     ("POST", "/api/runs/{run_id}/withdraw"): ACCOUNTING,
     ("GET", "/api/audit"): ACCOUNTING,
+    ("POST", "/api/scenarios"): ACCOUNTING,  # scenario jobs (issue 10.3)
+    ("GET", "/api/scenarios/{run_id}/difference"): PUBLIC,  # a visible scenario run and its visible base
     ("GET", "/workbench"): PUBLIC,
     ("GET", "/workbench/"): PUBLIC,
     ("GET", "/workbench/submit"): PUBLIC,
