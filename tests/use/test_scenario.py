@@ -184,6 +184,8 @@ def test_forest_to_cropland_in_one_county(base: SimpleNamespace, tmp_path: Path)
     assert prov["base_run"] == base.run_id and list(prov["changed"]["inputs"]) == ["lulc"]
     assert set(prov["copied_from_base"]) == {"agricultural_products", "recreation"}  # table methods: statistics only
     assert "water_conservation" in prov["recomputed"] and not prov["changed"]["parameters"]
+    hashes = sc.run.provenance["input_hashes"]  # the files the scenario stands on: the plan, not the base land cover
+    assert str(tmp_path / "plan.tif") in hashes and str(base.lulc) not in hashes
 
     ind = sc.tables["indicator"]
     touched = {COUNTY, "360600", "360000"}  # the county, its city, the province

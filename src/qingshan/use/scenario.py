@@ -285,6 +285,16 @@ def _copy_cogs(base_dir: Path, indicators: set[str], staging: Path) -> list[Path
     return out
 
 
+def _input_hashes(cfg: RunConfig, known: Mapping[str, str]) -> dict[str, str]:
+    """SHA-256 of every file the scenario run stands on (boundaries, tables, each input of each year): the base
+    run's (just checked) where the file is the base's, hashed now otherwise."""
+    paths = [cfg.regions.file, *cfg.tables.parameters,
+             *(p for p in (cfg.tables.landcover, cfg.tables.prices, cfg.tables.deflator, cfg.tables.statistics,
+                           cfg.tables.products) if p is not None),
+             *(cfg.input_path(n, y) for n in sorted(cfg.inputs) for y in cfg.run.years)]
+    return {str(p): known.get(str(p)) or file_sha256(p) for p in paths}
+
+
 def _check_same_grid(base: RunConfig, scen: RunConfig) -> None:
     from qingshan.engine.run import reference_grid
 
@@ -354,9 +364,7 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
     regions = engine.load_regions(cfg)
     progress("inputs", 0.05)
     per_year = {y: engine.load_inputs(cfg, sub, y, tables) for y in cfg.run.years}
-    hashes = {**base_hashes, **tables.hashes}
-    for _, _, h in per_year.values():
-        hashes.update(h)
+    hashes = _input_hashes(cfg, base_hashes)
     new_leaf, layers, grid = engine._compute_all(cfg, sub, tables, regions, per_year, progress)
     kept = [f for f in (new_leaf, _copied_leaf_rows(cube, regions_df, set(copied))) if not f.empty]
     leaf = pd.concat(kept, ignore_index=True) if kept else new_leaf
