@@ -96,11 +96,12 @@ def _toml(data: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from qingshan.engine.blockwise import account_blockwise
     from qingshan.engine.config import load_config
-    from qingshan.engine.run import account
 
     root = tmp_path_factory.mktemp("scenario_base")
-    outcome = account(load_config(_cut_example(root)))
+    cfg = load_config(_cut_example(root))  # the engine `account` runs (block-wise; the scenario recomputes with it)
+    outcome = account_blockwise(cfg, block_size=cfg.run.block_size)
     url = f"sqlite:///{root / 'store.sqlite'}"
     return SimpleNamespace(root=root, url=url, factory=open_store(url), run_id=outcome.run_id,
                            lulc=root / "lulc_modis_igbp_2019.tif", regions=root / "regions.geojson")
@@ -388,6 +389,12 @@ def test_raster_methods_read_only_declared_parameters(spec: Any, method: Any) ->
             continue
     assert ran >= 1
     assert seen <= _declared(spec, method), f"undeclared parameters read: {sorted(seen - _declared(spec, method))}"
+
+
+def test_every_raster_method_reads_the_land_cover() -> None:
+    """The engine splits by ecosystem from the land cover only when the plan reads it: a scenario recomputing a
+    subset of the indicators then splits them as the base run did."""
+    assert all("lulc" in m.inputs for _, m in RASTER_METHODS)
 
 
 def test_flood_registers_read_only_declared_parameters() -> None:

@@ -332,16 +332,11 @@ def run_scenario(factory: sessionmaker[Session], store_url: str, base_run_id: st
         return _run(factory, store_url, run, cube, regions_df, base, base_hashes, cfg, spec, progress, found)
 
 
-def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.DataFrame, regions_df: pd.DataFrame,
-         base: RunConfig, base_hashes: dict[str, str], cfg: RunConfig, spec: ScenarioSpec, progress: Progress,
-         found: list[Any]) -> ScenarioOutcome:
+def _what_changes(run: Any, base: RunConfig, cfg: RunConfig, spec: ScenarioSpec) -> tuple[Any, Any, Changes, dict[str, list[str]]]:
+    """The scenario's plan and tables, what differs from the base, and why each indicator must be recomputed."""
     from qingshan.engine import run as engine
-    from qingshan.store import artifacts
 
-    t0 = time.time()
-    progress("plan", 0.0)
     p = engine.plan(cfg)
-    base_methods = dict((run.provenance or {}).get("methods") or {})
     used = {k: float(v["value"]) for k, v in ((run.provenance or {}).get("parameters") or {}).items()}
     for key in spec.parameters:
         if key not in used:
@@ -354,34 +349,46 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
     if changed.inputs:
         _check_same_grid(base, cfg)
     why = affected_indicators(p.items, changed, grid_reference=cfg.grid.reference, recompute=spec.scenario.recompute)
-    if {s.id: m.id for s, m in p.items} != base_methods:  # a method the base did not use: recompute it
-        for s, m in p.items:
-            if base_methods.get(s.id) != m.id:
-                why[s.id].append("method differs from the base run")
+    base_methods = dict((run.provenance or {}).get("methods") or {})
+    for s, m in p.items:  # a method the base did not use: recompute it
+        if base_methods.get(s.id) != m.id:
+            why[s.id].append("method differs from the base run")
+    return p, tables, changed, why
+
+
+def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.DataFrame, regions_df: pd.DataFrame,
+         base: RunConfig, base_hashes: dict[str, str], cfg: RunConfig, spec: ScenarioSpec, progress: Progress,
+         found: list[Any]) -> ScenarioOutcome:
+    from qingshan.engine import run as engine
+    from qingshan.engine.blockwise import compute_blockwise
+    from qingshan.store import artifacts
+
+    t0 = time.time()
+    progress("plan", 0.0)
+    p, tables, changed, why = _what_changes(run, base, cfg, spec)
     redo = {k for k, v in why.items() if v}
     copied = sorted(k for k in why if k not in redo)
     sub = engine.Plan(profile=p.profile, items=tuple(i for i in p.items if i[0].id in redo), excluded=p.excluded)
     regions = engine.load_regions(cfg)
-    progress("inputs", 0.05)
-    per_year = {y: engine.load_inputs(cfg, sub, y, tables) for y in cfg.run.years}
-    hashes = _input_hashes(cfg, base_hashes)
-    new_leaf, layers, grid = engine._compute_all(cfg, sub, tables, regions, per_year, progress)
-    kept = [f for f in (new_leaf, _copied_leaf_rows(cube, regions_df, set(copied))) if not f.empty]
-    leaf = pd.concat(kept, ignore_index=True) if kept else new_leaf
-    base_caps = [r for r in (run.provenance or {}).get("emission_caps") or [] if r.get("indicator") in set(copied)]
+    engine.check_statistics(tables, regions)
     data_dir = artifacts.data_dir_for(engine.store_url_of(cfg, store_url), cfg.run.data_dir)
-    staging = artifacts.make_tmp(artifacts.runs_root(data_dir), stem="scenario-cogs")
-    try:
-        cogs = _copy_cogs(artifacts.artifact_dir(run, data_dir), set(copied), staging) if copied else []
+    staging = artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".scenario")
+    try:  # the engine, on the recomputed indicators only (its COGs into staging, with the base's copied ones)
+        new_leaf, _grid, facts = compute_blockwise(cfg, sub, tables, regions, block_size=cfg.run.block_size,
+                                                   progress=progress, rasters=staging)
+        _copy_cogs(artifacts.artifact_dir(run, data_dir), set(copied), staging)
+        kept = [f for f in (new_leaf, _copied_leaf_rows(cube, regions_df, set(copied))) if not f.empty]
+        leaf = pd.concat(kept, ignore_index=True) if kept else new_leaf
+        base_caps = [r for r in (run.provenance or {}).get("emission_caps") or [] if r.get("indicator") in set(copied)]
         prov = {"base_run": run.id, "base_content_hash": run.content_hash, "name": cfg.run.name,
                 "config": str(spec.source_path) if spec.source_path else None,
                 "config_sha256": file_sha256(spec.source_path) if spec.source_path else None,
                 "changed": changed.as_dict(), "recomputed": {k: why[k] for k in sorted(redo)},
                 "copied_from_base": copied}
         outcome = engine.value_record_export(
-            cfg, p, tables, regions, leaf, hashes, t0, layers_by_year=layers, grid=grid, store_url=store_url,
-            progress=progress, cogs=cogs, notices=found,
-            extra_provenance={"scenario": prov, "emission_caps": [*tables.cap_report, *base_caps]})
+            cfg, p, tables, regions, leaf, _input_hashes(cfg, base_hashes), t0, store_url=store_url, progress=progress,
+            cogs=sorted(staging.glob("*.tif")), notices=found,
+            extra_provenance={"scenario": prov, "engine": facts, "emission_caps": [*tables.cap_report, *base_caps]})
     finally:
         artifacts.remove_tree(staging)
     return ScenarioOutcome(outcome.run_id, run.id, prov["recomputed"], copied, changed, outcome.output_dir, outcome.provenance)
