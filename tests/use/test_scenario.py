@@ -250,12 +250,23 @@ def test_unaffected_indicator_is_not_recomputed(base: SimpleNamespace, tmp_path:
 
 
 def test_base_input_changed_on_disk_is_refused(base: SimpleNamespace, tmp_path: Path) -> None:
-    run = load_run(base.factory, base.run_id)[0]
-    path = next(p for p in run.provenance["input_hashes"] if p.endswith("statistics.csv"))
-    fake = SimpleNamespace(id=run.id, provenance={"input_hashes": {**run.provenance["input_hashes"], path: "0" * 64}})
-    with pytest.raises(InputError) as e:
-        check_base_inputs(fake)
-    assert e.value.file == path and path in e.value.en and path in e.value.zh and "已被修改" in e.value.zh
+    """A file the base run read, edited since: the scenario is refused, naming the file, in both languages."""
+    stats = base.root / "statistics.csv"
+    original = stats.read_bytes()
+    (tmp_path / "s.toml").write_text("[parameters]\nlatent_heat = 2300\n", encoding="utf-8")
+    try:
+        stats.write_bytes(original + b"\n")
+        with pytest.raises(InputError) as e:
+            run_scenario(base.factory, base.url, base.run_id, load_scenario(tmp_path / "s.toml"), output=tmp_path / "o")
+    finally:
+        stats.write_bytes(original)
+    assert e.value.file == str(stats) and str(stats) in e.value.en and str(stats) in e.value.zh
+    assert "changed since it ran" in e.value.en and "已被修改" in e.value.zh
+    run = load_run(base.factory, base.run_id)[0]  # a removed file too
+    gone = SimpleNamespace(id=run.id, provenance={"input_hashes": {str(tmp_path / "gone.tif"): "0" * 64}})
+    with pytest.raises(InputError, match="is gone"):
+        check_base_inputs(gone)
+    assert check_base_inputs(run) == run.provenance["input_hashes"]  # restored: accepted
 
 
 def test_scenario_config_errors_name_the_field(base: SimpleNamespace, tmp_path: Path) -> None:

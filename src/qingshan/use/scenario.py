@@ -162,6 +162,8 @@ def check_base_inputs(run: Any) -> dict[str, str]:
 
 
 def _check_changes(spec: ScenarioSpec, base: RunConfig) -> None:
+    from qingshan.indicators import registry
+
     where = spec.source_path
     for name in spec.inputs:
         if name not in VARIABLES:
@@ -174,8 +176,6 @@ def _check_changes(spec: ScenarioSpec, base: RunConfig) -> None:
                                  file=path, field=f"inputs.{name}",
                                  fix="Give an existing raster (paths are relative to the scenario config).",
                                  fix_zh="请给出存在的栅格文件（相对路径相对于情景配置文件）。")
-    from qingshan.indicators import registry
-
     for ind in spec.scenario.recompute:
         if ind != "*" and ind not in registry().profile(base.run.profile).indicator_ids:
             raise _bad_scenario(where, f"'{ind}' is not an indicator of profile {base.run.profile}",
