@@ -28,10 +28,10 @@ from qingshan.store.db import open_store
 from qingshan.use.runs import load_run
 from qingshan.use.scenario import (
     check_base_inputs,
+    compare_runs,
     difference_tables,
     load_scenario,
     run_scenario,
-    write_difference,
 )
 
 DATA = Path(qingshan.__file__).parent / "data"
@@ -125,13 +125,9 @@ def _scenario(base: SimpleNamespace, tmp: Path, text: str, **kw: Any) -> SimpleN
     cfg = tmp / "scenario.toml"
     cfg.write_text(text, encoding="utf-8")
     out = run_scenario(base.factory, base.url, base.run_id, load_scenario(cfg), output=tmp / "run", **kw)
-    b_run, b_cube, _ = load_run(base.factory, base.run_id)
-    s_run, s_cube, regions = load_run(base.factory, out.run_id)
-    tables = difference_tables(b_cube, s_cube, regions)
-    data_dir = artifacts.find_data_dir(base.url)
-    files = write_difference(tables, regions, tmp / "difference", base_dir=artifacts.artifact_dir(b_run, data_dir),
-                             scen_dir=artifacts.artifact_dir(s_run, data_dir))
-    return SimpleNamespace(outcome=out, tables=tables, files=files, run=s_run, regions=regions, dir=tmp / "difference")
+    tables, regions, files = compare_runs(base.factory, base.url, base.run_id, out.run_id, tmp / "difference")
+    return SimpleNamespace(outcome=out, tables=tables, files=files, run=load_run(base.factory, out.run_id)[0],
+                           regions=regions, dir=tmp / "difference")
 
 
 def _raster_diffs(sc: SimpleNamespace) -> dict[str, np.ndarray]:

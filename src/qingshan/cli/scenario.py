@@ -26,27 +26,15 @@ def scenario(
 ) -> None:
     """Account a scenario of a stored run (changed land cover or parameters), recomputing only the indicators the
     changes affect, and write the difference by indicator, region and ecosystem, with difference rasters 情景分析."""
-    from qingshan.store import artifacts
     from qingshan.store.db import open_store
-    from qingshan.use.runs import load_run
-    from qingshan.use.scenario import (
-        difference_tables,
-        load_scenario,
-        run_scenario,
-        write_difference,
-    )
+    from qingshan.use.scenario import compare_runs, load_scenario, run_scenario
 
     console = Console()
     spec = load_scenario(config)
     factory = open_store(store)
     dest = output or Path("out") / f"scenario-{base_run[:8]}"
     outcome = run_scenario(factory, store, base_run, spec, output=dest / "run")
-    base, base_cube, _ = load_run(factory, base_run)
-    scen, scen_cube, regions = load_run(factory, outcome.run_id)
-    tables = difference_tables(base_cube, scen_cube, regions)
-    data_dir = artifacts.find_data_dir(store)
-    files = write_difference(tables, regions, dest / "difference", base_dir=artifacts.artifact_dir(base, data_dir),
-                             scen_dir=artifacts.artifact_dir(scen, data_dir))
+    tables, regions, files = compare_runs(factory, store, base_run, outcome.run_id, dest / "difference")
     console.print(f"Scenario run 情景核算: {outcome.run_id} (base 基准 {base_run})")
     for ind, why in outcome.recomputed.items():
         console.print(f"  recomputed 重算 {ind}: {'; '.join(why)}")

@@ -61,6 +61,7 @@ __all__ = [
     "affected_indicators",
     "base_config",
     "check_base_inputs",
+    "compare_runs",
     "difference_rasters",
     "difference_tables",
     "load_scenario",
@@ -510,3 +511,20 @@ def write_difference(tables: Mapping[str, pd.DataFrame], regions_df: pd.DataFram
         files += difference_rasters(base_dir, scen_dir, dest / "rasters")
     return files
 
+
+def compare_runs(factory: sessionmaker[Session], store_url: str, base_run_id: str, scen_run_id: str,
+                 dest: Path | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[Path]]:
+    """The difference tables of two stored runs, their regions, and (with ``dest``) the files of
+    :func:`write_difference` (difference rasters from both runs' sealed artifacts)."""
+    from qingshan.store import artifacts
+    from qingshan.use.runs import load_run
+
+    base, base_cube, _ = load_run(factory, base_run_id)
+    scen, scen_cube, regions = load_run(factory, scen_run_id)
+    tables = difference_tables(base_cube, scen_cube, regions)
+    if dest is None:
+        return tables, regions, []
+    data_dir = artifacts.find_data_dir(store_url)
+    files = write_difference(tables, regions, dest, base_dir=artifacts.artifact_dir(base, data_dir),
+                             scen_dir=artifacts.artifact_dir(scen, data_dir))
+    return tables, regions, files
