@@ -100,6 +100,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/reporting/tasks/{task_id}/remind"): REVIEW,
     ("POST", "/api/reporting/tasks/{task_id}/close"): ACCOUNTING,
     ("GET", "/api/reporting/reminders"): DATA,
+    ("POST", "/api/scenarios"): ACCOUNTING,  # scenario jobs (issue 10.3)
+    ("GET", "/api/scenarios/{run_id}/difference"): PUBLIC,  # a visible scenario run and its visible base
     ("GET", "/workbench"): PUBLIC,
     ("GET", "/workbench/"): PUBLIC,
     ("GET", "/workbench/submit"): PUBLIC,

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_optional(app, "qingshan.api.routers.revalue")
     _include_optional(app, "qingshan.api.routers.catalog")  # data catalogue, assemblies, API tokens
     _include_optional(app, "qingshan.api.routers.uncertainty")
+    _include_optional(app, "qingshan.api.routers.scenario")
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(ResponseCache, published=lambda: _published_ids(app), ttl=settings.published_cache_seconds,
                        epoch=_publication_epoch)

@@ -326,6 +326,15 @@ def _register_catalog() -> None:
 _register_catalog()
 
 
+def _register_scenario() -> None:
+    from qingshan.cli.scenario import register
+
+    register(app, friendly)  # scenario
+
+
+_register_scenario()
+
+
 def _guard_all(typer_app: typer.Typer) -> None:
     """Route every command of ``typer_app`` and its sub-apps through :func:`friendly` (the one error
     printer), including commands registered by other modules without it."""

@@ -417,6 +417,13 @@ FLOOD_REGULATION = IndicatorSpec(
             function="qingshan.quantities.statistics:flood_from_registers",
             inputs=("statistics",),
             statistics_items=("reservoir_flood_storage", "vegetation_flood_storage", "reservoir_total_storage", "lake_area", "marsh_area"),
+            params=(  # read by flood_from_registers (declared so that scenarios know what a change affects)
+                ParamRef(key="reservoir_flood_share", unit="1", description="flood storage share of total reservoir storage (0.35)"),
+                ParamRef(key="lake_model_a", unit="1", description="lake storage model C_l = e^a × A^b × T: a"),
+                ParamRef(key="lake_model_b", unit="1", description="lake storage model: b"),
+                ParamRef(key="lake_exchange_times", unit="1", description="lake storage model: T, exchanges per year"),
+                ParamRef(key="marsh_detention_depth", unit="m", description="marsh detention depth (0.3 m)"),
+            ),
             formula="C_fm = C_veg + C_lake + 0.35 × C_reservoir,total + 0.3 m × A_marsh; lakes: C_l = e^a × A^b × T by region",
             source=_RCEES_GARZE + "; 饶恩明 et al. 2014 生态学报 34(21) (lake model family)",
             clause="§2.4.4 洪水调蓄",

@@ -356,6 +356,13 @@ def execute(factory: sessionmaker[Session], job_id: str, *, store_url: str, outp
     keeper = LeaseKeeper(factory, job_id, str(job["worker"]),
                          renew_with=_renew_job_lease(factory, job_id, str(job["worker"])))
     try:
+        if job["kind"] == "scenario":  # qingshan.platform.scenarios
+            from qingshan.platform.scenarios import execute_scenario
+
+            with keeper:
+                run_id = execute_scenario(factory, job, store_url=store_url, workdir=output_root / job_id,
+                                          progress=_progress_writer(factory, job_id))
+            return _finish(factory, job_id, run_id=run_id)
         config = build_config(factory, job, output_root / job_id)
         with keeper:
             outcome = account(config, store_url=store_url, progress=_progress_writer(factory, job_id))
