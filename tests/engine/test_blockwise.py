@@ -1,6 +1,7 @@
 """The block-wise (Dask) engine gives the numpy engine's numbers without reading whole rasters.
 
-Reference: ``qingshan.engine.run`` (``load_inputs`` + ``_compute_all``, and ``account``) on the
+Reference: the whole-grid numpy computation (``helpers_engine.reference_leaf``, the numpy engine of
+0.x), and ``account`` (block size 1024: the whole grid as one block) on the
 embedded Jiangxi example (130 × 120 cells of 0.05°). Block sizes 7 and 32 are odd on purpose (edge
 blocks of 4 × 1 … cells); 1000 is one block holding the whole grid.
 """
@@ -20,6 +21,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers_engine import reference_leaf
 from qingshan.core.errors import ConfigError, GridMismatchError, InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
@@ -47,11 +49,7 @@ def _blockwise_plan(cfg: RunConfig) -> R.Plan:
 
 
 def _numpy_leaf(cfg: RunConfig, p: R.Plan) -> pd.DataFrame:
-    tables = R.load_tables(cfg, p)
-    regions = R.load_regions(cfg)
-    per_year = {y: R.load_inputs(cfg, p, y, tables) for y in cfg.run.years}
-    leaf, _, _ = R._compute_all(cfg, p, tables, regions, per_year, R._noop)
-    return leaf
+    return reference_leaf(cfg, p)
 
 
 def _blockwise_leaf(cfg: RunConfig, p: R.Plan, **kw: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -239,7 +237,7 @@ def test_no_input_is_read_whole(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame],
 
     monkeypatch.setattr(rasterio.io.DatasetReader, "read", spy)
     monkeypatch.setattr(plausibility, "sample_values", spy_sample)
-    monkeypatch.setattr(bw, "read_aligned", no_whole_read)
+    monkeypatch.setattr(R, "read_aligned", no_whole_read)
     _blockwise_leaf(cfg, p, block_size=32)
     inputs = {cfg.input_path(n, 2019).name for n in cfg.inputs}
     assert sampled and set(sampled) <= inputs and all(n <= plausibility.SAMPLE_CELLS for n in sampled.values())

@@ -50,8 +50,8 @@ import logging
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -68,7 +68,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
 from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
-from qingshan.core.notices import Notice, collecting
+from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
@@ -77,24 +77,27 @@ from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
 from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
+    LEAF_COLUMNS,
     Plan,
     Progress,
     RunOutcome,
     Tables,
     _noop,
-    aggregate_raster,
     check_statistics,
+    check_statistics_hm2,
     compute_raster,
     leaf_frame,
     load_regions,
     load_tables,
     plan,
+    plan_inputs,
+    read_whole_inputs,
     reference_grid,
     value_record_export,
 )
 from qingshan.io.cog import BlockLayerWriter
 from qingshan.io.plausibility import check_inputs
-from qingshan.io.rasters import _open, _require_crs, check_range, read_aligned
+from qingshan.io.rasters import _open, _require_crs, check_range
 
 __all__ = [
     "BLOCKWISE_FUNCTIONS",
@@ -228,9 +231,10 @@ class BlockPartial:
     finite: dict[str, int] = field(default_factory=dict)
     cells: int = 0
     layers: dict[str, np.ndarray] = field(default_factory=dict)  # one block's per-cell values; not summed
+    notices: list[Notice] = field(default_factory=list)  # raised while computing these blocks (kept once each)
 
     def add(self, other: BlockPartial) -> BlockPartial:
-        """Add ``other``'s totals and counts into this partial (in place) and return it (layers are not kept)."""
+        """Add ``other``'s totals, counts and notices into this partial (in place) and return it (layers are not kept)."""
         for key, arr in other.totals.items():
             if key in self.totals:
                 self.totals[key] = self.totals[key] + arr
@@ -239,6 +243,7 @@ class BlockPartial:
         for key, n in other.finite.items():
             self.finite[key] = self.finite.get(key, 0) + n
         self.cells += other.cells
+        self.notices.extend(n for n in other.notices if n not in self.notices)
         return self
 
 
@@ -283,6 +288,10 @@ def _validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, Inpu
     return finite
 
 
+AREA_KEY = "_area.hm2"
+"""Key of the block totals of cell area [hm²] by leaf region and ecosystem (statistics bounds per hm²)."""
+
+
 def block_partial(
     window: Window,
     grid: Grid,
@@ -291,6 +300,7 @@ def block_partial(
     params: ParamSet,
     weights: sp.csc_matrix | RegionSet,
     keep_layers: bool = False,
+    area: bool = False,
 ) -> BlockPartial:
     """Read, validate, compute and aggregate one block (one Dask task).
 
@@ -298,25 +308,45 @@ def block_partial(
     whose coverage of this block's cells is then computed here (same fractions: the coverage of
     a cell by a polygon does not depend on the raster around it). ``keep_layers``: also return
     the block's per-cell quantities (float64, NaN outside the accounted regions, as the tables
-    count them) in ``layers``, for the COG writer.
+    count them) in ``layers``, for the COG writer. ``area``: also sum the cell areas [hm²] by
+    region and ecosystem (:data:`AREA_KEY`). Notices raised while the block is computed (in a
+    worker thread or process, where the run's collector is not visible) are returned in
+    ``notices``; the engine passes them on to the run's QC report.
     """
-    bgrid = block_grid(grid, window)
-    inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
-    finite = _validate_block(inputs, sources, params)
-    eco = _ecosystem_index(inputs, params, window.shape)
-    if isinstance(weights, RegionSet):
-        w_block = zone_weights(weights, bgrid).matrix
-    else:
-        w_block = weights[:, window.flat_indices(grid.width)]
+    with collecting() as found:
+        bgrid = block_grid(grid, window)
+        inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
+        finite = _validate_block(inputs, sources, params)
+        if isinstance(weights, RegionSet):
+            w_block = zone_weights(weights, bgrid).matrix
+        else:
+            w_block = weights[:, window.flat_indices(grid.width)]
+        part = compute_block(inputs, bgrid, items, params, w_block, keep_layers=keep_layers, area=area)
+    part.finite, part.cells = finite, window.size
+    part.notices = list(found)
+    return part
+
+
+def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[Item], params: ParamSet,
+                  weights: sp.spmatrix, *, keep_layers: bool = False, area: bool = False) -> BlockPartial:
+    """Compute ``items`` on validated ``inputs`` of one block (or of the whole grid) and aggregate them.
+
+    The one place where per-cell quantities are computed and summed by region × ecosystem
+    (``weights @ q``): blocks of block-wise methods and the whole grid of the others both pass here.
+    ``grid``: the block's grid; ``weights``: coverage of its cells (regions × cells).
+    """
+    eco = _ecosystem_index(inputs, params, grid.shape)
     totals, cells = {}, {}
-    accounted = accounted_cells(w_block, eco) if keep_layers else None
+    accounted = accounted_cells(weights, eco) if keep_layers else None
     for spec, method in items:  # every method sees every input, as in the numpy engine
-        layers = compute_raster(spec, method, inputs, params, bgrid)
+        layers = compute_raster(spec, method, dict(inputs), params, grid)
         for comp, arr in layers.items():
-            totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
+            totals[f"{spec.id}.{comp}"] = _by_ecosystem(weights, arr, eco)
             if accounted is not None:  # float64, as the COG stores it: sums agree with the tables
                 cells[f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
-    return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=cells)
+    if area:
+        totals[AREA_KEY] = _by_ecosystem(weights, grid.cell_area() / 1e4, eco)
+    return BlockPartial(totals=totals, layers=cells)
 
 
 # ----------------------------------------------------------------------------- the graph
@@ -337,13 +367,15 @@ def blockwise_totals(
     block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
     client: Any = None,
     on_block: OnBlock | None = None,
+    area: bool = False,
 ) -> BlockPartial:
     """Sum of :func:`block_partial` over every block of ``grid``, computed by Dask.
 
     ``weights``: the whole grid's :class:`ZoneWeights`, or the :class:`RegionSet` (each block then
-    computes the coverage of its own cells). ``client``: ``None`` (threaded scheduler), a
-    ``dask.distributed.Client``, or a scheduler address string (a client is opened for this call
-    and closed after).
+    computes the coverage of its own cells). ``client``: ``None`` or ``"threads"`` (Dask's threaded
+    scheduler), ``"processes"`` or ``"synchronous"`` (Dask's local schedulers), a
+    ``dask.distributed.Client``, or a scheduler address (a client is opened for this call and
+    closed after, see :func:`open_scheduler`). ``area``: also sum cell areas (:data:`AREA_KEY`).
 
     ``on_block(window, partial)``: when given, every block also returns its per-cell layers
     (``partial.layers``) and is handed to ``on_block`` in this process, in window order, while
@@ -351,53 +383,100 @@ def blockwise_totals(
     computed ahead of it (see :func:`_stream_blocks`). Without it, partial totals are summed in
     a tree of Dask tasks and no layer leaves a worker.
     """
-    if isinstance(client, str):
-        from dask.distributed import Client
-
-        with Client(client) as c:
+    if isinstance(client, str) and client not in LOCAL_SCHEDULERS:
+        with open_scheduler(client) as c:
             return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c,
-                                    on_block=on_block)
+                                    on_block=on_block, area=area)
     windows = list(block_windows(grid.shape, block_size))
     w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
     shared = (dict(sources), tuple(items), params, w_shared)
-    if client is None:  # shared objects enter the graph once, not once per block
+    local = _local(client)
+    if local is not None:  # shared objects enter the graph once, not once per block
         d_sources, d_items, d_params, w_csc = (dask.delayed(x, pure=True, traverse=False) for x in shared)
     else:  # sent to every worker once, before the blocks
         d_sources, d_items, d_params, w_csc = client.scatter(list(shared), broadcast=True)
+    keep = on_block is not None
+    tasks = [dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc, keep, area)
+             for w in windows]
     if on_block is not None:
-        tasks = [dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc, True)
-                 for w in windows]
         return _stream_blocks(windows, tasks, client, on_block)
-    parts = [
-        dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc) for w in windows
-    ]
-    total = _tree_sum(parts)
-    if client is None:
-        (result,) = dask.compute(total, scheduler="threads")
+    total = _tree_sum(tasks)
+    if local is not None:
+        (result,) = dask.compute(total, scheduler=local)
         return result
     return client.compute(total).result()
 
 
-def _threads(client: Any) -> int:
-    """Worker threads of the scheduler: Dask's thread pool (``client=None``) or the cluster's."""
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+"""Dask's schedulers in this process (threads), in local worker processes, or one task at a time."""
+
+SCHEDULER_TIMEOUT = 10.0
+"""Seconds to wait for a ``dask.distributed`` scheduler to answer before the run fails."""
+
+
+def _local(client: Any) -> str | None:
+    """The name of a local Dask scheduler, or None for a ``dask.distributed`` client."""
     if client is None:
-        return int(dask.system.CPU_COUNT)
+        return "threads"
+    return client if isinstance(client, str) else None
+
+
+@contextmanager
+def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterator[Any]:
+    """Where blocks are computed: ``None``/``"threads"`` (local threads, the default), ``"processes"``,
+    ``"synchronous"``, a ``dask.distributed.Client`` (used as it is), or a scheduler address such as
+    ``tcp://host:8786`` (a client is connected for the ``with`` block and closed after).
+
+    An address that does not answer within :data:`SCHEDULER_TIMEOUT` seconds, or is not an
+    address, is a :class:`ConfigError` naming ``run.scheduler`` (``file``: the config).
+    """
+    if scheduler is None or (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS):
+        yield None if scheduler in (None, "threads") else scheduler
+        return
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    from dask.distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, ValueError (not an address), …
+        raise ConfigError(
+            f"Cannot use the dask.distributed scheduler '{scheduler}': {type(exc).__name__}: {exc}",
+            f"无法连接 dask.distributed 调度器 '{scheduler}'（{SCHEDULER_TIMEOUT:g} 秒内无响应或地址无效）",
+            file=file,
+            field="run.scheduler",
+            fix="Start the scheduler and its workers (`dask scheduler`, `dask worker tcp://HOST:8786`) and give its "
+                "address as tcp://HOST:PORT; or use 'threads' (the default) or 'processes' to compute on this machine.",
+            fix_zh="请先启动调度器和计算节点（`dask scheduler`、`dask worker tcp://主机:8786`），并以 tcp://主机:端口 "
+                   "的形式给出地址；或使用 'threads'（默认）或 'processes' 在本机计算。",
+        ) from None
+    with client:
+        yield client
+
+
+def _threads(client: Any) -> int:
+    """Worker threads of the scheduler: local CPUs (``client`` None or a local scheduler's name) or the cluster's."""
+    local = _local(client)
+    if local is not None:
+        return 1 if local == "synchronous" else int(dask.system.CPU_COUNT)
     return max(1, sum(client.nthreads().values()))
 
 
 def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock) -> BlockPartial:
     """Compute ``tasks`` (one per window), hand each result to ``on_block`` in window order, sum the totals.
 
-    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time: with threads, blocks are
-    computed in batches of that many; with a ``distributed.Client``, that many futures are in
-    flight and the next block is submitted as soon as the oldest one has been handed over.
+    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time: with a local scheduler,
+    blocks are computed in batches of that many; with a ``distributed.Client``, that many futures
+    are in flight and the next block is submitted as soon as the oldest one has been handed over.
     Totals are added in window order (deterministic).
     """
     total = BlockPartial()
     ahead = AHEAD_PER_THREAD * _threads(client)
-    if client is None:
+    local = _local(client)
+    if local is not None:
         for i in range(0, len(tasks), ahead):
-            results = dask.compute(*tasks[i : i + ahead], scheduler="threads")
+            results = dask.compute(*tasks[i : i + ahead], scheduler=local)
             for window, part in zip(windows[i : i + ahead], results, strict=True):
                 on_block(window, part)
                 total.add(part)
@@ -447,20 +526,23 @@ def _layer_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> O
     return write
 
 
-def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec, tables: Tables, grid: Grid,
-                     weights: ZoneWeights, year: int, writer: BlockLayerWriter | None = None) -> pd.DataFrame:
-    """A non-block-wise raster method, computed on the whole grid as ``account`` does (its COGs too)."""
+def compute_not_blockwise(config: RunConfig, item: Item, params: ParamSet, grid: Grid, weights: ZoneWeights,
+                          year: int, *, names: set[str], keep_layers: bool) -> BlockPartial:
+    """The one place where a method that is not block-wise (routing: soil retention) is computed.
+
+    Today it is the one-block case of the engine: the method's inputs (``names``) are read whole
+    onto ``grid`` and validated (:func:`qingshan.engine.run.read_whole_inputs`), then computed and
+    aggregated by :func:`compute_block`, as a block is. A tiled version (flow routing tile by tile,
+    ``kernels/tiled_routing.py``) replaces this function: it must return the same
+    :class:`BlockPartial` — totals ``indicator.component`` → (n_regions, n_ecosystems) against
+    ``weights``' rows, and with ``keep_layers`` the per-cell layers of the whole grid (NaN outside
+    the accounted regions), which the engine writes as one window.
+    """
+    spec, method = item
     log.info("%s/%s is not block-wise (needs neighbouring cells): computing it on the whole %d×%d grid",
              spec.id, method.id, grid.height, grid.width)
-    names = _needed_inputs(config, [(spec, method)]) | ({"lulc"} if "lulc" in config.inputs else set())
-    inputs = {n: read_aligned(config.input_path(n, year), n, grid, allow_resample=config.grid.resample) for n in sorted(names)}
-    eco = _ecosystem_index(inputs, tables.params, grid.shape)
-    layers = compute_raster(spec, method, inputs, tables.params, grid)
-    if writer is not None:
-        accounted = accounted_cells(weights.matrix, eco)
-        for comp, arr in layers.items():
-            writer.write_whole(f"{spec.id}.{comp}.{year}", np.where(accounted, arr, np.nan), **layer_tags(spec, comp, year))
-    return aggregate_raster(spec, layers, weights, eco, year)
+    inputs = read_whole_inputs(config, sorted(names), grid, year, params)
+    return compute_block(inputs, grid, [item], params, weights.matrix, keep_layers=keep_layers)
 
 
 def _check_coverage(partial: BlockPartial, sources: Mapping[str, InputSource]) -> None:
@@ -468,6 +550,17 @@ def _check_coverage(partial: BlockPartial, sources: Mapping[str, InputSource]) -
     for name, src in sources.items():
         if partial.finite.get(name, 0) == 0:
             check_range(np.array([np.nan]), VARIABLES[name], src.path)
+
+
+def _check_weights_mode(weights: str) -> None:
+    if weights not in ("block", "grid"):
+        raise ConfigError(
+            f"Unknown weights mode '{weights}'",
+            f"未知的权重模式 '{weights}'",
+            field="weights",
+            fix="Use 'block' (coverage per block) or 'grid' (one matrix for the whole grid).",
+            fix_zh="请使用 'block'（逐块计算覆盖率）或 'grid'（整个格网一个矩阵）。",
+        )
 
 
 def compute_blockwise(
@@ -482,65 +575,78 @@ def compute_blockwise(
     progress: Progress = _noop,
     rasters: Path | None = None,
 ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
-    """Leaf rows of every indicator of every year, block-wise where possible.
+    """Leaf rows of every indicator of every year: the engine's compute and aggregation step.
+
+    Per year: plausibility of every input → blocks of the block-wise methods (read windows →
+    validate → compute → ``W_b @ q`` by ecosystem, and cell areas by ecosystem for the statistics
+    bounds per hm²) → methods that are not block-wise (:func:`compute_not_blockwise`) → table
+    methods; then emission caps and the profile's rules.
 
     ``weights="block"``: each block computes the coverage weights of its own cells (no
     whole-grid matrix; it is built only if a method is not block-wise); ``"grid"``: the whole
     grid's matrix is built once and its columns sliced per block.
 
+    ``client``: where blocks are computed (see :func:`open_scheduler`).
+
     ``rasters``: a folder that receives one COG per raster component and year,
-    ``<indicator>.<component>.<year>.tif`` (block-wise layers written window by window by a
-    :class:`~qingshan.io.cog.BlockLayerWriter`, whole-grid ones as ``account`` writes them);
-    ``None`` writes none. On an error, the layers of the failing year are deleted.
+    ``<indicator>.<component>.<year>.tif``, written window by window by a
+    :class:`~qingshan.io.cog.BlockLayerWriter`; ``None`` writes none. On an error, the layers of
+    the failing year are deleted.
+
+    Notices raised in the blocks (worker threads or processes) are raised again here, in the
+    caller's context, so that the run's QC report lists them.
 
     Returns the leaf rows (columns of ``account``'s leaf rows), the accounting grid of the last
     year, and engine facts for the provenance (which methods ran block-wise, block count).
     """
-    if weights not in ("block", "grid"):
-        raise ConfigError(
-            f"Unknown weights mode '{weights}'",
-            f"未知的权重模式 '{weights}'",
-            field="weights",
-            fix="Use 'block' (coverage per block) or 'grid' (one matrix for the whole grid).",
-            fix_zh="请使用 'block'（逐块计算覆盖率）或 'grid'（整个格网一个矩阵）。",
-        )
+    _check_weights_mode(weights)
     blockwise = [(s, m) for s, m in p.items if is_blockwise(m)]
     whole = [(s, m) for s, m in p.items if m.kind == "raster" and not is_blockwise(m)]
     frames: list[pd.DataFrame] = []
     grid: Grid | None = None
     n_blocks = 0
+    names = plan_inputs(config, p)
+    lulc = {"lulc"} & names  # land cover read (ecosystem split) only when the plan reads it
+    area = bool(lulc) and tables.statistics is not None and tables.params.landcover is not None
+    codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
     for y_i, year in enumerate(config.run.years):
-        raster_items = [(s, m) for s, m in p.items if m.kind == "raster"]
-        needed = _needed_inputs(config, raster_items) | ({"lulc"} if "lulc" in config.inputs else set())
-        check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
+        check_inputs({n: config.input_path(n, year) for n in names}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
-        codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
         by_key: dict[str, np.ndarray] = {}
         writer = BlockLayerWriter(rasters, grid) if rasters is not None else None
         with writer if writer is not None else nullcontext():  # an error deletes this year's layers
-            if blockwise:
-                names = _needed_inputs(config, blockwise) | ({"lulc"} if "lulc" in config.inputs else set())
-                sources = input_sources(config, sorted(names), grid, year)
+            block_names = _needed_inputs(config, blockwise) | lulc
+            if block_names:
+                sources = input_sources(config, sorted(block_names), grid, year)
                 t0 = time.perf_counter()
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
-                                           client=client,
+                                           client=client, area=area,
                                            on_block=_layer_sink(writer, blockwise, year) if writer else None)
+                for found in partial.notices:  # raised in worker threads or processes: into the run's collector
+                    notice(found)
                 _check_coverage(partial, sources)
                 n_blocks += len(list(block_windows(grid.shape, block_size)))
                 log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise),
                          partial.cells, time.perf_counter() - t0)
                 by_key = partial.totals
+            if area:
+                check_statistics_hm2(tables, regions, codes, by_key[AREA_KEY], year)
             for spec, method in p.items:
                 progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                if (spec, method) in blockwise:
+                if (spec, method) in whole:
+                    assert whole_w is not None
+                    part = compute_not_blockwise(config, (spec, method), tables.params, grid, whole_w, year,
+                                                 names=_needed_inputs(config, [(spec, method)]) | lulc,
+                                                 keep_layers=writer is not None)
+                    if writer is not None:
+                        _layer_sink(writer, [(spec, method)], year)(Window(0, 0, *grid.shape), part)
+                    by_key.update(part.totals)
+                if method.kind == "raster":
                     comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
                     frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
-                elif (spec, method) in whole:
-                    assert whole_w is not None
-                    frames.append(_whole_grid_rows(config, spec, method, tables, grid, whole_w, year, writer))
                 else:
                     tbl = {"statistics": tables.statistics, "products": tables.products}
                     rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
@@ -550,7 +656,7 @@ def compute_blockwise(
                 writer.finish()
     leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
-    if rules:
+    if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
         leaf, report = apply_emission_caps(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
@@ -563,14 +669,13 @@ def compute_blockwise(
         "weights": weights,
         "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
         "whole_grid_methods": [f"{s.id}/{m.id}" for s, m in whole],
-        "scheduler": "threads" if client is None else str(getattr(client, "scheduler", client)),
+        "scheduler": _local(client) or str(getattr(client, "scheduler", client)),
     }
-    cols = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
-    return leaf[cols].reset_index(drop=True), grid, facts
+    return leaf[list(LEAF_COLUMNS)].reset_index(drop=True), grid, facts
 
 
 def _input_hashes(config: RunConfig, p: Plan) -> dict[str, str]:
-    names = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    names = plan_inputs(config, p)
     return {str(config.input_path(n, y)): file_sha256(config.input_path(n, y)) for y in config.run.years for n in sorted(names)}
 
 
@@ -584,19 +689,21 @@ def account_blockwise(
     progress: Progress = _noop,
     rasters: bool = True,
 ) -> RunOutcome:
-    """Run an accounting end to end with the block-wise engine (see module docstring).
+    """Run an accounting end to end with the engine (see module docstring); :func:`qingshan.engine.run.account`
+    calls it with the config's ``[run] block_size`` and ``scheduler``.
 
     Parameters
     ----------
-    config : the run config (as for :func:`qingshan.engine.run.account`).
-    block_size : side of a block [cells] (or rows, cols).
-    client : ``None`` for Dask's threaded scheduler, a ``dask.distributed.Client``, or a scheduler address.
+    config : the run config.
+    block_size : side of a block [cells] (or rows, cols); a block as large as the grid is the whole-grid case.
+    client : where blocks are computed: ``None``/``"threads"``, ``"processes"``, ``"synchronous"``, a
+        ``dask.distributed.Client``, or a scheduler address (``tcp://host:8786``, connected once for the run).
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
-    rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
+    rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``).
         They are built in a staging folder of the data dir and moved into the run's artifacts.
     """
-    with collecting() as found:  # notices of every step, for the QC report
+    with collecting() as found:  # notices of every step (and of every block), for the QC report
         return _account_blockwise(config, block_size, client, weights, store_url, progress, rasters, found)
 
 
@@ -604,21 +711,25 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
                        store_url: str | None, progress: Progress, rasters: bool, found: list[Notice]) -> RunOutcome:
     t0 = time.time()
     progress("plan", 0.0)
+    _check_weights_mode(weights)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
     check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    staging = _staging_folder(config, store_url) if rasters else None
-    try:
-        leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
-                                                    weights=weights, progress=progress, rasters=staging)
-        cogs = sorted(staging.glob("*.tif")) if staging is not None else []
-        return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
-                                   progress=progress, extra_provenance={"engine": facts}, cogs=cogs, notices=found)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+    with open_scheduler(client, file=config.source_path) as scheduler:
+        staging = _staging_folder(config, store_url) if rasters else None
+        try:
+            leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size,
+                                                        client=scheduler, weights=weights, progress=progress,
+                                                        rasters=staging)
+            cogs = sorted(staging.glob("*.tif")) if staging is not None else []
+            return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
+                                       progress=progress, extra_provenance={"engine": facts}, cogs=cogs,
+                                       notices=found)
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _staging_folder(config: RunConfig, store_url: str | None) -> Path:
