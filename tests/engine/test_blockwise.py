@@ -371,3 +371,46 @@ def test_errors_cross_the_cluster_in_both_languages(jiangxi: tuple[RunConfig, R.
     with pytest.raises(InputError) as err:
         _blockwise_leaf(cfg, p, block_size=32, client=client)
     assert "[99]" in err.value.en and "土地覆被" in err.value.zh and err.value.fix_zh
+
+
+# ----------------------------------------------------------------------------- one engine: notices, scheduler option
+def _noisy_climate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Climate regulation (block-wise) raises a notice in every block it computes."""
+    import qingshan.quantities.climate as climate
+    from qingshan.core.notices import Notice, notice
+
+    original = climate.climate_et_energy
+
+    def noisy(**kw: Any) -> Any:
+        notice(Notice("test.block_notice", "raised in a block", "块内提示", indicator="climate_regulation"))
+        return original(**kw)
+
+    monkeypatch.setattr(climate, "climate_et_energy", noisy)
+
+
+def test_notices_raised_in_blocks_reach_the_run(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks run in Dask's worker threads, where the run's notice collector (a ContextVar) is not
+    visible: the engine returns each block's notices and raises them again in the run (kept once)."""
+    from qingshan.core.notices import collecting
+
+    cfg, p, _ = jiangxi
+    _noisy_climate(monkeypatch)
+    with collecting() as found:
+        _blockwise_leaf(cfg, p, block_size=32)
+    assert [n.code for n in found].count("test.block_notice") == 1
+
+
+def test_account_on_a_cluster_via_the_scheduler_option(example_run: Any, write_config: Any, tmp_path: Path,
+                                                       client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``account(scheduler="tcp://…")``: the blocks run on a two-worker dask.distributed cluster, the
+    results equal the whole-grid run's, and a notice raised in a block is in the QC report."""
+    _noisy_climate(monkeypatch)
+    address = client.scheduler.address
+    out = R.account(_config(write_config, tmp_path), scheduler=address, block_size=45, rasters=False)
+    assert out.provenance["engine"]["scheduler"] == address and out.provenance["engine"]["blocks"] == 9
+    assert [n["code"] for n in out.provenance["qc"]["notices"]].count("test.block_notice") == 1
+    keys = ["region_code", *KEYS[1:]]
+    m = example_run.results.merge(out.results, on=keys, how="outer", suffixes=("_np", "_bw"), indicator=True)
+    assert (m["_merge"] == "both").all()
+    np.testing.assert_allclose(m["value_bw"], m["value_np"], rtol=1e-9, equal_nan=True)

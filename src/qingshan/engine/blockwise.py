@@ -103,6 +103,7 @@ __all__ = [
     "BLOCKWISE_FUNCTIONS",
     "DEFAULT_BLOCK_SIZE",
     "FAN_IN",
+    "ArraySource",
     "BlockPartial",
     "InputSource",
     "account_blockwise",
@@ -110,7 +111,10 @@ __all__ = [
     "input_sources",
     "is_blockwise",
     "layer_tags",
+    "map_blocks",
+    "open_scheduler",
     "read_window",
+    "sources_on_grid",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,18 +173,39 @@ class InputSource:
     warp: bool = False  # True: read through a WarpedVRT onto the grid (off-grid raster)
 
 
+@dataclass(frozen=True, eq=False)
+class ArraySource:
+    """An input given as an array already on the accounting grid (``compute_indicator``): windows are slices."""
+
+    name: str
+    values: np.ndarray
+
+    @property
+    def path(self) -> str:
+        """How errors name it."""
+        return f"<array {self.name}>"
+
+
+Source = InputSource | ArraySource
+
+
 def input_sources(config: RunConfig, names: Sequence[str], grid: Grid, year: int) -> dict[str, InputSource]:
     """Open each input's header only: check its CRS and decide whether its windows are warped.
 
     Raises :class:`GridMismatchError` for an off-grid raster when ``[grid] resample = false``.
     """
+    return sources_on_grid({name: config.input_path(name, year) for name in names}, grid, resample=config.grid.resample)
+
+
+def sources_on_grid(paths: Mapping[str, Path], grid: Grid, *, resample: bool) -> dict[str, InputSource]:
+    """:func:`input_sources` for named raster files (``resample``: warp off-grid rasters, else an error)."""
     out = {}
-    for name in sorted(names):
-        path = config.input_path(name, year)
+    for name in sorted(paths):
+        path = Path(paths[name])
         with _open(path) as ds:
             _require_crs(ds, path)
             src = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
-        if not src.same_as(grid) and not config.grid.resample:
+        if not src.same_as(grid) and not resample:
             raise GridMismatchError(
                 f"Raster '{name}' is on a different grid from the accounting grid ({src.shape} vs {grid.shape})",
                 f"栅格 '{name}' 与核算格网不一致",
@@ -193,13 +218,16 @@ def input_sources(config: RunConfig, names: Sequence[str], grid: Grid, year: int
     return out
 
 
-def read_window(source: InputSource, grid: Grid, window: Window) -> np.ndarray:
+def read_window(source: Source, grid: Grid, window: Window) -> np.ndarray:
     """Read ``window`` of the accounting grid from one input as float64 (nodata → NaN).
 
     On-grid rasters are read with a rasterio window read; off-grid ones through a ``WarpedVRT``
     on the accounting grid (nearest for categorical variables, bilinear otherwise, as
-    :func:`qingshan.io.rasters.read_aligned`). Only the window's cells are read.
+    :func:`qingshan.io.rasters.read_aligned`). Only the window's cells are read. An
+    :class:`ArraySource` gives a float64 copy of the window's slice.
     """
+    if isinstance(source, ArraySource):
+        return np.array(source.values[window.slices()], dtype=np.float64)
     with _open(source.path) as ds:
         nodata = ds.nodata
         if not source.warp:
@@ -274,7 +302,7 @@ def _by_ecosystem(weights: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> 
     return out
 
 
-def _validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, InputSource], params: ParamSet) -> dict[str, int]:
+def validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, Source], params: ParamSet) -> dict[str, int]:
     """Range and land-cover checks of ``load_inputs`` on one block; returns valid cells per input."""
     finite = {}
     for name, arr in inputs.items():
@@ -316,7 +344,7 @@ def block_partial(
     with collecting() as found:
         bgrid = block_grid(grid, window)
         inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
-        finite = _validate_block(inputs, sources, params)
+        finite = validate_block(inputs, sources, params)
         if isinstance(weights, RegionSet):
             w_block = zone_weights(weights, bgrid).matrix
         else:
@@ -383,21 +411,33 @@ def blockwise_totals(
     computed ahead of it (see :func:`_stream_blocks`). Without it, partial totals are summed in
     a tree of Dask tasks and no layer leaves a worker.
     """
+    w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
+    return map_blocks(grid, block_partial, (dict(sources), tuple(items), params, w_shared), args=(area,),
+                      block_size=block_size, client=client, on_block=on_block)
+
+
+def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[Any], *, args: Sequence[Any] = (),
+               block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE, client: Any = None,
+               on_block: OnBlock | None = None) -> BlockPartial:
+    """Run ``task(window, grid, *shared, keep_layers, *args)`` on every block of ``grid`` and sum the partials.
+
+    The engine's one loop over blocks, for an accounting (:func:`block_partial`) and for one indicator
+    (:func:`qingshan.engine.compute.compute_indicator`). ``shared`` objects enter the graph once
+    (scattered to every worker once with a ``distributed.Client``). With ``on_block``, each block's
+    result (``keep_layers=True``) is handed to it in window order (:func:`_stream_blocks`);
+    without it, the partials are summed in a tree of tasks. ``client``: see :func:`blockwise_totals`.
+    """
     if isinstance(client, str) and client not in LOCAL_SCHEDULERS:
         with open_scheduler(client) as c:
-            return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c,
-                                    on_block=on_block, area=area)
+            return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block)
     windows = list(block_windows(grid.shape, block_size))
-    w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
-    shared = (dict(sources), tuple(items), params, w_shared)
     local = _local(client)
     if local is not None:  # shared objects enter the graph once, not once per block
-        d_sources, d_items, d_params, w_csc = (dask.delayed(x, pure=True, traverse=False) for x in shared)
+        d_shared = [dask.delayed(x, pure=True, traverse=False) for x in shared]
     else:  # sent to every worker once, before the blocks
-        d_sources, d_items, d_params, w_csc = client.scatter(list(shared), broadcast=True)
+        d_shared = client.scatter(list(shared), broadcast=True)
     keep = on_block is not None
-    tasks = [dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc, keep, area)
-             for w in windows]
+    tasks = [dask.delayed(task, pure=True)(w, grid, *d_shared, keep, *args) for w in windows]
     if on_block is not None:
         return _stream_blocks(windows, tasks, client, on_block)
     total = _tree_sum(tasks)
@@ -545,7 +585,7 @@ def compute_not_blockwise(config: RunConfig, item: Item, params: ParamSet, grid:
     return compute_block(inputs, grid, [item], params, weights.matrix, keep_layers=keep_layers)
 
 
-def _check_coverage(partial: BlockPartial, sources: Mapping[str, InputSource]) -> None:
+def check_coverage(partial: BlockPartial, sources: Mapping[str, Source]) -> None:
     """Raise the ``load_inputs`` error for an input with no valid cell in any block."""
     for name, src in sources.items():
         if partial.finite.get(name, 0) == 0:
@@ -627,7 +667,7 @@ def compute_blockwise(
                                            on_block=_layer_sink(writer, blockwise, year) if writer else None)
                 for found in partial.notices:  # raised in worker threads or processes: into the run's collector
                     notice(found)
-                _check_coverage(partial, sources)
+                check_coverage(partial, sources)
                 n_blocks += len(list(block_windows(grid.shape, block_size)))
                 log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise),
                          partial.cells, time.perf_counter() - t0)
@@ -669,7 +709,7 @@ def compute_blockwise(
         "weights": weights,
         "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
         "whole_grid_methods": [f"{s.id}/{m.id}" for s, m in whole],
-        "scheduler": _local(client) or str(getattr(client, "scheduler", client)),
+        "scheduler": _local(client) or str(getattr(getattr(client, "scheduler", None), "address", client)),
     }
     return leaf[list(LEAF_COLUMNS)].reset_index(drop=True), grid, facts
 

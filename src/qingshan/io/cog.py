@@ -99,6 +99,7 @@ class BlockLayerWriter:
     ----------
     folder : where the COGs (and, until :meth:`finish`, the intermediates) are written.
     grid : the accounting grid every layer is on.
+    scope : the ``scope`` dataset tag of every layer (default :data:`~qingshan.io.rasters.ACCOUNTED_SCOPE`).
 
     Call :meth:`write` once per block and layer (windows may come in any order and need not
     line up with tiles; each cell should be written once), :meth:`write_whole` for a layer
@@ -106,8 +107,9 @@ class BlockLayerWriter:
     on an error) closes and deletes everything not yet finished.
     """
 
-    def __init__(self, folder: str | Path, grid: Grid) -> None:
+    def __init__(self, folder: str | Path, grid: Grid, *, scope: str | None = ACCOUNTED_SCOPE) -> None:
         self.folder = Path(folder)
+        self.scope = scope  # dataset tag saying which cells hold values (None: no tag, as ``qingshan compute``)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.grid = grid
         self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
@@ -117,7 +119,7 @@ class BlockLayerWriter:
         ds = self._open.get(stem)
         if ds is None:
             ds = rasterio.open(self._part(stem), "w", **_part_profile(self.grid))
-            set_band_metadata(ds, units=units, description=description, scope=ACCOUNTED_SCOPE)
+            set_band_metadata(ds, units=units, description=description, scope=self.scope)
             self._open[stem] = ds
         return ds
 
@@ -137,7 +139,7 @@ class BlockLayerWriter:
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
         path = self.folder / f"{stem}.tif"
-        write_cog(path, values, self.grid, units=units, description=description, scope=ACCOUNTED_SCOPE)
+        write_cog(path, values, self.grid, units=units, description=description, scope=self.scope)
         self._done.append(path)
 
     def finish(self) -> list[Path]:
