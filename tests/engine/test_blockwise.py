@@ -388,16 +388,18 @@ def _noisy_climate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(climate, "climate_et_energy", noisy)
 
 
-def test_notices_raised_in_blocks_reach_the_run(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks run in Dask's worker threads, where the run's notice collector (a ContextVar) is not
-    visible: the engine returns each block's notices and raises them again in the run (kept once)."""
+@pytest.mark.parametrize("on_cluster", [False, True], ids=["threads", "cluster"])
+def test_notices_raised_in_blocks_reach_the_run(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame], client: Any,
+                                                monkeypatch: pytest.MonkeyPatch, on_cluster: bool) -> None:
+    """The run's notice collector is a ContextVar: Dask's threaded scheduler copies it into its
+    threads, but dask.distributed workers (and the "processes" scheduler) do not see it. The engine
+    returns each block's notices and raises them again in the run (kept once)."""
     from qingshan.core.notices import collecting
 
     cfg, p, _ = jiangxi
     _noisy_climate(monkeypatch)
     with collecting() as found:
-        _blockwise_leaf(cfg, p, block_size=32)
+        _blockwise_leaf(cfg, p, block_size=32, client=client if on_cluster else None)
     assert [n.code for n in found].count("test.block_notice") == 1
 
 
