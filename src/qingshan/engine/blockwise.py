@@ -57,7 +57,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-import dask
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -380,6 +379,8 @@ def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[
 # ----------------------------------------------------------------------------- the graph
 def _tree_sum(parts: list[Any]) -> Any:
     """Delayed sum of delayed partials, ``FAN_IN`` at a time (memory stays bounded)."""
+    import dask
+
     while len(parts) > 1:
         parts = [dask.delayed(_merge, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
     return parts[0]
@@ -432,6 +433,13 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
             return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block)
     windows = list(block_windows(grid.shape, block_size))
     local = _local(client)
+    if local is not None and len(windows) == 1:  # the whole grid as one block: no task graph (nor Dask import)
+        part = task(windows[0], grid, *shared, on_block is not None, *args)
+        if on_block is not None:
+            on_block(windows[0], part)
+        return part
+    import dask
+
     if local is not None:  # shared objects enter the graph once, not once per block
         d_shared = [dask.delayed(x, pure=True, traverse=False) for x in shared]
     else:  # sent to every worker once, before the blocks
@@ -499,6 +507,8 @@ def _threads(client: Any) -> int:
     """Worker threads of the scheduler: local CPUs (``client`` None or a local scheduler's name) or the cluster's."""
     local = _local(client)
     if local is not None:
+        import dask.system
+
         return 1 if local == "synchronous" else int(dask.system.CPU_COUNT)
     return max(1, sum(client.nthreads().values()))
 
@@ -511,6 +521,8 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
     are in flight and the next block is submitted as soon as the oldest one has been handed over.
     Totals are added in window order (deterministic).
     """
+    import dask
+
     total = BlockPartial()
     ahead = AHEAD_PER_THREAD * _threads(client)
     local = _local(client)
