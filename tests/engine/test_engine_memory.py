@@ -13,6 +13,7 @@ flight and stays the same when the grid has four times as many cells. Not a timi
 
 from __future__ import annotations
 
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def test_peak_memory_does_not_grow_with_the_raster(tmp_path: Path) -> None:
     small, total_small = _peak(tmp_path, 2000)
     large, total_large = _peak(tmp_path, 4000)
     layer_large = 4000 * 4000 * 8  # one float64 layer of the large grid: 128 MB
-    print(f"peak Python allocation: {small / 2**20:.1f} MiB at 2000², {large / 2**20:.1f} MiB at 4000² "
-          f"(one float64 layer of 4000²: {layer_large / 2**20:.0f} MiB)")
+    sys.stdout.write(f"\npeak Python allocation: {small / 2**20:.1f} MiB at 2000², {large / 2**20:.1f} MiB at 4000² "
+                     f"(one float64 layer of 4000²: {layer_large / 2**20:.0f} MiB)\n")
     assert total_large > 3 * total_small > 0  # four times the cells, the same kind of values
     assert large < layer_large / 2  # far below what a whole-grid computation holds (≥ 10 layers)
     assert large < 1.5 * small + 8 * 2**20  # bounded by the blocks, not by the raster
