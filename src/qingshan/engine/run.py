@@ -1,7 +1,13 @@
 """``account``: one accounting run as a list of named steps.
 
-    plan → load_tables → load_regions → [per year: load_inputs → compute → aggregate] →
-    value → roll_up → record (with a lease) → artifacts (sealed) → export copy → store (one transaction)
+    plan → load_tables → load_regions → [per year: blocks (read windows → validate → compute →
+    aggregate → per-cell COGs)] → value → roll_up → record (with a lease) → artifacts (sealed) →
+    export copy → store (one transaction)
+
+There is one engine: the compute and aggregation steps run block by block
+(:mod:`qingshan.engine.blockwise`, with ``[run] block_size`` and ``[run] scheduler``); the whole grid
+is the one-block case. This module holds the steps around them (plan, tables, regions, valuation,
+record, artifacts, content hash).
 
 Inputs are validated, and indicators computed and valued, before the run is recorded, so bad
 input leaves no trace but its error message; a failure after that (artifacts, export, store) is

@@ -5,8 +5,8 @@ into one tiled, uncompressed float64 GeoTIFF per layer (``<stem>.part.tif``) wit
 and when every block has been written each file is converted to a COG with GDAL's COG driver
 (``rasterio.shutil.copy``; deflate, 256-cell tiles, overviews as the driver decides), written
 beside its destination and renamed when complete. The COGs have the profile, tags and band
-description of :func:`qingshan.io.rasters.write_cog` (the numpy engine's writer), so both engines
-export the same files.
+description of :func:`qingshan.io.rasters.write_cog`, so a layer is the same file whatever the
+block size.
 
 GDAL datasets are not safe to write from several threads or processes: one
 :class:`BlockLayerWriter` lives in one process (the Dask client) and receives the block arrays in
