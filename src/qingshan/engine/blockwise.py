@@ -1,35 +1,39 @@
-"""Block-wise accounting engine (Dask): element-wise raster methods computed window by window.
+"""The engine: every raster method computed block by block, the whole grid being the one-block case.
 
-``account_blockwise(config)`` gives the same leaf rows (to ~1e-12 relative) and the same results
-table as :func:`qingshan.engine.run.account`, but no input raster is ever read whole for an
-element-wise method:
+:func:`qingshan.engine.run.account` (``qingshan account``) runs :func:`account_blockwise`, and
+:func:`qingshan.engine.compute.compute_indicator` (``qingshan compute``) runs :func:`map_blocks`
+with its own block task. No input raster is ever read whole for an element-wise method:
 
-    plan → load_tables → load_regions → [per year: zone weights → blocks (read windows → validate
-    → quantity functions on the block's grid → W[:, block] @ q by ecosystem) → tree sum] →
-    whole-grid methods (routing) → table methods → caps → value → roll_up → export → store
+    plan → load_tables → load_regions → [per year: plausibility → blocks (read windows → validate
+    → quantity functions on the block's grid → W[:, block] @ q by ecosystem, cell areas by
+    ecosystem) → sum] → methods not block-wise (routing, :func:`compute_not_blockwise`) → table
+    methods → caps → rules → value → roll_up → export → store
     (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
 
-Each block is one Dask task. Its grid is :func:`qingshan.core.window.block_grid`, so
-``per_cell`` multiplies by the block's own cell areas and the quantity functions run unchanged.
-A block's totals per leaf region and ecosystem are ``W_b @ q`` with ``W_b`` the exact coverage
+Each block is one task (:func:`map_blocks`; a grid of one block is computed directly, without a
+task graph). Its grid is :func:`qingshan.core.window.block_grid`, so ``per_cell`` multiplies by
+the block's own cell areas and the quantity functions run unchanged. A block's totals per leaf
+region and ecosystem are ``W_b @ q`` (:func:`compute_block`) with ``W_b`` the exact coverage
 weights of the block's cells (:func:`qingshan.aggregate.zonal.zone_weights` on the block's grid,
 ``weights="block"``, the default; or the columns of the whole grid's matrix, ``weights="grid"``);
-partial totals are summed in a tree of fan-in :data:`FAN_IN`. With ``client=None`` the tasks run
-on Dask's threaded scheduler; with a ``dask.distributed.Client`` (a ``LocalCluster`` or a
-scheduler address) they run on its workers.
+partial totals are summed in a tree of fan-in :data:`FAN_IN`, or in window order when layers are
+written. Where blocks run (:func:`open_scheduler`): Dask's threaded scheduler (default), its
+``"processes"`` scheduler, or a ``dask.distributed`` cluster (a ``Client`` or a scheduler address).
+Notices raised in a block are returned with its result and raised again in the run.
 
 Methods whose result at a cell depends on other cells (soil retention: flow routing over the
-DEM) are not block-wise: they are computed on the whole grid as in ``account``, with a log line.
-Which methods are block-wise is declared by the ``blockwise`` flag of each method spec; a
-registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
+DEM) are not block-wise: :func:`compute_not_blockwise` computes them on the whole grid (the seam
+for tiled routing), with a log line. Which methods are block-wise is declared by the
+``blockwise`` flag of each method spec; a registry test checks it against
+:data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
-Per-cell layers: ``account_blockwise`` exports the same ``rasters/<indicator>.<component>.<year>.tif``
-COGs as ``account``. Each block returns its layers (float64, NaN outside the accounted regions) to this process, which writes them
-in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
-datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
-blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
-folder of the data dir and moved into the run's artifacts. No whole raster is held in memory
-(whole-grid methods write the layers they already hold, as ``account``).
+Per-cell layers: the engine exports ``rasters/<indicator>.<component>.<year>.tif`` COGs. Each
+block returns its layers (float64, NaN outside the accounted regions) to this process, which
+writes them in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one
+writer: GDAL datasets are not safe to write from several workers) while at most
+:data:`AHEAD_PER_THREAD` blocks per worker thread are computed ahead; each file is then
+converted to a COG in a staging folder of the data dir and moved into the run's artifacts. No
+whole raster is held in memory, except by methods that are not block-wise.
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
 the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
