@@ -1,7 +1,12 @@
 """``compute_indicator``: one indicator on your own rasters, as a user of a single InVEST model would.
 
-    plausibility (unit mistakes, CRS area of use) → read + align (grid of ``lulc``, else of the first
-    input) → validate (CRS, value ranges, land-cover codes) → quantity function → per-pixel layers → COG(s) → totals with units
+    plausibility (unit mistakes, CRS area of use) → the engine's blocks (:func:`qingshan.engine.blockwise.map_blocks`:
+    read windows aligned to the grid of ``lulc``, else of the first input → validate (CRS, value ranges,
+    land-cover codes) → quantity function → per-pixel layers → windowed COG writes) → totals with units
+
+A block-wise method runs in blocks of ``block_size`` (1024) on threads, processes or a dask.distributed
+cluster (``scheduler``); a method that is not block-wise (soil retention: routing) is the one-block
+case, the whole grid.
 
 Only raster methods can be computed per pixel; table (statistics) methods need ``qingshan account``
 or ``qingshan value``. For the two indicators InVEST also computes, the intermediate layers a user
