@@ -73,3 +73,14 @@ def test_peak_memory_does_not_grow_with_the_raster(tmp_path: Path) -> None:
     assert total_large > 3 * total_small > 0  # four times the cells, the same kind of values
     assert large < layer_large / 2  # far below what a whole-grid computation holds (≥ 10 layers)
     assert large < 1.5 * small + 8 * 2**20  # bounded by the blocks, not by the raster
+
+
+def test_processes_scheduler_gives_the_threads_result(tmp_path: Path) -> None:
+    """``scheduler="processes"``: one pool of worker processes for the run (they import qingshan: seconds), same values."""
+    inputs = _inputs(tmp_path / "in", 300)
+    threads = compute_indicator("water_conservation", inputs, method="budyko", block_size=128)
+    procs = compute_indicator("water_conservation", inputs, method="budyko", block_size=128, scheduler="processes",
+                              output=tmp_path / "out" / "wc.tif")
+    assert procs.totals["water_conservation"][0] == pytest.approx(threads.totals["water_conservation"][0], rel=1e-12)
+    np.testing.assert_allclose(procs.layers["water_conservation"], threads.layers["water_conservation"], rtol=1e-12,
+                               equal_nan=True)

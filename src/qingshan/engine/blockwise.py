@@ -432,7 +432,7 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
     result (``keep_layers=True``) is handed to it in window order (:func:`_stream_blocks`);
     without it, the partials are summed in a tree of tasks. ``client``: see :func:`blockwise_totals`.
     """
-    if isinstance(client, str) and client not in LOCAL_SCHEDULERS:
+    if isinstance(client, str) and client not in ("threads", "synchronous"):  # an address, or "processes": a pool
         with open_scheduler(client) as c:
             return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block)
     windows = list(block_windows(grid.shape, block_size))
@@ -454,7 +454,7 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
         return _stream_blocks(windows, tasks, client, on_block)
     total = _tree_sum(tasks)
     if local is not None:
-        (result,) = dask.compute(total, scheduler=local)
+        (result,) = dask.compute(total, **_compute_options(client))
         return result
     return client.compute(total).result()
 
@@ -466,22 +466,48 @@ SCHEDULER_TIMEOUT = 10.0
 """Seconds to wait for a ``dask.distributed`` scheduler to answer before the run fails."""
 
 
+@dataclass(frozen=True)
+class ProcessPool:
+    """Dask's ``"processes"`` scheduler with one pool of worker processes for a whole run (a new pool
+    per ``dask.compute`` call would start and import everything again for every batch of blocks)."""
+
+    pool: Any  # concurrent.futures.ProcessPoolExecutor
+
+
 def _local(client: Any) -> str | None:
     """The name of a local Dask scheduler, or None for a ``dask.distributed`` client."""
     if client is None:
         return "threads"
+    if isinstance(client, ProcessPool):
+        return "processes"
     return client if isinstance(client, str) else None
+
+
+def _compute_options(client: Any) -> dict[str, Any]:
+    """Keyword arguments of ``dask.compute`` for a local scheduler."""
+    if isinstance(client, ProcessPool):
+        return {"scheduler": "processes", "pool": client.pool}
+    return {"scheduler": _local(client)}
 
 
 @contextmanager
 def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterator[Any]:
-    """Where blocks are computed: ``None``/``"threads"`` (local threads, the default), ``"processes"``,
-    ``"synchronous"``, a ``dask.distributed.Client`` (used as it is), or a scheduler address such as
+    """Where blocks are computed: ``None``/``"threads"`` (local threads, the default), ``"processes"``
+    (one pool of worker processes for the ``with`` block), ``"synchronous"``, a ``dask.distributed.Client`` (used as it is), or a scheduler address such as
     ``tcp://host:8786`` (a client is connected for the ``with`` block and closed after).
 
     An address that does not answer within :data:`SCHEDULER_TIMEOUT` seconds, or is not an
     address, is a :class:`ConfigError` naming ``run.scheduler`` (``file``: the config).
     """
+    if scheduler == "processes":
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        import dask.system
+
+        with ProcessPoolExecutor(int(dask.system.CPU_COUNT), mp_context=get_context("spawn")) as pool:
+            yield ProcessPool(pool)
+        return
     if scheduler is None or (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS):
         yield None if scheduler in (None, "threads") else scheduler
         return
@@ -532,7 +558,7 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
     local = _local(client)
     if local is not None:
         for i in range(0, len(tasks), ahead):
-            results = dask.compute(*tasks[i : i + ahead], scheduler=local)
+            results = dask.compute(*tasks[i : i + ahead], **_compute_options(client))
             for window, part in zip(windows[i : i + ahead], results, strict=True):
                 on_block(window, part)
                 total.add(part)
