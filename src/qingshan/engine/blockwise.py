@@ -71,6 +71,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
 from qingshan.core.errors import ConfigError, GridMismatchError
 from qingshan.core.grid import Grid
+from qingshan.core.limits import check_raster_size
 from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
@@ -207,6 +208,7 @@ def sources_on_grid(paths: Mapping[str, Path], grid: Grid, *, resample: bool) ->
         path = Path(paths[name])
         with _open(path) as ds:
             _require_crs(ds, path)
+            check_raster_size(ds.width, ds.height, ds.count, file=path)  # the service's guard, as read_aligned
             src = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
         if not src.same_as(grid) and not resample:
             raise GridMismatchError(
