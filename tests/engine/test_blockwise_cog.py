@@ -21,6 +21,7 @@ from affine import Affine
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window, block_windows
+from qingshan.engine import blocks
 from qingshan.engine import blockwise as bw
 from qingshan.engine import run as R
 from qingshan.engine.config import RunConfig, load_config
@@ -262,7 +263,7 @@ def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dask, "compute", spy)
     tasks = [dask.delayed(lambda w: bw.BlockPartial(cells=w.size))(w) for w in windows]
     seen: list[Window] = []
-    total = bw._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
+    total = blocks._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
     assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
     assert seen == windows and total.cells == 100
 

@@ -44,9 +44,9 @@ def _closed_port() -> int:
 def test_unreachable_scheduler_is_a_bilingual_error(example_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
     """`qingshan account --scheduler tcp://…` with nobody listening: the error names run.scheduler and
     the fix, in English and Chinese, without a traceback; no run is recorded."""
-    from qingshan.engine import blockwise
+    from qingshan.engine import blocks
 
-    monkeypatch.setattr(blockwise, "SCHEDULER_TIMEOUT", 1.0)
+    monkeypatch.setattr(blocks, "SCHEDULER_TIMEOUT", 1.0)
     out = tmp_path / "out"
     store = tmp_path / "store.sqlite"
     address = f"tcp://127.0.0.1:{_closed_port()}"

@@ -1,6 +1,6 @@
 """``compute_indicator``: one indicator on your own rasters, as a user of a single InVEST model would.
 
-    plausibility (unit mistakes, CRS area of use) → the engine's blocks (:func:`qingshan.engine.blockwise.map_blocks`:
+    plausibility (unit mistakes, CRS area of use) → the engine's blocks (:func:`qingshan.engine.blocks.map_blocks`:
     read windows aligned to the grid of ``lulc``, else of the first input → validate (CRS, value ranges,
     land-cover codes) → quantity function → per-pixel layers → windowed COG writes) → totals with units
 
@@ -48,7 +48,7 @@ from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
 from qingshan.core.window import Window, block_grid
-from qingshan.engine.blockwise import (
+from qingshan.engine.blocks import (
     DEFAULT_BLOCK_SIZE,
     ArraySource,
     BlockPartial,
@@ -223,7 +223,7 @@ def indicator_layers(spec: IndicatorSpec, m: MethodSpec, arrays: dict[str, np.nd
 
 def indicator_block(window: Window, grid: Grid, sources: Mapping[str, Source], item: tuple[IndicatorSpec, MethodSpec],
                     pset: ParamSet, keep_layers: bool) -> BlockPartial:
-    """One block of :func:`compute_indicator` (a task of :func:`qingshan.engine.blockwise.map_blocks`):
+    """One block of :func:`compute_indicator` (a task of :func:`qingshan.engine.blocks.map_blocks`):
     read and validate the window of every input, compute, and sum each component over valid cells."""
     spec, m = item
     with collecting() as found:
