@@ -14,7 +14,8 @@ the same for both engines (``account`` also writes per-cell COGs, which the bloc
 does not yet). Peak memory is the peak summed RSS of the process and its children (Dask workers),
 sampled every 0.1 s.
 
-* ``numpy``: ``load_inputs`` + ``_compute_all`` (whole arrays), as ``account`` does;
+* ``numpy``: the engine with one block as large as the grid (whole arrays, what the numpy engine
+  of 0.x did; since the engines were unified ``account`` is block-wise, ``[run] block_size``);
 * ``threads``: ``compute_blockwise`` on Dask's threaded scheduler;
 * ``cluster``: ``compute_blockwise`` on a ``LocalCluster`` of 2 worker processes × 1 thread;
 * ``weights``: ``zone_weights`` alone (shared by both engines), for scale.
@@ -218,9 +219,9 @@ def run_variant(variant: str, config_path: Path, block_size: int, out_json: Path
         p = bench_plan(cfg)
         tables = R.load_tables(cfg, p)
         regions = R.load_regions(cfg)
-        if variant == "numpy":
-            per_year = {y: R.load_inputs(cfg, p, y, tables) for y in cfg.run.years}
-            leaf, _, _ = R._compute_all(cfg, p, tables, regions, per_year, R._noop)
+        if variant == "numpy":  # the whole grid as one block
+            whole = max(R.reference_grid(cfg, cfg.run.years[0]).shape)
+            leaf, _, _ = compute_blockwise(cfg, p, tables, regions, block_size=whole)
         elif variant == "weights":
             grid = R.grid_of(cfg.input_path("lulc", 2019))
             zone_weights(regions, grid)

@@ -1,6 +1,7 @@
 """The block-wise (Dask) engine gives the numpy engine's numbers without reading whole rasters.
 
-Reference: ``qingshan.engine.run`` (``load_inputs`` + ``_compute_all``, and ``account``) on the
+Reference: the whole-grid numpy computation (``helpers_engine.reference_leaf``, the numpy engine of
+0.x), and ``account`` (block size 1024: the whole grid as one block) on the
 embedded Jiangxi example (130 × 120 cells of 0.05°). Block sizes 7 and 32 are odd on purpose (edge
 blocks of 4 × 1 … cells); 1000 is one block holding the whole grid.
 """
@@ -20,6 +21,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers_engine import reference_leaf
 from qingshan.core.errors import ConfigError, GridMismatchError, InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
@@ -47,11 +49,7 @@ def _blockwise_plan(cfg: RunConfig) -> R.Plan:
 
 
 def _numpy_leaf(cfg: RunConfig, p: R.Plan) -> pd.DataFrame:
-    tables = R.load_tables(cfg, p)
-    regions = R.load_regions(cfg)
-    per_year = {y: R.load_inputs(cfg, p, y, tables) for y in cfg.run.years}
-    leaf, _, _ = R._compute_all(cfg, p, tables, regions, per_year, R._noop)
-    return leaf
+    return reference_leaf(cfg, p)
 
 
 def _blockwise_leaf(cfg: RunConfig, p: R.Plan, **kw: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -239,7 +237,7 @@ def test_no_input_is_read_whole(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame],
 
     monkeypatch.setattr(rasterio.io.DatasetReader, "read", spy)
     monkeypatch.setattr(plausibility, "sample_values", spy_sample)
-    monkeypatch.setattr(bw, "read_aligned", no_whole_read)
+    monkeypatch.setattr(R, "read_aligned", no_whole_read)
     _blockwise_leaf(cfg, p, block_size=32)
     inputs = {cfg.input_path(n, 2019).name for n in cfg.inputs}
     assert sampled and set(sampled) <= inputs and all(n <= plausibility.SAMPLE_CELLS for n in sampled.values())
@@ -373,3 +371,48 @@ def test_errors_cross_the_cluster_in_both_languages(jiangxi: tuple[RunConfig, R.
     with pytest.raises(InputError) as err:
         _blockwise_leaf(cfg, p, block_size=32, client=client)
     assert "[99]" in err.value.en and "土地覆被" in err.value.zh and err.value.fix_zh
+
+
+# ----------------------------------------------------------------------------- one engine: notices, scheduler option
+def _noisy_climate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Climate regulation (block-wise) raises a notice in every block it computes."""
+    import qingshan.quantities.climate as climate
+    from qingshan.core.notices import Notice, notice
+
+    original = climate.climate_et_energy
+
+    def noisy(**kw: Any) -> Any:
+        notice(Notice("test.block_notice", "raised in a block", "块内提示", indicator="climate_regulation"))
+        return original(**kw)
+
+    monkeypatch.setattr(climate, "climate_et_energy", noisy)
+
+
+@pytest.mark.parametrize("on_cluster", [False, True], ids=["threads", "cluster"])
+def test_notices_raised_in_blocks_reach_the_run(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame], client: Any,
+                                                monkeypatch: pytest.MonkeyPatch, on_cluster: bool) -> None:
+    """The run's notice collector is a ContextVar: Dask's threaded scheduler copies it into its
+    threads, but dask.distributed workers (and the "processes" scheduler) do not see it. The engine
+    returns each block's notices and raises them again in the run (kept once)."""
+    from qingshan.core.notices import collecting
+
+    cfg, p, _ = jiangxi
+    _noisy_climate(monkeypatch)
+    with collecting() as found:
+        _blockwise_leaf(cfg, p, block_size=32, client=client if on_cluster else None)
+    assert [n.code for n in found].count("test.block_notice") == 1
+
+
+def test_account_on_a_cluster_via_the_scheduler_option(example_run: Any, write_config: Any, tmp_path: Path,
+                                                       client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``account(scheduler="tcp://…")``: the blocks run on a two-worker dask.distributed cluster, the
+    results equal the whole-grid run's, and a notice raised in a block is in the QC report."""
+    _noisy_climate(monkeypatch)
+    address = client.scheduler.address
+    out = R.account(_config(write_config, tmp_path), scheduler=address, block_size=45, rasters=False)
+    assert out.provenance["engine"]["scheduler"] == address and out.provenance["engine"]["blocks"] == 9
+    assert [n["code"] for n in out.provenance["qc"]["notices"]].count("test.block_notice") == 1
+    keys = ["region_code", *KEYS[1:]]
+    m = example_run.results.merge(out.results, on=keys, how="outer", suffixes=("_np", "_bw"), indicator=True)
+    assert (m["_merge"] == "both").all()
+    np.testing.assert_allclose(m["value_bw"], m["value_np"], rtol=1e-9, equal_nan=True)

@@ -1,8 +1,9 @@
-"""The block-wise engine writes the numpy engine's per-cell COGs, window by window.
+"""The engine writes the same per-cell COGs whatever its block size, window by window.
 
-Reference: ``account`` (numpy engine) on the embedded Jiangxi example (130 × 120 cells of 0.05°,
-one year, 2019), whose ``rasters/`` holds one float64 COG per raster component. Block sizes 7
-(19 × 18 = 342 blocks, none aligned with the 256-cell tiles) and 64 (3 × 2 = 6 blocks).
+Reference: ``account`` (block size 1024: the whole grid as one block) on the embedded Jiangxi
+example (130 × 120 cells of 0.05°, one year, 2019), whose ``rasters/`` holds one float64 COG per
+raster component. Block sizes 7 (19 × 18 = 342 blocks, none aligned with the 256-cell tiles) and
+64 (3 × 2 = 6 blocks): same files, values equal to 1e-12.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from affine import Affine
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window, block_windows
+from qingshan.engine import blocks
 from qingshan.engine import blockwise as bw
 from qingshan.engine import run as R
 from qingshan.engine.config import RunConfig, load_config
@@ -113,7 +115,7 @@ def test_parcel_valuation_of_a_county_on_a_dask_run(dask_run: R.RunOutcome) -> N
 
 # ----------------------------------------------------------------------------- memory: windows only
 def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every block-wise layer arrives as windows of ≤ 32 × 32 cells covering the grid once; only soil is whole."""
+    """Every block-wise layer arrives as windows of ≤ 32 × 32 cells covering the grid once; soil as the whole grid."""
     windows: dict[str, list[Window]] = {}
     whole: list[str] = []
     write, write_whole = BlockLayerWriter.write, BlockLayerWriter.write_whole
@@ -130,9 +132,12 @@ def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, m
     monkeypatch.setattr(BlockLayerWriter, "write", spy)
     monkeypatch.setattr(BlockLayerWriter, "write_whole", spy_whole)
     out = bw.account_blockwise(_config(write_config, tmp_path), block_size=32)
-    assert sorted(whole) == sorted(f"{s}.{YEAR}" for s in SOIL)
-    assert len(windows) == len(_layers(out.output_dir)) - len(SOIL)
+    assert whole == []  # one path for every layer: soil (not block-wise) arrives as one whole-grid window
+    assert len(windows) == len(_layers(out.output_dir))
     for stem, wins in windows.items():
+        if stem.rsplit(".", 1)[0] in SOIL:
+            assert wins == [Window(0, 0, *SHAPE)], stem
+            continue
         assert all(w.height <= 32 and w.width <= 32 for w in wins), stem
         count = np.zeros(SHAPE, dtype=int)
         for w in wins:
@@ -258,7 +263,7 @@ def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dask, "compute", spy)
     tasks = [dask.delayed(lambda w: bw.BlockPartial(cells=w.size))(w) for w in windows]
     seen: list[Window] = []
-    total = bw._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
+    total = blocks._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
     assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
     assert seen == windows and total.cells == 100
 

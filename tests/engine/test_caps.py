@@ -90,24 +90,14 @@ def test_other_indicators_untouched_and_rules_from_registry():
     assert ("carbon_sequestration", "co2_fixed") not in rules
 
 
-def test_jiangxi_example_with_caps_wired_in(tmp_path, write_config, monkeypatch):
-    """The whole jiangxi-db36-2021 profile on the example, with the caps applied after aggregation as
-    proposed for ``engine/run.py``: every county's purification ≤ its emissions and ≤ its capacity."""
+def test_jiangxi_example_with_caps_wired_in(tmp_path, write_config):
+    """The whole jiangxi-db36-2021 profile on the example, with the caps applied by the engine after
+    aggregation: every county's purification ≤ its emissions and ≤ its capacity."""
     from qingshan.engine import run
     from qingshan.engine.config import load_config
 
-    orig = run._compute_all
-    reports = []
-
-    def capped(config, p, tables, regions, per_year, progress):  # type: ignore[no-untyped-def]
-        leaf, layers, grid = orig(config, p, tables, regions, per_year, progress)
-        leaf, report = apply_emission_caps(leaf, tables.statistics, regions, cap_rules(p.items),
-                                           missing=str(tables.params.option("emission_cap_missing", "error")))
-        reports.append(report)
-        return leaf, layers, grid
-
-    monkeypatch.setattr(run, "_compute_all", capped)
     outcome = run.account(load_config(write_config(tmp_path)))
+    reports = [pd.DataFrame(outcome.provenance["emission_caps"])]
     res, rep = outcome.results, reports[0]
     assert set(rep["component"]) == {"so2", "nox", "cod", "nh3n"}
     assert (rep["quantity"] <= rep["emissions"] * (1 + 1e-9)).all()

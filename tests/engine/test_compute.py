@@ -232,3 +232,39 @@ def test_reused_intermediates_equal_the_quantity_functions(water_inputs: dict[st
     direct = soil_retention_rusle(arrays, pset, res.grid)
     for comp, arr in direct.items():
         assert np.array_equal(arr, res.layers[comp], equal_nan=True)
+
+
+def test_blocks_give_the_whole_grid_layers_totals_and_files(tmp_path: Path) -> None:
+    """The same engine on blocks of 4 and 7 cells (edge blocks of 3 × 5 …) and on the whole grid as one block:
+    the same per-pixel layers, intermediates, totals (to 1e-12) and COGs; ``keep_layers=False`` keeps no array."""
+    rng = np.random.default_rng(3)
+    shape = (23, 19)
+    precip = rng.uniform(800, 2000, shape)
+    precip[0, 0] = -9999.0  # nodata
+    inputs = {
+        "precip": write(tmp_path / "p.tif", precip),
+        "pet": write(tmp_path / "et0.tif", rng.uniform(600, 1400, shape)),
+        "lulc": write(tmp_path / "lulc.tif", rng.choice([1.0, 4.0, 10.0, 12.0], shape), nodata=255),
+        "root_depth": write(tmp_path / "depth.tif", rng.uniform(300, 3000, shape)),
+        "pawc": write(tmp_path / "pawc.tif", rng.uniform(0.05, 0.3, shape)),
+    }
+    whole = compute_indicator("water_conservation", inputs, method="budyko", output=tmp_path / "whole" / "wc.tif")
+    assert whole.totals["water_conservation"][0] > 0 and np.isnan(whole.layers["water_conservation"][0, 0])
+    for block_size, keep in ((4, True), (7, False)):
+        res = compute_indicator("water_conservation", inputs, method="budyko", block_size=block_size,
+                                keep_layers=keep, output=tmp_path / f"b{block_size}" / "wc.tif")
+        assert res.totals.keys() == whole.totals.keys()
+        for comp, (total, unit) in whole.totals.items():
+            assert res.totals[comp] == (pytest.approx(total, rel=1e-12), unit)
+        if keep:
+            for name, arr in {**whole.layers, **whole.intermediates}.items():
+                got = res.layers.get(name, res.intermediates.get(name))
+                np.testing.assert_allclose(got, arr, rtol=1e-12, equal_nan=True, err_msg=name)
+        else:
+            assert res.layers == {} and res.intermediates == {}
+        assert [p.name for p in res.files] == [p.name for p in whole.files]
+        for mine, ref in zip(res.files, whole.files, strict=True):
+            np.testing.assert_allclose(read(mine), read(ref), rtol=1e-12, equal_nan=True, err_msg=mine.name)
+            with rasterio.open(mine) as ds, rasterio.open(ref) as rds:
+                assert ds.tags(1) == rds.tags(1) and ds.tags() == rds.tags() and "scope" not in ds.tags()
+        assert sorted(p.name for p in (tmp_path / f"b{block_size}").iterdir()) == sorted(p.name for p in res.files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -30,3 +31,29 @@ def test_dask_engine_from_the_config_gives_the_numpy_results(example_dir: Path, 
         df = pd.read_csv(out / "results.csv", dtype={"region_code": str})
         totals[engine] = df[df["region_code"] == "360000"].groupby("indicator")["value"].sum()
     pd.testing.assert_series_equal(totals["numpy"], totals["dask"], rtol=1e-9)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_scheduler_is_a_bilingual_error(example_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    """`qingshan account --scheduler tcp://…` with nobody listening: the error names run.scheduler and
+    the fix, in English and Chinese, without a traceback; no run is recorded."""
+    from qingshan.engine import blocks
+
+    monkeypatch.setattr(blocks, "SCHEDULER_TIMEOUT", 1.0)
+    out = tmp_path / "out"
+    store = tmp_path / "store.sqlite"
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    res = CliRunner().invoke(app, ["account", str(_config(example_dir, out, "numpy")), "--store", f"sqlite:///{store}",
+                                   "--scheduler", address])
+    assert res.exit_code != 0
+    text = " ".join(res.output.split())
+    assert address in text and "run.scheduler" in text and "调度器" in text and "tcp://HOST:PORT" in text
+    assert "Traceback" not in res.output and not isinstance(res.exception, OSError | TimeoutError)
+    assert not out.exists()

@@ -211,3 +211,29 @@ def test_rice_per_hectare_of_cropland_from_land_cover(tmp_path: Path, write_conf
     notes = _landcover_notes(tmp_path / "b", write_config, bad)
     assert len(notes) == 1 and notes[0].region == "360121"
     assert "per hm² of cropland" in notes[0].en and f"Row {line}" in notes[0].en and "农田" in notes[0].zh
+
+
+def test_engine_sums_cropland_block_by_block_for_the_per_hectare_bound(tmp_path: Path, write_config,  # type: ignore[no-untyped-def]
+                                                                      example_dir: Path) -> None:
+    """The engine sums the cropland area of each county block by block (32-cell blocks, no whole-grid
+    matrix) and gives the warning of the whole-grid check above."""
+    from qingshan.core.spec import MethodSpec
+    from qingshan.engine.blockwise import compute_blockwise
+    from qingshan.engine.run import Plan
+
+    def pick(items: tuple, test) -> list:  # type: ignore[no-untyped-def,type-arg]
+        return [(s, m) for s, m in items if test(m)][:1]
+
+    line = _rice_line(example_dir, "360121")
+    bad = _set_value(example_dir, tmp_path / "stats_rice3.csv", line, "400")
+    cfg = load_config(write_config(tmp_path / "c", tables={"statistics": str(bad)}))
+    p0 = plan(cfg)
+    lulc_method = pick(p0.items, lambda m: m.blockwise and "lulc" in m.inputs)
+    table_method = pick(p0.items, lambda m: isinstance(m, MethodSpec) and m.kind == "table")
+    p = Plan(p0.profile, tuple(lulc_method + table_method))
+    tables, regions = load_tables(cfg, p), load_regions(cfg)
+    with collecting() as notes:
+        _, _, facts = compute_blockwise(cfg, p, tables, regions, block_size=32)
+    found = [n for n in notes if n.code == "statistics_bounds"]
+    assert facts["blocks"] == 20
+    assert len(found) == 1 and found[0].region == "360121" and "per hm² of cropland" in found[0].en

@@ -88,6 +88,11 @@ def account(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Export folder (default [run] output) 输出目录")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (default [run] data_dir, "
                                                   "$QINGSHAN_DATA_DIR, or qingshan-data beside an SQLite store)")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Where blocks are computed 计算调度: threads "
+                                                  "(default), processes, or a dask.distributed address tcp://HOST:PORT "
+                                                  "(default [run] scheduler)")] = None,
+    block_size: Annotated[int | None, typer.Option("--block-size", min=1, help="Cells per block side 分块大小 "
+                                                   "(default [run] block_size, 1024)")] = None,
 ) -> None:
     """Run a GEP accounting from a config: validate, compute, value, store and export.
 
@@ -103,7 +108,7 @@ def account(
     if updates:
         cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update=updates)})
     _repair(_store_of(cfg, store), cfg.run.data_dir)
-    outcome = run_with_progress(cfg, store)
+    outcome = run_with_progress(cfg, store, scheduler=scheduler, block_size=block_size)
     print_summary(outcome, console)
     console.print(f"Run files 核算成果文件 (read-only 只读, with SHA-256): {outcome.artifacts_dir}")
 

@@ -98,7 +98,7 @@ def compute(
     checks = _plausibility_offs(parse_pairs(plausibility, "Plausibility", "合理性检查"))
     res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
                             landcover=landcover, method=method, options=options, overrides=overrides,
-                            output=output, plausibility=checks)
+                            output=output, plausibility=checks, keep_layers=False)  # blocks → COGs; no whole array
     console.print(f"{res.indicator} ({res.method}) on {res.grid.height}×{res.grid.width} cells 像元")
     for comp, (total, unit) in res.totals.items():
         console.print(f"  total 合计 {comp}: {total:.6g} {unit}", highlight=False, soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -18,8 +17,10 @@ __all__ = ["print_qc", "print_summary", "run_with_progress"]
 YI = 1e8
 
 
-def run_with_progress(cfg: RunConfig, store: str | None) -> RunOutcome:
-    """Run ``account`` with a progress bar on the console."""
+def run_with_progress(cfg: RunConfig, store: str | None, *, scheduler: str | None = None,
+                      block_size: int | None = None) -> RunOutcome:
+    """Run ``account`` with a progress bar on the console (``scheduler``, ``block_size``: the
+    command line's, else the config's ``[run]`` ones)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("Accounting 核算中", total=1.0)
@@ -27,21 +28,7 @@ def run_with_progress(cfg: RunConfig, store: str | None) -> RunOutcome:
         def tick(step: str, fraction: float) -> None:
             bar.update(task, completed=fraction, description=f"Accounting 核算中: {step}")
 
-        if cfg.run.engine == "dask":
-            return _account_dask(cfg, store, tick)
-        return account(cfg, store_url=store, progress=tick)
-
-
-def _account_dask(cfg: RunConfig, store: str | None, tick: Callable[[str, float], None]) -> RunOutcome:
-    """The block-wise engine; on a dask.distributed scheduler when ``[run] scheduler`` names one."""
-    from qingshan.engine.blockwise import account_blockwise
-
-    if cfg.run.scheduler is None:
-        return account_blockwise(cfg, block_size=cfg.run.block_size, store_url=store, progress=tick)
-    from dask.distributed import Client
-
-    with Client(cfg.run.scheduler) as client:
-        return account_blockwise(cfg, block_size=cfg.run.block_size, client=client, store_url=store, progress=tick)
+        return account(cfg, store_url=store, progress=tick, scheduler=scheduler, block_size=block_size)
 
 
 def print_summary(outcome: RunOutcome, console: Console) -> None:

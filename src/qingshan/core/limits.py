@@ -207,9 +207,8 @@ def check_raster_size(width: int, height: int, bands: int, limits: Limits | None
             f"{limits.raster_cells:,} allowed",
             f"栅格为 {width:,} × {height:,} 像元 × {bands} 个波段 = {cells:,}，超过上限 {limits.raster_cells:,}",
             name="raster_cells", file=name, field="raster",
-            fix="Clip the raster to the accounting area, use a coarser resolution, keep only the band needed, "
-                "or run the block-wise engine ([run] engine = \"blockwise\").",
-            fix_zh="请将栅格裁剪到核算范围、降低分辨率、只保留所需波段，或使用分块引擎（[run] engine = \"blockwise\"）。")
+            fix="Clip the raster to the accounting area, use a coarser resolution or keep only the band needed.",
+            fix_zh="请将栅格裁剪到核算范围、降低分辨率或只保留所需波段。")
 
 
 def check_raster_file(path: str | Path, limits: Limits | None = None, *, filename: str | None = None) -> None:

@@ -1,35 +1,40 @@
-"""Block-wise accounting engine (Dask): element-wise raster methods computed window by window.
+"""The engine: every raster method computed block by block, the whole grid being the one-block case.
 
-``account_blockwise(config)`` gives the same leaf rows (to ~1e-12 relative) and the same results
-table as :func:`qingshan.engine.run.account`, but no input raster is ever read whole for an
-element-wise method:
+:func:`qingshan.engine.run.account` (``qingshan account``) runs :func:`account_blockwise`, and
+:func:`qingshan.engine.compute.compute_indicator` (``qingshan compute``) runs
+:func:`qingshan.engine.blocks.map_blocks` (the one loop over blocks, with reading and validating
+windows) with its own block task. No input raster is ever read whole for an element-wise method:
 
-    plan → load_tables → load_regions → [per year: zone weights → blocks (read windows → validate
-    → quantity functions on the block's grid → W[:, block] @ q by ecosystem) → tree sum] →
-    whole-grid methods (routing) → table methods → caps → value → roll_up → export → store
+    plan → load_tables → load_regions → [per year: plausibility → blocks (read windows → validate
+    → quantity functions on the block's grid → W[:, block] @ q by ecosystem, cell areas by
+    ecosystem) → sum] → methods not block-wise (routing, :func:`compute_not_blockwise`) → table
+    methods → caps → rules → value → roll_up → export → store
     (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
 
-Each block is one Dask task. Its grid is :func:`qingshan.core.window.block_grid`, so
-``per_cell`` multiplies by the block's own cell areas and the quantity functions run unchanged.
-A block's totals per leaf region and ecosystem are ``W_b @ q`` with ``W_b`` the exact coverage
+Each block is one task (:func:`map_blocks`; a grid of one block is computed directly, without a
+task graph). Its grid is :func:`qingshan.core.window.block_grid`, so ``per_cell`` multiplies by
+the block's own cell areas and the quantity functions run unchanged. A block's totals per leaf
+region and ecosystem are ``W_b @ q`` (:func:`compute_block`) with ``W_b`` the exact coverage
 weights of the block's cells (:func:`qingshan.aggregate.zonal.zone_weights` on the block's grid,
 ``weights="block"``, the default; or the columns of the whole grid's matrix, ``weights="grid"``);
-partial totals are summed in a tree of fan-in :data:`FAN_IN`. With ``client=None`` the tasks run
-on Dask's threaded scheduler; with a ``dask.distributed.Client`` (a ``LocalCluster`` or a
-scheduler address) they run on its workers.
+partial totals are summed in a tree of fan-in :data:`FAN_IN`, or in window order when layers are
+written. Where blocks run (:func:`open_scheduler`): Dask's threaded scheduler (default), its
+``"processes"`` scheduler, or a ``dask.distributed`` cluster (a ``Client`` or a scheduler address).
+Notices raised in a block are returned with its result and raised again in the run.
 
 Methods whose result at a cell depends on other cells (soil retention: flow routing over the
-DEM) are not block-wise: they are computed on the whole grid as in ``account``, with a log line.
-Which methods are block-wise is declared by the ``blockwise`` flag of each method spec; a
-registry test checks it against :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
+DEM) are not block-wise: :func:`compute_not_blockwise` computes them on the whole grid (the seam
+for tiled routing), with a log line. Which methods are block-wise is declared by the
+``blockwise`` flag of each method spec; a registry test checks it against
+:data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
-Per-cell layers: ``account_blockwise`` exports the same ``rasters/<indicator>.<component>.<year>.tif``
-COGs as ``account``. Each block returns its layers (float64, NaN outside the accounted regions) to this process, which writes them
-in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one writer: GDAL
-datasets are not safe to write from several workers) while at most :data:`AHEAD_PER_THREAD`
-blocks per worker thread are computed ahead; each file is then converted to a COG in a staging
-folder of the data dir and moved into the run's artifacts. No whole raster is held in memory
-(whole-grid methods write the layers they already hold, as ``account``).
+Per-cell layers: the engine exports ``rasters/<indicator>.<component>.<year>.tif`` COGs. Each
+block returns its layers (float64, NaN outside the accounted regions) to this process, which
+writes them in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one
+writer: GDAL datasets are not safe to write from several workers) while at most
+:data:`AHEAD_PER_THREAD` blocks per worker thread are computed ahead; each file is then
+converted to a COG in a staging folder of the data dir and moved into the run's artifacts. No
+whole raster is held in memory, except by methods that are not block-wise.
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
 the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
@@ -49,57 +54,69 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-import dask
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
 
 from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
-from qingshan.core.errors import ConfigError, GridMismatchError
+from qingshan.core.errors import ConfigError
 from qingshan.core.grid import Grid
-from qingshan.core.notices import Notice, collecting
+from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
-from qingshan.core.variables import VARIABLES
 from qingshan.core.window import Window, block_grid, block_windows
+from qingshan.engine.blocks import (
+    DEFAULT_BLOCK_SIZE,
+    FAN_IN,
+    ArraySource,
+    BlockPartial,
+    InputSource,
+    OnBlock,
+    _local,
+    check_coverage,
+    is_blockwise,
+    map_blocks,
+    open_scheduler,
+    read_window,
+    sources_on_grid,
+    validate_block,
+)
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
 from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
+    LEAF_COLUMNS,
     Plan,
     Progress,
     RunOutcome,
     Tables,
     _noop,
-    aggregate_raster,
     check_statistics,
+    check_statistics_hm2,
     compute_raster,
     leaf_frame,
     load_regions,
     load_tables,
     plan,
+    plan_inputs,
+    read_whole_inputs,
     reference_grid,
     value_record_export,
 )
 from qingshan.io.cog import BlockLayerWriter
 from qingshan.io.plausibility import check_inputs
-from qingshan.io.rasters import _open, _require_crs, check_range, read_aligned
 
 __all__ = [
     "BLOCKWISE_FUNCTIONS",
     "DEFAULT_BLOCK_SIZE",
     "FAN_IN",
+    "ArraySource",
     "BlockPartial",
     "InputSource",
     "account_blockwise",
@@ -107,19 +124,13 @@ __all__ = [
     "input_sources",
     "is_blockwise",
     "layer_tags",
+    "map_blocks",
+    "open_scheduler",
     "read_window",
+    "sources_on_grid",
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BLOCK_SIZE = 1024
-"""Side of a block [cells]: 1024² float64 cells are 8 MiB per layer."""
-
-FAN_IN = 8
-"""Partial totals summed per reduction task."""
-
-AHEAD_PER_THREAD = 2
-"""Blocks computed ahead of the COG writer per worker thread: bounds the block results held at once."""
 
 BLOCKWISE_FUNCTIONS = frozenset(
     {
@@ -148,107 +159,18 @@ over the whole DEM)."""
 
 Item = tuple[IndicatorSpec, MethodSpec]
 WeightsMode = Literal["block", "grid"]
-OnBlock = Callable[[Window, "BlockPartial"], None]
-
-
-def is_blockwise(method: MethodSpec) -> bool:
-    """True when ``method`` can be computed block by block (element-wise raster method)."""
-    return method.kind == "raster" and method.blockwise
 
 
 # ----------------------------------------------------------------------------- reading windows
-@dataclass(frozen=True)
-class InputSource:
-    """One raster input of one year, and how its windows are read onto the accounting grid."""
-
-    name: str
-    path: Path
-    warp: bool = False  # True: read through a WarpedVRT onto the grid (off-grid raster)
-
-
 def input_sources(config: RunConfig, names: Sequence[str], grid: Grid, year: int) -> dict[str, InputSource]:
     """Open each input's header only: check its CRS and decide whether its windows are warped.
 
     Raises :class:`GridMismatchError` for an off-grid raster when ``[grid] resample = false``.
     """
-    out = {}
-    for name in sorted(names):
-        path = config.input_path(name, year)
-        with _open(path) as ds:
-            _require_crs(ds, path)
-            src = Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
-        if not src.same_as(grid) and not config.grid.resample:
-            raise GridMismatchError(
-                f"Raster '{name}' is on a different grid from the accounting grid ({src.shape} vs {grid.shape})",
-                f"栅格 '{name}' 与核算格网不一致",
-                file=path,
-                field=name,
-                fix="Resample it to the reference grid (gdalwarp -tr/-te, or rio warp --like), or set [grid] resample = true.",
-                fix_zh="请先将其重采样对齐到参考格网（gdalwarp 或 rio warp --like），或在配置文件 [grid] 中设置 resample = true。",
-            )
-        out[name] = InputSource(name, path, warp=not src.same_as(grid))
-    return out
-
-
-def read_window(source: InputSource, grid: Grid, window: Window) -> np.ndarray:
-    """Read ``window`` of the accounting grid from one input as float64 (nodata → NaN).
-
-    On-grid rasters are read with a rasterio window read; off-grid ones through a ``WarpedVRT``
-    on the accounting grid (nearest for categorical variables, bilinear otherwise, as
-    :func:`qingshan.io.rasters.read_aligned`). Only the window's cells are read.
-    """
-    with _open(source.path) as ds:
-        nodata = ds.nodata
-        if not source.warp:
-            data = ds.read(1, window=window.to_rasterio()).astype(np.float64)
-            if nodata is not None:
-                data[data == nodata] = np.nan
-            return data
-        categorical = VARIABLES[source.name].categorical
-        with WarpedVRT(
-            ds,
-            crs=grid.crs_wkt,
-            transform=grid.transform,
-            width=grid.width,
-            height=grid.height,
-            resampling=Resampling.nearest if categorical else Resampling.bilinear,
-            src_nodata=nodata,
-            nodata=np.nan,
-            dtype="float64",
-        ) as vrt:
-            return np.asarray(vrt.read(1, window=window.to_rasterio()), dtype=np.float64)
+    return sources_on_grid({name: config.input_path(name, year) for name in names}, grid, resample=config.grid.resample)
 
 
 # ----------------------------------------------------------------------------- one block
-@dataclass
-class BlockPartial:
-    """Totals of some blocks: ``indicator.component`` → (n_regions, n_ecosystems), and valid-cell counts."""
-
-    totals: dict[str, np.ndarray] = field(default_factory=dict)
-    finite: dict[str, int] = field(default_factory=dict)
-    cells: int = 0
-    layers: dict[str, np.ndarray] = field(default_factory=dict)  # one block's per-cell values; not summed
-
-    def add(self, other: BlockPartial) -> BlockPartial:
-        """Add ``other``'s totals and counts into this partial (in place) and return it (layers are not kept)."""
-        for key, arr in other.totals.items():
-            if key in self.totals:
-                self.totals[key] = self.totals[key] + arr
-            else:
-                self.totals[key] = arr.copy()
-        for key, n in other.finite.items():
-            self.finite[key] = self.finite.get(key, 0) + n
-        self.cells += other.cells
-        return self
-
-
-def _merge(*parts: BlockPartial) -> BlockPartial:
-    out = BlockPartial()
-    for p in parts:
-        out.add(p)
-    return out
-
-
 def _ecosystem_index(inputs: Mapping[str, np.ndarray], params: ParamSet, shape: tuple[int, int]) -> np.ndarray:
     """Per-cell index into ECOSYSTEMS (−1 for nodata), as the numpy engine computes it."""
     lulc = inputs.get("lulc")
@@ -269,18 +191,8 @@ def _by_ecosystem(weights: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> 
     return out
 
 
-def _validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, InputSource], params: ParamSet) -> dict[str, int]:
-    """Range and land-cover checks of ``load_inputs`` on one block; returns valid cells per input."""
-    finite = {}
-    for name, arr in inputs.items():
-        n = int(np.count_nonzero(np.isfinite(arr)))
-        finite[name] = n
-        if n:  # an all-nodata block is normal (sea, outside the province); checked over all blocks
-            check_range(arr, VARIABLES[name], sources[name].path)
-    if "lulc" in inputs and params.landcover is not None:
-        lulc = inputs["lulc"]
-        params.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=str(sources["lulc"].path))
-    return finite
+AREA_KEY = "_area.hm2"
+"""Key of the block totals of cell area [hm²] by leaf region and ecosystem (statistics bounds per hm²)."""
 
 
 def block_partial(
@@ -291,6 +203,7 @@ def block_partial(
     params: ParamSet,
     weights: sp.csc_matrix | RegionSet,
     keep_layers: bool = False,
+    area: bool = False,
 ) -> BlockPartial:
     """Read, validate, compute and aggregate one block (one Dask task).
 
@@ -298,35 +211,48 @@ def block_partial(
     whose coverage of this block's cells is then computed here (same fractions: the coverage of
     a cell by a polygon does not depend on the raster around it). ``keep_layers``: also return
     the block's per-cell quantities (float64, NaN outside the accounted regions, as the tables
-    count them) in ``layers``, for the COG writer.
+    count them) in ``layers``, for the COG writer. ``area``: also sum the cell areas [hm²] by
+    region and ecosystem (:data:`AREA_KEY`). Notices raised while the block is computed (in a
+    worker thread or process, where the run's collector is not visible) are returned in
+    ``notices``; the engine passes them on to the run's QC report.
     """
-    bgrid = block_grid(grid, window)
-    inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
-    finite = _validate_block(inputs, sources, params)
-    eco = _ecosystem_index(inputs, params, window.shape)
-    if isinstance(weights, RegionSet):
-        w_block = zone_weights(weights, bgrid).matrix
-    else:
-        w_block = weights[:, window.flat_indices(grid.width)]
+    with collecting() as found:
+        bgrid = block_grid(grid, window)
+        inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
+        finite = validate_block(inputs, sources, params)
+        if isinstance(weights, RegionSet):
+            w_block = zone_weights(weights, bgrid).matrix
+        else:
+            w_block = weights[:, window.flat_indices(grid.width)]
+        part = compute_block(inputs, bgrid, items, params, w_block, keep_layers=keep_layers, area=area)
+    part.finite, part.cells = finite, window.size
+    part.notices = list(found)
+    return part
+
+
+def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[Item], params: ParamSet,
+                  weights: sp.spmatrix, *, keep_layers: bool = False, area: bool = False) -> BlockPartial:
+    """Compute ``items`` on validated ``inputs`` of one block (or of the whole grid) and aggregate them.
+
+    The one place where per-cell quantities are computed and summed by region × ecosystem
+    (``weights @ q``): blocks of block-wise methods and the whole grid of the others both pass here.
+    ``grid``: the block's grid; ``weights``: coverage of its cells (regions × cells).
+    """
+    eco = _ecosystem_index(inputs, params, grid.shape)
     totals, cells = {}, {}
-    accounted = accounted_cells(w_block, eco) if keep_layers else None
+    accounted = accounted_cells(weights, eco) if keep_layers else None
     for spec, method in items:  # every method sees every input, as in the numpy engine
-        layers = compute_raster(spec, method, inputs, params, bgrid)
+        layers = compute_raster(spec, method, dict(inputs), params, grid)
         for comp, arr in layers.items():
-            totals[f"{spec.id}.{comp}"] = _by_ecosystem(w_block, arr, eco)
+            totals[f"{spec.id}.{comp}"] = _by_ecosystem(weights, arr, eco)
             if accounted is not None:  # float64, as the COG stores it: sums agree with the tables
                 cells[f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
-    return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=cells)
+    if area:
+        totals[AREA_KEY] = _by_ecosystem(weights, grid.cell_area() / 1e4, eco)
+    return BlockPartial(totals=totals, layers=cells)
 
 
 # ----------------------------------------------------------------------------- the graph
-def _tree_sum(parts: list[Any]) -> Any:
-    """Delayed sum of delayed partials, ``FAN_IN`` at a time (memory stays bounded)."""
-    while len(parts) > 1:
-        parts = [dask.delayed(_merge, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
-    return parts[0]
-
-
 def blockwise_totals(
     grid: Grid,
     sources: Mapping[str, InputSource],
@@ -337,13 +263,15 @@ def blockwise_totals(
     block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE,
     client: Any = None,
     on_block: OnBlock | None = None,
+    area: bool = False,
 ) -> BlockPartial:
     """Sum of :func:`block_partial` over every block of ``grid``, computed by Dask.
 
     ``weights``: the whole grid's :class:`ZoneWeights`, or the :class:`RegionSet` (each block then
-    computes the coverage of its own cells). ``client``: ``None`` (threaded scheduler), a
-    ``dask.distributed.Client``, or a scheduler address string (a client is opened for this call
-    and closed after).
+    computes the coverage of its own cells). ``client``: ``None`` or ``"threads"`` (Dask's threaded
+    scheduler), ``"processes"`` or ``"synchronous"`` (Dask's local schedulers), a
+    ``dask.distributed.Client``, or a scheduler address (a client is opened for this call and
+    closed after, see :func:`open_scheduler`). ``area``: also sum cell areas (:data:`AREA_KEY`).
 
     ``on_block(window, partial)``: when given, every block also returns its per-cell layers
     (``partial.layers``) and is handed to ``on_block`` in this process, in window order, while
@@ -351,69 +279,9 @@ def blockwise_totals(
     computed ahead of it (see :func:`_stream_blocks`). Without it, partial totals are summed in
     a tree of Dask tasks and no layer leaves a worker.
     """
-    if isinstance(client, str):
-        from dask.distributed import Client
-
-        with Client(client) as c:
-            return blockwise_totals(grid, sources, items, params, weights, block_size=block_size, client=c,
-                                    on_block=on_block)
-    windows = list(block_windows(grid.shape, block_size))
     w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
-    shared = (dict(sources), tuple(items), params, w_shared)
-    if client is None:  # shared objects enter the graph once, not once per block
-        d_sources, d_items, d_params, w_csc = (dask.delayed(x, pure=True, traverse=False) for x in shared)
-    else:  # sent to every worker once, before the blocks
-        d_sources, d_items, d_params, w_csc = client.scatter(list(shared), broadcast=True)
-    if on_block is not None:
-        tasks = [dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc, True)
-                 for w in windows]
-        return _stream_blocks(windows, tasks, client, on_block)
-    parts = [
-        dask.delayed(block_partial, pure=True)(w, grid, d_sources, d_items, d_params, w_csc) for w in windows
-    ]
-    total = _tree_sum(parts)
-    if client is None:
-        (result,) = dask.compute(total, scheduler="threads")
-        return result
-    return client.compute(total).result()
-
-
-def _threads(client: Any) -> int:
-    """Worker threads of the scheduler: Dask's thread pool (``client=None``) or the cluster's."""
-    if client is None:
-        return int(dask.system.CPU_COUNT)
-    return max(1, sum(client.nthreads().values()))
-
-
-def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock) -> BlockPartial:
-    """Compute ``tasks`` (one per window), hand each result to ``on_block`` in window order, sum the totals.
-
-    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time: with threads, blocks are
-    computed in batches of that many; with a ``distributed.Client``, that many futures are in
-    flight and the next block is submitted as soon as the oldest one has been handed over.
-    Totals are added in window order (deterministic).
-    """
-    total = BlockPartial()
-    ahead = AHEAD_PER_THREAD * _threads(client)
-    if client is None:
-        for i in range(0, len(tasks), ahead):
-            results = dask.compute(*tasks[i : i + ahead], scheduler="threads")
-            for window, part in zip(windows[i : i + ahead], results, strict=True):
-                on_block(window, part)
-                total.add(part)
-        return total
-    queue = iter(zip(windows, tasks, strict=True))
-    pending: deque[tuple[Window, Any]] = deque((w, client.compute(t)) for w, t in islice(queue, ahead))
-    while pending:
-        window, future = pending.popleft()
-        part = future.result()
-        future.release()
-        nxt = next(queue, None)
-        if nxt is not None:
-            pending.append((nxt[0], client.compute(nxt[1])))
-        on_block(window, part)
-        total.add(part)
-    return total
+    return map_blocks(grid, block_partial, (dict(sources), tuple(items), params, w_shared), args=(area,),
+                      block_size=block_size, client=client, on_block=on_block)
 
 
 # ----------------------------------------------------------------------------- a run
@@ -447,27 +315,34 @@ def _layer_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> O
     return write
 
 
-def _whole_grid_rows(config: RunConfig, spec: IndicatorSpec, method: MethodSpec, tables: Tables, grid: Grid,
-                     weights: ZoneWeights, year: int, writer: BlockLayerWriter | None = None) -> pd.DataFrame:
-    """A non-block-wise raster method, computed on the whole grid as ``account`` does (its COGs too)."""
+def compute_not_blockwise(config: RunConfig, item: Item, params: ParamSet, grid: Grid, weights: ZoneWeights,
+                          year: int, *, names: set[str], keep_layers: bool) -> BlockPartial:
+    """The one place where a method that is not block-wise (routing: soil retention) is computed.
+
+    Today it is the one-block case of the engine: the method's inputs (``names``) are read whole
+    onto ``grid`` and validated (:func:`qingshan.engine.run.read_whole_inputs`), then computed and
+    aggregated by :func:`compute_block`, as a block is. A tiled version (flow routing tile by tile,
+    ``kernels/tiled_routing.py``) replaces this function: it must return the same
+    :class:`BlockPartial` — totals ``indicator.component`` → (n_regions, n_ecosystems) against
+    ``weights``' rows, and with ``keep_layers`` the per-cell layers of the whole grid (NaN outside
+    the accounted regions), which the engine writes as one window.
+    """
+    spec, method = item
     log.info("%s/%s is not block-wise (needs neighbouring cells): computing it on the whole %d×%d grid",
              spec.id, method.id, grid.height, grid.width)
-    names = _needed_inputs(config, [(spec, method)]) | ({"lulc"} if "lulc" in config.inputs else set())
-    inputs = {n: read_aligned(config.input_path(n, year), n, grid, allow_resample=config.grid.resample) for n in sorted(names)}
-    eco = _ecosystem_index(inputs, tables.params, grid.shape)
-    layers = compute_raster(spec, method, inputs, tables.params, grid)
-    if writer is not None:
-        accounted = accounted_cells(weights.matrix, eco)
-        for comp, arr in layers.items():
-            writer.write_whole(f"{spec.id}.{comp}.{year}", np.where(accounted, arr, np.nan), **layer_tags(spec, comp, year))
-    return aggregate_raster(spec, layers, weights, eco, year)
+    inputs = read_whole_inputs(config, sorted(names), grid, year, params)
+    return compute_block(inputs, grid, [item], params, weights.matrix, keep_layers=keep_layers)
 
 
-def _check_coverage(partial: BlockPartial, sources: Mapping[str, InputSource]) -> None:
-    """Raise the ``load_inputs`` error for an input with no valid cell in any block."""
-    for name, src in sources.items():
-        if partial.finite.get(name, 0) == 0:
-            check_range(np.array([np.nan]), VARIABLES[name], src.path)
+def _check_weights_mode(weights: str) -> None:
+    if weights not in ("block", "grid"):
+        raise ConfigError(
+            f"Unknown weights mode '{weights}'",
+            f"未知的权重模式 '{weights}'",
+            field="weights",
+            fix="Use 'block' (coverage per block) or 'grid' (one matrix for the whole grid).",
+            fix_zh="请使用 'block'（逐块计算覆盖率）或 'grid'（整个格网一个矩阵）。",
+        )
 
 
 def compute_blockwise(
@@ -482,65 +357,78 @@ def compute_blockwise(
     progress: Progress = _noop,
     rasters: Path | None = None,
 ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
-    """Leaf rows of every indicator of every year, block-wise where possible.
+    """Leaf rows of every indicator of every year: the engine's compute and aggregation step.
+
+    Per year: plausibility of every input → blocks of the block-wise methods (read windows →
+    validate → compute → ``W_b @ q`` by ecosystem, and cell areas by ecosystem for the statistics
+    bounds per hm²) → methods that are not block-wise (:func:`compute_not_blockwise`) → table
+    methods; then emission caps and the profile's rules.
 
     ``weights="block"``: each block computes the coverage weights of its own cells (no
     whole-grid matrix; it is built only if a method is not block-wise); ``"grid"``: the whole
     grid's matrix is built once and its columns sliced per block.
 
+    ``client``: where blocks are computed (see :func:`open_scheduler`).
+
     ``rasters``: a folder that receives one COG per raster component and year,
-    ``<indicator>.<component>.<year>.tif`` (block-wise layers written window by window by a
-    :class:`~qingshan.io.cog.BlockLayerWriter`, whole-grid ones as ``account`` writes them);
-    ``None`` writes none. On an error, the layers of the failing year are deleted.
+    ``<indicator>.<component>.<year>.tif``, written window by window by a
+    :class:`~qingshan.io.cog.BlockLayerWriter`; ``None`` writes none. On an error, the layers of
+    the failing year are deleted.
+
+    Notices raised in the blocks (worker threads or processes) are raised again here, in the
+    caller's context, so that the run's QC report lists them.
 
     Returns the leaf rows (columns of ``account``'s leaf rows), the accounting grid of the last
     year, and engine facts for the provenance (which methods ran block-wise, block count).
     """
-    if weights not in ("block", "grid"):
-        raise ConfigError(
-            f"Unknown weights mode '{weights}'",
-            f"未知的权重模式 '{weights}'",
-            field="weights",
-            fix="Use 'block' (coverage per block) or 'grid' (one matrix for the whole grid).",
-            fix_zh="请使用 'block'（逐块计算覆盖率）或 'grid'（整个格网一个矩阵）。",
-        )
+    _check_weights_mode(weights)
     blockwise = [(s, m) for s, m in p.items if is_blockwise(m)]
     whole = [(s, m) for s, m in p.items if m.kind == "raster" and not is_blockwise(m)]
     frames: list[pd.DataFrame] = []
     grid: Grid | None = None
     n_blocks = 0
+    names = plan_inputs(config, p)
+    lulc = {"lulc"} & names  # land cover read (ecosystem split) only when the plan reads it
+    area = bool(lulc) and tables.statistics is not None and tables.params.landcover is not None
+    codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
     for y_i, year in enumerate(config.run.years):
-        raster_items = [(s, m) for s, m in p.items if m.kind == "raster"]
-        needed = _needed_inputs(config, raster_items) | ({"lulc"} if "lulc" in config.inputs else set())
-        check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
+        check_inputs({n: config.input_path(n, year) for n in names}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
-        codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
         by_key: dict[str, np.ndarray] = {}
         writer = BlockLayerWriter(rasters, grid) if rasters is not None else None
         with writer if writer is not None else nullcontext():  # an error deletes this year's layers
-            if blockwise:
-                names = _needed_inputs(config, blockwise) | ({"lulc"} if "lulc" in config.inputs else set())
-                sources = input_sources(config, sorted(names), grid, year)
+            block_names = _needed_inputs(config, blockwise) | lulc
+            if block_names:
+                sources = input_sources(config, sorted(block_names), grid, year)
                 t0 = time.perf_counter()
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
-                                           client=client,
+                                           client=client, area=area,
                                            on_block=_layer_sink(writer, blockwise, year) if writer else None)
-                _check_coverage(partial, sources)
+                for found in partial.notices:  # raised in worker threads or processes: into the run's collector
+                    notice(found)
+                check_coverage(partial, sources)
                 n_blocks += len(list(block_windows(grid.shape, block_size)))
                 log.info("year %d: %d block-wise indicator(s) over %d cells in %.1f s", year, len(blockwise),
                          partial.cells, time.perf_counter() - t0)
                 by_key = partial.totals
+            if area:
+                check_statistics_hm2(tables, regions, codes, by_key[AREA_KEY], year)
             for spec, method in p.items:
                 progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                if (spec, method) in blockwise:
+                if (spec, method) in whole:
+                    assert whole_w is not None
+                    part = compute_not_blockwise(config, (spec, method), tables.params, grid, whole_w, year,
+                                                 names=_needed_inputs(config, [(spec, method)]) | lulc,
+                                                 keep_layers=writer is not None)
+                    if writer is not None:
+                        _layer_sink(writer, [(spec, method)], year)(Window(0, 0, *grid.shape), part)
+                    by_key.update(part.totals)
+                if method.kind == "raster":
                     comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
                     frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
-                elif (spec, method) in whole:
-                    assert whole_w is not None
-                    frames.append(_whole_grid_rows(config, spec, method, tables, grid, whole_w, year, writer))
                 else:
                     tbl = {"statistics": tables.statistics, "products": tables.products}
                     rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
@@ -550,7 +438,7 @@ def compute_blockwise(
                 writer.finish()
     leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
-    if rules:
+    if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
         leaf, report = apply_emission_caps(
             leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
         )
@@ -563,14 +451,13 @@ def compute_blockwise(
         "weights": weights,
         "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
         "whole_grid_methods": [f"{s.id}/{m.id}" for s, m in whole],
-        "scheduler": "threads" if client is None else str(getattr(client, "scheduler", client)),
+        "scheduler": _local(client) or str(getattr(getattr(client, "scheduler", None), "address", client)),
     }
-    cols = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]
-    return leaf[cols].reset_index(drop=True), grid, facts
+    return leaf[list(LEAF_COLUMNS)].reset_index(drop=True), grid, facts
 
 
 def _input_hashes(config: RunConfig, p: Plan) -> dict[str, str]:
-    names = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    names = plan_inputs(config, p)
     return {str(config.input_path(n, y)): file_sha256(config.input_path(n, y)) for y in config.run.years for n in sorted(names)}
 
 
@@ -584,19 +471,21 @@ def account_blockwise(
     progress: Progress = _noop,
     rasters: bool = True,
 ) -> RunOutcome:
-    """Run an accounting end to end with the block-wise engine (see module docstring).
+    """Run an accounting end to end with the engine (see module docstring); :func:`qingshan.engine.run.account`
+    calls it with the config's ``[run] block_size`` and ``scheduler``.
 
     Parameters
     ----------
-    config : the run config (as for :func:`qingshan.engine.run.account`).
-    block_size : side of a block [cells] (or rows, cols).
-    client : ``None`` for Dask's threaded scheduler, a ``dask.distributed.Client``, or a scheduler address.
+    config : the run config.
+    block_size : side of a block [cells] (or rows, cols); a block as large as the grid is the whole-grid case.
+    client : where blocks are computed: ``None``/``"threads"``, ``"processes"``, ``"synchronous"``, a
+        ``dask.distributed.Client``, or a scheduler address (``tcp://host:8786``, connected once for the run).
     weights : ``"block"`` (coverage weights per block) or ``"grid"`` (one whole-grid matrix).
     store_url, progress : as for ``account``.
-    rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``, as ``account``).
+    rasters : write the per-cell COGs (``rasters/<indicator>.<component>.<year>.tif``).
         They are built in a staging folder of the data dir and moved into the run's artifacts.
     """
-    with collecting() as found:  # notices of every step, for the QC report
+    with collecting() as found:  # notices of every step (and of every block), for the QC report
         return _account_blockwise(config, block_size, client, weights, store_url, progress, rasters, found)
 
 
@@ -604,21 +493,25 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
                        store_url: str | None, progress: Progress, rasters: bool, found: list[Notice]) -> RunOutcome:
     t0 = time.time()
     progress("plan", 0.0)
+    _check_weights_mode(weights)
     p = plan(config)
     tables = load_tables(config, p)
     regions = load_regions(config)
     check_statistics(tables, regions)
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
-    staging = _staging_folder(config, store_url) if rasters else None
-    try:
-        leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size, client=client,
-                                                    weights=weights, progress=progress, rasters=staging)
-        cogs = sorted(staging.glob("*.tif")) if staging is not None else []
-        return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
-                                   progress=progress, extra_provenance={"engine": facts}, cogs=cogs, notices=found)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+    with open_scheduler(client, file=config.source_path) as scheduler:
+        staging = _staging_folder(config, store_url) if rasters else None
+        try:
+            leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size,
+                                                        client=scheduler, weights=weights, progress=progress,
+                                                        rasters=staging)
+            cogs = sorted(staging.glob("*.tif")) if staging is not None else []
+            return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
+                                       progress=progress, extra_provenance={"engine": facts}, cogs=cogs,
+                                       notices=found)
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _staging_folder(config: RunConfig, store_url: str | None) -> Path:

@@ -1,7 +1,12 @@
 """``compute_indicator``: one indicator on your own rasters, as a user of a single InVEST model would.
 
-    plausibility (unit mistakes, CRS area of use) → read + align (grid of ``lulc``, else of the first
-    input) → validate (CRS, value ranges, land-cover codes) → quantity function → per-pixel layers → COG(s) → totals with units
+    plausibility (unit mistakes, CRS area of use) → the engine's blocks (:func:`qingshan.engine.blocks.map_blocks`:
+    read windows aligned to the grid of ``lulc``, else of the first input → validate (CRS, value ranges,
+    land-cover codes) → quantity function → per-pixel layers → windowed COG writes) → totals with units
+
+A block-wise method runs in blocks of ``block_size`` (1024) on threads, processes or a dask.distributed
+cluster (``scheduler``); a method that is not block-wise (soil retention: routing) is the one-block
+case, the whole grid.
 
 Only raster methods can be computed per pixel; table (statistics) methods need ``qingshan account``
 or ``qingshan value``. For the two indicators InVEST also computes, the intermediate layers a user
@@ -28,20 +33,38 @@ Example
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
+from qingshan.core.notices import collecting, notice
 from qingshan.core.params import LandcoverTable, ParameterTable, ParamSet
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.variables import VARIABLES
+from qingshan.core.window import Window, block_grid
+from qingshan.engine.blocks import (
+    DEFAULT_BLOCK_SIZE,
+    ArraySource,
+    BlockPartial,
+    Source,
+    check_coverage,
+    is_blockwise,
+    map_blocks,
+    open_scheduler,
+    read_window,
+    sources_on_grid,
+    validate_block,
+)
 from qingshan.indicators import registry
+from qingshan.io.cog import BlockLayerWriter
 from qingshan.io.plausibility import check_raster
-from qingshan.io.rasters import check_range, grid_of, read_aligned, write_cog
+from qingshan.io.rasters import grid_of
 from qingshan.quantities.soil import (
     SOIL_LAYER_UNITS,
     soil_retention_components,
@@ -115,6 +138,9 @@ def compute_indicator(
     grid: Grid | None = None,
     resample: bool = True,
     plausibility: Mapping[str, object] | None = None,
+    block_size: int | None = None,
+    scheduler: Any = None,
+    keep_layers: bool = True,
 ) -> ComputeResult:
     """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
 
@@ -138,6 +164,12 @@ def compute_indicator(
     plausibility : per input, ``"off"`` (or ``{"median": (lo, hi), "p99": (lo, hi)}``) to accept a
         raster file whose statistics look like a unit mistake; ``{"crs": "off"}`` for the CRS check
         (:mod:`qingshan.io.plausibility`). Array inputs are checked for ranges only.
+    block_size : cells per block side of a block-wise method (default 1024); a method that is not
+        block-wise (soil retention: flow routing) is computed on the whole grid as one block.
+    scheduler : where blocks are computed (``"threads"`` by default, ``"processes"``, a
+        ``dask.distributed.Client`` or a scheduler address), as for ``qingshan account``.
+    keep_layers : return the per-pixel layers and intermediates as arrays (default). ``False``
+        (``qingshan compute``): only totals and files, memory bounded by the block size.
 
     Returns
     -------
@@ -154,21 +186,114 @@ def compute_indicator(
     _check_method(spec, m, inputs)
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
-    arrays = {name: _load(name, value, grid, resample, plausibility) for name, value in inputs.items()}
-    _check_codes(arrays, pset, inputs)
-    inter, inter_units = _intermediates(spec.id, m.id, arrays, pset, grid)
+    sources = _sources(inputs, grid, resample, plausibility)
+    block = (block_size or DEFAULT_BLOCK_SIZE) if is_blockwise(m) else grid.shape  # else: the whole grid, one block
+    inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, {}))[1]
+    sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers)
+    with open_scheduler(scheduler) as client, sink:
+        total = map_blocks(grid, indicator_block, (sources, (spec, m), pset), block_size=block, client=client,
+                           on_block=sink)
+        for found in total.notices:  # raised in worker threads or processes: into the caller's collector
+            notice(found)
+        check_coverage(total, sources)
+        files = sink.finish()
+    comps = [k for k in total.totals if not k.startswith(_INTERMEDIATE)]
+    units = {c: spec.component(c).unit for c in comps}
+    totals = {c: (float(total.totals[c][0, 0]), units[c]) for c in comps}
+    return ComputeResult(spec.id, m.id, grid, sink.components(), units, totals, sink.intermediates(),
+                         {k: inter_units[k] for k in sink.intermediates()} if keep_layers else {}, files)
+
+
+_INTERMEDIATE = "~"
+"""Prefix of an intermediate layer's key in a block's layers (``~aet``), beside the components."""
+
+
+def indicator_layers(spec: IndicatorSpec, m: MethodSpec, arrays: dict[str, np.ndarray], pset: ParamSet,
+                     grid: Grid) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-pixel components and intermediates of one indicator on one block (or the whole grid)."""
+    inter, _ = _intermediates(spec.id, m.id, arrays, pset, grid)
     if (spec.id, m.id) == ("soil_retention", "rusle"):  # reuse the LS routing of the intermediates
         layers = soil_retention_components(inter, pset, grid)
     elif (spec.id, m.id) == ("water_conservation", "budyko"):  # reuse the Budyko AET
         layers = water_conservation_balance({**arrays, "aet": inter["aet"]}, pset, grid)
     else:
         layers = m.load()(inputs=arrays, params=pset, grid=grid)
-    units = {c: spec.component(c).unit for c in layers}
-    totals = {c: (float(np.nansum(a)), units[c]) for c, a in layers.items()}
-    result = ComputeResult(spec.id, m.id, grid, layers, units, totals, inter, inter_units)
-    if output is not None:
-        result.files = _write(result, Path(output))
-    return result
+    return layers, inter
+
+
+def indicator_block(window: Window, grid: Grid, sources: Mapping[str, Source], item: tuple[IndicatorSpec, MethodSpec],
+                    pset: ParamSet, keep_layers: bool) -> BlockPartial:
+    """One block of :func:`compute_indicator` (a task of :func:`qingshan.engine.blocks.map_blocks`):
+    read and validate the window of every input, compute, and sum each component over valid cells."""
+    spec, m = item
+    with collecting() as found:
+        bgrid = block_grid(grid, window)
+        inputs = {name: read_window(src, grid, window) for name, src in sources.items()}
+        finite = validate_block(inputs, sources, pset)
+        layers, inter = indicator_layers(spec, m, inputs, pset, bgrid)
+    totals = {c: np.array([[np.nansum(a)]]) for c, a in layers.items()}
+    kept = {**layers, **{_INTERMEDIATE + k: v for k, v in inter.items()}} if keep_layers else {}
+    return BlockPartial(totals=totals, finite=finite, cells=window.size, layers=kept, notices=list(found))
+
+
+class _LayerSink:
+    """Receives each block's layers in this process: writes them into the output COGs (one
+    :class:`~qingshan.io.cog.BlockLayerWriter`) and, with ``keep``, into whole arrays for the result."""
+
+    def __init__(self, spec: IndicatorSpec, inter_units: Mapping[str, str], grid: Grid, output: Path | None,
+                 keep: bool) -> None:
+        self.spec, self.inter_units, self.grid, self.output, self.keep = spec, inter_units, grid, output, keep
+        self.arrays: dict[str, np.ndarray] = {}
+        self.paths: dict[str, Path] = {}  # layer key → final file
+        self.writer = BlockLayerWriter(output.parent, grid, scope=None) if output is not None else None
+
+    def __enter__(self) -> _LayerSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, window: Window, part: BlockPartial) -> None:
+        if self.output is not None and not self.paths:
+            comps = [k for k in part.layers if not k.startswith(_INTERMEDIATE)]
+            inter = [k[1:] for k in part.layers if k.startswith(_INTERMEDIATE)]
+            named = output_paths(self.output, comps, inter)
+            self.paths = {(k if k in comps else _INTERMEDIATE + k): path for k, path in named.items()}
+        for key, arr in part.layers.items():
+            if self.keep:
+                self.arrays.setdefault(key, np.full(self.grid.shape, np.nan))[window.slices()] = arr
+            if self.writer is not None:
+                units, desc = self._tags(key)
+                self.writer.write(_stem(self.paths[key]), window, arr, units=units, description=desc)
+
+    def _tags(self, key: str) -> tuple[str, str]:
+        if key.startswith(_INTERMEDIATE):
+            name = key[1:]
+            return self.inter_units[name], f"{self.spec.id} intermediate '{name}'"
+        return self.spec.component(key).unit, f"{self.spec.id}.{key} per pixel per year"
+
+    def finish(self) -> list[Path]:
+        """Convert the written layers to COGs at their final paths (in :func:`output_paths` order)."""
+        if self.writer is None:
+            return []
+        self.writer.finish()
+        for path in self.paths.values():
+            made = path.parent / f"{_stem(path)}.tif"
+            if made != path:
+                os.replace(made, path)
+        return list(self.paths.values())
+
+    def components(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.arrays.items() if not k.startswith(_INTERMEDIATE)}
+
+    def intermediates(self) -> dict[str, np.ndarray]:
+        return {k[1:]: v for k, v in self.arrays.items() if k.startswith(_INTERMEDIATE)}
+
+
+def _stem(path: Path) -> str:
+    """Name of ``path`` without its ``.tif`` (the writer's layer name)."""
+    return path.name[:-4] if path.name.endswith(".tif") else path.name
 
 
 def output_paths(output: str | Path, components: list[str], extra: list[str] = ()) -> dict[str, Path]:  # type: ignore[assignment]
@@ -238,30 +363,28 @@ def _reference_grid(inputs: Mapping[str, RasterLike]) -> Grid:
     return grid_of(paths[ref])
 
 
-def _load(name: str, value: RasterLike, grid: Grid, resample: bool,
-          plausibility: Mapping[str, object] | None = None) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        check_raster(value, name, plausibility, context="compute")
-        return read_aligned(value, name, grid, allow_resample=resample)
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.shape != grid.shape:
-        raise InputError(
-            f"Array input '{name}' has shape {arr.shape}, the grid is {grid.shape}",
-            f"数组输入 '{name}' 的形状 {arr.shape} 与格网 {grid.shape} 不一致",
-            field=name,
-            fix="Give arrays of the grid's shape (rows, cols).",
-            fix_zh="请提供与格网形状（行，列）一致的数组。",
-        )
-    check_range(arr, VARIABLES[name], f"<array {name}>")
-    return arr
-
-
-def _check_codes(arrays: dict[str, np.ndarray], pset: ParamSet, inputs: Mapping[str, RasterLike]) -> None:
-    if "lulc" in arrays and pset.landcover is not None:
-        lulc = arrays["lulc"]
-        src = inputs["lulc"]
-        raster = "<array lulc>" if isinstance(src, np.ndarray) else str(src)
-        pset.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=raster)
+def _sources(inputs: Mapping[str, RasterLike], grid: Grid, resample: bool,
+             plausibility: Mapping[str, object] | None) -> dict[str, Source]:
+    """Plausibility of each raster file and its place on ``grid``; arrays checked for shape (ranges: per block)."""
+    paths = {}
+    out: dict[str, Source] = {}
+    for name, value in inputs.items():
+        if isinstance(value, np.ndarray):
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.shape != grid.shape:
+                raise InputError(
+                    f"Array input '{name}' has shape {arr.shape}, the grid is {grid.shape}",
+                    f"数组输入 '{name}' 的形状 {arr.shape} 与格网 {grid.shape} 不一致",
+                    field=name,
+                    fix="Give arrays of the grid's shape (rows, cols).",
+                    fix_zh="请提供与格网形状（行，列）一致的数组。",
+                )
+            out[name] = ArraySource(name, arr)
+        else:
+            check_raster(value, name, plausibility, context="compute")
+            paths[name] = Path(value)
+    out.update(sources_on_grid(paths, grid, resample=resample))
+    return out
 
 
 def _intermediates(
@@ -273,17 +396,3 @@ def _intermediates(
     fn, units = entry
     layers = fn(arrays, pset, grid)
     return layers, {k: units[k] for k in layers}
-
-
-def _write(result: ComputeResult, output: Path) -> list[Path]:
-    comps = list(result.layers)
-    paths = output_paths(output, comps, list(result.intermediates))
-    files = []
-    for name, path in paths.items():
-        if name in result.layers:
-            values, unit, desc = result.layers[name], result.units[name], f"{result.indicator}.{name} per pixel per year"
-        else:
-            values, unit, desc = result.intermediates[name], result.intermediate_units[name], f"{result.indicator} intermediate '{name}'"
-        write_cog(path, values, result.grid, units=unit, description=desc)
-        files.append(path)
-    return files

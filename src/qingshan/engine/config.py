@@ -55,9 +55,11 @@ class RunSection(_Strict):
     store: str | None = None
     data_dir: Path | None = Field(None, description="where run artifacts are kept (default: $QINGSHAN_DATA_DIR, "
                                   "or qingshan-data beside an SQLite store); required for PostgreSQL")
-    engine: Literal["numpy", "dask"] = "numpy"
-    block_size: int = Field(1024, gt=0, description="cells per block side (engine = dask)")
-    scheduler: str | None = Field(None, description="dask.distributed scheduler address (engine = dask); none: local threads")
+    engine: Literal["numpy", "dask"] = Field("numpy", description="accepted for old configs and ignored: there is one "
+                                             "(block-wise) engine; use block_size and scheduler")
+    block_size: int = Field(1024, gt=0, description="cells per block side; a block as large as the grid computes it whole")
+    scheduler: str | None = Field(None, description="where blocks are computed: 'threads' (default), 'processes', or a "
+                                  "dask.distributed scheduler address tcp://HOST:PORT")
 
 
 class GridSection(_Strict):

@@ -1,7 +1,13 @@
 """``account``: one accounting run as a list of named steps.
 
-    plan → load_tables → load_regions → [per year: load_inputs → compute → aggregate] →
-    value → roll_up → record (with a lease) → artifacts (sealed) → export copy → store (one transaction)
+    plan → load_tables → load_regions → [per year: blocks (read windows → validate → compute →
+    aggregate → per-cell COGs)] → value → roll_up → record (with a lease) → artifacts (sealed) →
+    export copy → store (one transaction)
+
+There is one engine: the compute and aggregation steps run block by block
+(:mod:`qingshan.engine.blockwise`, with ``[run] block_size`` and ``[run] scheduler``); the whole grid
+is the one-block case. This module holds the steps around them (plan, tables, regions, valuation,
+record, artifacts, content hash).
 
 Inputs are validated, and indicators computed and valued, before the run is recorded, so bad
 input leaves no trace but its error message; a failure after that (artifacts, export, store) is
@@ -29,18 +35,17 @@ import pandas as pd
 
 from qingshan import __version__
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, roll_up, zone_weights
-from qingshan.core.errors import ConfigError, InputError, QingshanError
+from qingshan.aggregate.zonal import ZoneWeights, roll_up
+from qingshan.core.errors import ConfigError, QingshanError
 from qingshan.core.grid import Grid
-from qingshan.core.notices import Notice, collecting
+from qingshan.core.notices import Notice
 from qingshan.core.params import ECOSYSTEMS, LandcoverTable, ParameterTable, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.tables import read_csv_table
 from qingshan.core.variables import VARIABLES
 from qingshan.engine import qc
-from qingshan.engine.caps import apply_emission_caps, cap_rules
+from qingshan.engine.caps import cap_rules
 from qingshan.engine.config import RunConfig
-from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
@@ -200,7 +205,15 @@ def check_statistics_landcover(tables: Tables, regions: RegionSet, weights: Zone
     if tables.statistics is None or tables.params.landcover is None:
         return
     hm2 = weights.totals_by_ecosystem(grid.cell_area() / 1e4, eco)
-    leaf = {str(c): dict(zip(ECOSYSTEMS, map(float, row), strict=True)) for c, row in zip(weights.codes, hm2, strict=True)}
+    check_statistics_hm2(tables, regions, weights.codes, hm2, year)
+
+
+def check_statistics_hm2(tables: Tables, regions: RegionSet, codes: Sequence[str], hm2: np.ndarray, year: int) -> None:
+    """:func:`check_statistics_landcover` from the areas [hm²] of each leaf region (rows, in ``codes`` order)
+    by ecosystem type (columns, ``ECOSYSTEMS``), as the engine sums them block by block."""
+    if tables.statistics is None or tables.params.landcover is None:
+        return
+    leaf = {str(c): dict(zip(ECOSYSTEMS, map(float, row), strict=True)) for c, row in zip(codes, hm2, strict=True)}
     accept = tables.params.option("statistics_bounds_accept", [])
     check_statistics_bounds(tables.statistics, regions, accept=accept if isinstance(accept, list) else [str(accept)],
                             leaf_ecosystem_hm2=leaf, year=year)
@@ -220,29 +233,32 @@ def reference_grid(config: RunConfig, year: int) -> Grid:
     return grid_of(config.input_path(config.grid.reference, year))
 
 
+def plan_inputs(config: RunConfig, p: Plan) -> set[str]:
+    """Raster inputs a run reads each year: those a method needs, and the optional ones the config gives."""
+    return p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+
+
 def load_inputs(config: RunConfig, p: Plan, year: int, tables: Tables) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
-    """Read, validate and align every raster input of ``year`` onto the reference grid."""
-    needed = p.raster_inputs | {n for _, m in p.items for n in m.optional_inputs if n in config.inputs}
+    """Read, validate and align every raster input of ``year`` whole onto the reference grid (with their SHA-256).
+
+    Not the engine's path (it reads windows, :mod:`qingshan.engine.blockwise`): for tools and tests
+    that want a year's inputs as arrays, with the engine's checks (plausibility, ranges, land-cover codes).
+    """
+    needed = plan_inputs(config, p)
     check_inputs({n: config.input_path(n, year) for n in needed}, config.plausibility)  # unit mistakes first
     grid = reference_grid(config, year)
-    arrays, hashes = {}, {}
-    for name in sorted(needed):
-        path = config.input_path(name, year)
-        arrays[name] = read_aligned(path, name, grid, allow_resample=config.grid.resample)
-        hashes[str(path)] = file_sha256(path)
-    if "lulc" in arrays and tables.params.landcover is not None:
+    arrays = read_whole_inputs(config, sorted(needed), grid, year, tables.params)
+    return grid, arrays, {str(config.input_path(n, year)): file_sha256(config.input_path(n, year)) for n in sorted(needed)}
+
+
+def read_whole_inputs(config: RunConfig, names: Sequence[str], grid: Grid, year: int, params: ParamSet) -> dict[str, np.ndarray]:
+    """Inputs ``names`` of ``year`` read whole onto ``grid`` (resampled if ``[grid] resample``), with
+    range and land-cover-code checks: what a method that is not block-wise reads."""
+    arrays = {n: read_aligned(config.input_path(n, year), n, grid, allow_resample=config.grid.resample) for n in names}
+    if "lulc" in arrays and params.landcover is not None:
         lulc = arrays["lulc"]
-        tables.params.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=str(config.input_path("lulc", year)))
-    if "precip" in arrays and np.nanmin(arrays["precip"]) < 0:
-        raise InputError(
-            "Precipitation raster has negative values",
-            "降水量栅格含有负值",
-            file=config.input_path("precip", year),
-            field="precip",
-            fix="Set the nodata value correctly, or correct the data (precipitation is ≥ 0 mm).",
-            fix_zh="请正确设置无数据值或修正数据（降水量应 ≥ 0 mm）。",
-        )
-    return grid, arrays, hashes
+        params.landcover.check_codes(lulc[np.isfinite(lulc)].astype(np.int64), raster=str(config.input_path("lulc", year)))
+    return arrays
 
 
 def compute_raster(spec: IndicatorSpec, method: MethodSpec, inputs: dict[str, np.ndarray], params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
@@ -256,20 +272,6 @@ def compute_raster(spec: IndicatorSpec, method: MethodSpec, inputs: dict[str, np
         if np.nanmin(arr, initial=0.0) < 0:
             raise AssertionError(f"{spec.id}.{comp}: negative quantities")
     return out
-
-
-def aggregate_raster(spec: IndicatorSpec, layers: dict[str, np.ndarray], weights: ZoneWeights, eco_index: np.ndarray, year: int) -> pd.DataFrame:
-    """Per-cell quantities → leaf-region rows by ecosystem type."""
-    frames = []
-    for comp, arr in layers.items():
-        unit = spec.component(comp).unit
-        sums = weights.totals_by_ecosystem(arr, eco_index)
-        df = pd.DataFrame(sums, columns=list(ECOSYSTEMS))
-        df["region_code"] = list(weights.codes)
-        long = df.melt(id_vars="region_code", var_name="ecosystem", value_name="quantity")
-        long = long[long["quantity"] != 0]
-        frames.append(long.assign(year=year, indicator=spec.id, component=comp, unit=unit))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _config_meaning(config: RunConfig, hashes: dict[str, str]) -> dict[str, Any]:
@@ -319,28 +321,21 @@ def _noop(step: str, fraction: float) -> None:
     return None
 
 
-def account(config: RunConfig, *, store_url: str | None = None, progress: Progress = _noop) -> RunOutcome:
-    """Run an accounting end to end and return what it produced (see module docstring)."""
-    with collecting() as found:  # notices of every step, for the QC report
-        return _account(config, store_url, progress, found)
+def account(config: RunConfig, *, store_url: str | None = None, progress: Progress = _noop,
+            scheduler: Any = None, block_size: int | None = None, rasters: bool = True) -> RunOutcome:
+    """Run an accounting end to end and return what it produced (see module docstring).
 
+    The one engine (:func:`qingshan.engine.blockwise.account_blockwise`): block by block, with the
+    whole grid as the one-block case. ``scheduler`` (default ``[run] scheduler``, else local threads):
+    ``"threads"``, ``"processes"``, a ``dask.distributed.Client`` or a scheduler address
+    ``tcp://host:8786``; ``block_size`` (default ``[run] block_size``) [cells]; ``rasters``: write the
+    per-cell COGs.
+    """
+    from qingshan.engine.blockwise import account_blockwise
 
-def _account(config: RunConfig, store_url: str | None, progress: Progress, found: list[Notice]) -> RunOutcome:
-    t0 = time.time()
-    progress("plan", 0.0)
-    p = plan(config)
-    tables = load_tables(config, p)
-    regions = load_regions(config)
-    check_statistics(tables, regions)
-    progress("inputs", 0.05)
-    per_year = {y: load_inputs(config, p, y, tables) for y in config.run.years}
-    hashes = dict(tables.hashes)
-    for _, _, h in per_year.values():
-        hashes.update(h)
-    hashes[str(config.regions.file)] = file_sha256(config.regions.file)
-    leaf_rows, layers_by_year, grid = _compute_all(config, p, tables, regions, per_year, progress)
-    return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, layers_by_year=layers_by_year,
-                               grid=grid, store_url=store_url, progress=progress, notices=found)
+    return account_blockwise(config, block_size=block_size or config.run.block_size,
+                             client=scheduler if scheduler is not None else config.run.scheduler,
+                             store_url=store_url, progress=progress, rasters=rasters)
 
 
 def value_record_export(
@@ -437,54 +432,6 @@ def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, lay
         shutil.copyfile(config.tables.landcover, folder / "inputs" / "landcover.csv")
         for year in config.run.years:
             shutil.copyfile(config.input_path("lulc", year), folder / "inputs" / f"lulc.{year}.tif")
-
-
-YearInputs = dict[int, tuple[Grid, dict[str, np.ndarray], dict[str, str]]]
-
-
-def _compute_all(
-    config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, per_year: YearInputs, progress: Progress
-) -> tuple[pd.DataFrame, dict[int, dict[str, np.ndarray]], Grid | None]:
-    """Compute every indicator of every year; return leaf rows, per-cell layers and the grid."""
-    frames = []
-    layers_by_year: dict[int, dict[str, np.ndarray]] = {}
-    grid: Grid | None = None
-    n = max(1, len(per_year) * len(p.items))
-    k = 0
-    for year, (grid, inputs, _) in per_year.items():
-        weights = zone_weights(regions, grid)
-        lulc = inputs.get("lulc")
-        eco = (
-            tables.params.landcover.ecosystem_index(np.where(np.isfinite(lulc), lulc, -1).astype(np.int64))
-            if lulc is not None and tables.params.landcover is not None
-            else np.full(grid.shape, ECOSYSTEMS.index("other"), dtype=np.int16)
-        )
-        if lulc is not None:
-            check_statistics_landcover(tables, regions, weights, eco, grid, year)
-
-        accounted = accounted_cells(weights.matrix, eco)  # cells the tables count
-        layers_by_year[year] = {}
-        for spec, method in p.items:
-            k += 1
-            progress(f"{spec.id} {year}", 0.1 + 0.7 * k / n)
-            if method.kind == "raster":
-                layers = compute_raster(spec, method, inputs, tables.params, grid)
-                for comp, arr in layers.items():  # NaN elsewhere: Σ cell × coverage = table
-                    layers_by_year[year][f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
-                frames.append(aggregate_raster(spec, layers, weights, eco, year))
-            else:
-                tbl = {"statistics": tables.statistics, "products": tables.products}
-                rows = method.load()(tables=tbl, params=tables.params, regions=regions, year=year, indicator=spec.id)
-                frames.append(rows.assign(year=year, indicator=spec.id))
-    leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
-    rules = cap_rules(p.items)
-    if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
-        leaf, report = apply_emission_caps(
-            leaf, tables.statistics, regions, rules, missing=str(tables.params.option("emission_cap_missing", "error"))
-        )
-        tables.cap_report = report.to_dict("records")
-    leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
-    return leaf[["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]], layers_by_year, grid
 
 
 LEAF_COLUMNS = ["region_code", "year", "indicator", "component", "ecosystem", "quantity", "unit"]

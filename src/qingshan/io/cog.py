@@ -5,8 +5,8 @@ into one tiled, uncompressed float64 GeoTIFF per layer (``<stem>.part.tif``) wit
 and when every block has been written each file is converted to a COG with GDAL's COG driver
 (``rasterio.shutil.copy``; deflate, 256-cell tiles, overviews as the driver decides), written
 beside its destination and renamed when complete. The COGs have the profile, tags and band
-description of :func:`qingshan.io.rasters.write_cog` (the numpy engine's writer), so both engines
-export the same files.
+description of :func:`qingshan.io.rasters.write_cog`, so a layer is the same file whatever the
+block size.
 
 GDAL datasets are not safe to write from several threads or processes: one
 :class:`BlockLayerWriter` lives in one process (the Dask client) and receives the block arrays in
@@ -99,6 +99,7 @@ class BlockLayerWriter:
     ----------
     folder : where the COGs (and, until :meth:`finish`, the intermediates) are written.
     grid : the accounting grid every layer is on.
+    scope : the ``scope`` dataset tag of every layer (default :data:`~qingshan.io.rasters.ACCOUNTED_SCOPE`).
 
     Call :meth:`write` once per block and layer (windows may come in any order and need not
     line up with tiles; each cell should be written once), :meth:`write_whole` for a layer
@@ -106,8 +107,9 @@ class BlockLayerWriter:
     on an error) closes and deletes everything not yet finished.
     """
 
-    def __init__(self, folder: str | Path, grid: Grid) -> None:
+    def __init__(self, folder: str | Path, grid: Grid, *, scope: str | None = ACCOUNTED_SCOPE) -> None:
         self.folder = Path(folder)
+        self.scope = scope  # dataset tag saying which cells hold values (None: no tag, as ``qingshan compute``)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.grid = grid
         self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
@@ -117,7 +119,7 @@ class BlockLayerWriter:
         ds = self._open.get(stem)
         if ds is None:
             ds = rasterio.open(self._part(stem), "w", **_part_profile(self.grid))
-            set_band_metadata(ds, units=units, description=description, scope=ACCOUNTED_SCOPE)
+            set_band_metadata(ds, units=units, description=description, scope=self.scope)
             self._open[stem] = ds
         return ds
 
@@ -137,7 +139,7 @@ class BlockLayerWriter:
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
         path = self.folder / f"{stem}.tif"
-        write_cog(path, values, self.grid, units=units, description=description, scope=ACCOUNTED_SCOPE)
+        write_cog(path, values, self.grid, units=units, description=description, scope=self.scope)
         self._done.append(path)
 
     def finish(self) -> list[Path]:

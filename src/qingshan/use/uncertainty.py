@@ -18,9 +18,8 @@ with the same key wins over the table). Keys:
     a factor (power ±1) and nothing else of the run, so its draw scales those stored leaf rows by
     ``(x / x_run)^power`` — analytic, no recomputation;
   - **recompute**: any other parameter used by the run's methods: the run's indicators that use it are
-    recomputed per draw on the engine the run used (:class:`Recompute`: the numpy engine's
-    ``_compute_all`` or the block-wise ``compute_blockwise``, then the value step ``value_rows`` and the
-    roll-up), in-process or on the workers of an optional ``dask.distributed`` client.
+    recomputed per draw on the engine (:class:`Recompute`: the engine's ``compute_blockwise``, then
+    the value step ``value_rows`` and the roll-up), in-process or on the workers of an optional ``dask.distributed`` client.
 
 Refused (bilingual :class:`~qingshan.core.errors.ConfigError`), never silently ignored: a key the run
 does not use, a parameter no method of the run uses, ``@YEAR``/``@REGION`` on a parameter, per-class
@@ -235,8 +234,7 @@ def classify(d: Distribution, methods: Mapping[str, str], parameters: Mapping[st
 
 class Recompute:
     """The run's indicators that use some parameters, recomputed for given parameter values (one year),
-    on the engine the run used: the numpy engine's steps, or the block-wise engine when ``[run] engine = "dask"``
-    (:func:`qingshan.engine.blockwise.compute_blockwise`, local threads, the run's block size)."""
+    on the engine (:func:`qingshan.engine.blockwise.compute_blockwise`, local threads, the run's block size)."""
 
     def __init__(self, config_json: str, indicators: Sequence[str], year: int) -> None:
         from qingshan.engine import run as R
@@ -248,22 +246,15 @@ class Recompute:
         self.tables = R.load_tables(self.config, self.plan)
         self.regions = R.load_regions(self.config)
         self.year = year
-        self.blockwise = self.config.run.engine == "dask"
         self.year_config = self.config.model_copy(update={"run": self.config.run.model_copy(update={"years": [year]})})
-        self.per_year = {} if self.blockwise else {year: R.load_inputs(self.config, self.plan, year, self.tables)}
         self.leaves = {r.code for r in self.regions} - {r.parent for r in self.regions if r.parent}
 
     def leaf_rows(self, tables: Any) -> pd.DataFrame:
         """Physical leaf rows of the year with ``tables`` (the drawn parameters)."""
-        from qingshan.engine import run as R
+        from qingshan.engine.blockwise import compute_blockwise
 
-        if self.blockwise:
-            from qingshan.engine.blockwise import compute_blockwise
-
-            leaf, _, _ = compute_blockwise(self.year_config, self.plan, tables, self.regions,
-                                           block_size=self.config.run.block_size)
-            return leaf
-        leaf, _, _ = R._compute_all(self.config, self.plan, tables, self.regions, self.per_year, R._noop)
+        leaf, _, _ = compute_blockwise(self.year_config, self.plan, tables, self.regions,
+                                       block_size=self.config.run.block_size)
         return leaf
 
     def values(self, overrides: Mapping[str, float]) -> pd.DataFrame:
