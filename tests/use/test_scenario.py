@@ -101,7 +101,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
     root = tmp_path_factory.mktemp("scenario_base")
     cfg = load_config(_cut_example(root))  # the engine `account` runs (block-wise; the scenario recomputes with it)
-    outcome = account_blockwise(cfg, block_size=cfg.run.block_size)
+    outcome = account_blockwise(cfg, block_size=16)  # 8 blocks, not the config's: the scenario must use the run's
     url = f"sqlite:///{root / 'store.sqlite'}"
     return SimpleNamespace(root=root, url=url, factory=open_store(url), run_id=outcome.run_id,
                            lulc=root / "lulc_modis_igbp_2019.tif", regions=root / "regions.geojson")

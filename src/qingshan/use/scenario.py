@@ -357,6 +357,16 @@ def _what_changes(run: Any, base: RunConfig, cfg: RunConfig, spec: ScenarioSpec)
     return p, tables, changed, why
 
 
+def _engine_settings(run: Any, cfg: RunConfig) -> dict[str, Any]:
+    """Block size and weights mode the base run was computed with (its provenance's engine facts), so that what
+    the scenario does not change is summed in the same blocks; the config's block size otherwise."""
+    facts = (run.provenance or {}).get("engine")
+    facts = facts if isinstance(facts, dict) else {}
+    size = facts.get("block_size") or cfg.run.block_size
+    return {"block_size": tuple(size) if isinstance(size, list) else int(size),
+            "weights": facts.get("weights") if facts.get("weights") in ("block", "grid") else "block"}
+
+
 def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.DataFrame, regions_df: pd.DataFrame,
          base: RunConfig, base_hashes: dict[str, str], cfg: RunConfig, spec: ScenarioSpec, progress: Progress,
          found: list[Any]) -> ScenarioOutcome:
@@ -375,7 +385,7 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
     data_dir = artifacts.data_dir_for(engine.store_url_of(cfg, store_url), cfg.run.data_dir)
     staging = artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".scenario")
     try:  # the engine, on the recomputed indicators only (its COGs into staging, with the base's copied ones)
-        new_leaf, _grid, facts = compute_blockwise(cfg, sub, tables, regions, block_size=cfg.run.block_size,
+        new_leaf, _grid, facts = compute_blockwise(cfg, sub, tables, regions, **_engine_settings(run, cfg),
                                                    progress=progress, rasters=staging)
         _copy_cogs(artifacts.artifact_dir(run, data_dir), set(copied), staging)
         kept = [f for f in (new_leaf, _copied_leaf_rows(cube, regions_df, set(copied))) if not f.empty]
