@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import resource
 import shutil
 import statistics
 import subprocess
@@ -125,13 +126,18 @@ def registry_default(indicator: str) -> str:
     return registry().get(indicator).default_method
 
 
-def _median_process(cmd: list[str], repeat: int) -> float:
-    times = []
+def _median_process(cmd: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall and CPU (user + system of the child) seconds of ``cmd``. On a shared machine the CPU time is
+    the steadier figure: wall time grows with the load, CPU time much less."""
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -148,21 +154,26 @@ def main() -> None:
     from qingshan.engine.revalue import revalue
 
     revalue(url, run_id, prices=doubled)  # warm-up: imports, unit parsing
-    inproc = []
+    inproc, inproc_cpu = [], []
     for _ in range(a.repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = revalue(url, run_id, prices=doubled)
         inproc.append(time.perf_counter() - t)
+        inproc_cpu.append(time.process_time() - c)
     csv_path = out.artifacts_dir.parent / run_id / "results.csv"
     exe = str(Path(sys.executable).with_name("qingshan"))
     whole = _median_process([exe, "revalue", run_id, "--prices", str(doubled), "--store", url], a.repeat)
     read = _median_process([sys.executable, "-c", f"import pandas; pandas.read_csv({str(csv_path)!r})"], a.repeat)
     print(f"rows valued: {len(out.results)} result rows from 30 730 leaf rows")  # noqa: T201
-    print(f"in-process revalue: median {statistics.median(inproc):.3f} s (min {min(inproc):.3f})")  # noqa: T201
-    print(f"whole process `qingshan revalue`: median {whole:.2f} s")  # noqa: T201
-    print(f"whole process reading the quantities table (pandas.read_csv): median {read:.2f} s")  # noqa: T201
-    print(f"ratio revalue / read: {whole / read:.2f}")  # noqa: T201
+    print(f"in-process revalue: median wall {statistics.median(inproc):.3f} s (min {min(inproc):.3f}), "  # noqa: T201
+          f"CPU {statistics.median(inproc_cpu):.3f} s")
+    print(f"whole process `qingshan revalue`: median wall {whole[0]:.2f} s, CPU {whole[1]:.2f} s")  # noqa: T201
+    print(f"whole process reading the quantities table (pandas.read_csv): wall {read[0]:.2f} s, "  # noqa: T201
+          f"CPU {read[1]:.2f} s")
+    print(f"ratio revalue / read: wall {whole[0] / read[0]:.2f}, CPU {whole[1] / read[1]:.2f}")  # noqa: T201
+    import os
 
+    print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs")  # noqa: T201
 
 if __name__ == "__main__":
     main()

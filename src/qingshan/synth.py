@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,20 @@ ALLOCATION_ORDER = ("water", "wetland", "urban", "cropland", "bare", "grassland"
 
 NDVI_BY_CLASS = {"water": -0.05, "forest": 0.82, "shrub": 0.70, "grassland": 0.60, "wetland": 0.45, "cropland": 0.65,
                  "urban": 0.25, "bare": 0.10}
+
+SUITABILITY: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    "water": lambda e, s, z: -e - 0.5 * s + 0.15 * z,
+    "wetland": lambda e, s, z: -e - 0.4 * s + 0.2 * z,
+    "urban": lambda e, s, z: -0.7 * e - 0.3 * s + 0.8 * z,
+    "cropland": lambda e, s, z: -e - 0.5 * s + 0.3 * z,
+    "bare": lambda e, s, z: 0.6 * s + 0.8 * z,
+    "grassland": lambda e, s, z: -np.abs(e - 0.5) + 0.6 * z,
+    "shrub": lambda e, s, z: -np.abs(e - 0.4) + 0.6 * z,
+    "forest": lambda e, s, z: e + 0.5 * s + 0.3 * z,
+}
+"""Suitability of a cell for a class from its elevation rank ``e`` (0 low … 1 high), relative slope ``s`` and the
+class's own smoothed noise ``z`` (its clustering): water and cropland low and flat, towns in lowland patches,
+bare land on steep patches, forest high and steep."""
 
 TABLES = ("params_science.csv", "landcover_modis_igbp.csv", "landcover_modis_igbp.meta.csv", "prices_default.csv", "deflator_cpi_china.csv",
           "products_default.csv")
@@ -160,13 +175,6 @@ def allocate_classes(dem: np.ndarray, slope: np.ndarray, shares: dict[str, float
     e = (np.argsort(np.argsort(dem.ravel(), kind="stable"), kind="stable") / dem.size).reshape(dem.shape)
     s = slope / max(float(np.percentile(slope, 99)), 1e-9)
     scale = max(n / 1000.0, 0.02)
-    noise = {c: fractal(n, rng, hurst=0.5, base_sigma=25 * scale * 4) for c in ALLOCATION_ORDER}
-    prefer = {
-        "water": -e - 0.5 * s + 0.15 * noise["water"], "wetland": -e - 0.4 * s + 0.2 * noise["wetland"],
-        "urban": -0.7 * e - 0.3 * s + 0.8 * noise["urban"], "cropland": -e - 0.5 * s + 0.3 * noise["cropland"],
-        "bare": 0.6 * s + 0.8 * noise["bare"], "grassland": -np.abs(e - 0.5) + 0.6 * noise["grassland"],
-        "shrub": -np.abs(e - 0.4) + 0.6 * noise["shrub"], "forest": e + 0.5 * s + 0.3 * noise["forest"],
-    }
     out = np.full(dem.shape, -1, dtype=np.int16)
     free = np.ones(dem.size, dtype=bool)
     order = [c for c in ALLOCATION_ORDER if shares.get(c, 0.0) > 0]
@@ -175,7 +183,8 @@ def allocate_classes(dem: np.ndarray, slope: np.ndarray, shares: dict[str, float
             out.ravel()[free] = CLASS_CODES[cls]
             break
         k = min(round(shares[cls] * dem.size), int(free.sum()))
-        score = np.where(free, prefer[cls].ravel(), -np.inf)
+        noise = fractal(n, rng, hurst=0.5, base_sigma=25 * scale * 4)  # one class at a time: a few grids in memory
+        score = np.where(free, SUITABILITY[cls](e, s, noise).ravel(), -np.inf)
         take = np.argpartition(-score, k - 1)[:k] if k > 0 else np.array([], dtype=np.int64)
         out.ravel()[take] = CLASS_CODES[cls]
         free[take] = False

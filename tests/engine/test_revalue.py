@@ -254,3 +254,13 @@ def test_roll_up_valued_equals_the_account_roll_up(synth_run) -> None:  # type: 
                            regions=regions, base_year=2019, deflator=defl)
     pd.testing.assert_frame_equal(roll_up_valued(valued, regions.ancestors), _roll_up_valued(valued, regions),
                                   check_exact=True)
+
+
+def test_api_revalued_run_keeps_four_eyes(api, synth_run) -> None:  # type: ignore[no-untyped-def]
+    """The requester of a revaluation cannot approve the new run (it is recorded as their revalue job)."""
+    client, headers, parent, _ = api
+    prices = _prices(synth_run[0]).read_text(encoding="utf-8")
+    child = client.post(f"/api/runs/{parent.run_id}/revalue", json={"prices_csv": prices}, headers=headers).json()
+    r = client.post(f"/api/runs/{child['run']['id']}/approve", json={"acknowledge_qc": True}, headers=headers)
+    assert r.status_code == 403 and "rv_accountant" in r.json()["message_en"]
+    _bilingual(r)

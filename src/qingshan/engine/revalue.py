@@ -306,7 +306,7 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
                 "qingshan_version": __version__,
                 "started": datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),
             }
-            provenance["qc"] = _qc(prov_p.get("qc"), parent.id, inert)
+            provenance["qc"] = _qc(prov_p.get("qc"), parent.id, inert, prices_used)
             provenance["seconds"] = round(time.time() - t0, 3)
             staging = artifacts.make_tmp(artifacts.runs_root(ddir))
             _write_child(staging, results, regions, provenance, child, pdir, list(parent.artifacts or []))
@@ -326,13 +326,31 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     return RevalueOutcome(child, parent.id, results, provenance, sealed, files, regions.roots())
 
 
-def _qc(parent_qc: Any, parent_id: str, inert: list[str]) -> dict[str, Any]:
-    """The parent's QC report (the quantities and their checks are the parent's) with a revaluation notice."""
+def _unverified_prices(prices_used: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prices used whose source is tagged ``[R]`` (the price part of ``engine.qc.unverified_used``)."""
+    out, seen = [], set()
+    for pr in prices_used:
+        source = str(pr.get("source", "")).strip()
+        tag = str(pr.get("certainty") or (source[1:source.index("]")].strip() if source.startswith("[") and "]" in source
+                                          else None))
+        ident = (str(pr["price_key"]), pr.get("price_year"), pr.get("region"))
+        if tag == "R" and ident not in seen:
+            seen.add(ident)
+            out.append({"kind": "price", "key": pr["price_key"], "value": pr["value"], "unit": pr["unit"],
+                        "source": pr["source"], "certainty": tag, "price_year": pr.get("price_year"),
+                        "region": pr.get("region")})
+    return out
+
+
+def _qc(parent_qc: Any, parent_id: str, inert: list[str], prices_used: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parent's QC report (the quantities and their checks are the parent's) with a revaluation notice; the
+    unverified prices are this run's."""
     qc = dict(parent_qc) if isinstance(parent_qc, dict) else {}
+    qc["unverified"] = [e for e in qc.get("unverified") or [] if e.get("kind") != "price"] + _unverified_prices(prices_used)
     notes = list(qc.get("notices") or [])
     notes.append({"code": "revalued", "en": f"Revalued from run {parent_id}: quantities and their checks are the "
-                  "parent's; prices, deflator and base year are this run's.",
-                  "zh": f"由核算记录 {parent_id} 重新计价：实物量及其质量检查沿用原核算；价格、价格指数和基年为本次的。",
+                  "parent's; prices, deflator and base year (and the unverified prices listed) are this run's.",
+                  "zh": f"由核算记录 {parent_id} 重新计价：实物量及其质量检查沿用原核算；价格、价格指数和基年（及所列未核实价格）为本次的。",
                   "file": None, "field": None})
     if inert:
         notes.append({"code": "parameters_unused", "en": f"Parameters given but read by no quantity method of this "
