@@ -288,11 +288,56 @@
     buildTableSlots();
   }
 
+  // ------------------------------------------------------------------ API tokens (admins)
+  async function loadTokens() {
+    const rows = (await QS.api("GET", "/api/tokens")).map((t) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = `token-${t.id}`;
+      QS.cell(tr, t.id); QS.cell(tr, `${t.name} (${t.prefix}…)`); QS.cell(tr, t.scopes.join(" "));
+      QS.cell(tr, t.regions.join(" ")); QS.cell(tr, String(t.expires_at).slice(0, 16));
+      QS.cell(tr, t.last_used_at ? String(t.last_used_at).slice(0, 16) : "");
+      const state = QS.cell(tr, "", "token-state");
+      label(state, t.active ? "有效" : (t.revoked_at ? "已吊销" : "已过期"), t.active ? "active" : (t.revoked_at ? "revoked" : "expired"));
+      state.dataset.active = String(t.active);
+      const act = QS.cell(tr, "");
+      if (t.active) {
+        act.appendChild(QS.button("吊销", "Revoke", `revoke-token-${t.id}`, async () => {
+          try { await QS.api("POST", `/api/tokens/${t.id}/revoke`); await loadTokens(); }
+          catch (err) { QS.message($("tok-status"), err); }
+        }));
+      }
+      return tr;
+    });
+    document.querySelector("#tok-list tbody").replaceChildren(...rows);
+  }
+
+  async function createToken(ev) {
+    ev.preventDefault();
+    const split = (id) => $(id).value.split(/[\s,，]+/).filter(Boolean);
+    const body = { name: $("tok-name").value.trim(), department: $("tok-dept").value.trim(),
+                   scopes: [...document.querySelectorAll("#tok-form input[name=scope]:checked")].map((c) => c.value),
+                   regions: split("tok-regions"), forms: split("tok-forms"),
+                   expires_in_days: parseFloat($("tok-days").value) || 90 };
+    const status = $("tok-status");
+    try {
+      const t = await QS.api("POST", "/api/tokens", body);
+      $("tok-value").textContent = t.token;
+      status.textContent = QS.t("令牌只显示这一次，请立即交给对方系统保存。", "The token is shown only now: hand it to the system.");
+      status.className = "ok";
+      await loadTokens();
+    } catch (err) { QS.message(status, err); }
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
     const user = await QS.requireLogin();
     if (!user) return;
     $("cat-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadCatalog(); });
     await loadCatalog();
+    if (user.role === "admin") {
+      $("tokens").hidden = false;
+      $("tok-form").addEventListener("submit", createToken);
+      await loadTokens();
+    }
     if (!["accountant", "admin"].includes(user.role)) return;
     $("assembly").hidden = false;
     for (const p of await QS.api("GET", "/api/profiles")) $("asm-profile").appendChild(option(p.id, `${p.name_zh} ${p.name_en}`));
