@@ -41,6 +41,7 @@ def test_unapproved_version_is_never_served_to_other_departments_or_the_public(
     _add_dept_users(factory)
     sub, rev, forest, eco = (auth(u) for u in ("water-sub", "water-rev", "forest-rev", "eco-rev"))
     acc, viewer = auth("accountant"), auth("viewer")
+    assert client.get("/api/auth/me", headers=sub).json()["department"] == "水利局"
     r = client.post("/api/catalog", headers=sub, json={
         "kind": "prices", "title_zh": "水资源价格 2019", "title_en": "Water prices 2019", "region": "360000",
         "year": 2019, "unit": "元/m3", "source": "省水利厅 2019 年水价文件", "licence": "政府信息公开",
