@@ -34,7 +34,7 @@ def _status(url: str, token: str) -> int:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return int(r.status)
@@ -138,6 +138,24 @@ def test_accountant_browses_the_catalogue_and_queues_an_assembled_accounting(
             expect(page.locator("[data-testid=token-state]")).to_have_attribute("data-active", "false")
             assert _status(f"{base_url}/api/catalog/{ids['boundaries']}", token) == 401
             _shot(page, "03-tokens")
+
+            # a department's dataset registered in the web: a draft, invisible to others, not approvable by its uploader
+            page.get_by_test_id("up-kind").select_option("prices")
+            page.get_by_test_id("up-title-zh").fill("水资源价格 2019")
+            page.get_by_test_id("up-title-en").fill("Water prices 2019")
+            page.get_by_test_id("up-department").fill("水利局")
+            page.get_by_test_id("up-file").set_input_files(files=[{
+                "name": "water-prices.csv", "mimeType": "text/csv",
+                "buffer": "price_key,price_year,region,value,unit,source\nwater_supply,2019,360000,2.1,元/m3,水利局\n".encode()}])
+            page.get_by_test_id("up-submit").click()
+            expect(page.get_by_test_id("up-status")).to_contain_text("已上传")
+            draft = page.get_by_test_id("entry-versions").get_by_test_id("version-1")
+            expect(draft.get_by_test_id("version-status")).to_have_attribute("data-status", "draft")
+            new_id = re.search(r"#(\d+)", page.get_by_test_id("up-status").inner_text()).group(1)  # type: ignore[union-attr]
+            assert _status(f"{base_url}/api/catalog/{new_id}", "") == 404  # the public does not see the draft
+            draft.get_by_test_id("approve-version-1").click()
+            expect(page.get_by_test_id("entry-status")).to_contain_text("双人复核")
+            _shot(page, "04-upload")
         finally:
             browser.close()
     assert not errors, errors
