@@ -1,6 +1,7 @@
 """An accountant browses the data catalogue 数据目录 in a real headless Chromium, opens an entry's version history,
 assembles an accounting entry by entry (boundaries, rasters per year, tables and prices, profile, years,
-exclusions), validates it and queues it. The job is only queued (the workflow test runs the worker).
+exclusions), validates it and queues it. The job is only queued (the workflow test runs the worker). An
+administrator then creates an API token on the same page; it reads the catalogue until it is revoked (401).
 Screenshots: ``test-artifacts/catalog-*.png``."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from qingshan.engine.config import load_config
-from qingshan.platform import catalog, jobs
+from qingshan.platform import accounts, catalog, jobs
 from qingshan.platform.audit import Actor
 from qingshan.platform.jobs import default_base_config
 from qingshan.store.db import open_store
@@ -28,9 +29,23 @@ def _shot(page: object, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"catalog-{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
+def _status(url: str, token: str) -> int:
+    """HTTP status of a GET with ``Authorization: Bearer <token>`` (the loopback server of the test)."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def test_accountant_browses_the_catalogue_and_queues_an_assembled_accounting(
         browser_kit: SimpleNamespace, base_url: str, store_url: str, password: str) -> None:
     factory = open_store(store_url)
+    accounts.create_user(factory, "catalog-admin", password, "admin")
     catalog.register_base(factory, "example:jiangxi-2019", default_base_config(), actor=Actor(None, "system"),
                           licence=catalog.EXAMPLE_LICENCE)
     ids = {e["key"].removeprefix("base:example:jiangxi-2019:"): str(e["id"]) for e in catalog.list_entries(factory, None)}
@@ -102,6 +117,45 @@ def test_accountant_browses_the_catalogue_and_queues_an_assembled_accounting(
             page.get_by_test_id("asm-queue").click()
             expect(page.get_by_test_id("asm-status")).to_contain_text("已排队")
             _shot(page, "02-queued")
+
+            # the administrator creates an API token for another system, which works until it is revoked
+            page.get_by_test_id("logout-button").click()
+            page.wait_for_url("**/workbench/")
+            page.get_by_test_id("username").fill("catalog-admin")
+            page.get_by_test_id("password").fill(password)
+            page.get_by_test_id("login-button").click()
+            page.wait_for_url("**/workbench/review")
+            page.goto(f"{base_url}/workbench/catalog")
+            page.get_by_test_id("tok-name").fill("provincial-hub")
+            page.get_by_test_id("tok-regions").fill("360000")
+            page.get_by_test_id("tok-scope-read-results").uncheck()
+            page.get_by_test_id("tok-scope-read-data").check()  # datasets (boundaries …), not results
+            page.get_by_test_id("tok-create").click()
+            expect(page.get_by_test_id("tok-value")).to_contain_text("qst_")
+            token = page.get_by_test_id("tok-value").inner_text()
+            assert _status(f"{base_url}/api/catalog/{ids['boundaries']}", token) == 200
+            page.locator("[data-testid^=revoke-token-]").click()
+            expect(page.locator("[data-testid=token-state]")).to_have_attribute("data-active", "false")
+            assert _status(f"{base_url}/api/catalog/{ids['boundaries']}", token) == 401
+            _shot(page, "03-tokens")
+
+            # a department's dataset registered in the web: a draft, invisible to others, not approvable by its uploader
+            page.get_by_test_id("up-kind").select_option("prices")
+            page.get_by_test_id("up-title-zh").fill("水资源价格 2019")
+            page.get_by_test_id("up-title-en").fill("Water prices 2019")
+            page.get_by_test_id("up-department").fill("水利局")
+            page.get_by_test_id("up-file").set_input_files(files=[{
+                "name": "water-prices.csv", "mimeType": "text/csv",
+                "buffer": "price_key,price_year,region,value,unit,source\nwater_supply,2019,360000,2.1,元/m3,水利局\n".encode()}])
+            page.get_by_test_id("up-submit").click()
+            expect(page.get_by_test_id("up-status")).to_contain_text("已上传")
+            draft = page.get_by_test_id("entry-versions").get_by_test_id("version-1")
+            expect(draft.get_by_test_id("version-status")).to_have_attribute("data-status", "draft")
+            new_id = re.search(r"#(\d+)", page.get_by_test_id("up-status").inner_text()).group(1)  # type: ignore[union-attr]
+            assert _status(f"{base_url}/api/catalog/{new_id}", "") == 404  # the public does not see the draft
+            draft.get_by_test_id("approve-version-1").click()
+            expect(page.get_by_test_id("entry-status")).to_contain_text("双人复核")
+            _shot(page, "04-upload")
         finally:
             browser.close()
     assert not errors, errors

@@ -41,6 +41,7 @@ def test_unapproved_version_is_never_served_to_other_departments_or_the_public(
     _add_dept_users(factory)
     sub, rev, forest, eco = (auth(u) for u in ("water-sub", "water-rev", "forest-rev", "eco-rev"))
     acc, viewer = auth("accountant"), auth("viewer")
+    assert client.get("/api/auth/me", headers=sub).json()["department"] == "水利局"
     r = client.post("/api/catalog", headers=sub, json={
         "kind": "prices", "title_zh": "水资源价格 2019", "title_en": "Water prices 2019", "region": "360000",
         "year": 2019, "unit": "元/m3", "source": "省水利厅 2019 年水价文件", "licence": "政府信息公开",
@@ -176,3 +177,14 @@ def test_cli_registers_a_base_once(store_url: str, factory: sessionmaker[Session
     assert len(catalog.list_entries(factory, None)) == 13
     bad = runner.invoke(app, ["catalog", "register-base", "nowhere.toml", "--store", store_url])
     assert bad.exit_code == 2 and "找不到配置文件" in bad.output and "Traceback" not in bad.output
+
+
+def test_cookie_sessions_need_the_origin_check_bearer_tokens_do_not(client: TestClient,
+                                                                    factory: sessionmaker[Session]) -> None:
+    """CSRF: a cross-site cookie request to the catalogue is refused; the same with the site's origin passes."""
+    _add_dept_users(factory)
+    assert client.post("/api/auth/login", json={"username": "water-sub", "password": PASSWORD}).status_code == 200
+    body = {"kind": "prices", "title_zh": "价格", "title_en": "Prices"}
+    r = client.post("/api/catalog", json=body, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and r.json()["error"] == "csrf_rejected"
+    assert client.post("/api/catalog", json=body, headers={"Origin": "http://testserver"}).status_code == 201

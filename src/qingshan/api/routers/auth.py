@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 def _user_out(p: object) -> UserOut:
     return UserOut(id=p.id, username=p.username, display_name=p.display_name, role=p.role,  # type: ignore[attr-defined]
-                   regions=list(p.regions), forms=list(p.forms))  # type: ignore[attr-defined]
+                   regions=list(p.regions), forms=list(p.forms),  # type: ignore[attr-defined]
+                   department=getattr(p, "department", ""))
 
 
 @router.post("/login", summary="Log in · 登录")

@@ -2,7 +2,8 @@
 "use strict";
 
 (() => {
-  let entries = [];  // what the catalogue shows this user (approved versions; drafts of the own department)
+  let entries = [];
+  let me = null;  // the logged-in user  // what the catalogue shows this user (approved versions; drafts of the own department)
   const SINGLE = [["landcover", "土地覆被对照表", "Land-cover table"],
                   ["landcover_meta", "土地覆被表说明", "Land-cover units and sources"],
                   ["deflator", "价格指数表", "Deflator"], ["products", "产品表", "Products table"]];
@@ -64,6 +65,7 @@
   async function showEntry(id) {
     const e = await QS.api("GET", `/api/catalog/${id}`);
     const panel = $("entry-panel");
+    $("entry-status").textContent = "";
     $("entry-title").textContent = `${title(e)} (${e.key})`;
     const dl = $("entry-meta");
     dl.replaceChildren();
@@ -87,6 +89,15 @@
       QS.cell(tr, v.created_by);
       QS.cell(tr, v.approved_by || "");
       const links = QS.cell(tr, "");
+      if (v.status === "draft" && ["reviewer", "accountant", "admin"].includes(me.role)) {
+        links.appendChild(QS.button("审核通过", "Approve", `approve-version-${v.version}`, async () => {
+          try {
+            await QS.api("POST", `/api/catalog/${e.id}/versions/${v.version}/approve`);
+            await showEntry(e.id);
+            await loadCatalog();
+          } catch (err) { QS.message($("entry-status"), err); }
+        }));
+      }
       for (const [path, zh, en] of [["file", "文件", "file"], ["download", "含元数据", "with metadata"]]) {
         const a = document.createElement("a");
         a.href = `/api/catalog/${e.id}/versions/${v.version}/${path}`;
@@ -288,11 +299,104 @@
     buildTableSlots();
   }
 
+  // ------------------------------------------------------------------ department uploads
+  async function loadOwnEntries() {
+    const sel = $("up-entry");
+    const own = (await QS.api("GET", "/api/catalog")).filter((e) =>
+      ["boundaries", "raster", "parameters", "landcover", "landcover_meta", "prices", "deflator", "statistics",
+       "products"].includes(e.kind) && (me.role === "admin" || e.department === me.department));
+    sel.replaceChildren(sel.options[0], ...own.map((e) => option(String(e.id), `#${e.id} ${title(e)} · ${e.department}`)));
+  }
+
+  async function upload(ev) {
+    ev.preventDefault();
+    const status = $("up-status");
+    const file = $("up-file").files[0];
+    if (!file) { status.textContent = QS.t("请选择文件。", "Choose a file."); status.className = "error"; return; }
+    try {
+      let id = $("up-entry").value;
+      if (!id) {
+        const val = (x) => $(x).value.trim() || null;
+        const year = parseInt($("up-year").value, 10);
+        const entry = await QS.api("POST", "/api/catalog", {
+          kind: $("up-kind").value, variable: val("up-variable"), title_zh: $("up-title-zh").value.trim(),
+          title_en: $("up-title-en").value.trim(), region: val("up-region"), year: year || null,
+          unit: $("up-unit").value.trim(), source: $("up-source").value.trim(), licence: $("up-licence").value.trim(),
+          visibility: $("up-visibility").value, department: val("up-department"),
+          departments: $("up-departments").value.split(/[,，、]+/).map((d) => d.trim()).filter(Boolean) });
+        id = String(entry.id);
+      }
+      const form = new FormData();
+      form.append("file", file);
+      form.append("note", $("up-note").value);
+      const done = await QS.api("POST", `/api/catalog/${id}/versions`, form);
+      const v = done.versions[done.versions.length - 1];
+      status.textContent = QS.t(`已上传：条目 #${id} 第 ${v.version} 版（待本部门另一位审核员审核）`,
+                                `Uploaded: entry #${id} version ${v.version} (a draft until another reviewer of the department approves it)`);
+      status.className = "ok";
+      await loadCatalog();
+      await loadOwnEntries();
+      await showEntry(parseInt(id, 10));
+    } catch (err) { QS.message(status, err); }
+  }
+
+  // ------------------------------------------------------------------ API tokens (admins)
+  async function loadTokens() {
+    const rows = (await QS.api("GET", "/api/tokens")).map((t) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = `token-${t.id}`;
+      QS.cell(tr, t.id); QS.cell(tr, `${t.name} (${t.prefix}…)`); QS.cell(tr, t.scopes.join(" "));
+      QS.cell(tr, t.regions.join(" ")); QS.cell(tr, String(t.expires_at).slice(0, 16));
+      QS.cell(tr, t.last_used_at ? String(t.last_used_at).slice(0, 16) : "");
+      const state = QS.cell(tr, "", "token-state");
+      label(state, t.active ? "有效" : (t.revoked_at ? "已吊销" : "已过期"), t.active ? "active" : (t.revoked_at ? "revoked" : "expired"));
+      state.dataset.active = String(t.active);
+      const act = QS.cell(tr, "");
+      if (t.active) {
+        act.appendChild(QS.button("吊销", "Revoke", `revoke-token-${t.id}`, async () => {
+          try { await QS.api("POST", `/api/tokens/${t.id}/revoke`); await loadTokens(); }
+          catch (err) { QS.message($("tok-status"), err); }
+        }));
+      }
+      return tr;
+    });
+    document.querySelector("#tok-list tbody").replaceChildren(...rows);
+  }
+
+  async function createToken(ev) {
+    ev.preventDefault();
+    const split = (id) => $(id).value.split(/[\s,，]+/).filter(Boolean);
+    const body = { name: $("tok-name").value.trim(), department: $("tok-dept").value.trim(),
+                   scopes: [...document.querySelectorAll("#tok-form input[name=scope]:checked")].map((c) => c.value),
+                   regions: split("tok-regions"), forms: split("tok-forms"),
+                   expires_in_days: parseFloat($("tok-days").value) || 90 };
+    const status = $("tok-status");
+    try {
+      const t = await QS.api("POST", "/api/tokens", body);
+      $("tok-value").textContent = t.token;
+      status.textContent = QS.t("令牌只显示这一次，请立即交给对方系统保存。", "The token is shown only now: hand it to the system.");
+      status.className = "ok";
+      await loadTokens();
+    } catch (err) { QS.message(status, err); }
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
     const user = await QS.requireLogin();
     if (!user) return;
+    me = user;
     $("cat-filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadCatalog(); });
     await loadCatalog();
+    if (user.role !== "viewer" && (user.department || user.role === "admin")) {
+      $("upload").hidden = false;
+      $("up-form").addEventListener("submit", upload);
+      $("up-entry").addEventListener("change", () => { $("up-new").hidden = Boolean($("up-entry").value); });
+      await loadOwnEntries();
+    }
+    if (user.role === "admin") {
+      $("tokens").hidden = false;
+      $("tok-form").addEventListener("submit", createToken);
+      await loadTokens();
+    }
     if (!["accountant", "admin"].includes(user.role)) return;
     $("assembly").hidden = false;
     for (const p of await QS.api("GET", "/api/profiles")) $("asm-profile").appendChild(option(p.id, `${p.name_zh} ${p.name_en}`));
