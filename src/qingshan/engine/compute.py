@@ -245,17 +245,24 @@ class _LayerSink:
         self.spec, self.inter_units, self.grid, self.output, self.keep = spec, inter_units, grid, output, keep
         self.arrays: dict[str, np.ndarray] = {}
         self.paths: dict[str, Path] = {}  # layer key → final file
-        self.writer = BlockLayerWriter(output.parent, grid, scope=None) if output is not None else None
+        self.writer: BlockLayerWriter | None = None  # opened with the first block (bad input: no folder made)
+        self.made = [d for d in (output.parent, *output.parent.parents) if not d.exists()] if output else []
 
     def __enter__(self) -> _LayerSink:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None or self.output is None:
+            return
         if self.writer is not None:
-            self.writer.__exit__(*exc)  # type: ignore[arg-type]
+            self.writer.abort()
+        for folder in self.made:  # the folders this call created, innermost first: nothing half-written is left
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def __call__(self, window: Window, part: BlockPartial) -> None:
-        if self.output is not None and not self.paths:
+        if self.output is not None and self.writer is None:
+            self.writer = BlockLayerWriter(self.output.parent, self.grid, scope=None)
             comps = [k for k in part.layers if not k.startswith(_INTERMEDIATE)]
             inter = [k[1:] for k in part.layers if k.startswith(_INTERMEDIATE)]
             named = output_paths(self.output, comps, inter)
