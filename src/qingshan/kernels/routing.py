@@ -563,8 +563,12 @@ def _grow(buf: np.ndarray, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _d8_invest_kernel(z, valid, block):
-    """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction."""
+def _d8_invest_kernel(z, valid, block, r0, c0):
+    """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction.
+
+    ``(r0, c0)`` is the grid position of ``z[0, 0]`` (≥ −1): the scan visits blocks aligned to
+    the whole grid, so a window gives the same plateau seeds as the whole grid (tiled routing).
+    """
     nr, nc = z.shape
     fdir = np.full((nr, nc), -1, dtype=np.int8)
     flat = np.zeros((nr, nc), dtype=np.bool_)
@@ -573,10 +577,10 @@ def _d8_invest_kernel(z, valid, block):
     drains = np.empty(1024, dtype=np.int64)
     nd_cells = np.empty(1024, dtype=np.int64)
     nd_dirs = np.empty(1024, dtype=np.int64)
-    for bi in range(0, nr, block):
-        for bj in range(0, nc, block):
-            for r in range(bi, min(bi + block, nr)):
-                for s in range(bj, min(bj + block, nc)):
+    for gbi in range((max(r0, 0) // block) * block, r0 + nr, block):
+        for gbj in range((max(c0, 0) // block) * block, c0 + nc, block):
+            for r in range(max(gbi - r0, 0), min(gbi + block - r0, nr)):
+                for s in range(max(gbj - c0, 0), min(gbj + block - c0, nc)):
                     if not valid[r, s] or fdir[r, s] >= 0:
                         continue
                     root = z[r, s]
@@ -681,7 +685,7 @@ def d8_directions_invest(filled: np.ndarray, *, block: int = _PG_BLOCK) -> np.nd
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block))
+    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block), 0, 0)
 
 
 @njit(cache=True)
