@@ -136,7 +136,17 @@ def ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
       √area quirks (:func:`qingshan.kernels.soil.ls_factor_invest`; Sharp et al., InVEST User's
       Guide, SDR; sdr.py:1136-1267). Option ``l_max`` (default 122, InVEST's) caps L. Use it to
       check results against InVEST; it is not the method of the Chinese specifications.
+
+    Option ``routing_tile_size`` (cells; default none = whole grid): a grid larger than one tile
+    is routed tile by tile out of core (:func:`qingshan.quantities.routing_tiles.ls_factor_tiled`,
+    same result; see docs/scaling.md "Tiled routing").
     """
+    if params.option("routing_tile_size", None) is not None:
+        from qingshan.quantities.routing_tiles import ls_factor_tiled, routing_tile_size
+
+        tile = routing_tile_size(params)
+        if max(dem.shape) > tile:
+            return ls_factor_tiled(dem, params, grid, tile)
     formula = str(params.option("ls_formula", "rusle_mccool"))
     if formula == "invest":
         return _ls_invest(dem, params, grid)
