@@ -66,8 +66,8 @@ __all__ = [
     "tiled_accumulate",
     "tiled_d8_invest",
     "tiled_fill",
-    "tiled_flow_accumulation_invest",
     "tiled_flood_d8",
+    "tiled_flow_accumulation_invest",
     "tiled_mfd_weights_invest",
     "tiled_rusle_routing",
     "tiled_upslope_area",
@@ -99,7 +99,7 @@ def tiles(shape: tuple[int, int], tile: int) -> Iterator[tuple[int, int, int, in
 def _window(arr: np.ndarray, r0: int, r1: int, c0: int, c1: int, halo: int, fill: float) -> np.ndarray:
     """``arr[r0-halo:r1+halo, c0-halo:c1+halo]`` padded with ``fill`` beyond the grid."""
     nr, nc = arr.shape[:2]
-    out = np.full((r1 - r0 + 2 * halo, c1 - c0 + 2 * halo) + arr.shape[2:], fill, dtype=arr.dtype)
+    out = np.full((r1 - r0 + 2 * halo, c1 - c0 + 2 * halo, *arr.shape[2:]), fill, dtype=arr.dtype)
     a0, a1 = max(r0 - halo, 0), min(r1 + halo, nr)
     b0, b1 = max(c0 - halo, 0), min(c1 + halo, nc)
     out[a0 - r0 + halo : a1 - r0 + halo, b0 - c0 + halo : b1 - c0 + halo] = arr[a0:a1, b0:b1]
@@ -309,7 +309,7 @@ def tiled_fill(
         parts_w.append(w)
     xa, xb, xw = _cross_edges(dem, tile)
     nodes, level = _solve_spill(
-        np.concatenate(parts_a + [xa]), np.concatenate(parts_b + [xb]), np.concatenate(parts_w + [xw])
+        np.concatenate([*parts_a, xa]), np.concatenate([*parts_b, xb]), np.concatenate([*parts_w, xw])
     )
     for r0, r1, c0, c1 in tiles((nr, nc), tile):
         zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
@@ -683,7 +683,7 @@ def tiled_flow_accumulation_invest(
             return _d8_fractions(fw, vw)
 
     else:
-        wts = alloc(shape + (8,), np.uint8)
+        wts = alloc((*shape, 8), np.uint8)
         tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc)
 
         def fractions(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -757,7 +757,10 @@ def tiled_d8_codes(
         out[r0:r1, c0:c1] = _d8_kernel(zw, vw, fw, dxw, dyw)[1:-1, 1:-1]
 
 
-def _rusle_window(filled, flood, dx, dy, r0, r1, c0, c1):  # type: ignore[no-untyped-def]
+def _rusle_window(
+    filled: np.ndarray, flood: np.ndarray, dx: np.ndarray, dy: np.ndarray, r0: int, r1: int, c0: int, c1: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Haloed window of the filled DEM (0 at nodata), validity, flood codes, dx and dy rows."""
     zw = _window(filled, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
     vw = np.isfinite(zw)
     fw = _window(flood, r0, r1, c0, c1, 1, 247)

@@ -11,6 +11,7 @@ memmap. Selected from :func:`~qingshan.quantities.soil.ls_factor` by option
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -54,10 +55,10 @@ def routing_tile_size(params: ParamSet) -> int:
 def memmap_alloc(workdir: str | Path) -> Alloc:
     """Scratch-array factory writing ``numpy.memmap`` files into ``workdir``."""
     root = Path(workdir)
-    count = iter(range(1 << 62))
 
     def alloc(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
-        path = root / f"scratch_{next(count)}.dat"
+        fd, path = tempfile.mkstemp(dir=root, prefix="scratch_", suffix=".dat")
+        os.close(fd)
         return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
 
     return alloc

@@ -225,7 +225,7 @@ def _c_factor(ndvi: np.ndarray, codes: np.ndarray, params: ParamSet) -> np.ndarr
 
 
 def soil_retention_layers(
-    inputs: RasterInputs, params: ParamSet, grid: Grid
+    inputs: RasterInputs, params: ParamSet, grid: Grid, *, ls: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """RUSLE factor layers and potential/actual erosion densities (units in :data:`SOIL_LAYER_UNITS`).
 
@@ -236,6 +236,8 @@ def soil_retention_layers(
     ``mfd_exponent`` (Freeman 1991: 1.1), ``max_slope_length_m`` (cap on λ; default none),
     ``l_max`` (invest only), ``c_factor`` (``"ndvi"``: 蔡崇法 from NDVI, default |
     ``"landcover"``: column ``usle_c`` of the land-cover table, as InVEST's biophysical table).
+    ``ls``: a precomputed LS layer of the same DEM and options (e.g. from
+    :func:`qingshan.engine.derived_cache.ls_factor_cached`), used instead of routing again.
     """
     dem = require(inputs, "dem", _METHOD)
     lulc = require(inputs, "lulc", _METHOD)
@@ -246,7 +248,10 @@ def soil_retention_layers(
     codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
     c = _c_factor(ndvi, codes, params)
     p = params.by_class(codes, "usle_p", "1")
-    ls = ls_factor(dem, params, grid)
+    if ls is None:
+        ls = ls_factor(dem, params, grid)
+    elif ls.shape != dem.shape:
+        raise ValueError(f"precomputed LS has shape {ls.shape}, the DEM {dem.shape}")
     valid = (
         np.isfinite(dem) & np.isfinite(lulc) & np.isfinite(ndvi) & np.isfinite(r) & np.isfinite(k)
     )
