@@ -563,16 +563,17 @@ def _grow(buf: np.ndarray, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _d8_invest_kernel(z, valid, block, r0, c0):
+def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
     """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction.
 
     ``(r0, c0)`` is the grid position of ``z[0, 0]`` (≥ −1): the scan visits blocks aligned to
-    the whole grid, so a window gives the same plateau seeds as the whole grid (tiled routing).
+    the whole grid, so a window gives the same plateau seeds as the whole grid (tiled routing);
+    ``dist0`` is the initial plateau distance (pygeoprocessing: the grid's cell count).
     """
     nr, nc = z.shape
     fdir = np.full((nr, nc), -1, dtype=np.int8)
     flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist = np.full((nr, nc), float(nr * nc))
+    dist = np.full((nr, nc), dist0)
     q = np.empty(1024, dtype=np.int64)
     drains = np.empty(1024, dtype=np.int64)
     nd_cells = np.empty(1024, dtype=np.int64)
@@ -685,17 +686,19 @@ def d8_directions_invest(filled: np.ndarray, *, block: int = _PG_BLOCK) -> np.nd
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block), 0, 0)
+    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block), 0, 0, float(z.size))
 
 
 @njit(cache=True)
-def _mfd_weights_kernel(z, valid):
-    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour."""
+def _mfd_weights_kernel(z, valid, dist_nodata):
+    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
+
+    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
+    """
     nr, nc = z.shape
     w = np.zeros((nr, nc, 8), dtype=np.uint8)
     has = np.zeros((nr, nc), dtype=np.bool_)
     flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist_nodata = float(nr * nc)
     dist = np.full((nr, nc), dist_nodata)
     drain_mask = np.zeros((nr, nc), dtype=np.bool_)
     q = np.empty(1024, dtype=np.int64)
@@ -860,7 +863,7 @@ def mfd_weights_invest(filled: np.ndarray) -> np.ndarray:
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid)
+    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid, float(z.size))
 
 
 @njit(cache=True)

@@ -362,39 +362,41 @@ def _flat_cells(z, valid):
 
 @njit(cache=True)
 def _escaping(key, valid, flat):
-    """Flat core cells whose equal-``key`` component reaches the window's halo ring."""
+    """One core cell (window row, col) of each flat component that reaches the window's halo.
+
+    A component is the 8-connected set of valid cells of equal ``key`` around a flat core cell;
+    one reaching the halo may continue in the next tile and is resolved in the second pass.
+    """
     nr, nc = key.shape
     comp = np.full((nr, nc), -1, dtype=np.int64)
-    esc = np.zeros(nr * nc, dtype=np.bool_)
     q = np.empty(nr * nc, dtype=np.int64)
-    ncomp = 0
+    reps = np.empty(nr * nc, dtype=np.int64)
+    nrep = 0
     for i0 in range(1, nr - 1):
         for j0 in range(1, nc - 1):
             if not flat[i0 - 1, j0 - 1] or comp[i0, j0] >= 0:
                 continue
-            comp[i0, j0] = ncomp
+            comp[i0, j0] = 1
             q[0] = i0 * nc + j0
             head, tail = 0, 1
+            esc = False
             while head < tail:
                 c = q[head]
                 head += 1
                 i, j = c // nc, c % nc
                 if i == 0 or j == 0 or i == nr - 1 or j == nc - 1:
-                    esc[ncomp] = True
+                    esc = True
                     continue
                 for k in range(8):
                     ni, nj = i + _PG_DR[k], j + _PG_DC[k]
                     if valid[ni, nj] and comp[ni, nj] < 0 and key[ni, nj] == key[i, j]:
-                        comp[ni, nj] = ncomp
+                        comp[ni, nj] = 1
                         q[tail] = ni * nc + nj
                         tail += 1
-            ncomp += 1
-    out = np.zeros((nr - 2, nc - 2), dtype=np.bool_)
-    for i in range(1, nr - 1):
-        for j in range(1, nc - 1):
-            if flat[i - 1, j - 1] and esc[comp[i, j]]:
-                out[i - 1, j - 1] = True
-    return out
+            if esc:
+                reps[nrep] = i0 * nc + j0
+                nrep += 1
+    return reps[:nrep]
 
 
 @njit(cache=True)
@@ -460,9 +462,9 @@ def _tiled_directions(
         if not flat.any():
             continue
         key = zw.astype(np.float32).astype(np.float64) if f32_plateaus else zw
-        esc = _escaping(np.where(valid, key, 0.0), valid, flat)
-        for i, j in zip(*np.nonzero(esc), strict=True):
-            pending.append((r0 + int(i), c0 + int(j)))
+        reps = _escaping(np.where(valid, key, 0.0), valid, flat)
+        wc = zw.shape[1]
+        pending.extend((r0 - 1 + int(c) // wc, c0 - 1 + int(c) % wc) for c in reps)
     if not pending:
         return
     seen = alloc((nr, nc), np.bool_)
@@ -480,10 +482,11 @@ def _tiled_directions(
 
 def tiled_d8_invest(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty) -> None:
     """:func:`~qingshan.kernels.routing.d8_directions_invest` tile by tile (int8 codes into ``out``)."""
+    cells = float(filled.shape[0] * filled.shape[1])
 
     def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
         valid = np.isfinite(zw)
-        return _d8_invest_kernel(np.where(valid, zw, 0.0), valid, _PG_BLOCK, r0, c0)
+        return _d8_invest_kernel(np.where(valid, zw, 0.0), valid, _PG_BLOCK, r0, c0, cells)
 
     _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc)
 
@@ -492,10 +495,11 @@ def tiled_mfd_weights_invest(
     filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty
 ) -> None:
     """:func:`~qingshan.kernels.routing.mfd_weights_invest` tile by tile (uint8 (rows, cols, 8))."""
+    cells = float(filled.shape[0] * filled.shape[1])
 
     def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
         valid = np.isfinite(zw)
-        return _mfd_weights_kernel(np.where(valid, zw, 0.0), valid)
+        return _mfd_weights_kernel(np.where(valid, zw, 0.0), valid, cells)
 
     _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc)
 
