@@ -64,6 +64,7 @@ from qingshan.kernels.routing import (
 __all__ = [
     "Alloc",
     "tiled_accumulate",
+    "tiled_accumulate_d8",
     "tiled_d8_invest",
     "tiled_fill",
     "tiled_flood_d8",
@@ -643,6 +644,160 @@ def tiled_accumulate(
     return passes
 
 
+@njit(cache=True)
+def _d8_tile(kdir, valid, own):
+    """D8 accumulation of ``own`` over one tile and each cell's exit cell.
+
+    ``kdir``: receiver neighbour (pygeoprocessing order) or −1 (none, or nodata/off-grid).
+    Returns (acc, exit, ordered): ``exit[c]`` is the flat index of the cell where the path from
+    ``c`` leaves the tile (its receiver lies outside), or −1 if the path ends inside.
+    """
+    nr, nc = valid.shape
+    indeg = np.zeros((nr, nc), dtype=np.int64)
+    for r in range(nr):
+        for s in range(nc):
+            k = kdir[r, s]
+            if valid[r, s] and k >= 0:
+                rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+                if 0 <= rr < nr and 0 <= ss < nc:
+                    indeg[rr, ss] += 1
+    acc = np.where(valid, own, 0.0)
+    queue = np.empty(nr * nc, dtype=np.int64)
+    tail = 0
+    for r in range(nr):
+        for s in range(nc):
+            if valid[r, s] and indeg[r, s] == 0:
+                queue[tail] = r * nc + s
+                tail += 1
+    head = 0
+    while head < tail:
+        c = queue[head]
+        head += 1
+        r, s = c // nc, c % nc
+        k = kdir[r, s]
+        if k < 0:
+            continue
+        rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+        if 0 <= rr < nr and 0 <= ss < nc:
+            acc[rr, ss] += acc[r, s]
+            indeg[rr, ss] -= 1
+            if indeg[rr, ss] == 0:
+                queue[tail] = rr * nc + ss
+                tail += 1
+    exit_ = np.full(nr * nc, -1, dtype=np.int64)
+    for m in range(tail - 1, -1, -1):  # downstream cells first
+        c = queue[m]
+        r, s = c // nc, c % nc
+        k = kdir[r, s]
+        if k < 0:
+            continue
+        rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+        if 0 <= rr < nr and 0 <= ss < nc:
+            exit_[c] = exit_[rr * nc + ss]
+        else:
+            exit_[c] = c
+    return acc, exit_, tail
+
+
+@njit(cache=True)
+def _solve_links(nxt, local):
+    """Outflow of every exit cell: its own tile's accumulation plus all exits draining into it.
+
+    ``nxt[i]``: the exit node reached after leaving through exit ``i`` (−1: the flow ends in the
+    next tile); ``local[i]``: accumulation at exit ``i`` from its own tile.
+    """
+    n = nxt.size
+    indeg = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if nxt[i] >= 0:
+            indeg[nxt[i]] += 1
+    out = local.copy()
+    queue = np.empty(n, dtype=np.int64)
+    tail = 0
+    for i in range(n):
+        if indeg[i] == 0:
+            queue[tail] = i
+            tail += 1
+    head = 0
+    while head < tail:
+        i = queue[head]
+        head += 1
+        j = nxt[i]
+        if j >= 0:
+            out[j] += out[i]
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                queue[tail] = j
+                tail += 1
+    return out, tail
+
+
+def _receiver_index(frac: np.ndarray) -> np.ndarray:
+    """D8 receiver (pygeoprocessing order) of one-hot fractions, −1 where none."""
+    return np.where(frac.max(axis=2) > 0.0, frac.argmax(axis=2), -1).astype(np.int64)
+
+
+def tiled_accumulate_d8(
+    shape: tuple[int, int],
+    valid: np.ndarray,
+    weights: Callable[[int, int, int, int], np.ndarray],
+    fractions: Fractions,
+    out: np.ndarray,
+    tile: int,
+) -> None:
+    """D8 flow accumulation in two passes over the tiles (Barnes 2017), into ``out``.
+
+    Pass 1 accumulates each tile alone and links each perimeter cell to the exit cell where its
+    path leaves the tile; the exits, each pointing to the exit reached next, form a small graph
+    whose topological sum gives the flow entering every tile at every perimeter cell; pass 2
+    accumulates each tile again with those inflows. ``fractions`` must be one-hot (D8).
+    """
+    nr, nc = shape
+    per_idx, per_exit, ex_idx, ex_acc, ex_rec = [], [], [], [], []
+    for r0, r1, c0, c1 in tiles(shape, tile):
+        ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
+        w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
+        kdir = _receiver_index(fractions(r0, r1, c0, c1))
+        acc, exit_, done = _d8_tile(kdir, ok, w)
+        if done != int(ok.sum()):  # pragma: no cover - acyclic by construction
+            raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
+        tw = c1 - c0
+        pi, pj = np.nonzero(_perimeter(ok.shape) & ok)
+        loc = exit_[pi * tw + pj]
+        per_idx.append((pi + r0) * nc + pj + c0)
+        per_exit.append(np.where(loc >= 0, (loc // tw + r0) * nc + loc % tw + c0, -1))
+        ei, ej = np.nonzero((exit_.reshape(ok.shape) == np.arange(ok.size).reshape(ok.shape)) & ok)
+        k = kdir[ei, ej]
+        ex_idx.append((ei + r0) * nc + ej + c0)
+        ex_acc.append(acc[ei, ej])
+        ex_rec.append((ei + r0 + _PG_DR[k]) * nc + ej + c0 + _PG_DC[k])
+    p_idx, p_exit = np.concatenate(per_idx), np.concatenate(per_exit)
+    order = np.argsort(p_idx)
+    p_idx, p_exit = p_idx[order], p_exit[order]
+    e_idx, e_acc, e_rec = np.concatenate(ex_idx), np.concatenate(ex_acc), np.concatenate(ex_rec)
+    eorder = np.argsort(e_idx)
+    e_idx, e_acc, e_rec = e_idx[eorder], e_acc[eorder], e_rec[eorder]
+    # the entry cell an exit drains into is a perimeter cell of the next tile
+    entry_exit = p_exit[np.searchsorted(p_idx, e_rec)]
+    nxt = np.where(entry_exit >= 0, np.searchsorted(e_idx, entry_exit), -1)
+    outflow, done = _solve_links(nxt.astype(np.int64), e_acc)
+    if done != e_idx.size:  # pragma: no cover - acyclic by construction
+        raise RuntimeError("routing graph has a cycle across tiles")
+    inflow_idx, inv = np.unique(e_rec, return_inverse=True)
+    inflow = np.zeros(inflow_idx.size)
+    np.add.at(inflow, inv, outflow)
+    for r0, r1, c0, c1 in tiles(shape, tile):
+        ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
+        w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
+        lo, hi = np.searchsorted(inflow_idx, [r0 * nc, (r1 - 1) * nc + nc])
+        gi = inflow_idx[lo:hi]
+        rr, cc = gi // nc, gi % nc
+        inside = (cc >= c0) & (cc < c1)
+        np.add.at(w, (rr[inside] - r0, cc[inside] - c0), inflow[lo:hi][inside])
+        acc, _, _ = _d8_tile(_receiver_index(fractions(r0, r1, c0, c1)), ok, w)
+        out[r0:r1, c0:c1] = np.where(ok, acc, np.nan)
+
+
 def _d8_fractions(fdir: np.ndarray, valid_window: np.ndarray) -> np.ndarray:
     """One-hot fractions from pygeoprocessing-order D8 indices (−1 = none) of a haloed window."""
     core = fdir[1:-1, 1:-1].astype(np.int64)
@@ -698,7 +853,8 @@ def tiled_flow_accumulation_invest(
             return frac * _neighbour_valid(vw)
 
     acc = alloc(shape, np.float64)
-    tiled_accumulate(shape, valid, lambda r0, r1, c0, c1: np.ones((r1 - r0, c1 - c0)), fractions, acc, tile)
+    accumulate = tiled_accumulate_d8 if algo == "D8" else tiled_accumulate
+    accumulate(shape, valid, lambda r0, r1, c0, c1: np.ones((r1 - r0, c1 - c0)), fractions, acc, tile)
     return filled, acc
 
 
@@ -805,7 +961,8 @@ def tiled_upslope_area(
         return _rusle_fractions(zw, vw, fw, dxw, dyw, float(mfd_exponent), single)
 
     acc = alloc(shape, np.float64)
-    tiled_accumulate(
+    accumulate = tiled_accumulate_d8 if single else tiled_accumulate
+    accumulate(
         shape, valid, lambda r0, r1, c0, c1: np.asarray(cell_area[r0:r1, c0:c1]), fractions, acc, tile
     )
     return acc
