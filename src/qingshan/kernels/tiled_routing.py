@@ -186,11 +186,11 @@ def _perimeter(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _seed_labels(
-    zw: np.ndarray, r0: int, r1: int, c0: int, c1: int, ncol: int
+    zw: np.ndarray, validw: np.ndarray, r0: int, r1: int, c0: int, c1: int, ncol: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Core z, validity, outlet mask and seed labels (ocean 0, perimeter cell: global index + 1)."""
-    validw = np.isfinite(zw)
-    z = np.where(validw, zw, 0.0)[1:-1, 1:-1]
+    """Core z, validity, outlet mask and seed labels (ocean 0, perimeter cell: global index + 1)
+    of a tile with a one-cell halo (``zw`` 0 at nodata)."""
+    z = zw[1:-1, 1:-1]
     valid = validw[1:-1, 1:-1]
     outlet = _outlets(validw)
     rows, cols = np.mgrid[r0:r1, c0:c1]
@@ -199,46 +199,40 @@ def _seed_labels(
     return z, valid, outlet, label
 
 
-def _cross_edges(dem: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Edges between 8-adjacent valid cells on either side of every tile boundary."""
-    nr, nc = dem.shape
-    ea: list[np.ndarray] = []
-    eb: list[np.ndarray] = []
-    ew: list[np.ndarray] = []
+@njit(cache=True)
+def _cross_edges(z2, valid2, r0, c0, ncol):
+    """Edges from a tile's perimeter cells to their valid neighbours in adjacent tiles.
 
-    def pairs(za: np.ndarray, zb: np.ndarray, la: np.ndarray, lb: np.ndarray) -> None:
-        ok = np.isfinite(za) & np.isfinite(zb)
-        ea.append(la[ok])
-        eb.append(lb[ok])
-        ew.append(np.maximum(za, zb)[ok])
-
-    def labels(r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
-        zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
-        validw = np.isfinite(zw)
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        lab = (rows * nc + cols + 1).astype(np.int64)
-        lab[_outlets(validw)] = _OCEAN
-        return zw[1:-1, 1:-1], lab
-
-    for rb in range(tile, nr, tile):  # horizontal boundaries: rows rb-1 | rb
-        z2, l2 = labels(rb - 1, rb + 1, 0, nc)
-        for d in (-1, 0, 1):
-            a0, a1 = max(0, -d), nc - max(0, d)
-            pairs(z2[0, a0:a1], z2[1, a0 + d : a1 + d], l2[0, a0:a1], l2[1, a0 + d : a1 + d])
-    for cb in range(tile, nc, tile):  # vertical boundaries: cols cb-1 | cb
-        z2, l2 = labels(0, nr, cb - 1, cb + 1)
-        for d in (-1, 0, 1):
-            a0, a1 = max(0, -d), nr - max(0, d)
-            # skip pairs already counted across a horizontal boundary (different tile rows)
-            same = (np.arange(a0, a1) // tile) == (np.arange(a0 + d, a1 + d) // tile)
-            za, zb = z2[a0:a1, 0], z2[a0 + d : a1 + d, 1]
-            la, lb = l2[a0:a1, 0], l2[a0 + d : a1 + d, 1]
-            pairs(za[same], zb[same], la[same], lb[same])
-    # diagonal pairs across a tile corner and across a horizontal boundary are all covered by
-    # the horizontal pass (it takes every column pair, including those crossing a vertical one)
-    if not ea:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(ea), np.concatenate(eb), np.concatenate(ew)
+    ``z2``/``valid2``: the tile with a two-cell halo (to tell whether a halo cell is a grid
+    outlet). Each edge's labels are those both tiles give the cells (ocean for a grid outlet,
+    else global index + 1); its weight is the higher elevation. Every pair is seen from both
+    sides; the duplicates do not change minimax distances.
+    """
+    nr, nc = z2.shape[0] - 4, z2.shape[1] - 4
+    outlet = _outlets(valid2)  # the tile plus a one-cell halo
+    ea = np.empty(16 * (nr + nc) + 16, dtype=np.int64)
+    eb = np.empty(ea.size, dtype=np.int64)
+    ew = np.empty(ea.size, dtype=np.float64)
+    ne = 0
+    for i in range(nr):
+        for j in range(nc):
+            if i != 0 and j != 0 and i != nr - 1 and j != nc - 1:
+                continue
+            if not valid2[i + 2, j + 2]:
+                continue
+            la = _OCEAN if outlet[i + 1, j + 1] else (r0 + i) * ncol + c0 + j + 1
+            for k in range(8):
+                ni, nj = i + _PG_DR[k], j + _PG_DC[k]
+                if 0 <= ni < nr and 0 <= nj < nc:
+                    continue
+                if not valid2[ni + 2, nj + 2]:
+                    continue
+                lb = _OCEAN if outlet[ni + 1, nj + 1] else (r0 + ni) * ncol + c0 + nj + 1
+                ea[ne] = la
+                eb[ne] = lb
+                ew[ne] = max(z2[i + 2, j + 2], z2[ni + 2, nj + 2])
+                ne += 1
+    return ea[:ne], eb[:ne], ew[:ne]
 
 
 @njit(cache=True)
@@ -299,22 +293,22 @@ def tiled_fill(
     nr, nc = dem.shape
     parts_a, parts_b, parts_w = [], [], []
     for r0, r1, c0, c1 in tiles((nr, nc), tile):
-        zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
+        z2 = _window(dem, r0, r1, c0, c1, 2, np.nan).astype(np.float64)
         if flavour == "pyflwdir":
-            _check_float32(zw)
-        z, valid, outlet, label = _seed_labels(zw, r0, r1, c0, c1, nc)
+            _check_float32(z2)
+        valid2 = np.isfinite(z2)
+        z2 = np.where(valid2, z2, 0.0)
+        z, valid, outlet, label = _seed_labels(z2[1:-1, 1:-1], valid2[1:-1, 1:-1], r0, r1, c0, c1, nc)
         seed = np.where(label >= 0, z, np.nan)
-        _, a, b, w = _flood(z, valid, seed, label, True)
-        parts_a.append(a)
-        parts_b.append(b)
-        parts_w.append(w)
-    xa, xb, xw = _cross_edges(dem, tile)
-    nodes, level = _solve_spill(
-        np.concatenate([*parts_a, xa]), np.concatenate([*parts_b, xb]), np.concatenate([*parts_w, xw])
-    )
+        for a, b, w in (_flood(z, valid, seed, label, True)[1:], _cross_edges(z2, valid2, r0, c0, nc)):
+            parts_a.append(a)
+            parts_b.append(b)
+            parts_w.append(w)
+    nodes, level = _solve_spill(np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_w))
     for r0, r1, c0, c1 in tiles((nr, nc), tile):
         zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
-        z, valid, outlet, label = _seed_labels(zw, r0, r1, c0, c1, nc)
+        validw = np.isfinite(zw)
+        z, valid, outlet, label = _seed_labels(np.where(validw, zw, 0.0), validw, r0, r1, c0, c1, nc)
         seed = np.full(z.shape, np.nan)
         seed[outlet] = z[outlet]
         per = (label > _OCEAN) & valid
@@ -752,7 +746,7 @@ def tiled_accumulate_d8(
     whose topological sum gives the flow entering every tile at every perimeter cell; pass 2
     accumulates each tile again with those inflows. ``fractions`` must be one-hot (D8).
     """
-    nr, nc = shape
+    nc = shape[1]
     per_idx, per_exit, ex_idx, ex_acc, ex_rec = [], [], [], [], []
     for r0, r1, c0, c1 in tiles(shape, tile):
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
