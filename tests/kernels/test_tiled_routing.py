@@ -290,28 +290,46 @@ def test_cached_flow_accumulation_tiled_equals_whole_grid(tmp_path):
 
 # --- large grids (pytest -m heavy) -----------------------------------------------------------
 
+HEAVY_N, HEAVY_TILE = 4200, 1024
+
+
+@pytest.fixture(scope="module")
+def heavy_dem():
+    """4200² blocky relief (wide flats, deep pits crossing 1024-cell tiles), nodata specks."""
+    rng = np.random.default_rng(42)
+    coarse = rng.normal(0, 40, size=(HEAVY_N // 50 + 2, HEAVY_N // 50 + 2))
+    dem = np.kron(coarse, np.ones((50, 50)))[:HEAVY_N, :HEAVY_N]
+    dem += rng.integers(0, 3, size=dem.shape)
+    dem[rng.random(dem.shape) < 0.001] = np.nan
+    return dem.astype(np.float32).astype(np.float64)
+
 
 @pytest.mark.heavy
-def test_heavy_4200_grid_identical_across_1024_tiles(tmp_path):
-    n, tile = 4200, 1024
-    rng = np.random.default_rng(42)
-    coarse = rng.normal(0, 40, size=(n // 50 + 2, n // 50 + 2))
-    dem = np.kron(coarse, np.ones((50, 50)))[:n, :n]  # blocky relief: wide flats and deep pits
-    dem += rng.integers(0, 3, size=(n, n))
-    dem[rng.random((n, n)) < 0.001] = np.nan
-    dem = dem.astype(np.float32).astype(np.float64)
-    alloc = memmap_alloc(tmp_path)
-    filled = R.fill_pits_invest(dem)
-    f_t, acc_t = T.tiled_flow_accumulation_invest(dem, "D8", tile, alloc=alloc)
+@pytest.mark.timeout(3600)
+def test_heavy_invest_chain_identical_across_1024_tiles(heavy_dem, tmp_path):
+    filled = R.fill_pits_invest(heavy_dem)
+    f_t, acc_t = T.tiled_flow_accumulation_invest(heavy_dem, "D8", HEAVY_TILE, alloc=memmap_alloc(tmp_path))
     assert np.array_equal(f_t, filled, equal_nan=True)
     assert np.array_equal(acc_t, R.flow_accumulation_invest(filled, "D8"), equal_nan=True)
-    del f_t, acc_t
-    ref_f, ref_flood = R.fill_dem(dem)
-    pf, flood = T.tiled_rusle_routing(dem, tile, alloc=alloc)
+    fdir = memmap_alloc(tmp_path)(heavy_dem.shape, np.int8)
+    T.tiled_d8_invest(filled, fdir, HEAVY_TILE)
+    assert np.array_equal(fdir, R.d8_directions_invest(filled))
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(3600)
+def test_heavy_default_chain_identical_across_1024_tiles(heavy_dem, tmp_path):
+    alloc = memmap_alloc(tmp_path)
+    ref_f, ref_flood = R.fill_dem(heavy_dem)
+    pf, flood = T.tiled_rusle_routing(heavy_dem, HEAVY_TILE, alloc=alloc)
     assert np.array_equal(pf, ref_f, equal_nan=True)
-    codes = alloc(dem.shape, np.uint8)
-    T.tiled_d8_codes(pf, flood, CELL, CELL, codes, tile)
+    codes = alloc(heavy_dem.shape, np.uint8)
+    T.tiled_d8_codes(pf, flood, CELL, CELL, codes, HEAVY_TILE)
     assert np.array_equal(codes, R.d8_directions(ref_f, ref_flood, CELL, CELL))
-    area = np.full(dem.shape, CELL * CELL)
-    got = T.tiled_upslope_area(dem, area, dx_m=CELL, dy_m=CELL, algorithm="MFD", tile=tile, alloc=alloc)
-    np.testing.assert_allclose(got, R.upslope_area(dem, area, dx_m=CELL, dy_m=CELL, algorithm="MFD"), rtol=1e-9)
+    area = np.full(heavy_dem.shape, CELL * CELL)
+    for algorithm in ("D8", "MFD"):
+        got = T.tiled_upslope_area(
+            heavy_dem, area, dx_m=CELL, dy_m=CELL, algorithm=algorithm, tile=HEAVY_TILE, alloc=alloc
+        )
+        ref = R.upslope_area(heavy_dem, area, dx_m=CELL, dy_m=CELL, algorithm=algorithm)
+        np.testing.assert_allclose(got, ref, rtol=1e-9)

@@ -254,6 +254,16 @@ def _minimax(n, indptr, nbr, wt, src):
     return dist
 
 
+def _dedupe_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One edge per unordered label pair, with the lowest spill (all a minimax path can use)."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((w, hi, lo))
+    lo, hi, w = lo[order], hi[order], w[order]
+    first = np.ones(lo.size, dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[first], hi[first], w[first]
+
+
 def _solve_spill(ea: np.ndarray, eb: np.ndarray, ew: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fill level of every label: (sorted labels, level)."""
     nodes, inv = np.unique(np.concatenate([ea, eb, [_OCEAN]]), return_inverse=True)
@@ -300,10 +310,12 @@ def tiled_fill(
         z2 = np.where(valid2, z2, 0.0)
         z, valid, outlet, label = _seed_labels(z2[1:-1, 1:-1], valid2[1:-1, 1:-1], r0, r1, c0, c1, nc)
         seed = np.where(label >= 0, z, np.nan)
-        for a, b, w in (_flood(z, valid, seed, label, True)[1:], _cross_edges(z2, valid2, r0, c0, nc)):
-            parts_a.append(a)
-            parts_b.append(b)
-            parts_w.append(w)
+        fa, fb, fw = _flood(z, valid, seed, label, True)[1:]
+        xa, xb, xw = _cross_edges(z2, valid2, r0, c0, nc)
+        a, b, w = _dedupe_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
+        parts_a.append(a)
+        parts_b.append(b)
+        parts_w.append(w)
     nodes, level = _solve_spill(np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_w))
     for r0, r1, c0, c1 in tiles((nr, nc), tile):
         zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
