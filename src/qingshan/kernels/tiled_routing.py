@@ -149,19 +149,31 @@ def _flood(z, valid, seed_level, label, record):
     eb = np.empty(64, dtype=np.int64)
     ew = np.empty(64, dtype=np.float64)
     ne = 0
-    while len(heap) > 0:
-        h, c = heapq.heappop(heap)
+    # Priority-Flood+ (Barnes et al. 2014): cells raised to the current level go to a FIFO
+    pit = np.empty(nr * nc, dtype=np.int64)
+    head = tail = 0
+    while len(heap) > 0 or head < tail:
+        if head < tail:
+            c = pit[head]
+            head += 1
+            h = level[c // nc, c % nc]
+        else:
+            h, c = heapq.heappop(heap)
+            head = tail = 0
         i, j = c // nc, c % nc
-        if h > level[i, j]:
-            continue
         for k in range(8):
             ni, nj = i + _PG_DR[k], j + _PG_DC[k]
             if ni < 0 or nj < 0 or ni >= nr or nj >= nc or not valid[ni, nj]:
                 continue
             if np.isnan(level[ni, nj]):
-                level[ni, nj] = max(h, z[ni, nj])
                 label[ni, nj] = label[i, j]
-                heapq.heappush(heap, (level[ni, nj], ni * nc + nj))
+                if z[ni, nj] <= h:
+                    level[ni, nj] = h
+                    pit[tail] = ni * nc + nj
+                    tail += 1
+                else:
+                    level[ni, nj] = z[ni, nj]
+                    heapq.heappush(heap, (level[ni, nj], ni * nc + nj))
             elif record and label[ni, nj] != label[i, j]:
                 if ne == ea.size:
                     ea2 = np.empty(2 * ne, dtype=np.int64)
@@ -738,16 +750,16 @@ def _solve_links(nxt, local):
     return out, tail
 
 
-def _receiver_index(frac: np.ndarray) -> np.ndarray:
-    """D8 receiver (pygeoprocessing order) of one-hot fractions, −1 where none."""
-    return np.where(frac.max(axis=2) > 0.0, frac.argmax(axis=2), -1).astype(np.int64)
+Receivers = Callable[[int, int, int, int], np.ndarray]
+"""``receivers(r0, r1, c0, c1) -> (rows, cols)`` D8 receiver of each cell (pygeoprocessing order
+E, NE, N, …, SE), −1 where there is none or it is nodata / off-grid."""
 
 
 def tiled_accumulate_d8(
     shape: tuple[int, int],
     valid: np.ndarray,
     weights: Callable[[int, int, int, int], np.ndarray],
-    fractions: Fractions,
+    receivers: Receivers,
     out: np.ndarray,
     tile: int,
 ) -> None:
@@ -756,14 +768,14 @@ def tiled_accumulate_d8(
     Pass 1 accumulates each tile alone and links each perimeter cell to the exit cell where its
     path leaves the tile; the exits, each pointing to the exit reached next, form a small graph
     whose topological sum gives the flow entering every tile at every perimeter cell; pass 2
-    accumulates each tile again with those inflows. ``fractions`` must be one-hot (D8).
+    accumulates each tile again with those inflows.
     """
     nc = shape[1]
     per_idx, per_exit, ex_idx, ex_acc, ex_rec = [], [], [], [], []
     for r0, r1, c0, c1 in tiles(shape, tile):
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
         w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
-        kdir = _receiver_index(fractions(r0, r1, c0, c1))
+        kdir = receivers(r0, r1, c0, c1)
         acc, exit_, done = _d8_tile(kdir, ok, w)
         if done != int(ok.sum()):  # pragma: no cover - acyclic by construction
             raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
@@ -800,20 +812,21 @@ def tiled_accumulate_d8(
         rr, cc = gi // nc, gi % nc
         inside = (cc >= c0) & (cc < c1)
         np.add.at(w, (rr[inside] - r0, cc[inside] - c0), inflow[lo:hi][inside])
-        acc, _, _ = _d8_tile(_receiver_index(fractions(r0, r1, c0, c1)), ok, w)
+        acc, _, _ = _d8_tile(receivers(r0, r1, c0, c1), ok, w)
         out[r0:r1, c0:c1] = np.where(ok, acc, np.nan)
 
 
-def _d8_fractions(fdir: np.ndarray, valid_window: np.ndarray) -> np.ndarray:
-    """One-hot fractions from pygeoprocessing-order D8 indices (−1 = none) of a haloed window."""
-    core = fdir[1:-1, 1:-1].astype(np.int64)
-    h, w = core.shape
-    frac = np.zeros((h, w, 8))
-    ii, jj = np.nonzero(core >= 0)
-    k = core[ii, jj]
-    to_ok = valid_window[ii + 1 + _PG_DR[k], jj + 1 + _PG_DC[k]]
-    frac[ii[to_ok], jj[to_ok], k[to_ok]] = 1.0
-    return frac
+@njit(cache=True)
+def _d8_receivers(fdir, valid_window):
+    """Receivers of the core of a haloed window of D8 indices; −1 towards nodata / off-grid."""
+    h, w = fdir.shape[0] - 2, fdir.shape[1] - 2
+    out = np.full((h, w), -1, dtype=np.int64)
+    for i in range(h):
+        for j in range(w):
+            k = fdir[i + 1, j + 1]
+            if k >= 0 and valid_window[i + 1 + _PG_DR[k], j + 1 + _PG_DC[k]]:
+                out[i, j] = k
+    return out
 
 
 def tiled_flow_accumulation_invest(
@@ -842,26 +855,44 @@ def tiled_flow_accumulation_invest(
         fdir = alloc(shape, np.int8)
         tiled_d8_invest(filled, fdir, tile, alloc=alloc)
 
-        def fractions(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        def receivers(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
             fw = _window(fdir, r0, r1, c0, c1, 1, -1)
             vw = _window(valid, r0, r1, c0, c1, 1, False)
-            return _d8_fractions(fw, vw)
+            return _d8_receivers(fw, vw)
 
-    else:
-        wts = alloc((*shape, 8), np.uint8)
-        tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc)
+        acc = alloc(shape, np.float64)
+        tiled_accumulate_d8(shape, valid, _ones, receivers, acc, tile)
+        return filled, acc
+    wts = alloc((*shape, 8), np.uint8)
+    tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc)
 
-        def fractions(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-            w = np.asarray(wts[r0:r1, c0:c1], dtype=np.float64)
-            tot = w.sum(axis=2, keepdims=True)
-            vw = _window(valid, r0, r1, c0, c1, 1, False)
-            frac = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
-            return frac * _neighbour_valid(vw)
+    def fractions(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        w = np.asarray(wts[r0:r1, c0:c1], dtype=np.float64)
+        tot = w.sum(axis=2, keepdims=True)
+        vw = _window(valid, r0, r1, c0, c1, 1, False)
+        frac = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+        return frac * _neighbour_valid(vw)
 
     acc = alloc(shape, np.float64)
-    accumulate = tiled_accumulate_d8 if algo == "D8" else tiled_accumulate
-    accumulate(shape, valid, lambda r0, r1, c0, c1: np.ones((r1 - r0, c1 - c0)), fractions, acc, tile)
+    tiled_accumulate(shape, valid, _ones, fractions, acc, tile)
     return filled, acc
+
+
+@njit(cache=True)
+def _receivers_of(frac):
+    """D8 receiver index of one-hot fractions (−1 where none)."""
+    h, w = frac.shape[0], frac.shape[1]
+    out = np.full((h, w), -1, dtype=np.int64)
+    for i in range(h):
+        for j in range(w):
+            for k in range(8):
+                if frac[i, j, k] > 0.0:
+                    out[i, j] = k
+    return out
+
+
+def _ones(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    return np.ones((r1 - r0, c1 - c0))
 
 
 def _neighbour_valid(vw: np.ndarray) -> np.ndarray:
@@ -966,9 +997,15 @@ def tiled_upslope_area(
         zw, vw, fw, dxw, dyw = _rusle_window(filled, flood, dx, dy, r0, r1, c0, c1)
         return _rusle_fractions(zw, vw, fw, dxw, dyw, float(mfd_exponent), single)
 
+    def weights(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        return np.asarray(cell_area[r0:r1, c0:c1])
+
+    def receivers(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        return _receivers_of(fractions(r0, r1, c0, c1))
+
     acc = alloc(shape, np.float64)
-    accumulate = tiled_accumulate_d8 if single else tiled_accumulate
-    accumulate(
-        shape, valid, lambda r0, r1, c0, c1: np.asarray(cell_area[r0:r1, c0:c1]), fractions, acc, tile
-    )
+    if single:
+        tiled_accumulate_d8(shape, valid, weights, receivers, acc, tile)
+    else:
+        tiled_accumulate(shape, valid, weights, fractions, acc, tile)
     return acc
