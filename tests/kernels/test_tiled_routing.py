@@ -238,6 +238,9 @@ def test_cache_reuses_ls_and_invalidates_on_dem_or_setting_change(tmp_path):
     # a tiled run reuses the whole-grid entry (same layer)
     ls_factor_cached(dem, _params(routing_tile_size=32), grid, cache)
     assert cache.hits == 2
+    # computed tiled into the cache (streamed from memmaps): the same layer
+    tiled = ls_factor_cached(dem, _params(routing_tile_size=32), grid, DerivedCache(tmp_path / "t"))
+    assert isinstance(tiled, np.memmap) and np.array_equal(tiled, first, equal_nan=True)
     changed = dem.copy()
     changed[10, 10] += 1.0
     ls_factor_cached(changed, params, grid, cache)
@@ -333,3 +336,23 @@ def test_heavy_default_chain_identical_across_1024_tiles(heavy_dem, tmp_path):
         )
         ref = R.upslope_area(heavy_dem, area, dx_m=CELL, dy_m=CELL, algorithm=algorithm)
         np.testing.assert_allclose(got, ref, rtol=1e-9)
+
+
+def test_cached_ls_per_block_gives_the_whole_grid_soil_layers(tmp_path):
+    """What a block-wise engine does: LS routed once (tiled, cached), the rest per block."""
+    dem = rugged_dem(64, 7, holes=False)
+    grid = utm_grid(dem.shape, CELL)
+    params = _params(routing_tile_size=20)
+    inputs = {
+        "dem": dem,
+        "lulc": np.full(dem.shape, float(FOREST)),
+        "ndvi": np.linspace(0.1, 0.9, dem.size).reshape(dem.shape),
+        "rain_erosivity": np.full(dem.shape, 3000.0),
+    }
+    whole = soil_retention_layers(inputs, _params(), grid)
+    ls = ls_factor_cached(dem, params, grid, DerivedCache(tmp_path))
+    for rows, cols in ((slice(0, 30), slice(0, 64)), (slice(30, 64), slice(0, 40)), (slice(30, 64), slice(40, 64))):
+        block = {k: v[rows, cols] for k, v in inputs.items()}
+        part = soil_retention_layers(block, params, grid, ls=np.asarray(ls[rows, cols]))
+        for name in ("ls", "rkls", "usle"):
+            assert np.array_equal(part[name], whole[name][rows, cols], equal_nan=True), name

@@ -178,11 +178,36 @@ def ls_settings(params: ParamSet) -> dict[str, object]:
 
 def ls_factor_cached(dem: np.ndarray, params: ParamSet, grid: Grid, cache: DerivedCache) -> np.ndarray:
     """:func:`qingshan.quantities.soil.ls_factor`, reused from ``cache`` when the DEM and the
-    LS settings (:func:`ls_settings`) are unchanged."""
+    LS settings (:func:`ls_settings`) are unchanged; a read-only memmap of the cached layer.
+
+    With option ``routing_tile_size`` and a DEM larger than one tile (``dem`` may be a memmap,
+    e.g. :func:`qingshan.quantities.routing_tiles.read_dem_memmap`), LS is routed tile by tile
+    into scratch memmaps and streamed into the cache: nothing grid-sized is held in memory, and
+    a block-wise engine reads ``ls[rows, cols]`` per block
+    (``soil_retention_layers(block_inputs, params, block_grid, ls=...)``).
+    """
+    from qingshan.quantities.routing_tiles import ls_factor_tiled, routing_tile_size
     from qingshan.quantities.soil import ls_factor
 
     key = content_key("ls", {"dem": dem}, grid, ls_settings(params))
-    return cache.fetch("ls", key, lambda: ls_factor(dem, params, grid))
+    hit = cache.load(key)
+    if hit is not None:
+        cache.hits += 1
+        return hit
+    cache.misses += 1
+    tiled = params.option("routing_tile_size", None) is not None
+    tile = routing_tile_size(params) if tiled else 0
+    if tiled and max(dem.shape) > tile:
+        with tempfile.TemporaryDirectory(prefix="qingshan-routing-") as tmp:
+            ls = ls_factor_tiled(dem, params, grid, tile, workdir=tmp)
+            cache.store(key, ls, "ls")
+            del ls
+    else:
+        cache.store(key, ls_factor(np.asarray(dem), params, grid), "ls")
+    out = cache.load(key)
+    if out is None:  # pragma: no cover - just written and verified
+        raise RuntimeError(f"derived-layer cache entry {key} could not be read back")
+    return out
 
 
 def flow_accumulation_cached(
