@@ -87,8 +87,11 @@ def test_tiled_fill_is_bit_identical(case, flavour):
 
 def test_pyflwdir_flavour_needs_float32_elevations():
     dem = rugged_dem(40, 0, holes=False) + 1e-9
-    with pytest.raises(ValueError, match="float32"):
+    with pytest.raises(T.NotFloat32Error, match="float32"):
         T.tiled_fill(dem, np.empty_like(dem), 16, flavour="pyflwdir")
+    with pytest.raises(InputError) as err:
+        ls_factor(dem, _params(routing_tile_size=16), utm_grid(dem.shape, CELL))
+    assert err.value.field == "routing_tile_size" and "float32" in err.value.fix
 
 
 # --- directions ------------------------------------------------------------------------------

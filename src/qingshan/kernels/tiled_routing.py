@@ -63,6 +63,7 @@ from qingshan.kernels.routing import (
 
 __all__ = [
     "Alloc",
+    "NotFloat32Error",
     "tiled_accumulate",
     "tiled_accumulate_d8",
     "tiled_d8_invest",
@@ -346,10 +347,14 @@ def tiled_fill(
         out[r0:r1, c0:c1] = np.where(valid, lev, np.nan)
 
 
+class NotFloat32Error(ValueError):
+    """The pyflwdir fill flavour met an elevation that is not a float32 value."""
+
+
 def _check_float32(z: np.ndarray) -> None:
     ok = np.isfinite(z)
     if not np.array_equal(z[ok], z[ok].astype(np.float32).astype(np.float64)):
-        raise ValueError(
+        raise NotFloat32Error(
             "tiled routing of the default chain needs float32-representable elevations "
             "(pyflwdir compares float32 keys); read the DEM as float32 or route the whole grid"
         )

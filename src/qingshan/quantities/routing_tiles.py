@@ -24,6 +24,7 @@ from qingshan.kernels.routing import slope_percent_invest, slope_radians
 from qingshan.kernels.soil import length_factor, ls_factor_invest, slope_factor_mccool
 from qingshan.kernels.tiled_routing import (
     Alloc,
+    NotFloat32Error,
     tiled_flow_accumulation_invest,
     tiled_upslope_area,
     tiles,
@@ -130,16 +131,26 @@ def ls_factor_tiled(
             )
         return out
     area_row = row_cell_areas(grid)
-    area = tiled_upslope_area(
-        dem,
-        _RowBroadcast(area_row, dem.shape[1]),  # type: ignore[arg-type]
-        dx_m=dx,
-        dy_m=dy,
-        algorithm=algo,
-        mfd_exponent=float(params.option("mfd_exponent", 1.1)),  # type: ignore[arg-type]
-        tile=tile,
-        alloc=alloc,
-    )
+    try:
+        area = tiled_upslope_area(
+            dem,
+            _RowBroadcast(area_row, dem.shape[1]),  # type: ignore[arg-type]
+            dx_m=dx,
+            dy_m=dy,
+            algorithm=algo,
+            mfd_exponent=float(params.option("mfd_exponent", 1.1)),  # type: ignore[arg-type]
+            tile=tile,
+            alloc=alloc,
+        )
+    except NotFloat32Error as exc:
+        raise InputError(
+            "Tiled routing (option routing_tile_size) of the default LS chain needs elevations that "
+            "are exact float32 values, as read from a float32 or integer DEM",
+            "默认 LS 算法的分块汇流（选项 routing_tile_size）要求高程为精确的 float32 数值（float32 或整数 DEM）",
+            field="routing_tile_size",
+            fix="Supply the DEM as float32 (or integers), or remove routing_tile_size to route the whole grid.",
+            fix_zh="请以 float32（或整数）格式提供 DEM，或删除 routing_tile_size 以整体计算汇流。",
+        ) from exc
     cap = params.option("max_slope_length_m", None)
     breaks = tuple(params.scalar(f"rusle_m_break_{i}", "percent") for i in (1, 2, 3))
     exps = tuple(params.scalar(f"rusle_m_exp_{i}", "1") for i in (1, 2, 3, 4))
