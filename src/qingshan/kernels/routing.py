@@ -563,20 +563,25 @@ def _grow(buf: np.ndarray, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _d8_invest_kernel(z, valid, block):
-    """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction."""
+def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
+    """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction.
+
+    ``(r0, c0)`` is the grid position of ``z[0, 0]`` (≥ −1): the scan visits blocks aligned to
+    the whole grid, so a window gives the same plateau seeds as the whole grid (tiled routing);
+    ``dist0`` is the initial plateau distance (pygeoprocessing: the grid's cell count).
+    """
     nr, nc = z.shape
     fdir = np.full((nr, nc), -1, dtype=np.int8)
     flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist = np.full((nr, nc), float(nr * nc))
+    dist = np.full((nr, nc), dist0)
     q = np.empty(1024, dtype=np.int64)
     drains = np.empty(1024, dtype=np.int64)
     nd_cells = np.empty(1024, dtype=np.int64)
     nd_dirs = np.empty(1024, dtype=np.int64)
-    for bi in range(0, nr, block):
-        for bj in range(0, nc, block):
-            for r in range(bi, min(bi + block, nr)):
-                for s in range(bj, min(bj + block, nc)):
+    for gbi in range((max(r0, 0) // block) * block, r0 + nr, block):
+        for gbj in range((max(c0, 0) // block) * block, c0 + nc, block):
+            for r in range(max(gbi - r0, 0), min(gbi + block - r0, nr)):
+                for s in range(max(gbj - c0, 0), min(gbj + block - c0, nc)):
                     if not valid[r, s] or fdir[r, s] >= 0:
                         continue
                     root = z[r, s]
@@ -681,17 +686,19 @@ def d8_directions_invest(filled: np.ndarray, *, block: int = _PG_BLOCK) -> np.nd
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block))
+    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block), 0, 0, float(z.size))
 
 
 @njit(cache=True)
-def _mfd_weights_kernel(z, valid):
-    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour."""
+def _mfd_weights_kernel(z, valid, dist_nodata):
+    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
+
+    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
+    """
     nr, nc = z.shape
     w = np.zeros((nr, nc, 8), dtype=np.uint8)
     has = np.zeros((nr, nc), dtype=np.bool_)
     flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist_nodata = float(nr * nc)
     dist = np.full((nr, nc), dist_nodata)
     drain_mask = np.zeros((nr, nc), dtype=np.bool_)
     q = np.empty(1024, dtype=np.int64)
@@ -856,7 +863,7 @@ def mfd_weights_invest(filled: np.ndarray) -> np.ndarray:
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid)
+    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid, float(z.size))
 
 
 @njit(cache=True)

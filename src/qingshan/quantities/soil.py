@@ -136,7 +136,17 @@ def ls_factor(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarray:
       √area quirks (:func:`qingshan.kernels.soil.ls_factor_invest`; Sharp et al., InVEST User's
       Guide, SDR; sdr.py:1136-1267). Option ``l_max`` (default 122, InVEST's) caps L. Use it to
       check results against InVEST; it is not the method of the Chinese specifications.
+
+    Option ``routing_tile_size`` (cells; default none = whole grid): a grid larger than one tile
+    is routed tile by tile out of core (:func:`qingshan.quantities.routing_tiles.ls_factor_tiled`,
+    same result; see docs/scaling.md "Tiled routing").
     """
+    if params.option("routing_tile_size", None) is not None:
+        from qingshan.quantities.routing_tiles import ls_factor_tiled, routing_tile_size
+
+        tile = routing_tile_size(params)
+        if max(dem.shape) > tile:
+            return ls_factor_tiled(dem, params, grid, tile)
     formula = str(params.option("ls_formula", "rusle_mccool"))
     if formula == "invest":
         return _ls_invest(dem, params, grid)
@@ -215,7 +225,7 @@ def _c_factor(ndvi: np.ndarray, codes: np.ndarray, params: ParamSet) -> np.ndarr
 
 
 def soil_retention_layers(
-    inputs: RasterInputs, params: ParamSet, grid: Grid
+    inputs: RasterInputs, params: ParamSet, grid: Grid, *, ls: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """RUSLE factor layers and potential/actual erosion densities (units in :data:`SOIL_LAYER_UNITS`).
 
@@ -226,6 +236,8 @@ def soil_retention_layers(
     ``mfd_exponent`` (Freeman 1991: 1.1), ``max_slope_length_m`` (cap on λ; default none),
     ``l_max`` (invest only), ``c_factor`` (``"ndvi"``: 蔡崇法 from NDVI, default |
     ``"landcover"``: column ``usle_c`` of the land-cover table, as InVEST's biophysical table).
+    ``ls``: a precomputed LS layer of the same DEM and options (e.g. from
+    :func:`qingshan.engine.derived_cache.ls_factor_cached`), used instead of routing again.
     """
     dem = require(inputs, "dem", _METHOD)
     lulc = require(inputs, "lulc", _METHOD)
@@ -236,7 +248,10 @@ def soil_retention_layers(
     codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
     c = _c_factor(ndvi, codes, params)
     p = params.by_class(codes, "usle_p", "1")
-    ls = ls_factor(dem, params, grid)
+    if ls is None:
+        ls = ls_factor(dem, params, grid)
+    elif ls.shape != dem.shape:
+        raise ValueError(f"precomputed LS has shape {ls.shape}, the DEM {dem.shape}")
     valid = (
         np.isfinite(dem) & np.isfinite(lulc) & np.isfinite(ndvi) & np.isfinite(r) & np.isfinite(k)
     )

@@ -1,0 +1,245 @@
+"""Year-invariant derived layers, computed once and reused by content hash.
+
+The DEM derivatives of soil retention — the pit-filled DEM, the flow accumulation and the LS
+factor — do not change between accounting years, scenarios of other inputs or Monte Carlo draws
+of other parameters. :class:`DerivedCache` keeps them on disk under a key that hashes
+
+* the bytes, dtype and shape of the input arrays (the DEM),
+* the grid (CRS, transform, size),
+* every setting that changes the result (options and parameter values, listed per layer), and
+* :data:`CACHE_VERSION` (bumped whenever a kernel changes its numbers),
+
+so a changed DEM or setting never returns a stale layer. Entries are written atomically (a
+temporary file renamed into place, then a manifest holding the SHA-256 of the stored file); an
+entry whose file is missing, partial or altered no longer matches its manifest and is recomputed.
+The routing tile size is not part of the key: tiled routing gives the same layers (docs/scaling.md,
+"Tiled routing").
+
+Use ``DerivedCache(default_cache_root(data_dir))`` or any directory given by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from qingshan.core.grid import Grid
+from qingshan.core.params import ParamSet
+
+__all__ = [
+    "CACHE_VERSION",
+    "DerivedCache",
+    "content_key",
+    "default_cache_root",
+    "flow_accumulation_cached",
+    "ls_factor_cached",
+    "ls_settings",
+]
+
+CACHE_VERSION = "1"
+"""Bump when a routing/LS kernel changes its results: every older entry is then unused."""
+
+_HASH_ROWS = 1024
+
+
+def default_cache_root(data_dir: str | Path) -> Path:
+    """``<data dir>/cache/derived``: where a platform keeps its derived layers."""
+    return Path(data_dir) / "cache" / "derived"
+
+
+def _hash_array(h: hashlib._Hash, arr: np.ndarray) -> None:
+    h.update(f"{arr.dtype.str}{arr.shape}".encode())
+    for r0 in range(0, max(arr.shape[0], 1), _HASH_ROWS):  # row blocks: memmaps stay on disk
+        h.update(np.ascontiguousarray(arr[r0 : r0 + _HASH_ROWS]).tobytes())
+
+
+def content_key(
+    name: str,
+    arrays: Mapping[str, np.ndarray],
+    grid: Grid,
+    settings: Mapping[str, object],
+) -> str:
+    """SHA-256 key of a derived layer ``name`` from its inputs' bytes, grid and settings."""
+    h = hashlib.sha256()
+    h.update(f"qingshan-derived/{CACHE_VERSION}/{name}".encode())
+    for key in sorted(arrays):
+        h.update(key.encode())
+        _hash_array(h, np.asarray(arrays[key]))
+    h.update(grid.crs_wkt.encode())
+    h.update(repr((tuple(grid.transform)[:6], grid.height, grid.width)).encode())
+    h.update(json.dumps(dict(settings), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+class DerivedCache:
+    """Derived layers stored as ``<key>.npy`` with a ``<key>.json`` manifest under ``root``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.root / f"{key}.npy", self.root / f"{key}.json"
+
+    def load(self, key: str) -> np.ndarray | None:
+        """The stored layer (read-only memmap), or None if absent or not matching its manifest."""
+        data, manifest = self._paths(key)
+        if not data.exists() or not manifest.exists():
+            return None
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+            if meta.get("sha256") != _file_sha256(data):
+                return None
+            arr = np.load(data, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if list(arr.shape) != meta.get("shape") or arr.dtype.str != meta.get("dtype"):
+            return None
+        return arr
+
+    def store(self, key: str, arr: np.ndarray, name: str = "") -> None:
+        """Write ``arr`` under ``key`` atomically (payload first, manifest last)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        data, manifest = self._paths(key)
+        arr = np.asarray(arr)
+
+        def save(tmp: Path) -> None:
+            with tmp.open("wb") as f:
+                np.save(f, arr, allow_pickle=False)
+
+        _atomic_write(data, save)
+        meta = {"name": name, "sha256": _file_sha256(data), "shape": list(arr.shape), "dtype": arr.dtype.str}
+        _atomic_write(manifest, lambda tmp: _write_text(tmp, json.dumps(meta)))
+
+    def fetch(self, name: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The layer under ``key``: loaded if stored and intact, else computed and stored."""
+        hit = self.load(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        arr = np.asarray(compute())
+        self.store(key, arr, name)
+        loaded = self.load(key)
+        return loaded if loaded is not None else arr
+
+
+def ls_settings(params: ParamSet) -> dict[str, object]:
+    """Every option and parameter value that changes the LS factor (and nothing else)."""
+    formula = str(params.option("ls_formula", "rusle_mccool"))
+    out: dict[str, object] = {
+        "ls_formula": formula,
+        "flow_algorithm": str(params.option("flow_algorithm", "D8")).upper(),
+    }
+    if formula == "invest":
+        out["l_max"] = float(params.option("l_max", 122.0))  # type: ignore[arg-type]
+        return out
+    out["mfd_exponent"] = float(params.option("mfd_exponent", 1.1))  # type: ignore[arg-type]
+    cap = params.option("max_slope_length_m", None)
+    out["max_slope_length_m"] = None if cap is None else float(cap)  # type: ignore[arg-type]
+    for i in (1, 2, 3):
+        out[f"rusle_m_break_{i}"] = params.scalar(f"rusle_m_break_{i}", "percent")
+    for i in (1, 2, 3, 4):
+        out[f"rusle_m_exp_{i}"] = params.scalar(f"rusle_m_exp_{i}", "1")
+    return out
+
+
+def ls_factor_cached(dem: np.ndarray, params: ParamSet, grid: Grid, cache: DerivedCache) -> np.ndarray:
+    """:func:`qingshan.quantities.soil.ls_factor`, reused from ``cache`` when the DEM and the
+    LS settings (:func:`ls_settings`) are unchanged; a read-only memmap of the cached layer.
+
+    With option ``routing_tile_size`` and a DEM larger than one tile (``dem`` may be a memmap,
+    e.g. :func:`qingshan.quantities.routing_tiles.read_dem_memmap`), LS is routed tile by tile
+    into scratch memmaps and streamed into the cache: nothing grid-sized is held in memory, and
+    a block-wise engine reads ``ls[rows, cols]`` per block
+    (``soil_retention_layers(block_inputs, params, block_grid, ls=...)``).
+    """
+    from qingshan.quantities.routing_tiles import ls_factor_tiled, routing_tile_size
+    from qingshan.quantities.soil import ls_factor
+
+    key = content_key("ls", {"dem": dem}, grid, ls_settings(params))
+    hit = cache.load(key)
+    if hit is not None:
+        cache.hits += 1
+        return hit
+    cache.misses += 1
+    tiled = params.option("routing_tile_size", None) is not None
+    tile = routing_tile_size(params) if tiled else 0
+    if tiled and max(dem.shape) > tile:
+        with tempfile.TemporaryDirectory(prefix="qingshan-routing-") as tmp:
+            ls = ls_factor_tiled(dem, params, grid, tile, workdir=tmp)
+            cache.store(key, ls, "ls")
+            del ls
+    else:
+        cache.store(key, ls_factor(np.asarray(dem), params, grid), "ls")
+    out = cache.load(key)
+    if out is None:  # pragma: no cover - just written and verified
+        raise RuntimeError(f"derived-layer cache entry {key} could not be read back")
+    return out
+
+
+def flow_accumulation_cached(
+    dem: np.ndarray, algorithm: str, cache: DerivedCache, grid: Grid, *, tile: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pit-filled DEM and flow accumulation [pixels] of the InVEST chain
+    (:func:`~qingshan.kernels.routing.fill_pits_invest`,
+    :func:`~qingshan.kernels.routing.flow_accumulation_invest`), reused from ``cache``;
+    routed tile by tile when ``tile`` is given and the grid is larger."""
+    from qingshan.kernels.routing import fill_pits_invest, flow_accumulation_invest
+    from qingshan.kernels.tiled_routing import tiled_flow_accumulation_invest
+
+    algo = algorithm.upper()
+    inputs = {"dem": dem}
+    kf = content_key("filled_invest", inputs, grid, {})
+    ka = content_key("flow_accumulation_invest", inputs, grid, {"flow_algorithm": algo})
+    filled, acc = cache.load(kf), cache.load(ka)
+    if filled is not None and acc is not None:
+        cache.hits += 2
+        return filled, acc
+    if tile is not None and max(dem.shape) > tile:
+        with tempfile.TemporaryDirectory(prefix="qingshan-routing-") as tmp:
+            from qingshan.quantities.routing_tiles import memmap_alloc
+
+            f, a = tiled_flow_accumulation_invest(dem, algo, tile, alloc=memmap_alloc(tmp))
+            cache.store(kf, f, "filled_invest")
+            cache.store(ka, a, "flow_accumulation_invest")
+    else:
+        f = fill_pits_invest(dem)
+        cache.store(kf, f, "filled_invest")
+        cache.store(ka, flow_accumulation_invest(f, algo), "flow_accumulation_invest")
+    cache.misses += 2
+    out_f, out_a = cache.load(kf), cache.load(ka)
+    assert out_f is not None and out_a is not None  # just written
+    return out_f, out_a
