@@ -15,12 +15,17 @@ Chinese statistical notation is understood: ``亿m³`` (10⁸ m³), ``万t`` (10
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from functools import lru_cache
-
-import pint
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qingshan.core.errors import UnitsError
+
+if TYPE_CHECKING:
+    import pint
 
 __all__ = [
     "CURRENCY",
@@ -31,25 +36,82 @@ __all__ = [
     "normalise_unit",
     "parse_unit",
     "total_from_density",
-    "ureg",
+    "unit_registry",
 ]
 
-ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-ureg.define("CNY = [currency] = yuan = RMB")
-ureg.define("USD = [currency_usd]")
-ureg.define("visit = [visit] = person_time = trip")
-ureg.define("head = [livestock_head]")
-ureg.define("person = [person] = capita")  # resident population (人口), not visits (人次)
-ureg.define("ion = [ion]")
-ureg.define("mu = 10000 / 15 * meter ** 2")
-# Carbon bookkeeping: carbon mass and CO2 mass are different quantities of the same element, so
-# they get their own dimension; tCO2 = 12/44 tC makes the C → CO2 stoichiometry a unit conversion.
-ureg.define("gC = [carbon] = g_C")
-ureg.define("kgC = 1e3 * gC")
-ureg.define("tC = 1e6 * gC = t_C")
-ureg.define("tCO2 = 12 / 44 * tC = t_CO2")
-ureg.define("kgCO2 = 1e-3 * tCO2")
-ureg.define("hm2 = hectare")
+_DEFINITIONS = (
+    "CNY = [currency] = yuan = RMB",
+    "USD = [currency_usd]",
+    "visit = [visit] = person_time = trip",
+    "head = [livestock_head]",
+    "person = [person] = capita",  # resident population (人口), not visits (人次)
+    "ion = [ion]",
+    "mu = 10000 / 15 * meter ** 2",
+    # Carbon bookkeeping: carbon mass and CO2 mass are different quantities of the same element, so
+    # they get their own dimension; tCO2 = 12/44 tC makes the C → CO2 stoichiometry a unit conversion.
+    "gC = [carbon] = g_C",
+    "kgC = 1e3 * gC",
+    "tC = 1e6 * gC = t_C",
+    "tCO2 = 12 / 44 * tC = t_CO2",
+    "kgCO2 = 1e-3 * tCO2",
+    "hm2 = hectare",
+)
+
+
+def _cache_folder() -> Path | None:
+    """A writable folder for pint's parsed-definitions cache (``$QINGSHAN_CACHE_DIR/pint`` or the
+    user cache dir), or None (no cache) when none is writable."""
+    import platformdirs
+
+    root = os.environ.get("QINGSHAN_CACHE_DIR") or platformdirs.user_cache_dir("qingshan", appauthor=False)
+    folder = Path(root) / "pint"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def _import_pint() -> Any:
+    """``import pint`` without its dask support when dask is not loaded yet.
+
+    pint's ``compat`` imports ``dask.base`` whenever dask is installed (for Quantities wrapping dask
+    arrays, which Qingshan never makes: it converts units by factors), and that import pulls in dask's
+    config, jinja2, yaml and psutil — most of ``import pint``'s time (pint issue #2265). Hiding dask
+    while pint is first imported skips it; dask itself imports normally afterwards."""
+    if "pint" in sys.modules or "dask" in sys.modules:
+        import pint
+
+        return pint
+    sys.modules["dask"] = None  # type: ignore[assignment]  # find_spec("dask") → None while pint loads
+    try:
+        import pint
+    finally:
+        if sys.modules.get("dask", 0) is None:
+            del sys.modules["dask"]
+    return pint
+
+
+@lru_cache(maxsize=1)
+def unit_registry() -> pint.UnitRegistry:
+    """The unit registry, built on first use (not at import: parsing pint's definitions takes
+    about a second; the parsed definitions are cached on disk, see :func:`_cache_folder`)."""
+    pint_ = _import_pint()
+    try:
+        reg = pint_.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=_cache_folder())
+    except Exception:  # a cache file half-written by a concurrent process: parse afresh
+        reg = pint_.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    for line in _DEFINITIONS:
+        reg.define(line)
+    return reg
+
+
+def __getattr__(name: str) -> Any:
+    """``ureg``, the registry, is built on first access."""
+    if name == "ureg":
+        return unit_registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CURRENCY = "CNY"
 
@@ -127,7 +189,7 @@ def parse_unit(text: str) -> pint.Quantity:
     """
     norm = normalise_unit(text)
     try:
-        q = ureg.parse_expression(norm)
+        q = unit_registry().parse_expression(norm)
     except Exception as exc:
         raise UnitsError(
             f"Cannot parse unit '{text}' (read as '{norm}'): {exc}",
@@ -135,8 +197,8 @@ def parse_unit(text: str) -> pint.Quantity:
             fix="Use SI or Chinese statistical units such as m3, 亿m³, t, 万t, kWh, 亿kWh, hm2, km2, CNY/t, 元/m3.",
             fix_zh="请使用标准单位，例如 m3、亿m³、t、万t、kWh、亿kWh、hm2、km2、元/t、元/m3。",
         ) from exc
-    if not isinstance(q, pint.Quantity):  # a bare number such as "1"
-        q = ureg.Quantity(float(q), "")
+    if not isinstance(q, unit_registry().Quantity):  # a bare number such as "1"
+        q = unit_registry().Quantity(float(q), "")
     return q
 
 
@@ -148,10 +210,11 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
     UnitsError
         When the dimensions differ (e.g. ``t`` to ``m3``).
     """
+    pint_ = _import_pint()
     a, b = parse_unit(from_unit), parse_unit(to_unit)
     try:
         return float(a.to(b.units).magnitude / b.magnitude)
-    except pint.DimensionalityError as exc:
+    except pint_.DimensionalityError as exc:
         raise UnitsError(
             f"Unit '{from_unit}' cannot be converted to '{to_unit}' ({a.dimensionality} vs {b.dimensionality})",
             f"单位 '{from_unit}' 无法换算为 '{to_unit}'",
@@ -168,18 +231,20 @@ def assert_convertible(from_unit: str, to_unit: str) -> None:
 def is_currency(unit: str) -> bool:
     """True when ``unit`` is an amount of Chinese yuan (元, 万元, 亿元, CNY…)."""
     try:
-        return bool(parse_unit(unit).dimensionality == ureg.CNY.dimensionality)
+        return bool(parse_unit(unit).dimensionality == unit_registry().CNY.dimensionality)
     except UnitsError:
         return False
 
 
-_AREA = ureg.Quantity(1.0, "m**2").dimensionality
+def _area() -> Any:
+    """The dimensionality of an area."""
+    return parse_unit("m**2").dimensionality
 
 
 def is_per_area(unit: str, target: str) -> bool:
     """True when ``unit`` is ``target`` per area (e.g. ``t/hm2`` or ``kg/(hm²·a)`` for ``t``)."""
     try:
-        return bool(parse_unit(unit).dimensionality * _AREA == parse_unit(target).dimensionality)
+        return bool(parse_unit(unit).dimensionality * _area() == parse_unit(target).dimensionality)
     except UnitsError:
         return False
 
@@ -190,7 +255,7 @@ def total_from_density(value: float, unit: str, area: float, area_unit: str, tar
     >>> total_from_density(2.0, "t/hm2", 3.0, "km2", "t")
     600.0
     """
-    if parse_unit(area_unit).dimensionality != _AREA:
+    if parse_unit(area_unit).dimensionality != _area():
         raise UnitsError(
             f"Area unit '{area_unit}' is not an area",
             f"面积单位 '{area_unit}' 不是面积单位",

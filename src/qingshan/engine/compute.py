@@ -65,11 +65,6 @@ from qingshan.indicators import registry
 from qingshan.io.cog import BlockLayerWriter
 from qingshan.io.plausibility import check_raster
 from qingshan.io.rasters import grid_of
-from qingshan.quantities.soil import (
-    SOIL_LAYER_UNITS,
-    soil_retention_components,
-    soil_retention_layers,
-)
 from qingshan.quantities.water import water_budyko_layers, water_conservation_balance
 
 __all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "output_paths"]
@@ -84,17 +79,25 @@ RasterLike = str | Path | np.ndarray
 LayerFn = Callable[..., dict[str, np.ndarray]]
 
 _WATER_UNITS = {"aet": "mm", "pet": "mm", "omega": "1", "wyield": "mm"}
-_SOIL_UNITS = {**SOIL_LAYER_UNITS, "avoided_erosion": "t/hm2"}
+
+
+def _soil_units() -> dict[str, str]:
+    # imported here, not at the top: soil imports the routing kernels (pyflwdir, numba)
+    from qingshan.quantities.soil import SOIL_LAYER_UNITS
+
+    return {**SOIL_LAYER_UNITS, "avoided_erosion": "t/hm2"}
 
 
 def _soil_layers(inputs: Mapping[str, np.ndarray], params: ParamSet, grid: Grid) -> dict[str, np.ndarray]:
+    from qingshan.quantities.soil import soil_retention_layers
+
     layers = soil_retention_layers(inputs, params, grid)
     return {**layers, "avoided_erosion": layers["rkls"] - layers["usle"]}
 
 
-_INTERMEDIATES: dict[tuple[str, str], tuple[LayerFn, dict[str, str]]] = {
-    ("water_conservation", "budyko"): (water_budyko_layers, _WATER_UNITS),
-    ("soil_retention", "rusle"): (_soil_layers, _SOIL_UNITS),
+_INTERMEDIATES: dict[tuple[str, str], tuple[LayerFn, Callable[[], dict[str, str]]]] = {
+    ("water_conservation", "budyko"): (water_budyko_layers, lambda: _WATER_UNITS),
+    ("soil_retention", "rusle"): (_soil_layers, _soil_units),
 }
 
 
@@ -188,7 +191,7 @@ def compute_indicator(
     grid = grid or _reference_grid(inputs)
     sources = _sources(inputs, grid, resample, plausibility)
     block = (block_size or DEFAULT_BLOCK_SIZE) if is_blockwise(m) else grid.shape  # else: the whole grid, one block
-    inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, {}))[1]
+    inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, dict))[1]()
     sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers)
     with open_scheduler(scheduler) as client, sink:
         total = map_blocks(grid, indicator_block, (sources, (spec, m), pset), block_size=block, client=client,
@@ -213,6 +216,8 @@ def indicator_layers(spec: IndicatorSpec, m: MethodSpec, arrays: dict[str, np.nd
     """Per-pixel components and intermediates of one indicator on one block (or the whole grid)."""
     inter, _ = _intermediates(spec.id, m.id, arrays, pset, grid)
     if (spec.id, m.id) == ("soil_retention", "rusle"):  # reuse the LS routing of the intermediates
+        from qingshan.quantities.soil import soil_retention_components
+
         layers = soil_retention_components(inter, pset, grid)
     elif (spec.id, m.id) == ("water_conservation", "budyko"):  # reuse the Budyko AET
         layers = water_conservation_balance({**arrays, "aet": inter["aet"]}, pset, grid)
@@ -400,6 +405,7 @@ def _intermediates(
     entry = _INTERMEDIATES.get((indicator, method))
     if entry is None:
         return {}, {}
-    fn, units = entry
+    fn, units_of = entry
     layers = fn(arrays, pset, grid)
+    units = units_of()
     return layers, {k: units[k] for k in layers}

@@ -3,10 +3,9 @@
 The block-wise engine never holds a whole raster: each block's per-cell quantities are written
 into one tiled, uncompressed float64 GeoTIFF per layer (``<stem>.part.tif``) with a windowed write,
 and when every block has been written each file is converted to a COG with GDAL's COG driver
-(``rasterio.shutil.copy``; deflate, 256-cell tiles, overviews as the driver decides), written
-beside its destination and renamed when complete. The COGs have the profile, tags and band
-description of :func:`qingshan.io.rasters.write_cog`, so a layer is the same file whatever the
-block size.
+(``rasterio.shutil.copy``; the creation options of :class:`CogSettings`), written beside its
+destination and renamed when complete. The COGs have the profile, tags and band description of
+:func:`qingshan.io.rasters.write_cog`, so a layer is the same file whatever the block size.
 
 GDAL datasets are not safe to write from several threads or processes: one
 :class:`BlockLayerWriter` lives in one process (the Dask client) and receives the block arrays in
@@ -26,14 +25,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
 import rasterio.shutil
 
+from qingshan.core.errors import ConfigError
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
 from qingshan.io.rasters import (
@@ -45,13 +48,94 @@ from qingshan.io.rasters import (
     write_cog,
 )
 
-__all__ = ["COG_OPTIONS", "TILE", "BlockLayerWriter", "to_cog"]
+__all__ = ["TILE", "BlockLayerWriter", "CogSettings", "cog_options", "cog_settings", "to_cog", "using_cog_settings"]
 
 TILE = 256
 """Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
 
-COG_OPTIONS: dict[str, Any] = {"compress": "deflate", "predictor": 3, "blocksize": TILE}
-"""Creation options of the COG driver, the same as :func:`qingshan.io.rasters.write_cog`'s."""
+Overviews = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class CogSettings:
+    """How every COG is written (:func:`qingshan.io.rasters.write_cog` and :func:`to_cog`); always lossless.
+
+    Chosen for speed, measured with ``bench/bench_cog_write.py`` (docs/benchmarks.md): ZSTD level 1 with
+    the floating-point predictor writes a float64 layer about 2× faster than DEFLATE level 6 at the
+    same size, and GDAL compresses tiles on all cores. Overviews cost about as much as the full-resolution
+    write again and nothing in Qingshan reads them (viewers such as QGIS do, on large layers): ``auto``
+    builds them only for layers longer than ``overview_min_side`` cells on a side.
+
+    Environment overrides (read when a file is written): ``QINGSHAN_COG_OVERVIEWS`` (auto, always, never),
+    ``QINGSHAN_COG_COMPRESS`` (zstd, deflate, lzw, none), ``QINGSHAN_COG_THREADS`` (a number or ALL_CPUS).
+    """
+
+    compress: str = "zstd"
+    level: int = 1
+    predictor: int = 3  # floating point (TIFF predictor 3)
+    overviews: Overviews = "auto"
+    overview_min_side: int = 8192
+    threads: str = "ALL_CPUS"
+
+    def with_env(self) -> CogSettings:
+        """These settings with the ``QINGSHAN_COG_*`` environment overrides applied (checked)."""
+        env = os.environ
+        ovr = env.get("QINGSHAN_COG_OVERVIEWS", self.overviews).lower()
+        comp = env.get("QINGSHAN_COG_COMPRESS", self.compress).lower()
+        _check_env("QINGSHAN_COG_OVERVIEWS", ovr, ("auto", "always", "never"))
+        _check_env("QINGSHAN_COG_COMPRESS", comp, ("zstd", "deflate", "lzw", "none"))
+        return replace(self, overviews=ovr, compress=comp, threads=env.get("QINGSHAN_COG_THREADS", self.threads))  # type: ignore[arg-type]
+
+    def wants_overviews(self, shape: tuple[int, int]) -> bool:
+        """Whether a layer of ``shape`` (rows, columns) gets internal overviews."""
+        if self.overviews == "auto":
+            return max(shape) > self.overview_min_side
+        return self.overviews == "always"
+
+    def options(self, shape: tuple[int, int]) -> dict[str, Any]:
+        """Creation options of GDAL's COG driver (rasterio keywords) for a layer of ``shape``."""
+        opts: dict[str, Any] = {"blocksize": TILE, "compress": self.compress, "num_threads": self.threads,
+                                "overviews": "auto" if self.wants_overviews(shape) else "none"}
+        if self.compress != "none":
+            opts["predictor"] = self.predictor
+        if self.compress in ("zstd", "deflate"):
+            opts["level"] = self.level
+        return opts
+
+
+def _check_env(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(
+            f"Environment variable {name}={value!r} is not one of {', '.join(allowed)}",
+            f"环境变量 {name}={value!r} 无效，应为 {'、'.join(allowed)} 之一",
+            field=name,
+            fix=f"Set {name} to one of {', '.join(allowed)}, or unset it.",
+            fix_zh=f"请将 {name} 设为 {'、'.join(allowed)} 之一，或删除该变量。",
+        )
+
+
+_current = CogSettings()
+
+
+def cog_settings() -> CogSettings:
+    """The settings in force (see :func:`using_cog_settings`), with the environment overrides."""
+    return _current.with_env()
+
+
+def cog_options(shape: tuple[int, int]) -> dict[str, Any]:
+    """Creation options for a layer of ``shape`` under the settings in force."""
+    return cog_settings().options(shape)
+
+
+@contextmanager
+def using_cog_settings(settings: CogSettings) -> Iterator[CogSettings]:
+    """Write COGs with ``settings`` inside the ``with`` block (this process; not thread-local)."""
+    global _current
+    before, _current = _current, settings
+    try:
+        yield settings
+    finally:
+        _current = before
 
 
 def _part_profile(grid: Grid) -> dict[str, Any]:
@@ -83,7 +167,9 @@ def to_cog(src: str | Path, dst: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".tif", dir=dst.parent)
     os.close(fd)
     try:
-        rasterio.shutil.copy(str(src), tmp, driver="COG", **COG_OPTIONS)
+        with rasterio.open(src) as ds:
+            shape = ds.shape
+        rasterio.shutil.copy(str(src), tmp, driver="COG", **cog_options(shape))
         follow_umask(tmp)
         os.replace(tmp, dst)
     finally:

@@ -201,8 +201,10 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     sees a half-written raster; it then has the mode the umask gives new files (0644 by default).
     The band carries ``units`` and ``description`` (GDAL unit type, description and tags); the
     CRS is written with its EPSG code where it has one; ``scope`` (e.g. :data:`ACCOUNTED_SCOPE`)
-    says which cells hold values.
+    says which cells hold values. Compression, overviews and threads: :func:`qingshan.io.cog.cog_options`.
     """
+    from qingshan.io.cog import cog_options  # io.cog builds on this module
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".tif", dir=path.parent)
@@ -216,13 +218,11 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
         "crs": crs_for_write(grid),
         "transform": grid.transform,
         "nodata": np.nan,
-        "compress": "deflate",
-        "predictor": 3,
-        "blocksize": 256,
+        **cog_options(values.shape),
     }
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(values.astype(np.float64), 1)
+            dst.write(values.astype(np.float64, copy=False), 1)
             set_band_metadata(dst, units=units, description=description, scope=scope)
         follow_umask(tmp)
         os.replace(tmp, path)

@@ -1,0 +1,5 @@
+"""``python -m qingshan.cli`` runs the ``qingshan`` command."""
+
+from qingshan.cli import main
+
+main()
