@@ -18,8 +18,8 @@ Roles: accountants and administrators create and close tasks; reviewers, account
 administrators see all progress and send reminders; a submitter sees the tasks of their form
 groups, restricted to the units in their regions, and the reminders addressed to them.
 
-Multi-level review (county → city → province) is not part of this module yet: every submission is
-reviewed once, as in :mod:`qingshan.platform.submissions`.
+A task may configure multi-level review (``review_levels``, e.g. ``["city", "province"]``): the
+submissions of its group and year are then approved level by level (:mod:`qingshan.platform.review_levels`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from qingshan.platform.accounts import Principal, in_region_scope
 from qingshan.platform.audit import record
 from qingshan.platform.errors import NotFoundError, PermissionDeniedError, StateError
 from qingshan.platform.forms import get_group
+from qingshan.platform.review_levels import check_levels
 from qingshan.store.platform_models import (
     FormSubmission,
     ReportingReminder,
@@ -144,7 +145,7 @@ def _check_units(regions: Iterable[str], known: Mapping[str, str] | None) -> lis
 
 def create_task(factory: sessionmaker[Session], principal: Principal, *, form_no: str, group: str, year: int,
                 title_zh: str, title_en: str = "", deadline: date, regions: Sequence[str],
-                known_regions: Mapping[str, str] | None = None) -> dict[str, Any]:
+                known_regions: Mapping[str, str] | None = None, review_levels: Sequence[str] = ()) -> dict[str, Any]:
     """Record a reporting task (accountants and administrators), with its audit line."""
     _require(principal, MANAGERS, "create reporting tasks", "创建报表任务")
     g = get_group(group)  # unknown group → InputError naming the groups
@@ -156,17 +157,18 @@ def create_task(factory: sessionmaker[Session], principal: Principal, *, form_no
         raise InputError(f"Year {year} is out of range", f"年份 {year} 超出范围", field="year",
                          fix="Give the reporting year, e.g. 2023.", fix_zh="请填写报告年份，如 2023。")
     units = _check_units(regions, known_regions)
+    levels = check_levels(review_levels)
     with factory.begin() as s:
         task = ReportingTask(form_no=_clean_text(form_no, "form_no", "表号", required=True, limit=40), group=g.id,
                              year=int(year), title_zh=_clean_text(title_zh, "title_zh", "中文标题", required=True),
                              title_en=_clean_text(title_en, "title_en", "英文标题", required=False),
-                             deadline=deadline_utc(deadline), regions=units, status="open",
+                             deadline=deadline_utc(deadline), regions=units, status="open", review_levels=levels,
                              created_by=principal.username, created_at=_now())
         s.add(task)
         s.flush()
         record(s, principal.actor, "reporting.task.create", "reporting_task", task.id,
                {"form_no": task.form_no, "group": g.id, "year": task.year, "deadline": deadline.isoformat(),
-                "units": len(units)})
+                "units": len(units), "review_levels": levels})
         return _task_dict(task)
 
 
@@ -192,6 +194,7 @@ def _closed(task_id: int) -> StateError:
 def _task_dict(t: ReportingTask) -> dict[str, Any]:
     return {"id": t.id, "form_no": t.form_no, "group": t.group, "year": t.year, "title_zh": t.title_zh,
             "title_en": t.title_en, "deadline": t.deadline, "regions": list(t.regions), "status": t.status,
+            "review_levels": list(t.review_levels or []),
             "created_by": t.created_by, "created_at": t.created_at}
 
 

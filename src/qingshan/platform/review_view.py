@@ -176,9 +176,13 @@ def review_view(factory: sessionmaker[Session], principal: Principal, submission
     prev = _index((prev_v.get("data") or {}).get("statistics", [])) if prev_v else {}
     last = _last_year(factory, sub["group"], int(sub["year"])) if sub["group"] != "rasters" else {}
     flags = row_flags(rows, regions) if regions is not None and rows else [[] for _ in rows]
+    from qingshan.platform.review_levels import level_state, required_levels
+
     with factory() as s:
         vid = _version_id(s, submission_id, version)
         comments = _comments(s, vid) if vid is not None else []
+        levels = required_levels(s, sub["group"], int(sub["year"]))
+        level_info = level_state(s, vid, levels) if vid is not None and levels else None
     by_row: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in comments:
         by_row.setdefault((c["region_code"], c["item"]), []).append(c)
@@ -193,7 +197,7 @@ def review_view(factory: sessionmaker[Session], principal: Principal, submission
                 "rows": views, "removed_since_previous": removed,
                 "prices": list((v.get("data") or {}).get("prices", [])),
                 "raster": (v.get("data") or {}).get("raster") if sub["group"] == "rasters" else None,
-                "comments": by_row.get(("", ""), []),
+                "comments": by_row.get(("", ""), []), "review_levels": level_info,
                 "counts": {"rows": len(views), "flagged": sum(1 for r in views if r["flags"]),
                            "errors": sum(1 for r in views if any(f["severity"] == "error" for f in r["flags"]))}})
     return out

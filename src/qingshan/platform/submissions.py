@@ -350,6 +350,16 @@ def review(factory: sessionmaker[Session], principal: Principal, submission_id: 
         raise PermissionDeniedError("Only reviewers, accountants and admins review submissions",
                                     "只有审核员、核算员和管理员可以审核填报", field="role",
                                     fix="Log in with a reviewer account.", fix_zh="请使用审核员账号登录。")
+    if approve:  # multi-level review where a reporting task configures it (qingshan.platform.review_levels)
+        from qingshan.platform.review_levels import approve_level
+
+        with factory() as s:
+            sub = s.get(FormSubmission, submission_id)
+            group, year = (sub.group, sub.year) if sub is not None and _visible(principal, sub) else (None, None)
+        if group is not None and year is not None:
+            last = approve_level(factory, principal, submission_id, version, group, year, comment)
+            if last is False:  # a lower level approved: still under review
+                return get_submission(factory, principal, submission_id)
     return _transition(factory, principal, submission_id, version, frm="submitted",
                        to="approved" if approve else "rejected",
                        action="submission.approve" if approve else "submission.reject", owner_only=False,

@@ -33,6 +33,7 @@ __all__ = [
     "CatalogVersion",
     "FormSubmission",
     "Job",
+    "LevelApproval",
     "LoginFailure",
     "ReportingReminder",
     "ReportingTask",
@@ -204,6 +205,7 @@ class ReportingTask(Base):
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # reporting units (GB/T 2260 codes)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    review_levels: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. ["city", "province"]; [] = one review
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -348,3 +350,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+class LevelApproval(Base):
+    """One level's approval of a submission version under multi-level review (county → city →
+    province, configured on the reporting task; migration ``0007``). One row per (version, level)."""
+
+    __tablename__ = "level_approvals"
+    __table_args__ = (UniqueConstraint("version_id", "level", name="uq_level_approval"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_versions.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(20))  # county | city | province
+    reviewer: Mapped[str] = mapped_column(String(80))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
@@ -42,6 +42,8 @@ class TaskIn(BaseModel):
     title_en: str = Field(default="", max_length=200, description="Title in English 英文标题")
     deadline: date = Field(description="Deadline (a day, Beijing time) 截止日期")
     regions: list[Code] = Field(min_length=1, max_length=svc.MAX_UNITS, description="Reporting units 填报单位")
+    review_levels: list[Literal["county", "city", "province"]] = Field(
+        default_factory=list, max_length=3, description='Multi-level review, e.g. ["city", "province"] 多级审核')
 
 
 class RemindIn(BaseModel):
@@ -74,6 +76,7 @@ class TaskOut(BaseModel):
     deadline: datetime
     regions: list[str]
     status: str
+    review_levels: list[str] = []
     created_by: str
     created_at: datetime
     counts: Counts | None = None

@@ -92,6 +92,7 @@ class ReviewOut(BaseModel):
     prices: list[dict[str, Any]]
     raster: dict[str, Any] | None
     comments: list[CommentOut]
+    review_levels: dict[str, Any] | None = None
     counts: dict[str, int]
 
 

@@ -55,6 +55,14 @@
     facts.append(`${QS.t("填报人", "By")}: ${v.created_by} · SHA-256 ${v.sha256.slice(0, 16)}… · `);
     facts.appendChild(QS.state(document.createElement("span"), v.status)).dataset.testid = "version-status";
     document.getElementById("file-link").href = `/api/submissions/${sid}/versions/${ver}/file`;
+    const lv = document.getElementById("levels");
+    lv.textContent = "";
+    if (v.review_levels) {
+      const NAMES = { county: ["县级", "county"], city: ["市级", "city"], province: ["省级", "province"] };
+      const done = Object.fromEntries(v.review_levels.done.map((d) => [d.level, d.reviewer]));
+      lv.textContent = QS.t("多级审核：", "Multi-level review: ") + v.review_levels.required.map((l) =>
+        `${QS.t(NAMES[l][0], NAMES[l][1])} ${done[l] ? "✓ " + done[l] : QS.t("待审", "pending")}`).join(" → ");
+    }
     document.getElementById("counts").textContent = QS.t(
       `共 ${v.counts.rows} 行，${v.counts.flagged} 行有提示，其中 ${v.counts.errors} 行超出合理范围`,
       `${v.counts.rows} rows, ${v.counts.flagged} flagged, ${v.counts.errors} outside the plausible bounds`);

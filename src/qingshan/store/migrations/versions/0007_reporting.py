@@ -1,6 +1,6 @@
 """Reporting tasks (统计报表制度): tasks with form number, period, deadline and reporting units, and
 the reminders (催报) sent to units that have not reported, and reviewers' comments per row of a
-submission version, and resumable (chunked) uploads. Only new tables are created.
+submission version, per-level approvals of multi-level review, and resumable (chunked) uploads. Only new tables are created.
 
 Revision ID: 0007
 Revises: 0006
@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
         sa.Column("regions", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("review_levels", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(80), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -56,6 +57,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_review_comments_version_id", "review_comments", ["version_id"])
     op.create_table(
+        "level_approvals",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("version_id", sa.Integer(), sa.ForeignKey("submission_versions.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("level", sa.String(20), nullable=False),
+        sa.Column("reviewer", sa.String(80), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("version_id", "level", name="uq_level_approval"),
+    )
+    op.create_index("ix_level_approvals_version_id", "level_approvals", ["version_id"])
+    op.create_table(
         "upload_sessions",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("kind", sa.String(20), nullable=False),
@@ -80,7 +93,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the five tables."""
+    """Drop the six tables."""
+    op.drop_index("ix_level_approvals_version_id", table_name="level_approvals")
+    op.drop_table("level_approvals")
     op.drop_table("upload_chunks")
     op.drop_table("upload_sessions")
     op.drop_index("ix_review_comments_version_id", table_name="review_comments")
