@@ -20,6 +20,7 @@ from qingshan.engine.run import _config_meaning
 from qingshan.platform import accounts
 from qingshan.platform.jobs import build_config, default_base_config
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXCLUDE = [e.model_dump() for e in load_config(default_base_config()).exclude]  # the example's own, with reasons
 
 
@@ -152,3 +153,32 @@ def test_worker_runs_an_assembled_accounting_like_the_base(
     base = base.model_copy(update={"run": base.run.model_copy(update={"output": tmp_path / "base-out"})})
     outcome = account(base, store_url=store_url)
     assert repo.get_run(factory, outcome.run_id).content_hash == run.content_hash  # type: ignore[union-attr]
+
+
+def test_approved_forms_complete_the_tables_of_an_assembly(
+        client: TestClient, auth: Callable[[str], dict[str, str]], factory: sessionmaker[Session],
+        tmp_path: Path) -> None:
+    """A form (statistics rows) chosen after the base statistics table replaces the rows with the same key."""
+    import pandas as pd
+    from platform_support import fill_products
+
+    from qingshan.platform import jobs
+
+    client.post("/api/catalog/bases/example:jiangxi-2019", headers=auth("admin"))
+    accounts.create_user(factory, "agri-sub", PASSWORD, "submitter", regions=["360100"], forms=["products"],
+                         department="农业农村局")
+    sub, rev, acc = auth("agri-sub"), auth("reviewer"), auth("accountant")
+    body = fill_products([["360102", "东湖区", 2019, "rice", 0.9, "万t", "county survey"]])
+    sid = client.post("/api/submissions", headers=sub, data={"group": "products", "year": "2019"},
+                      files={"file": ("p.xlsx", body, XLSX)}).json()["id"]
+    client.post(f"/api/submissions/{sid}/versions/1/submit", headers=sub)
+    assert client.post(f"/api/submissions/{sid}/versions/1/approve", headers=rev).status_code == 200
+    [form] = client.get("/api/catalog", params={"kind": "submission"}, headers=acc).json()
+    spec = example_spec(client, acc)
+    spec["tables"]["statistics"].append({"entry": form["id"]})
+    job = client.post("/api/assemblies/jobs", headers=acc, json=spec).json()
+    stats = pd.read_csv(jobs.build_config(factory, job, tmp_path / "job").tables.statistics, dtype=str)
+    rice = stats[(stats["region_code"] == "360102") & (stats["item"] == "rice") & (stats["year"] == "2019")]
+    assert len(rice) == 1 and float(rice["value"].iloc[0]) == 0.9 and rice["unit"].iloc[0] == "万t"
+    base = pd.read_csv(load_config(default_base_config()).tables.statistics, dtype=str)
+    assert len(stats) == len(base)  # the row replaced, nothing else added or lost

@@ -99,7 +99,8 @@ def _script_src(csp: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/api/runs", "/api/runs/nope", "/api/auth/me", "/workbench/",
-                                  "/workbench/review", "/static/app.js", "/docs", "/redoc", "/openapi.json"])
+                                  "/workbench/review", "/workbench/catalog", "/api/catalog", "/static/app.js", "/docs",
+                                  "/redoc", "/openapi.json"])
 def test_security_headers_on_every_response(client: TestClient, path: str) -> None:
     r = client.get(path)
     h = r.headers

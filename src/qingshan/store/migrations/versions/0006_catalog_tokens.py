@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0005"  # revalue's 0005 (runs.parent_run_id) is merged first
 branch_labels = None
 depends_on = None
 
