@@ -37,6 +37,7 @@ def test_admin_manages_users_and_reads_the_audit_log(browser_kit: SimpleNamespac
             # create a department user
             page.get_by_test_id("u-name").fill("dept-forestry")
             page.get_by_test_id("u-display").fill("林业局")
+            page.get_by_test_id("u-department").fill("forestry")
             page.get_by_test_id("u-role").select_option("submitter")
             page.get_by_test_id("u-regions").fill("360100")
             page.get_by_test_id("u-forms").fill("products")
@@ -45,6 +46,7 @@ def test_admin_manages_users_and_reads_the_audit_log(browser_kit: SimpleNamespac
             expect(page.get_by_test_id("create-user-status")).to_contain_text("已新建用户 dept-forestry")
             row = page.get_by_test_id("user-dept-forestry")
             expect(row.get_by_test_id("user-active")).to_have_text("启用")
+            expect(row.get_by_test_id("user-department")).to_have_value("forestry")
 
             # a weak reset is refused with the policy's message; a good one passes
             page.get_by_test_id("new-password").fill("12345678")
@@ -77,3 +79,5 @@ def test_admin_manages_users_and_reads_the_audit_log(browser_kit: SimpleNamespac
 
     with pytest.raises(AuthenticationError):
         accounts.authenticate(open_store(store_url), "reviewer", password)
+    forestry = next(u for u in accounts.list_users(open_store(store_url)) if u.username == "dept-forestry")
+    assert forestry.department == "forestry"

@@ -41,6 +41,8 @@
       const tr = document.createElement("tr");
       tr.dataset.testid = `user-${u.username}`;
       QS.cell(tr, u.id); QS.cell(tr, u.username); QS.cell(tr, u.display_name);
+      const dept = input(u.department || "", "user-department");
+      QS.cell(tr, "").appendChild(dept);
       const role = roleSelect(u.role, "user-role");
       QS.cell(tr, "").appendChild(role);
       const regions = input(u.regions.join(", "), "user-regions");
@@ -51,7 +53,8 @@
       st.dataset.zh = u.active ? "启用" : "已停用"; st.dataset.en = u.active ? "active" : "disabled";
       const act = QS.cell(tr, "");
       act.appendChild(QS.button("保存", "Save", `save-${u.username}`, () => patch(u.id,
-        { role: role.value, regions: list(regions.value), forms: list(forms.value) }, "已保存。", "Saved.")));
+        { role: role.value, department: dept.value.trim(), regions: list(regions.value), forms: list(forms.value) },
+        "已保存。", "Saved.")));
       act.appendChild(u.active
         ? QS.button("停用", "Disable", `disable-${u.username}`, () => patch(u.id, { active: false }, "已停用。", "Disabled."))
         : QS.button("启用", "Enable", `enable-${u.username}`, () => patch(u.id, { active: true }, "已启用。", "Enabled.")));
@@ -104,6 +107,7 @@
     try {
       const u = await QS.api("POST", "/api/users", {
         username: f.get("username"), display_name: f.get("display_name") || "", role: f.get("role"),
+        department: (f.get("department") || "").trim(),
         regions: list(f.get("regions")), forms: list(f.get("forms")), password: f.get("password"),
       });
       out.textContent = QS.t(`已新建用户 ${u.username}。`, `User ${u.username} created.`); out.className = "ok";
