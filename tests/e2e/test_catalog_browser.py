@@ -124,8 +124,9 @@ def test_accountant_browses_the_catalogue_and_queues_an_assembled_accounting(
             page.get_by_test_id("username").fill("catalog-admin")
             page.get_by_test_id("password").fill(password)
             page.get_by_test_id("login-button").click()
-            page.wait_for_url("**/workbench/review")
-            page.goto(f"{base_url}/workbench/catalog")
+            page.wait_for_url("**/workbench/admin")  # administrators land on their own page
+            page.get_by_role("link", name="数据目录").click()  # tokens are issued on the catalogue page
+            page.wait_for_url("**/workbench/catalog")
             page.get_by_test_id("tok-name").fill("provincial-hub")
             page.get_by_test_id("tok-regions").fill("360000")
             page.get_by_test_id("tok-scope-read-results").uncheck()

@@ -123,9 +123,16 @@ def test_a_parameter_that_changes_quantities_is_refused(synth_run, tmp_path: Pat
     same = parent.provenance["parameters"]["soil_bulk_density"]
     revalue(url, parent.run_id, prices=_prices(cfg_path),
             params=_params(tmp_path / "s.csv", "soil_bulk_density", same["value"], same["unit"]))
+    # a parameter no method of this run reads (the run's profile excludes livestock; flood regulation reads
+    # reservoir_flood_share, which an earlier version of this test wrongly took as inert)
+    from qingshan.engine.revalue import quantity_parameters
+
+    used = quantity_parameters(parent.provenance["methods"])
+    assert "reservoir_flood_share" in used
+    inert = "gdp_deflator_base" if "gdp_deflator_base" not in used else "an_unused_parameter"
     out = revalue(url, parent.run_id, prices=_prices(cfg_path),
-                  params=_params(tmp_path / "i.csv", "reservoir_flood_share", 0.5, "1"))
-    assert out.provenance["revaluation"]["parameters_not_affecting_quantities"] == ["reservoir_flood_share"]
+                  params=_params(tmp_path / "i.csv", inert, 0.5, "1"))
+    assert out.provenance["revaluation"]["parameters_not_affecting_quantities"] == [inert]
 
 
 def test_new_base_year_and_deflator_change_comparable_values_only(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
