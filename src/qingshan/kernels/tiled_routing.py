@@ -43,7 +43,7 @@ IO driver is :mod:`qingshan.quantities.routing_tiles`.
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -80,6 +80,7 @@ Alloc = Callable[[tuple[int, ...], type | np.dtype], np.ndarray]
 """Scratch-array factory ``alloc(shape, dtype) -> array`` (memmap or in-memory)."""
 
 _OCEAN = 0
+_RECENT_TILES = 4  # fractions kept for re-runs of the perimeter exchange (memory: 4 tiles × 64 B/cell)
 _NODATA = -9999.0
 # pyflwdir D8 codes in pygeoprocessing neighbour order (E, NE, N, NW, W, SW, S, SE)
 _PG_TO_CODE = np.array([1, 128, 64, 32, 16, 8, 4, 2], dtype=np.int64)
@@ -599,6 +600,76 @@ def _accumulate_tile(frac, valid, own):
     return acc, ring, tail
 
 
+@njit(cache=True)
+def _accumulate_delta(frac, valid, inflow):
+    """Accumulate ``inflow`` (non-zero on a few perimeter cells) over the cells downstream of it.
+
+    Same sums as :func:`_accumulate_tile` with ``own = inflow``, visiting only the cells the
+    inflow reaches (a tile's re-runs in the perimeter exchange carry a little flow each).
+    """
+    nr, nc = valid.shape
+    reach = np.zeros((nr, nc), dtype=np.bool_)
+    cells = np.empty(nr * nc, dtype=np.int64)
+    n = 0
+    for r in range(nr):
+        for s in range(nc):
+            if inflow[r, s] != 0.0 and valid[r, s]:
+                reach[r, s] = True
+                cells[n] = r * nc + s
+                n += 1
+    head = 0
+    while head < n:
+        c = cells[head]
+        head += 1
+        r, s = c // nc, c % nc
+        for k in range(8):
+            if frac[r, s, k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc and not reach[rr, ss]:
+                reach[rr, ss] = True
+                cells[n] = rr * nc + ss
+                n += 1
+    indeg = np.zeros((nr, nc), dtype=np.int64)
+    for m in range(n):
+        r, s = cells[m] // nc, cells[m] % nc
+        for k in range(8):
+            if frac[r, s, k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                indeg[rr, ss] += 1
+    acc = np.zeros((nr, nc))
+    ring = np.zeros((nr + 2, nc + 2))
+    queue = np.empty(n, dtype=np.int64)
+    tail = 0
+    for m in range(n):
+        r, s = cells[m] // nc, cells[m] % nc
+        acc[r, s] = inflow[r, s]
+        if indeg[r, s] == 0:
+            queue[tail] = cells[m]
+            tail += 1
+    head = 0
+    while head < tail:
+        c = queue[head]
+        head += 1
+        r, s = c // nc, c % nc
+        for k in range(8):
+            f = frac[r, s, k]
+            if f == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                acc[rr, ss] += acc[r, s] * f
+                indeg[rr, ss] -= 1
+                if indeg[rr, ss] == 0:
+                    queue[tail] = rr * nc + ss
+                    tail += 1
+            else:
+                ring[rr + 1, ss + 1] += acc[r, s] * f
+    return acc, ring, tail == n
+
+
 def tiled_accumulate(
     shape: tuple[int, int],
     valid: np.ndarray,
@@ -619,6 +690,17 @@ def tiled_accumulate(
     inbox: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     queue: deque[int] = deque()
     passes = 0
+    recent: OrderedDict[int, np.ndarray] = OrderedDict()  # fractions of the last few tiles run
+
+    def tile_fractions(t: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        if t in recent:
+            recent.move_to_end(t)
+            return recent[t]
+        frac = fractions(r0, r1, c0, c1)
+        recent[t] = frac
+        if len(recent) > _RECENT_TILES:
+            recent.popitem(last=False)
+        return frac
 
     def run(t: int, own: np.ndarray | None) -> None:
         nonlocal passes
@@ -631,8 +713,13 @@ def tiled_accumulate(
             first = True
         else:
             w, first = own, False
-        acc, ring, done = _accumulate_tile(fractions(r0, r1, c0, c1), ok, w)
-        if done != int(ok.sum()):  # pragma: no cover - acyclic by construction
+        frac = tile_fractions(t, r0, r1, c0, c1)
+        if first:
+            acc, ring, done = _accumulate_tile(frac, ok, w)
+            ordered = done == int(ok.sum())
+        else:
+            acc, ring, ordered = _accumulate_delta(frac, ok, w)
+        if not ordered:  # pragma: no cover - acyclic by construction
             raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
         passes += 1
         if first:
