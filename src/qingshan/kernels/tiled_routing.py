@@ -270,14 +270,38 @@ def _minimax(n, indptr, nbr, wt, src):
     return dist
 
 
-def _dedupe_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One edge per unordered label pair, with the lowest spill (all a minimax path can use)."""
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    order = np.lexsort((w, hi, lo))
-    lo, hi, w = lo[order], hi[order], w[order]
-    first = np.ones(lo.size, dtype=bool)
-    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return lo[first], hi[first], w[first]
+@njit(cache=True)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _reduce_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum spanning forest of a tile's spill edges (Kruskal).
+
+    Replacing any set of edges by its minimum spanning forest keeps every minimax distance of
+    the whole graph (a path's detour through the set can use the forest's path, whose highest
+    edge is no higher), so each tile hands on at most one edge per label it touches.
+    """
+    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    m = a.size
+    order = np.argsort(w, kind="stable")
+    keep = _kruskal(inv[:m].astype(np.int64), inv[m:].astype(np.int64), order, nodes.size)
+    return a[keep], b[keep], w[keep]
+
+
+@njit(cache=True)
+def _kruskal(ia, ib, order, n):
+    parent = np.arange(n)
+    keep = np.zeros(ia.size, dtype=np.bool_)
+    for e in order:
+        ra, rb = _find(parent, ia[e]), _find(parent, ib[e])
+        if ra != rb:
+            parent[ra] = rb
+            keep[e] = True
+    return keep
 
 
 def _solve_spill(ea: np.ndarray, eb: np.ndarray, ew: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +352,7 @@ def tiled_fill(
         seed = np.where(label >= 0, z, np.nan)
         fa, fb, fw = _flood(z, valid, seed, label, True)[1:]
         xa, xb, xw = _cross_edges(z2, valid2, r0, c0, nc)
-        a, b, w = _dedupe_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
+        a, b, w = _reduce_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
         parts_a.append(a)
         parts_b.append(b)
         parts_w.append(w)
