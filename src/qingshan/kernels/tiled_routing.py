@@ -68,6 +68,7 @@ __all__ = [
     "NotFloat32Error",
     "tiled_accumulate",
     "tiled_accumulate_d8",
+    "tiled_d8_codes",
     "tiled_d8_invest",
     "tiled_fill",
     "tiled_flood_d8",
