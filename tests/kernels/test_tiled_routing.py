@@ -392,5 +392,4 @@ def test_heavy_tiled_ls_memory_is_bounded_by_the_tile_not_the_grid(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert isinstance(ls, np.memmap) and np.isfinite(ls).all()
-        print(f"{algorithm}: peak {peak / 2**20:.0f} MiB, one layer {layer_bytes / 2**20:.0f} MiB")
         assert peak < layer_bytes, (algorithm, peak / 2**20)
