@@ -359,3 +359,37 @@ def test_cached_ls_per_block_gives_the_whole_grid_soil_layers(tmp_path):
         part = soil_retention_layers(block, params, grid, ls=np.asarray(ls[rows, cols]))
         for name in ("ls", "rkls", "usle"):
             assert np.array_equal(part[name], whole[name][rows, cols], equal_nan=True), name
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(3600)
+def test_heavy_tiled_ls_memory_is_bounded_by_the_tile_not_the_grid(tmp_path):
+    """LS of a 4000² DEM memmap in 512² tiles: Python's peak allocation (tracemalloc; numpy
+    reports its buffers to it) stays under ONE grid-sized float64 layer, where the whole-grid
+    chain holds about ten. What remains is set by the tile (≈ 40 B per tile cell, MFD shares of
+    the last tiles) and the perimeter data (spill graph, D8 exit links: ∝ cells / tile size).
+    Not a timing test.
+
+    The terrain is a noisy slope (flats only in filled pits): the plateau pass reads the
+    bounding box of each flat crossing a tile edge, so a flat as large as the grid (e.g. the
+    integer-noise DEMs above, whose filled flats percolate) needs a window that large."""
+    import tracemalloc
+
+    n, tile = 4000, 512
+    alloc = memmap_alloc(tmp_path)
+    dem = alloc((n, n), np.float64)
+    rng = np.random.default_rng(3)
+    for r0, r1, c0, c1 in T.tiles((n, n), 500):
+        block = rng.random(size=(r1 - r0, c1 - c0)) * 5.0
+        block += (np.arange(r0, r1)[:, None] + np.arange(c0, c1)[None, :]) * 0.01
+        dem[r0:r1, c0:c1] = block.astype(np.float32)
+    grid = utm_grid((n, n), CELL)
+    layer_bytes = n * n * 8
+    for algorithm in ("D8", "MFD"):
+        params = _params(flow_algorithm=algorithm)
+        tracemalloc.start()
+        ls = ls_factor_tiled(dem, params, grid, tile, workdir=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert isinstance(ls, np.memmap) and np.isfinite(ls).all()
+        assert peak < layer_bytes, (algorithm, peak / 2**20)

@@ -26,14 +26,16 @@ halo) and perimeter data at a time:
   order anchored to the grid; pyflwdir's priority flood for the default chain, whose flat
   directions depend only on the float32-equal plateau and its ring). **Bit-identical.** Memory
   of this pass: the largest plateau crossing a tile edge (a filled lake).
-* **Accumulation** — Barnes (2017), "Parallel non-divergent flow accumulation for trillion cell
-  digital elevation models on desktops or clusters" (Environmental Modelling & Software 92:
-  202-212): each tile accumulates its own cells; the flow leaving a tile is handed to the
-  neighbouring tile as an inflow at its perimeter, and a tile that receives inflow is
-  re-accumulated with the inflow alone (accumulation is linear), until nothing crosses. The
-  exchanged data are perimeter values. Pixel counts (InVEST chain, D8 and MFD partitions of
-  counts along D8) are **bit-identical**; sums of real-valued weights (cell areas, MFD fractions)
-  are the same sums in another order: equal to about 1e-12 relative.
+* **Accumulation** — D8: Barnes (2017), "Parallel non-divergent flow accumulation for trillion
+  cell digital elevation models on desktops or clusters" (Environmental Modelling & Software 92:
+  202-212): pass 1 accumulates each tile alone and links each perimeter cell to the exit cell
+  where its path leaves the tile; a topological sum over the exit graph gives every tile's
+  inflows; pass 2 accumulates each tile with them. MFD splits flow (no single exit per perimeter
+  cell), so it uses a perimeter exchange: flow leaving a tile is queued as inflow on the next
+  tile's perimeter and a tile with queued inflow accumulates it over the cells downstream
+  (accumulation is linear), until nothing crosses. Pixel counts along D8 (InVEST chain) are
+  **bit-identical**; sums of real-valued weights (cell areas, MFD shares) are the same sums in
+  another order: equal to about 1e-12 relative (observed 1e-15).
 
 All functions are pure computations on arrays passed in (no file IO); ``alloc(shape, dtype)``
 gives scratch arrays (a memmap factory for out-of-core runs, ``numpy.empty`` in memory). The
@@ -43,7 +45,7 @@ IO driver is :mod:`qingshan.quantities.routing_tiles`.
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -66,6 +68,7 @@ __all__ = [
     "NotFloat32Error",
     "tiled_accumulate",
     "tiled_accumulate_d8",
+    "tiled_d8_codes",
     "tiled_d8_invest",
     "tiled_fill",
     "tiled_flood_d8",
@@ -80,6 +83,7 @@ Alloc = Callable[[tuple[int, ...], type | np.dtype], np.ndarray]
 """Scratch-array factory ``alloc(shape, dtype) -> array`` (memmap or in-memory)."""
 
 _OCEAN = 0
+_RECENT_TILES = 2  # fractions kept for re-runs of the perimeter exchange (memory: 2 tiles × 64 B/cell)
 _NODATA = -9999.0
 # pyflwdir D8 codes in pygeoprocessing neighbour order (E, NE, N, NW, W, SW, S, SE)
 _PG_TO_CODE = np.array([1, 128, 64, 32, 16, 8, 4, 2], dtype=np.int64)
@@ -267,14 +271,38 @@ def _minimax(n, indptr, nbr, wt, src):
     return dist
 
 
-def _dedupe_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One edge per unordered label pair, with the lowest spill (all a minimax path can use)."""
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    order = np.lexsort((w, hi, lo))
-    lo, hi, w = lo[order], hi[order], w[order]
-    first = np.ones(lo.size, dtype=bool)
-    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return lo[first], hi[first], w[first]
+@njit(cache=True)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _reduce_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum spanning forest of a tile's spill edges (Kruskal).
+
+    Replacing any set of edges by its minimum spanning forest keeps every minimax distance of
+    the whole graph (a path's detour through the set can use the forest's path, whose highest
+    edge is no higher), so each tile hands on at most one edge per label it touches.
+    """
+    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    m = a.size
+    order = np.argsort(w, kind="stable")
+    keep = _kruskal(inv[:m].astype(np.int64), inv[m:].astype(np.int64), order, nodes.size)
+    return a[keep], b[keep], w[keep]
+
+
+@njit(cache=True)
+def _kruskal(ia, ib, order, n):
+    parent = np.arange(n)
+    keep = np.zeros(ia.size, dtype=np.bool_)
+    for e in order:
+        ra, rb = _find(parent, ia[e]), _find(parent, ib[e])
+        if ra != rb:
+            parent[ra] = rb
+            keep[e] = True
+    return keep
 
 
 def _solve_spill(ea: np.ndarray, eb: np.ndarray, ew: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +353,7 @@ def tiled_fill(
         seed = np.where(label >= 0, z, np.nan)
         fa, fb, fw = _flood(z, valid, seed, label, True)[1:]
         xa, xb, xw = _cross_edges(z2, valid2, r0, c0, nc)
-        a, b, w = _dedupe_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
+        a, b, w = _reduce_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
         parts_a.append(a)
         parts_b.append(b)
         parts_w.append(w)
@@ -599,6 +627,76 @@ def _accumulate_tile(frac, valid, own):
     return acc, ring, tail
 
 
+@njit(cache=True)
+def _accumulate_delta(frac, valid, inflow):
+    """Accumulate ``inflow`` (non-zero on a few perimeter cells) over the cells downstream of it.
+
+    Same sums as :func:`_accumulate_tile` with ``own = inflow``, visiting only the cells the
+    inflow reaches (a tile's re-runs in the perimeter exchange carry a little flow each).
+    """
+    nr, nc = valid.shape
+    reach = np.zeros((nr, nc), dtype=np.bool_)
+    cells = np.empty(nr * nc, dtype=np.int64)
+    n = 0
+    for r in range(nr):
+        for s in range(nc):
+            if inflow[r, s] != 0.0 and valid[r, s]:
+                reach[r, s] = True
+                cells[n] = r * nc + s
+                n += 1
+    head = 0
+    while head < n:
+        c = cells[head]
+        head += 1
+        r, s = c // nc, c % nc
+        for k in range(8):
+            if frac[r, s, k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc and not reach[rr, ss]:
+                reach[rr, ss] = True
+                cells[n] = rr * nc + ss
+                n += 1
+    indeg = np.zeros((nr, nc), dtype=np.int64)
+    for m in range(n):
+        r, s = cells[m] // nc, cells[m] % nc
+        for k in range(8):
+            if frac[r, s, k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                indeg[rr, ss] += 1
+    acc = np.zeros((nr, nc))
+    ring = np.zeros((nr + 2, nc + 2))
+    queue = np.empty(n, dtype=np.int64)
+    tail = 0
+    for m in range(n):
+        r, s = cells[m] // nc, cells[m] % nc
+        acc[r, s] = inflow[r, s]
+        if indeg[r, s] == 0:
+            queue[tail] = cells[m]
+            tail += 1
+    head = 0
+    while head < tail:
+        c = queue[head]
+        head += 1
+        r, s = c // nc, c % nc
+        for k in range(8):
+            f = frac[r, s, k]
+            if f == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                acc[rr, ss] += acc[r, s] * f
+                indeg[rr, ss] -= 1
+                if indeg[rr, ss] == 0:
+                    queue[tail] = rr * nc + ss
+                    tail += 1
+            else:
+                ring[rr + 1, ss + 1] += acc[r, s] * f
+    return acc, ring, tail == n
+
+
 def tiled_accumulate(
     shape: tuple[int, int],
     valid: np.ndarray,
@@ -619,6 +717,17 @@ def tiled_accumulate(
     inbox: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     queue: deque[int] = deque()
     passes = 0
+    recent: OrderedDict[int, np.ndarray] = OrderedDict()  # fractions of the last few tiles run
+
+    def tile_fractions(t: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        if t in recent:
+            recent.move_to_end(t)
+            return recent[t]
+        frac = fractions(r0, r1, c0, c1)
+        recent[t] = frac
+        if len(recent) > _RECENT_TILES:
+            recent.popitem(last=False)
+        return frac
 
     def run(t: int, own: np.ndarray | None) -> None:
         nonlocal passes
@@ -631,8 +740,13 @@ def tiled_accumulate(
             first = True
         else:
             w, first = own, False
-        acc, ring, done = _accumulate_tile(fractions(r0, r1, c0, c1), ok, w)
-        if done != int(ok.sum()):  # pragma: no cover - acyclic by construction
+        frac = tile_fractions(t, r0, r1, c0, c1)
+        if first:
+            acc, ring, done = _accumulate_tile(frac, ok, w)
+            ordered = done == int(ok.sum())
+        else:
+            acc, ring, ordered = _accumulate_delta(frac, ok, w)
+        if not ordered:  # pragma: no cover - acyclic by construction
             raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
         passes += 1
         if first:
@@ -844,8 +958,8 @@ def tiled_flow_accumulation_invest(
     """:func:`~qingshan.kernels.routing.fill_pits_invest` and
     :func:`~qingshan.kernels.routing.flow_accumulation_invest` tile by tile.
 
-    Returns ``(filled, accumulation)`` as arrays from ``alloc``. Bit-identical for D8 and MFD
-    (pixel counts; MFD partitions are sums of dyadic-free fractions, see module notes).
+    Returns ``(filled, accumulation)`` as arrays from ``alloc``. Filled DEM and D8 pixel counts
+    are bit-identical; MFD counts are sums of fractions in another order (≈1e-15 relative).
     """
     algo = algorithm.upper()
     if algo not in ("D8", "MFD"):
