@@ -1,4 +1,4 @@
-"""`[run] engine = "dask"` in a config runs the block-wise engine from `qingshan account`, with the same GEP."""
+"""The old `[run] engine` switch in configs, and the scheduler option of the one engine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from typer.testing import CliRunner
 
 from qingshan.cli import app
@@ -20,17 +19,21 @@ def _config(example_dir: Path, out: Path, engine: str) -> Path:
     return cfg
 
 
-def test_dask_engine_from_the_config_gives_the_numpy_results(example_dir: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    totals = {}
-    for engine in ("numpy", "dask"):
-        out = tmp_path / engine
-        res = runner.invoke(app, ["account", str(_config(example_dir, out, engine)),
-                                  "--store", f"sqlite:///{tmp_path / 'store.sqlite'}"])
-        assert res.exit_code == 0, res.output
-        df = pd.read_csv(out / "results.csv", dtype={"region_code": str})
-        totals[engine] = df[df["region_code"] == "360000"].groupby("indicator")["value"].sum()
-    pd.testing.assert_series_equal(totals["numpy"], totals["dask"], rtol=1e-9)
+def test_old_engine_switch_in_a_config_is_accepted_and_ignored(example_dir: Path, tmp_path: Path) -> None:
+    """There is one (block-wise) engine; ``engine = "numpy"|"dask"`` of old configs still loads and changes
+    nothing of the meaning (the same content-relevant config), and a bad value is still refused."""
+    from qingshan.engine.config import load_config
+
+    a, b = (load_config(_config(example_dir, tmp_path / e, e)) for e in ("numpy", "dask"))
+    assert a.run.block_size == b.run.block_size == 37
+    assert a.run.model_dump(exclude={"engine", "output"}) == b.run.model_dump(exclude={"engine", "output"})
+    assert (a.inputs, a.tables, a.options) == (b.inputs, b.tables, b.options)
+    import pytest
+
+    from qingshan.core.errors import QingshanError
+
+    with pytest.raises((QingshanError, ValueError)):
+        load_config(_config(example_dir, tmp_path / "x", "spark"))
 
 
 def _closed_port() -> int:
