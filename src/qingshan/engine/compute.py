@@ -28,7 +28,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +118,7 @@ def compute_indicator(
     grid: Grid | None = None,
     resample: bool = True,
     plausibility: Mapping[str, object] | None = None,
+    write_layers: Collection[str] | None = None,
 ) -> ComputeResult:
     """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
 
@@ -141,6 +142,8 @@ def compute_indicator(
     plausibility : per input, ``"off"`` (or ``{"median": (lo, hi), "p99": (lo, hi)}``) to accept a
         raster file whose statistics look like a unit mistake; ``{"crs": "off"}`` for the CRS check
         (:mod:`qingshan.io.plausibility`). Array inputs are checked for ranges only.
+    write_layers : names of the layers to write (component ids and intermediate names, e.g. ``["water_conservation"]``
+        to skip the intermediates); None: all. Every layer is still computed and returned.
 
     Returns
     -------
@@ -155,6 +158,7 @@ def compute_indicator(
     spec = registry().get(indicator_id)
     m = spec.method(method)
     _check_method(spec, m, inputs)
+    _check_layers(spec, m, write_layers)
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
     arrays = {name: _load(name, value, grid, resample, plausibility) for name, value in inputs.items()}
@@ -172,7 +176,7 @@ def compute_indicator(
     totals = {c: (float(np.nansum(a)), units[c]) for c, a in layers.items()}
     result = ComputeResult(spec.id, m.id, grid, layers, units, totals, inter, inter_units)
     if output is not None:
-        result.files = _write(result, Path(output))
+        result.files = _write(result, Path(output), write_layers)
     return result
 
 
@@ -281,11 +285,26 @@ def _intermediates(
     return layers, {k: units[k] for k in layers}
 
 
-def _write(result: ComputeResult, output: Path) -> list[Path]:
+def _check_layers(spec: IndicatorSpec, m: MethodSpec, layers: Collection[str] | None) -> None:
+    known = [c.id for c in spec.components] + list(m.intermediates)
+    unknown = sorted(set(layers or ()) - set(known))
+    if unknown:
+        raise InputError(
+            f"Unknown layer(s) {', '.join(unknown)} for {spec.id} ({m.id})",
+            f"{spec.id}（{m.id}）没有图层 {', '.join(unknown)}",
+            field="layer",
+            fix=f"Choose among: {', '.join(known)}.",
+            fix_zh=f"可选图层：{', '.join(known)}。",
+        )
+
+
+def _write(result: ComputeResult, output: Path, layers: Collection[str] | None = None) -> list[Path]:
     comps = list(result.layers)
     paths = output_paths(output, comps, list(result.intermediates))
     files = []
     for name, path in paths.items():
+        if layers is not None and name not in layers:
+            continue
         if name in result.layers:
             values, unit, desc = result.layers[name], result.units[name], f"{result.indicator}.{name} per pixel per year"
         else:
