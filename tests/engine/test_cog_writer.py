@@ -62,6 +62,12 @@ def test_settings_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         _write(tmp_path / "d.tif", (10, 10))
     assert "环境变量" in err.value.zh
     assert not (tmp_path / "d.tif").exists()
+    monkeypatch.delenv("QINGSHAN_COG_COMPRESS")
+    monkeypatch.setenv("QINGSHAN_COG_THREADS", "many")
+    with pytest.raises(ConfigError, match="QINGSHAN_COG_THREADS"):
+        _write(tmp_path / "d.tif", (10, 10))
+    monkeypatch.setenv("QINGSHAN_COG_THREADS", "1")
+    assert cog_options((10, 10))["num_threads"] == "1"
 
 
 def _tif(path: Path, value: float, nodata: float = -9999.0) -> Path:
