@@ -40,6 +40,16 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+# Whole-process benchmark (never a timed test): Qingshan's CLI vs InVEST 3.20.2 vs a plain rasterio + numpy
+# script, inputs on disk → outputs on disk, /usr/bin/time -v, alternating rounds (docs/benchmarks.md). InVEST's
+# venv: bash validation/install_invest.sh /work/invest/venv (without it, the InVEST column is left out).
+INVEST_PY   ?= /work/invest/venv/bin/python
+BENCH_DIR   ?= /tmp/qs_bench_whole
+BENCH_SIZES ?= 64 1000 3000
+bench: install
+	$(BIN)/python bench/bench_whole.py --sizes $(BENCH_SIZES) --rounds 3 --work $(BENCH_DIR) \
+	    $(if $(wildcard $(INVEST_PY)),--invest-python $(INVEST_PY),--no-invest)
+
 # Load benchmark of the dashboard reads (never a timed test): 200 clients with wrk, SQLite and PostgreSQL.
 bench-load: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -64,9 +64,15 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float,
 
 
 def ensure_data(n: int, a: argparse.Namespace) -> Path:
+    """The invest-bench data of size ``n`` (made once): gen_data.py in the InVEST venv, or, without InVEST,
+    ``validation/gen_inputs.py`` (the same rasters for seed 42, without the carbon scenario)."""
     data = a.work / f"data_{n}"
-    if not (data / "carbon_pools.csv").exists():
-        subprocess.run([a.invest_python, str(GEN_DATA), "--size", str(n), "--out", str(data)], check=True, cwd=a.work)
+    if not (data / "dem.tif").exists():
+        if not a.no_invest and GEN_DATA.exists():
+            subprocess.run([a.invest_python, str(GEN_DATA), "--size", str(n), "--out", str(data)], check=True, cwd=a.work)
+        else:
+            subprocess.run([sys.executable, str(ROOT / "validation" / "gen_inputs.py"), "--size", str(n), "--out", str(data)],
+                           check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     sys.path.insert(0, str(ROOT / "validation"))
     from run_invest_comparison import landcover_table
 

@@ -88,6 +88,8 @@ def compute(
     method: Annotated[str | None, typer.Option("--method", help="Method id 方法 (default: the indicator's)")] = None,
     plausibility: Annotated[list[str], typer.Option("--plausibility", help="NAME=off: accept an input whose statistics look "
                                                     "like a unit mistake (NAME or crs) 关闭合理性检查 (repeat)")] = [],  # noqa: B006
+    layer: Annotated[list[str], typer.Option("--layer", help="Write only this layer (a component or intermediate, "
+                                             "e.g. water_conservation) 只输出该图层 (repeat; default all)")] = [],  # noqa: B006
 ) -> None:
     """Compute one indicator per pixel from your rasters, write COG(s) and print the totals."""
     from qingshan.engine.compute import compute_indicator
@@ -98,7 +100,8 @@ def compute(
     checks = _plausibility_offs(parse_pairs(plausibility, "Plausibility", "合理性检查"))
     res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
                             landcover=landcover, method=method, options=options, overrides=overrides,
-                            output=output, plausibility=checks, keep_layers=False)  # blocks → COGs; no whole array
+                            output=output, plausibility=checks, keep_layers=False,  # blocks → COGs; no whole array
+                            write_layers=layer or None)
     console.print(f"{res.indicator} ({res.method}) on {res.grid.height}×{res.grid.width} cells 像元")
     for comp, (total, unit) in res.totals.items():
         console.print(f"  total 合计 {comp}: {total:.6g} {unit}", highlight=False, soft_wrap=True)

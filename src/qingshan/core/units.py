@@ -61,9 +61,13 @@ _DEFINITIONS = (
 def _cache_folder() -> Path | None:
     """A writable folder for pint's parsed-definitions cache (``$QINGSHAN_CACHE_DIR/pint`` or the
     user cache dir), or None (no cache) when none is writable."""
-    import platformdirs
-
-    root = os.environ.get("QINGSHAN_CACHE_DIR") or platformdirs.user_cache_dir("qingshan", appauthor=False)
+    root = os.environ.get("QINGSHAN_CACHE_DIR")
+    if not root:
+        try:
+            import platformdirs  # pint's own dependency
+        except ImportError:
+            return None
+        root = platformdirs.user_cache_dir("qingshan", appauthor=False)
     folder = Path(root) / "pint"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,7 @@ def compute_indicator(
     block_size: int | None = None,
     scheduler: Any = None,
     keep_layers: bool = True,
+    write_layers: Collection[str] | None = None,
 ) -> ComputeResult:
     """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
 
@@ -173,6 +174,8 @@ def compute_indicator(
         ``dask.distributed.Client`` or a scheduler address), as for ``qingshan account``.
     keep_layers : return the per-pixel layers and intermediates as arrays (default). ``False``
         (``qingshan compute``): only totals and files, memory bounded by the block size.
+    write_layers : names of the layers to write (component ids and intermediate names, e.g. ``["water_conservation"]``
+        to skip the intermediates); None: all. Every layer is still computed and returned.
 
     Returns
     -------
@@ -187,12 +190,14 @@ def compute_indicator(
     spec = registry().get(indicator_id)
     m = spec.method(method)
     _check_method(spec, m, inputs)
+    _check_layers(spec, m, write_layers)
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
     sources = _sources(inputs, grid, resample, plausibility)
     block = (block_size or DEFAULT_BLOCK_SIZE) if is_blockwise(m) else grid.shape  # else: the whole grid, one block
     inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, dict))[1]()
-    sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers)
+    sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers,
+                      write_layers)
     with open_scheduler(scheduler) as client, sink:
         total = map_blocks(grid, indicator_block, (sources, (spec, m), pset), block_size=block, client=client,
                            on_block=sink)
@@ -246,8 +251,9 @@ class _LayerSink:
     :class:`~qingshan.io.cog.BlockLayerWriter`) and, with ``keep``, into whole arrays for the result."""
 
     def __init__(self, spec: IndicatorSpec, inter_units: Mapping[str, str], grid: Grid, output: Path | None,
-                 keep: bool) -> None:
+                 keep: bool, write: Collection[str] | None = None) -> None:
         self.spec, self.inter_units, self.grid, self.output, self.keep = spec, inter_units, grid, output, keep
+        self.write = None if write is None else set(write)  # layer names to write (None: all)
         self.arrays: dict[str, np.ndarray] = {}
         self.paths: dict[str, Path] = {}  # layer key → final file
         self.writer: BlockLayerWriter | None = None  # opened with the first block (bad input: no folder made)
@@ -271,11 +277,12 @@ class _LayerSink:
             comps = [k for k in part.layers if not k.startswith(_INTERMEDIATE)]
             inter = [k[1:] for k in part.layers if k.startswith(_INTERMEDIATE)]
             named = output_paths(self.output, comps, inter)
-            self.paths = {(k if k in comps else _INTERMEDIATE + k): path for k, path in named.items()}
+            self.paths = {(k if k in comps else _INTERMEDIATE + k): path for k, path in named.items()
+                          if self.write is None or k in self.write}
         for key, arr in part.layers.items():
             if self.keep:
                 self.arrays.setdefault(key, np.full(self.grid.shape, np.nan))[window.slices()] = arr
-            if self.writer is not None:
+            if self.writer is not None and key in self.paths:
                 units, desc = self._tags(key)
                 self.writer.write(_stem(self.paths[key]), window, arr, units=units, description=desc)
 
@@ -409,3 +416,17 @@ def _intermediates(
     layers = fn(arrays, pset, grid)
     units = units_of()
     return layers, {k: units[k] for k in layers}
+
+
+def _check_layers(spec: IndicatorSpec, m: MethodSpec, layers: Collection[str] | None) -> None:
+    known = [c.id for c in spec.components] + list(m.intermediates)
+    unknown = sorted(set(layers or ()) - set(known))
+    if unknown:
+        raise InputError(
+            f"Unknown layer(s) {', '.join(unknown)} for {spec.id} ({m.id})",
+            f"{spec.id}（{m.id}）没有图层 {', '.join(unknown)}",
+            field="layer",
+            fix=f"Choose among: {', '.join(known)}.",
+            fix_zh=f"可选图层：{', '.join(known)}。",
+        )
+

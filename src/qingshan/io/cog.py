@@ -84,7 +84,10 @@ class CogSettings:
         comp = env.get("QINGSHAN_COG_COMPRESS", self.compress).lower()
         _check_env("QINGSHAN_COG_OVERVIEWS", ovr, ("auto", "always", "never"))
         _check_env("QINGSHAN_COG_COMPRESS", comp, ("zstd", "deflate", "lzw", "none"))
-        return replace(self, overviews=ovr, compress=comp, threads=env.get("QINGSHAN_COG_THREADS", self.threads))  # type: ignore[arg-type]
+        threads = env.get("QINGSHAN_COG_THREADS", self.threads).upper()
+        if not threads.isdigit():
+            _check_env("QINGSHAN_COG_THREADS", threads, ("ALL_CPUS", "a whole number"))
+        return replace(self, overviews=ovr, compress=comp, threads=threads)  # type: ignore[arg-type]
 
     def wants_overviews(self, shape: tuple[int, int]) -> bool:
         """Whether a layer of ``shape`` (rows, columns) gets internal overviews."""
