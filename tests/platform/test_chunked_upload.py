@@ -146,3 +146,30 @@ def test_concurrent_completions_record_one_version(client: TestClient, auth: Cal
     assert sorted(results) == ["StateError"] * 3 + ["ok"]
     subs = client.get("/api/submissions", headers=h).json()
     assert [len(s["versions"]) for s in subs if s["group"] == "rasters"] == [1]
+
+
+def test_open_uploads_are_bounded_and_stale_ones_abandoned(client: TestClient, auth: Callable[[str], dict[str, str]],
+                                                          factory: sessionmaker[Session], tmp_path: Path) -> None:
+    """An account cannot park unlimited unfinished uploads in the store: at most MAX_OPEN open (429 beyond,
+    bilingual), and open uploads older than 24 h are abandoned, chunks deleted, when it starts another."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from qingshan.store.platform_models import UploadSession
+
+    h = auth("submitter")
+    content = _raster(tmp_path)
+    ids = [_start(client, h, content)["id"] for _ in range(chunked_upload.MAX_OPEN)]
+    assert _put(client, h, ids[0], 0, content[:CHUNK]).status_code == 200
+    r = client.post("/api/uploads", headers=h, json={"filename": "x.tif", "size": len(content), "variable": "precip",
+                                                     "year": 2019})
+    assert r.status_code == 429 and r.json()["message_zh"] and "Traceback" not in r.text
+    with factory.begin() as s:  # the first one was started two days ago
+        s.execute(update(UploadSession).where(UploadSession.id == ids[0])
+                  .values(created_at=datetime.now(UTC) - timedelta(days=2)))
+    assert _start(client, h, content)["status"] == "open"  # room again: the stale one was abandoned
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(UploadChunk).where(UploadChunk.session_id == ids[0])) == 0
+    r = _put(client, h, ids[0], 1, content[CHUNK:2 * CHUNK])
+    assert r.status_code == 409 and "abandoned" in r.json()["message_en"]

@@ -30,6 +30,7 @@ from qingshan.platform.errors import (
     PermissionDeniedError,
     StateError,
     TooManyAttemptsError,
+    TooManyOpenUploadsError,
 )
 
 __all__ = ["STATUS_CODES", "NotFoundError", "RunNotReadyError", "add_exception_handlers", "status_of"]
@@ -44,6 +45,7 @@ class RunNotReadyError(QingshanError):
 # Checked in order: the first class the error is an instance of gives the status.
 STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (TooManyAttemptsError, 429),
+    (TooManyOpenUploadsError, 429),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (ConflictError, 409),

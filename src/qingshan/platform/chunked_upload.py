@@ -17,7 +17,9 @@
    still recorded as a draft version with its errors, as for a single-request upload.
 
 Chunks live in the store (``upload_chunks``) until completion deletes them; nothing is written to
-the file system, so a killed server loses no received chunk and leaves no partial file.
+the file system, so a killed server loses no received chunk and leaves no partial file. An account
+has at most :data:`MAX_OPEN` open uploads (429 beyond), and its open uploads older than 24 h are
+abandoned (chunks deleted) when it starts another, so unfinished uploads cannot fill the store.
 """
 
 from __future__ import annotations
@@ -25,23 +27,30 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
 from qingshan.core.limits import Limits, check_bytes, current_limits
 from qingshan.platform.accounts import Principal, require_form
 from qingshan.platform.audit import record
-from qingshan.platform.errors import ConflictError, NotFoundError, StateError
+from qingshan.platform.errors import (
+    ConflictError,
+    NotFoundError,
+    StateError,
+    TooManyOpenUploadsError,
+)
 from qingshan.platform.forms import get_group
 from qingshan.store.platform_models import UploadChunk, UploadSession
 
 __all__ = ["CHUNK_BYTES", "complete", "put_chunk", "start", "status"]
 
 CHUNK_BYTES = 4 * 1024 * 1024  # 4 MiB: well under the request limit, few round trips for 200 MiB
+MAX_OPEN = 4  # open (unfinished) uploads per account: bounds what one account can park in the store
+STALE = timedelta(hours=24)  # an open upload untouched this long is abandoned: its chunks are dropped
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -87,6 +96,16 @@ def start(factory: sessionmaker[Session], principal: Principal, *, filename: str
                          fix="Send the SHA-256 of the whole file (e.g. `sha256sum FILE`).",
                          fix_zh="请提供整个文件的 SHA-256（如 `sha256sum 文件名`）。")
     with factory.begin() as s:
+        _drop_stale(s, principal)
+        n_open = s.scalar(select(func.count()).select_from(UploadSession).where(
+            UploadSession.created_by == principal.username, UploadSession.status == "open")) or 0
+        if n_open >= MAX_OPEN:
+            raise TooManyOpenUploadsError(
+                f"{n_open} uploads of '{principal.username}' are still open (at most {MAX_OPEN})",
+                f"用户“{principal.username}”有 {n_open} 个上传尚未完成（最多 {MAX_OPEN} 个）", field="upload",
+                fix="Complete the open uploads (GET /api/uploads/{id} lists their missing chunks) or wait 24 h "
+                    "until they are dropped.",
+                fix_zh="请先完成未完成的上传（GET /api/uploads/{id} 可查看缺少的分片），或等待 24 小时后自动清除。")
         up = UploadSession(id=str(uuid.uuid4()), kind="raster", filename=filename[:255], size=int(size), sha256=digest,
                            chunk_size=int(chunk_size or CHUNK_BYTES), params={"variable": variable, "year": int(year)},
                            status="open", created_by=principal.username, created_at=datetime.now(UTC))
@@ -95,6 +114,19 @@ def start(factory: sessionmaker[Session], principal: Principal, *, filename: str
         record(s, principal.actor, "upload.start", "upload", up.id,
                {"filename": up.filename, "size": up.size, "sha256": digest, "variable": variable, "year": int(year)})
         return _view(s, up)
+
+
+def _drop_stale(s: Session, principal: Principal) -> None:
+    """Abandon the account's open uploads created more than :data:`STALE` ago: chunks deleted, status
+    ``abandoned`` (the session row stays, so a late chunk gets a clear 409, not a 404)."""
+    cutoff = datetime.now(UTC) - STALE
+    stale = list(s.scalars(select(UploadSession.id).where(UploadSession.created_by == principal.username,
+                                                          UploadSession.status == "open",
+                                                          UploadSession.created_at < cutoff)))
+    if stale:
+        s.execute(delete(UploadChunk).where(UploadChunk.session_id.in_(stale)))
+        s.execute(update(UploadSession).where(UploadSession.id.in_(stale)).values(status="abandoned"))
+        record(s, principal.actor, "upload.abandon", "upload", None, {"uploads": stale})
 
 
 def status(factory: sessionmaker[Session], principal: Principal, upload_id: str) -> dict[str, Any]:

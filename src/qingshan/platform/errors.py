@@ -11,6 +11,7 @@ __all__ = [
     "PermissionDeniedError",
     "StateError",
     "TooManyAttemptsError",
+    "TooManyOpenUploadsError",
 ]
 
 
@@ -49,3 +50,9 @@ class TooManyAttemptsError(AuthenticationError):
     """Too many failed logins for one account in a short time (HTTP 429)."""
 
     code = "too_many_attempts"
+
+
+class TooManyOpenUploadsError(QingshanError):
+    """An account has too many unfinished chunked uploads (HTTP 429)."""
+
+    code = "too_many_open_uploads"
