@@ -18,8 +18,6 @@ A raster version shows its facts (grid, CRS, range, median, p99) and a preview i
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,7 +28,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
-from qingshan.core.notices import collecting
 from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import record
 from qingshan.platform.errors import NotFoundError, PermissionDeniedError, StateError
@@ -58,47 +55,17 @@ def _pct(new: float, old: float) -> float | None:
 
 
 # ----------------------------------------------------------------------------- plausibility
-_ROW = re.compile(r"^Row (\d+):")
-
-
-def _bound_findings(rows: Sequence[Mapping[str, Any]], regions: Any, bounds: Any) -> dict[int, list[str]]:
-    """Row position → finding messages (en|zh) of ``bounds`` (every row of it as a warning)."""
-    from qingshan.quantities.statistics_bounds import check_statistics_bounds
+def row_flags(rows: Sequence[Mapping[str, Any]], regions: Any) -> list[list[dict[str, str]]]:
+    """For each row, the bounds it breaks: ``{"code": "bounds", "severity", "en", "zh"}`` from the
+    shipped bounds table (:func:`qingshan.quantities.statistics_bounds.bound_findings`; ``error`` = a run
+    would stop on it). Rows of regions outside the platform's boundaries are not judged (as in a run)."""
+    from qingshan.quantities.statistics_bounds import bound_findings
 
     frame = statistics_frame(rows)
     frame.index = range(len(frame))
-    out: dict[int, list[str]] = {}
-    with collecting() as found:
-        check_statistics_bounds(frame, regions, bounds=bounds)  # every bound is a warning here: never raises
-    for n in found:
-        m = _ROW.match(n.en)
-        if m:
-            out.setdefault(int(m.group(1)), []).append(f"{n.en}|{n.zh}")
-    return out
-
-
-def row_flags(rows: Sequence[Mapping[str, Any]], regions: Any) -> list[list[dict[str, str]]]:
-    """For each row, the bounds it breaks: ``{"code": "bounds", "severity", "en", "zh"}``.
-
-    Run twice over the shipped bounds table: once with every row as a warning (all findings), once with
-    only the ``error`` rows active (which findings would stop a run). Rows of regions outside the
-    platform's boundaries are not judged (as in a run)."""
-    from qingshan.quantities.statistics_bounds import StatisticsBounds
-
-    table = StatisticsBounds.default()
-    soft = dataclasses.replace(table, bounds=tuple(dataclasses.replace(b, severity="warning") for b in table.bounds))
-    hard = dataclasses.replace(table, bounds=tuple(
-        dataclasses.replace(b, severity="warning") if b.severity == "error"
-        else dataclasses.replace(b, lower=None, upper=None) for b in table.bounds))
-    every, errors = _bound_findings(rows, regions, soft), _bound_findings(rows, regions, hard)
-    out: list[list[dict[str, str]]] = []
-    for i in range(len(rows)):
-        flags = []
-        for text in every.get(i, []):
-            en, zh = text.split("|", 1)
-            severity = "error" if text in errors.get(i, []) else "warning"
-            flags.append({"code": "bounds", "severity": severity, "en": en, "zh": zh})
-        out.append(flags)
+    out: list[list[dict[str, str]]] = [[] for _ in rows]
+    for f in bound_findings(frame, regions):
+        out[int(f.line)].append({"code": "bounds", "severity": f.bound.severity, "en": f.en, "zh": f.zh})
     return out
 
 

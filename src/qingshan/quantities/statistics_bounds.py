@@ -26,10 +26,11 @@ Values are ``[R]`` (to verify for the region) unless the source says ``definitio
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,7 +41,7 @@ from qingshan.core.params import ECOSYSTEM_ZH, ECOSYSTEMS
 from qingshan.core.tables import parse_float, read_csv_table
 from qingshan.core.units import conversion_factor
 
-__all__ = ["BASES", "Bound", "StatisticsBounds", "check_statistics_bounds"]
+__all__ = ["BASES", "Bound", "BoundFinding", "StatisticsBounds", "bound_findings", "check_statistics_bounds"]
 
 BASES = ("absolute", "per_km2", "per_capita", *(f"per_hm2_{e}" for e in ECOSYSTEMS))
 BASIS_TEXT = {"absolute": ("", ""), "per_km2": (" per km² of region", "/km²（按行政区面积）"), "per_capita": (" per person", "/人"),
@@ -110,6 +111,46 @@ class StatisticsBounds:
         return out
 
 
+@dataclass(frozen=True)
+class BoundFinding:
+    """One statistics row outside one bound: the row's index label (``line``), the row, the bound, and
+    the message in both languages."""
+
+    line: Any
+    row: Mapping[str, Any]
+    bound: Bound
+    en: str
+    zh: str
+
+
+def bound_findings(stats: pd.DataFrame | None, regions: RegionSet, *, bounds: StatisticsBounds | None = None,
+                   leaf_ecosystem_hm2: Mapping[str, Mapping[str, float]] | None = None,
+                   year: int | None = None) -> Iterator[BoundFinding]:
+    """Every (row, bound) pair of ``stats`` outside the bound, whatever its severity (see
+    :func:`check_statistics_bounds`, which decides what stops a run; the review page lists them all)."""
+    if stats is None or stats.empty:
+        return
+    bounds = bounds or StatisticsBounds.default()
+    by_landcover = leaf_ecosystem_hm2 is not None
+    areas = regions.areas_km2() if not by_landcover else {}
+    eco_areas = _roll_up_ecosystem_areas(leaf_ecosystem_hm2, regions) if leaf_ecosystem_hm2 is not None else {}
+    people = _population(stats)
+    for line, r in zip(stats.index, stats.to_dict("records"), strict=True):
+        code, item, row_year = str(r["region_code"]), str(r["item"]), int(r["year"])
+        if code not in regions or (by_landcover and row_year != year):
+            continue
+        for b in bounds.matching(item):
+            if b.basis.startswith("per_hm2_") != by_landcover:
+                continue
+            denominator = (eco_areas.get(code, {}).get(b.basis.removeprefix("per_hm2_")) if by_landcover
+                           else areas.get(code) if b.basis == "per_km2" else people.get((code, row_year)))
+            ratio = _ratio(b, float(r["value"]), str(r["unit"]), denominator)
+            if ratio is None or not _outside(ratio, b):
+                continue
+            en, zh = _finding(line, r, regions.get(code).name, b, ratio)
+            yield BoundFinding(line, r, b, en, zh)
+
+
 def check_statistics_bounds(stats: pd.DataFrame | None, regions: RegionSet, *, bounds: StatisticsBounds | None = None,
                             accept: Iterable[str] = (), leaf_ecosystem_hm2: Mapping[str, Mapping[str, float]] | None = None,
                             year: int | None = None) -> None:
@@ -124,33 +165,16 @@ def check_statistics_bounds(stats: pd.DataFrame | None, regions: RegionSet, *, b
     with it (leaf code → ecosystem → area [hm²] from the land cover of ``year``) only the
     ``per_hm2_<ecosystem>`` bounds of the rows of ``year``.
     """
-    if stats is None or stats.empty:
-        return
-    bounds = bounds or StatisticsBounds.default()
     accepted = {str(a).strip() for a in accept}
-    by_landcover = leaf_ecosystem_hm2 is not None
-    areas = regions.areas_km2() if not by_landcover else {}
-    eco_areas = _roll_up_ecosystem_areas(leaf_ecosystem_hm2, regions) if leaf_ecosystem_hm2 is not None else {}
-    people = _population(stats)
-    path = str(stats.attrs.get("path", "statistics table"))
+    path = str(stats.attrs.get("path", "statistics table")) if stats is not None else "statistics table"
     errors: list[tuple[str, str]] = []
-    for line, r in zip(stats.index, stats.to_dict("records"), strict=True):
-        code, item, row_year = str(r["region_code"]), str(r["item"]), int(r["year"])
-        if code not in regions or (by_landcover and row_year != year):
-            continue
-        for b in bounds.matching(item):
-            if b.basis.startswith("per_hm2_") != by_landcover:
-                continue
-            denominator = (eco_areas.get(code, {}).get(b.basis.removeprefix("per_hm2_")) if by_landcover
-                           else areas.get(code) if b.basis == "per_km2" else people.get((code, row_year)))
-            ratio = _ratio(b, float(r["value"]), str(r["unit"]), denominator)
-            if ratio is None or not _outside(ratio, b):
-                continue
-            en, zh = _finding(line, r, regions.get(code).name, b, ratio)
-            if b.severity == "warning" or code + ":" + item in accepted or item in accepted:
-                notice(Notice("statistics_bounds", en, zh, file=path, field="value", region=code, year=row_year))
-            else:
-                errors.append((en, zh))
+    for f in bound_findings(stats, regions, bounds=bounds, leaf_ecosystem_hm2=leaf_ecosystem_hm2, year=year):
+        code, item = str(f.row["region_code"]), str(f.row["item"])
+        if f.bound.severity == "warning" or code + ":" + item in accepted or item in accepted:
+            notice(Notice("statistics_bounds", f.en, f.zh, file=path, field="value", region=code,
+                          year=int(f.row["year"])))
+        else:
+            errors.append((f.en, f.zh))
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more row(s))" if len(errors) > 1 else ""
