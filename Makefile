@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 VENDOR  = src/qingshan/api/static/vendor/manifest.json
 
-.PHONY: demo serve test lint docs install clean bench bench-load
+.PHONY: demo serve test lint docs install clean bench bench-load bench-scale
 
 install: $(STAMP) $(VENDOR)
 
@@ -49,6 +49,13 @@ BENCH_SIZES ?= 64 1000 3000
 bench: install
 	$(BIN)/python bench/bench_whole.py --sizes $(BENCH_SIZES) --rounds 3 --work $(BENCH_DIR) \
 	    $(if $(wildcard $(INVEST_PY)),--invest-python $(INVEST_PY),--no-invest)
+
+# Scaling benchmark (never a timed test): whole `qingshan account` runs on synthetic regions up to a Jiangxi-sized
+# 13 600² grid at 30 m, and on 1, 2 and 4 dask.distributed workers (docs/benchmarks.md).
+SCALE_DIR   ?= /tmp/qs_bench_scale
+SCALE_SIZES ?= 3000 13600
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py --sizes $(SCALE_SIZES) --workers 1 2 4 --work $(SCALE_DIR)
 
 # Load benchmark of the dashboard reads (never a timed test): 200 clients with wrk, SQLite and PostgreSQL.
 bench-load: install

@@ -42,10 +42,13 @@ __all__ = [
     "ALLOCATION_ORDER",
     "CLASS_CODES",
     "DEFAULT_SHARES",
+    "LEAN_ABOVE",
     "SynthSpec",
     "allocate_classes",
     "fractal",
+    "nearest_rows",
     "parse_shares",
+    "refine_rows",
     "relief",
     "relief_amplitude",
     "smooth_noise",
@@ -219,12 +222,29 @@ class SynthSpec:
         return self
 
 
-def write_synth(out: str | Path, spec: SynthSpec) -> Path:
-    """Write the dataset and its config into ``out``; the config's path."""
+LEAN_ABOVE = 4096
+"""Grids with more cells a side are generated coarse and refined strip by strip (:func:`_write_lean`)."""
+
+STRIP_ROWS = 512
+"""Rows refined and written at a time by the lean path."""
+
+
+def write_synth(out: str | Path, spec: SynthSpec, *, lean_above: int = LEAN_ABOVE, strip_rows: int = STRIP_ROWS) -> Path:
+    """Write the dataset and its config into ``out``; the config's path.
+
+    Grids up to ``lean_above`` cells a side are generated whole (the benchmark data's random stream).
+    Larger ones (a province at 30 m: 13 600² cells) are generated on a coarse grid of at most
+    ``lean_above`` cells a side with the same formulas, then refined ``strip_rows`` rows at a time:
+    continuous fields bilinearly, land cover by nearest cell, plus per-cell detail (white noise of the
+    DEM, 0.3 m, and of NDVI) from a random stream per strip — memory bounded by the coarse grid, the
+    same bytes for the same seed, no seams.
+    """
     spec = spec.checked()
     shares = check_shares(spec.shares or DEFAULT_SHARES)
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    if spec.size > lean_above:
+        return _write_lean(out, spec, shares, lean_above, strip_rows)
     rng = np.random.default_rng(spec.seed)
     n, cell = spec.size, spec.resolution
     from affine import Affine
@@ -243,7 +263,13 @@ def write_synth(out: str | Path, spec: SynthSpec) -> Path:
         yrng = np.random.default_rng([spec.seed, year])
         for name, arr in _climate(dem, lulc, yy, yrng, n).items():
             _tif(out / f"{name}_{year}.tif", arr, transform)
-    counties = _counties(n, cell, spec.counties, rng)
+    return _write_regions_tables(out, spec, lulc, transform, rng)
+
+
+def _write_regions_tables(out: Path, spec: SynthSpec, lulc: np.ndarray, transform: object,
+                          rng: np.random.Generator) -> Path:
+    """Counties, tables, statistics (from ``lulc`` on ``transform``) and the config."""
+    counties = _counties(spec.size, spec.resolution, spec.counties, rng)
     (out / "counties.geojson").write_text(_geojson(counties), encoding="utf-8")
     _copy_tables(out / "tables")
     (out / "tables" / "statistics.csv").write_text(_statistics(counties, lulc, transform, spec.years, rng),
@@ -251,6 +277,88 @@ def write_synth(out: str | Path, spec: SynthSpec) -> Path:
     config = out / "config.toml"
     config.write_text(_config(spec), encoding="utf-8")
     return config
+
+
+# ----------------------------------------------------------------------------- large grids
+def _axis(fine: np.ndarray, f: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower coarse index and weight of fine cells ``fine`` (cell centres) on a coarse axis of ``m`` cells ``f`` times larger."""
+    x = np.clip((fine + 0.5) / f - 0.5, 0.0, m - 1.0)
+    i0 = np.minimum(np.floor(x).astype(np.intp), m - 2)
+    return i0, x - i0
+
+
+def refine_rows(coarse: np.ndarray, r0: int, r1: int, n: int, f: int) -> np.ndarray:
+    """Rows ``r0:r1`` of the n-wide fine grid, bilinear from ``coarse`` (cell centres aligned at the top left)."""
+    m = coarse.shape[0]
+    ri, rw = _axis(np.arange(r0, r1), f, m)
+    ci, cw = _axis(np.arange(n), f, m)
+    c = coarse.astype("float64")
+    rows = c[ri] * (1.0 - rw)[:, None] + c[ri + 1] * rw[:, None]
+    return np.asarray(rows[:, ci] * (1.0 - cw) + rows[:, ci + 1] * cw)
+
+
+def nearest_rows(coarse: np.ndarray, r0: int, r1: int, n: int, f: int) -> np.ndarray:
+    """Rows ``r0:r1`` of the n-wide fine grid, each cell taking the coarse cell it lies in."""
+    return np.asarray(coarse[np.arange(r0, r1) // f][:, np.arange(n) // f])
+
+
+def _write_lean(out: Path, spec: SynthSpec, shares: dict[str, float], lean_above: int, strip_rows: int) -> Path:
+    """The dataset of a large grid: coarse fields, refined and written strip by strip (see :func:`write_synth`)."""
+    import rasterio
+    from affine import Affine
+    from rasterio.windows import Window
+
+    n, cell = spec.size, spec.resolution
+    f = -(-n // lean_above)
+    m = -(-n // f)
+    rng = np.random.default_rng(spec.seed)
+    dem_c = relief(m, rng, amplitude=relief_amplitude(n * cell))
+    lulc_c = allocate_classes(dem_c, slope_degrees(dem_c, cell * f), shares, rng)
+    soil_c = fractal(m, rng, hurst=0.7, base_sigma=max(60 * m / 1000.0, 2.0))
+    ndvi_noise_c = fractal(m, rng, hurst=0.5, base_sigma=max(10 * m / 1000.0, 1.5))
+    yy_c = np.mgrid[0:m, 0:m][0] / float(m)
+    climate = {year: _climate(dem_c, lulc_c, yy_c, np.random.default_rng([spec.seed, year]), m) for year in spec.years}
+    transform = Affine(cell, 0.0, X0, 0.0, -cell, Y_BOTTOM + n * cell)
+    fields: dict[str, tuple[np.ndarray, str]] = {"dem": (dem_c, "bilinear"), "lulc": (lulc_c, "nearest"),
+                                                 "ndvi": (ndvi_noise_c, "ndvi"), "soil_erodibility": (soil_c, "soil")}
+    for year, layers in climate.items():
+        fields.update({f"{name}_{year}": (arr, "bilinear") for name, arr in layers.items()})
+    profile = {"driver": "GTiff", "height": n, "width": n, "count": 1, "crs": f"EPSG:{EPSG}", "transform": transform,
+               "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "BIGTIFF": "IF_SAFER"}
+    files = {name: rasterio.open(out / f"{name}.tif", "w", **profile, dtype="int16" if name == "lulc" else "float32",
+                                 nodata=-1 if name == "lulc" else -9999.0) for name in fields}
+    try:
+        for s_i, r0 in enumerate(range(0, n, strip_rows)):
+            r1 = min(r0 + strip_rows, n)
+            srng = np.random.default_rng([spec.seed, 1_000_003, s_i])  # per strip: the same bytes whatever is read first
+            lulc = nearest_rows(lulc_c, r0, r1, n, f)
+            for name, (coarse, how) in fields.items():
+                files[name].write(_strip(name, how, coarse, lulc, r0, r1, n, f, srng), 1,
+                                  window=Window(0, r0, n, r1 - r0))
+    finally:
+        for ds in files.values():
+            ds.close()
+    coarse_transform = Affine(cell * f, 0.0, X0, 0.0, -cell * f, Y_BOTTOM + n * cell)
+    return _write_regions_tables(out, spec, lulc_c, coarse_transform, rng)
+
+
+def _strip(name: str, how: str, coarse: np.ndarray, lulc: np.ndarray, r0: int, r1: int, n: int, f: int,
+           srng: np.random.Generator) -> np.ndarray:
+    """One strip of one layer of the lean path."""
+    if how == "nearest":
+        return lulc.astype("int16")
+    smooth = refine_rows(coarse, r0, r1, n, f)
+    if name == "dem":
+        return np.asarray((smooth + srng.normal(0.0, 0.3, smooth.shape)).astype("float32"))
+    if how == "ndvi":
+        base = np.zeros(lulc.shape, dtype="float64")
+        for cls, code in CLASS_CODES.items():
+            base[lulc == code] = NDVI_BY_CLASS[cls]
+        noise = 0.10 * (smooth - 0.5) + srng.normal(0.0, 0.01, smooth.shape)
+        return np.asarray(np.clip(base + noise, -0.2, 0.95).astype("float32"))
+    if how == "soil":
+        return np.asarray((0.020 + 0.025 * (1 - smooth)).astype("float32"))
+    return np.asarray(smooth.astype("float32"))
 
 
 def _tif(path: Path, arr: np.ndarray, transform: object, nodata: float = -9999.0) -> None:

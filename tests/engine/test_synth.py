@@ -102,3 +102,42 @@ def test_cli_synth(tmp_path: Path) -> None:
 # SHA-256 of the arrays the original validation/gen_inputs.py (before it used qingshan.synth) wrote for --size 64
 DEM_64_SEED_42 = "da2a5da190bbf6aae661050ab0857cdfbbd6c3896e2f5a12b430880017e10139"
 LULC_64_SEED_42 = "9ed19c463b791439403c3f05b1c6193924c8450a852d4fba9811632bf4eb86a6"
+
+
+# ----------------------------------------------------------------------------- large grids (the lean path)
+def test_refine_rows_is_bilinear_and_aligned() -> None:
+    from qingshan.synth import nearest_rows, refine_rows
+
+    coarse = np.arange(16, dtype="float64").reshape(4, 4)  # a plane: 4 per row, 1 per column
+    fine = refine_rows(coarse, 0, 12, 12, 3)
+    x = np.clip((np.arange(12) + 0.5) / 3 - 0.5, 0, 3)
+    assert np.allclose(fine, 4 * x[:, None] + x[None, :], atol=1e-12)  # a plane is reproduced exactly
+    assert np.array_equal(refine_rows(coarse, 5, 9, 12, 3), fine[5:9])  # strips agree with the whole
+    near = nearest_rows(coarse, 0, 12, 12, 3)
+    assert np.array_equal(near[::3, ::3], coarse) and np.array_equal(near[2, 2], coarse[0, 0])
+
+
+def test_lean_path_bytes_shares_plausibility_and_no_seams(tmp_path: Path) -> None:
+    """A grid above ``lean_above`` is generated coarse and refined strip by strip: deterministic, the shares
+    met up to the refinement, plausible, and strips join without a step at their boundaries."""
+    shares = parse_shares("forest=0.5,cropland=0.3,water=0.1,urban=0.1")
+    spec = SynthSpec(size=90, seed=4, counties=3, shares=shares)
+    write_synth(tmp_path / "a", spec, lean_above=32, strip_rows=16)
+    write_synth(tmp_path / "b", spec, lean_above=32, strip_rows=16)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    a = tmp_path / "a"
+    lulc = rasterio.open(a / "lulc.tif").read(1)
+    assert lulc.shape == (90, 90)
+    for name, share in shares.items():
+        assert abs((lulc == CLASS_CODES[name]).mean() - share) < 0.03, name
+    names = {"dem": "dem", "lulc": "lulc", "ndvi": "ndvi", "soil_erodibility": "soil_erodibility",
+             "precip": "precip_2019", "aet": "aet_2019", "pet": "pet_2019", "air_temperature": "air_temperature_2019",
+             "rain_erosivity": "rain_erosivity_2019"}
+    check_inputs({k: a / f"{v}.tif" for k, v in names.items()})
+    precip, aet = (rasterio.open(a / f"{n}_2019.tif").read(1) for n in ("precip", "aet"))
+    assert (aet < precip).all()
+    dem = rasterio.open(a / "dem.tif").read(1).astype("float64")
+    step = np.abs(np.diff(dem, axis=0))  # row to row
+    at_seams = step[15::16].mean()  # between rows 15|16, 31|32, … (strip boundaries)
+    assert at_seams < 2.0 * step.mean()
+    assert (a / "config.toml").is_file() and "99" in (a / "counties.geojson").read_text()
