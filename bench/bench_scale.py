@@ -13,7 +13,7 @@ with its own SQLite store and data dir (the derived-layer cache starts empty: th
   ``dask worker --nworkers W --nthreads 1`` started on loopback for the run (their memory is in other processes
   and is not in the peak column).
 
-    .venv/bin/python bench/bench_scale.py --sizes 3000 13600 --work /work/bench_scale [--workers 1 2 4]
+    .venv/bin/python bench/bench_scale.py --sizes 3000 13600 --work /work/bench_scale [--workers 1 2 4 --workers-size 3000]
 """
 
 # ruff: noqa: T201
@@ -95,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[3000, 13600])
     ap.add_argument("--workers", type=int, nargs="*", default=[])
+    ap.add_argument("--workers-size", type=int, help="grid size of the worker runs (default: the largest --sizes)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/qs_bench_scale"))
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def main() -> None:
         rows.append({"size": n, "cells": n * n, "scheduler": "threads", **r})
         print(json.dumps(rows[-1]))
     for w in a.workers:
-        n = max(a.sizes)
+        n = a.workers_size or max(a.sizes)
         config = ensure_synth(n, a.work, env)
         r = with_cluster(w, env, a.work / f"cluster_{w}.log",
                          lambda addr, n=n, w=w, config=config: run_account(config, a.work / f"ws_{n}_w{w}", env, scheduler=addr))
