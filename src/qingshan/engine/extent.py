@@ -8,7 +8,7 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
   outside every leaf region). Two of them, of two years or of two runs on the same grid, give the
   extent change matrix cell by cell.
 * ``leaves.gpkg`` — the exact leaf polygons (code, geometry) the run aggregated with, so that the
-  coverage weights can be rebuilt on that grid (:func:`crosstab`).
+  coverage weights can be rebuilt on that grid (:func:`block_crosstab`).
 * ``extent.csv`` — ``region_code, year, ecosystem, area_km2`` of every leaf region: coverage-weighted
   true cell areas (the same weights and areas as the run's tables).
 * ``condition.csv`` — ``region_code, year, ecosystem, indicator, unit, weighted_sum, area_km2`` of
@@ -19,8 +19,14 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
   [t/hm²/a] by the run's own method, inputs and parameters (opt-in: it computes RUSLE, routing
   included, a second time for each year).
 
-Land cover and NDVI are read again (whole-grid, one year at a time); the soil loss rate reads every
-input of the year again (whole-grid, as the routing of soil retention does in either engine).
+Block by block (:func:`~qingshan.engine.blocks.map_blocks`, ``[run] block_size``, Dask's local
+threads): each block reads its windows of land cover and NDVI (:func:`~qingshan.engine.blocks.read_window`),
+computes the coverage of its own cells by the leaves (as the engine's blocks do; the whole grid's
+coverage matrix is never built), its ecosystem codes and its extent and condition sums; totals are
+added over blocks and the codes written into ``ecosystem.<year>.tif`` in window order. Memory is
+bounded by the block size. The change matrix between two ecosystem rasters is summed block by
+block as well (:func:`block_crosstab`). Only the opt-in soil loss rate reads every input of the
+year again whole-grid (as the routing of soil retention does); its sums are then taken by block.
 """
 
 from __future__ import annotations
@@ -191,11 +197,20 @@ def _condition_sums(ndvi: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix, cell
 def _weighted(name: str, values: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix,
               cell_km2: np.ndarray) -> dict[str, np.ndarray]:
     """Area-weighted sum and area [km²] of the finite ``values`` of accounted cells, by region × ecosystem."""
-    weights = ZoneWeights(codes=("",) * matrix.shape[0], matrix=matrix)
     ok = np.isfinite(values) & (eco != NONE)
     area = np.where(ok, cell_km2, 0.0)
-    return {f"{name}.wsum": weights.totals_by_ecosystem(np.where(ok, values, 0.0) * area, eco.astype(np.int16)),
-            f"{name}.area": weights.totals_by_ecosystem(area, eco.astype(np.int16))}
+    return {f"{name}.wsum": _by_type(matrix, np.where(ok, values, 0.0) * area, eco),
+            f"{name}.area": _by_type(matrix, area, eco)}
+
+
+def _by_type(matrix: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> np.ndarray:
+    """``matrix @ values`` split by ecosystem type: (n_regions, len(ECOSYSTEMS)); cells of :data:`NONE` left out
+    (as :meth:`ZoneWeights.totals_by_ecosystem`)."""
+    flat, e = values.reshape(-1), eco.reshape(-1)
+    out = np.zeros((matrix.shape[0], len(ECOSYSTEMS)))
+    for k in range(len(ECOSYSTEMS)):
+        out[:, k] = matrix @ np.where(e == k, flat, 0.0)
+    return out
 
 
 CONDITION_UNITS = {"ndvi": "1", "vegetation_cover": "1", "soil_loss_rate": "t/hm2/a"}
@@ -203,6 +218,7 @@ CONDITION_UNITS = {"ndvi": "1", "vegetation_cover": "1", "soil_loss_rate": "t/hm
 
 
 def _condition_frame_rows(codes: tuple[str, ...], totals: dict[str, np.ndarray], names: list[str]) -> list[dict[str, Any]]:
+    """``condition.csv`` rows (no year) of the summed ``totals``: every region × ecosystem with an area."""
     rows: list[dict[str, Any]] = []
     for name in names:
         if f"{name}.area" not in totals:
@@ -214,13 +230,6 @@ def _condition_frame_rows(codes: tuple[str, ...], totals: dict[str, np.ndarray],
                     rows.append({"region_code": code, "ecosystem": e, "indicator": name, "unit": CONDITION_UNITS[name],
                                  "weighted_sum": float(wsum[i, j]), "area_km2": float(warea[i, j])})
     return rows
-
-
-def _condition_rows(ndvi: np.ndarray, eco: np.ndarray, weights: ZoneWeights, cell_km2: np.ndarray,
-                    ndvi_soil: float | None, ndvi_veg: float | None) -> list[dict[str, Any]]:
-    """Condition rows of whole-grid arrays (``write_seea_basis`` sums :func:`_condition_sums` by block)."""
-    totals = _condition_sums(ndvi, eco, weights.matrix, cell_km2, ndvi_soil, ndvi_veg)
-    return _condition_frame_rows(weights.codes, totals, ["ndvi", "vegetation_cover"])
 
 
 def _soil_loss_layer(config: RunConfig, year: int, grid: Grid) -> np.ndarray | None:
