@@ -80,7 +80,8 @@ def seea_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     data_dir = tmp / "qingshan-data"
     tables = seea_tables(factory, outcome.run_id, data_dir=data_dir)
     return SimpleNamespace(run_id=outcome.run_id, url=url, factory=factory, data_dir=data_dir, tables=tables,
-                           converted_km2=converted, results=outcome.results, folder=outcome.artifacts_dir)
+                           converted_km2=converted, results=outcome.results, folder=outcome.artifacts_dir, config=cfg,
+                           regions=outcome.regions)
 
 
 # ----------------------------------------------------------------------------- extent
@@ -276,3 +277,76 @@ def test_api_json_and_xlsx_public_when_published(seea_run: SimpleNamespace) -> N
         x = client.get(f"/api/runs/{seea_run.run_id}/seea", params={"format": "xlsx"})
         assert x.status_code == 200 and x.content[:2] == b"PK"
         assert client.get(f"/api/runs/{seea_run.run_id}/seea", params={"to": 2031}).status_code in (400, 404, 422)
+
+
+# ----------------------------------------------------------------------------- the basis, block by block
+def _whole_grid_weights_refused(monkeypatch: pytest.MonkeyPatch, block: int) -> list[tuple[int, int]]:
+    """Make every ``zone_weights`` of more than ``block``² cells fail; return the grid shapes asked for."""
+    import qingshan.aggregate.zonal as zonal
+    import qingshan.engine.extent as extent
+
+    real, shapes = zonal.zone_weights, []
+
+    def guarded(regions: object, grid: Grid) -> object:
+        shapes.append(grid.shape)
+        assert grid.height <= block and grid.width <= block, f"whole-grid coverage matrix built for {grid.shape}"
+        return real(regions, grid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zonal, "zone_weights", guarded)
+    monkeypatch.setattr(extent, "zone_weights", guarded)
+    return shapes
+
+
+def _basis(seea_run: SimpleNamespace, folder: Path, block: int) -> Path:
+    from qingshan.engine.extent import write_seea_basis
+
+    cfg = seea_run.config
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"block_size": block})})
+    folder.mkdir()
+    write_seea_basis(folder, seea_run.regions, cfg)
+    return folder / "seea"
+
+
+def test_seea_basis_in_blocks_is_the_one_block_basis(seea_run: SimpleNamespace, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 32² (5 × 4 blocks of the 130 × 120 grid, none aligned with the 256-cell tiles) give the
+    extent, condition (NDVI, vegetation cover, soil loss rate) and ecosystem rasters of the run's own
+    basis, written as one block (block_size 1024 > grid); no coverage matrix larger than a block is built."""
+    shapes = _whole_grid_weights_refused(monkeypatch, 32)
+    blocks = _basis(seea_run, tmp_path / "b32", 32)
+    assert len(shapes) == 2 * 5 * 4  # two years, 20 blocks each
+    whole = seea_run.folder / "seea"
+    for name, values in (("extent.csv", ["area_km2"]), ("condition.csv", ["weighted_sum", "area_km2"])):
+        a = pd.read_csv(whole / name, dtype={"region_code": str})
+        b = pd.read_csv(blocks / name, dtype={"region_code": str})
+        keys = [c for c in a.columns if c not in values]
+        pd.testing.assert_frame_equal(a[keys], b[keys])
+        np.testing.assert_allclose(b[values].to_numpy(), a[values].to_numpy(), rtol=1e-9, atol=0)
+    cond = pd.read_csv(blocks / "condition.csv")
+    assert set(cond["indicator"]) == {"ndvi", "vegetation_cover", "soil_loss_rate"}
+    ext = pd.read_csv(blocks / "extent.csv")
+    assert 166_000 < ext[ext["year"] == 2019]["area_km2"].sum() < 168_000
+    for year in (2019, 2020):
+        with rasterio.open(whole / f"ecosystem.{year}.tif") as a, rasterio.open(blocks / f"ecosystem.{year}.tif") as b:
+            np.testing.assert_array_equal(b.read(1), a.read(1))
+            assert (b.profile, b.tags(1), b.descriptions) == (a.profile, a.tags(1), a.descriptions)
+    assert not list(blocks.glob("*.part.tif"))
+
+
+def test_change_matrix_block_by_block_is_the_whole_grid_crosstab(seea_run: SimpleNamespace,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extent change matrix of ``seea_tables`` reads the two ecosystem COGs window by window: the same
+    crosstab as the whole rasters with the whole grid's weights, and no coverage matrix larger than a block."""
+    from qingshan.aggregate.zonal import zone_weights
+    from qingshan.engine.extent import block_crosstab, crosstab, read_ecosystem
+
+    folder = seea_run.folder / "seea"
+    (eco0, grid), (eco1, _) = read_ecosystem(folder / "ecosystem.2019.tif"), read_ecosystem(folder / "ecosystem.2020.tif")
+    want = crosstab(eco0, eco1, zone_weights(seea_run.regions, grid), grid.cell_area() / 1e6)
+    assert (want["ecosystem_from"] != want["ecosystem_to"]).any()  # the converted forest
+    _whole_grid_weights_refused(monkeypatch, 48)
+    got = block_crosstab(folder / "ecosystem.2019.tif", folder / "ecosystem.2020.tif", seea_run.regions, grid,
+                         block_size=48)
+    keys = ["region_code", "ecosystem_from", "ecosystem_to"]
+    pd.testing.assert_frame_equal(got[keys], want[keys])
+    np.testing.assert_allclose(got["area_km2"], want["area_km2"], rtol=1e-9, atol=0)

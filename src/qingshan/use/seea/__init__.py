@@ -122,11 +122,11 @@ def _sides(factory: sessionmaker[Session], run_id: str, against: str | None, fro
 def leaf_crosstab(opening: SeeaSide, closing: SeeaSide) -> pd.DataFrame:
     """Leaf region × (opening type, closing type) areas [km²] from the two sides' ecosystem rasters."""
     from qingshan.aggregate.regions import RegionSet
-    from qingshan.aggregate.zonal import zone_weights
-    from qingshan.engine.extent import crosstab, read_ecosystem
+    from qingshan.engine.extent import block_crosstab, ecosystem_grid
 
-    eco0, grid0 = read_ecosystem(_basis_file(opening.run, opening.folder, f"ecosystem.{opening.year}.tif"))
-    eco1, grid1 = read_ecosystem(_basis_file(closing.run, closing.folder, f"ecosystem.{closing.year}.tif"))
+    path0 = _basis_file(opening.run, opening.folder, f"ecosystem.{opening.year}.tif")
+    path1 = _basis_file(closing.run, closing.folder, f"ecosystem.{closing.year}.tif")
+    grid0, grid1 = ecosystem_grid(path0), ecosystem_grid(path1)
     if not grid0.same_as(grid1):
         raise InputError(
             f"{opening.label} and {closing.label} are on different grids ({grid0.shape} vs {grid1.shape}): "
@@ -144,8 +144,7 @@ def leaf_crosstab(opening: SeeaSide, closing: SeeaSide) -> pd.DataFrame:
                 f"Runs {opening.label} and {closing.label} have different leaf regions",
                 f"两次核算 {opening.label} 与 {closing.label} 的最低级区划不同",
                 field="against", fix="Compare runs made with the same boundary file.", fix_zh="请比较使用同一边界文件的核算。")
-    weights = zone_weights(RegionSet(regions={}, leaves=leaves), grid1)
-    return crosstab(eco0, eco1, weights, grid1.cell_area() / 1e6)
+    return block_crosstab(path0, path1, RegionSet(regions={}, leaves=leaves), grid1)  # window by window
 
 
 def _condition(side: SeeaSide) -> pd.DataFrame:
