@@ -43,6 +43,7 @@ __all__ = [
     "conversion_factor",
     "is_currency",
     "is_per_area",
+    "is_price_unit",
     "normalise_unit",
     "parse_unit",
     "pint_answer",
@@ -328,6 +329,16 @@ def assert_convertible(from_unit: str, to_unit: str) -> None:
 def is_currency(unit: str) -> bool:
     """True when ``unit`` is an amount of Chinese yuan (元, 万元, 亿元, CNY…)."""
     return pint_answer("currency", (unit,), lambda: _pint_is_currency(unit))
+
+
+def is_price_unit(unit: str) -> bool:
+    """True when ``unit`` is currency or currency per something (元/t, CNY/m3, 万元); UnitsError if not understood."""
+    return pint_answer("price_unit", (unit,), lambda: _pint_is_price_unit(unit))
+
+
+def _pint_is_price_unit(unit: str) -> bool:
+    q = parse_unit(unit)
+    return is_currency(unit) or any(d == "[currency]" for d in q.dimensionality)
 
 
 def _pint_is_currency(unit: str) -> bool:
