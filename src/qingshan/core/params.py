@@ -285,6 +285,12 @@ class LandcoverTable:
             object.__setattr__(self, "_frame", frame)
         return self._frame
 
+    def __dask_tokenize__(self) -> object:
+        """Dask's key of the table: its content (every cell), not only the dataclass fields."""
+        cells = tuple((c, tuple(self._cells[c].get(k, "") for k in self._codes)) for c in self._columns)
+        return ("LandcoverTable", self.path, tuple(sorted(self.units.items())), tuple(sorted(self.sources.items())),
+                tuple(self._codes), cells)
+
     @property
     def columns(self) -> tuple[str, ...]:
         """Column names, as in the CSV (``code``, ``name_zh``, ``name_en``, ``ecosystem``, coefficients)."""
