@@ -154,3 +154,21 @@ def test_every_numba_kernel_is_cached_on_disk() -> None:
                 folder = Path(obj._cache._cache_path)
                 assert folder.is_dir() and os.access(folder, os.W_OK), folder
     assert "qingshan.kernels.routing._fill_pits_kernel" in found
+
+
+def test_main_builds_the_command_asked_for_with_the_full_apps_behaviour(tmp_path: Path) -> None:
+    """``main`` builds only the named top-level command (typer builds all 24 otherwise): its help, a sub-command
+    group and an unknown command behave as with the full app."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from qingshan.cli import main; main()", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                                                                   "COLUMNS": "200"}, timeout=120)
+
+    out = run("compute", "--help")
+    assert out.returncode == 0 and "--dtype" in out.stdout and "--landcover" in out.stdout
+    out = run("compute", "water_conservation")
+    assert out.returncode == 2 and "Missing option '-o'" in out.stderr
+    out = run("nosuch")
+    assert out.returncode == 2 and "No such command 'nosuch'" in out.stderr
+    out = run("indicators", "show", "water_conservation")
+    assert out.returncode == 0 and "water_conservation" in out.stdout
