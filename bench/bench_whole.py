@@ -110,6 +110,10 @@ def commands(case: str, data: Path, ws: Path, a: argparse.Namespace, tables: Pat
         out["invest"] = (cmd, env)
     if case == "water":
         out["plain"] = ([sys.executable, str(ROOT / "bench" / "plain_water.py"), str(data), str(ws / "plain" / "q.tif")], env)
+        if a.float32:  # float32 layers, as InVEST writes them: Qingshan's --dtype float32 and the plain script's
+            q32 = qingshan_cmd(case, data, ws / "qingshan_f32", tables)
+            out["qingshan_f32"] = ([*q32, "--dtype", "float32"], q_env)
+            out["plain_f32"] = ([*out["plain"][0][:-1], str(ws / "plain_f32" / "q.tif"), "--dtype", "float32"], env)
     return out
 
 
@@ -123,6 +127,8 @@ def main() -> None:
     ap.add_argument("--invest-python", default="/work/invest/venv/bin/python")
     ap.add_argument("--no-invest", action="store_true")
     ap.add_argument("--before-src", type=Path)
+    ap.add_argument("--float32", action="store_true", help="water: also Qingshan --dtype float32 and the plain script "
+                    "writing float32 (columns qingshan_f32, plain_f32 in bench_whole.jsonl and below the table)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.no_invest and not Path(a.invest_python).exists():
@@ -172,6 +178,12 @@ def main() -> None:
               f"{f(row, 'qingshan_cpu_s')} / {f(row, 'before_cpu_s')} / {f(row, 'invest_cpu_s')} / {f(row, 'plain_cpu_s')} | "
               f"{f(row, 'qingshan_mib', '{:.0f}')} / {f(row, 'before_mib', '{:.0f}')} / {f(row, 'invest_mib', '{:.0f}')} / "
               f"{f(row, 'plain_mib', '{:.0f}')} |")
+    for row in results:
+        if "qingshan_f32_s" in row:
+            print(f"{row['case']} {row['size']}² float32 layers: Qingshan {row['qingshan_f32_s']:.2f} s "
+                  f"({row['qingshan_f32_cpu_s']:.2f} s CPU, {row['qingshan_f32_mib']:.0f} MiB), plain {row['plain_f32_s']:.2f} s "
+                  f"({row['plain_f32_cpu_s']:.2f} s CPU); InVEST / Qingshan float32 "
+                  f"{row['qingshan_s'] / row['qingshan_f32_s'] * row.get('invest_over_qingshan', float('nan')):.2f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ cell], ``OUT.aet.tif``, ``OUT.pet.tif``, ``OUT.omega.tif``, ``OUT.wyield.tif`` [
 (ZSTD level 1, floating-point predictor, all cores, no overviews) — or, with ``--settings before``,
 Qingshan's former ones (DEFLATE level 6, overviews). No validation, no tables beyond the CSV.
 
-    python bench/plain_water.py DATA_DIR OUT.tif [--z 5] [--settings good|before]
+    python bench/plain_water.py DATA_DIR OUT.tif [--z 5] [--settings good|before] [--dtype float64|float32]
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ def read(path: Path) -> tuple[np.ndarray, dict]:
         return a, ds.profile
 
 
-def write(path: Path, a: np.ndarray, profile: dict, opts: dict) -> None:
-    prof = {"driver": "COG", "dtype": "float64", "count": 1, "height": a.shape[0], "width": a.shape[1],
+def write(path: Path, a: np.ndarray, profile: dict, opts: dict, dtype: str = "float64") -> None:
+    prof = {"driver": "COG", "dtype": dtype, "count": 1, "height": a.shape[0], "width": a.shape[1],
             "crs": profile["crs"], "transform": profile["transform"], "nodata": np.nan, "blocksize": 256, **opts}
     with rasterio.open(path, "w", **prof) as ds:
-        ds.write(a, 1)
+        ds.write(a.astype(dtype, copy=False), 1)
 
 
 def main() -> None:
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--z", type=float, default=5.0, help="Zhang seasonality constant")
     ap.add_argument("--settings", choices=["good", "before"], default="good")
+    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="cell type written (InVEST: float32)")
     a = ap.parse_args()
     d = a.data
     p, prof = read(d / "precip.tif")
@@ -79,9 +80,9 @@ def main() -> None:
     opts = GOOD if a.settings == "good" else BEFORE
     a.out.parent.mkdir(parents=True, exist_ok=True)
     stem = a.out.with_suffix("")
-    write(a.out, q, prof, opts)
+    write(a.out, q, prof, opts, a.dtype)
     for name, layer in (("aet", aet), ("pet", pet), ("omega", omega), ("wyield", wyield)):
-        write(Path(f"{stem}.{name}.tif"), layer, prof, opts)
+        write(Path(f"{stem}.{name}.tif"), layer, prof, opts, a.dtype)
     print(f"water retained {np.nansum(q):.6g} m3")  # noqa: T201
 
 

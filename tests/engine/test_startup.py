@@ -21,11 +21,11 @@ from affine import Affine
 ROUTING_ONLY = ("pyflwdir", "numba", "qingshan.kernels.routing", "qingshan.quantities.soil")
 
 
-def _modules_after(code: str, cwd: Path) -> set[str]:
-    """Names in ``sys.modules`` after running ``code`` in a new interpreter (this one's paths)."""
+def _modules_after(code: str, cwd: Path, **env: str) -> set[str]:
+    """Names in ``sys.modules`` after running ``code`` in a new interpreter (this one's paths; ``env`` added)."""
     probe = textwrap.dedent(code) + "\nimport json, sys\nprint('MODULES=' + json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=300)
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env}, timeout=300)
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("MODULES="))
     return set(json.loads(line.removeprefix("MODULES=")))
@@ -51,13 +51,12 @@ def test_cli_help_imports_no_science_stack(tmp_path: Path) -> None:
     assert heavy.isdisjoint(mods), sorted(heavy & mods)
 
 
-def test_water_yield_compute_imports_no_routing(tmp_path: Path) -> None:
-    """The finding: a water-yield ``qingshan compute`` imported pyflwdir and numba (routing it never does)."""
+def _water_compute(tmp_path: Path, out: str) -> str:
     inputs = {"precip": 1600.0, "pet": 1000.0, "lulc": 1.0, "root_depth": 1000.0, "pawc": 0.1}
-    args = ["qingshan", "compute", "water_conservation", "--method", "budyko", "-o", str(tmp_path / "wy.tif")]
+    args = ["qingshan", "compute", "water_conservation", "--method", "budyko", "-o", str(tmp_path / out)]
     for name, value in inputs.items():
         args += ["--input", f"{name}={_write(tmp_path / f'{name}.tif', value, 255 if name == 'lulc' else -9999.0)}"]
-    mods = _modules_after(f"""
+    return f"""
         import sys
         from qingshan.cli import main
         sys.argv = {args!r}
@@ -65,22 +64,72 @@ def test_water_yield_compute_imports_no_routing(tmp_path: Path) -> None:
             main()
         except SystemExit as exc:
             assert not exc.code, exc.code
-    """, tmp_path)
-    assert (tmp_path / "wy.tif").is_file() and (tmp_path / "wy.aet.tif").is_file()  # the run did happen
-    assert "qingshan.engine.compute" in mods and "qingshan.quantities.water" in mods
-    assert set(ROUTING_ONLY).isdisjoint(mods), sorted(set(ROUTING_ONLY) & mods)
-    assert "dask" not in mods  # pint's dask support is not loaded (core.units._import_pint)
+    """
+
+
+def test_water_yield_compute_imports_no_routing_nor_pandas_nor_pint(tmp_path: Path) -> None:
+    """The finding (issue 11.3): a 64² water yield cost 4× the plain rasterio + numpy script, the difference
+    being imports the script does not pay — pandas to read two small CSV tables, pint's registry to convert
+    a few units. A second run (unit answers remembered) imports neither, nor dask.distributed."""
+    cache = str(tmp_path / "cache")
+    first = _modules_after(_water_compute(tmp_path, "a.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert (tmp_path / "a.tif").is_file() and (tmp_path / "a.aet.tif").is_file()  # the run did happen
+    assert "qingshan.engine.compute" in first and "qingshan.quantities.water" in first
+    # the earlier finding: a water yield imported the routing kernels (pyflwdir, numba) it never uses
+    assert set(ROUTING_ONLY).isdisjoint(first), sorted(set(ROUTING_ONLY) & first)
+    assert "dask" not in first  # pint's dask support is not loaded (core.units._import_pint)
+    assert "pint" in first  # the first run asks pint (and remembers its answers)
+    mods = _modules_after(_water_compute(tmp_path, "b.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert (tmp_path / "b.tif").is_file() and (tmp_path / "b.wyield.tif").is_file()
+    for name in ("a.tif", "a.aet.tif", "a.wyield.tif"):  # the same files, to the bit
+        assert (tmp_path / name).read_bytes() == (tmp_path / name.replace("a.", "b.", 1)).read_bytes()
+    heavy = {"pandas", "pint", "pyflwdir", "numba", "distributed", "sqlalchemy", "alembic"}
+    assert heavy.isdisjoint(mods), sorted(heavy & mods)
 
 
 def test_unit_registry_is_built_on_first_use_not_at_import(tmp_path: Path) -> None:
-    mods = _modules_after("import qingshan.core.units", tmp_path)
+    cache = str(tmp_path / "cache")
+    mods = _modules_after("import qingshan.core.units", tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert "pint" not in mods
     mods = _modules_after("""
         from qingshan.core.units import conversion_factor
         assert conversion_factor("亿m³", "m3") == 1e8
         import dask  # dask still imports normally after pint was loaded without it
-    """, tmp_path)
+    """, tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert {"pint", "dask"} <= mods
+
+
+def test_remembered_unit_answers_skip_pint_but_wrong_units_are_still_errors(tmp_path: Path) -> None:
+    """pint's answers are remembered on disk (no pint import next time); a wrong unit is never remembered:
+    converting t to m3, or an unknown unit, is a UnitsError in every process, and it asks pint."""
+    cache = str(tmp_path / "cache")
+    probe = """
+        import pytest
+        from qingshan.core.errors import UnitsError
+        from qingshan.core.units import check_unit, conversion_factor, is_currency, total_from_density
+        from qingshan.valuation.value import value_in_cny
+        assert conversion_factor("元/t", "CNY/kg") == 0.001 and conversion_factor("亿m³", "m3") == 1e8
+        assert is_currency("万元") and not is_currency("t")
+        assert total_from_density(2.0, "t/hm2", 3.0, "km2", "t") == 600.0
+        assert value_in_cny(2.45, "亿m³", 6.11, "元/m3") == 2.45 * 6.11 * 1e8
+        check_unit("kg/(hm²·a)")
+    """
+    first = _modules_after(probe, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pint" in first
+    again = _modules_after(probe, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pint" not in again  # every answer above came from the file
+    wrong = _modules_after(probe + """
+        for bad in (lambda: conversion_factor("t", "m3"), lambda: check_unit("furlongs per fortnight2x"),
+                    lambda: value_in_cny(1.0, "t", 5.0, "CNY/m3"), lambda: total_from_density(1.0, "t", 1.0, "km2", "t")):
+            with pytest.raises(UnitsError):
+                bad()
+    """, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pint" in wrong  # the wrong ones were checked by pint
+    again = _modules_after(probe + """
+        with pytest.raises(UnitsError):
+            conversion_factor("t", "m3")  # still an error: nothing wrong was remembered
+    """, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pint" in again
 
 
 def test_every_numba_kernel_is_cached_on_disk() -> None:
@@ -105,3 +154,21 @@ def test_every_numba_kernel_is_cached_on_disk() -> None:
                 folder = Path(obj._cache._cache_path)
                 assert folder.is_dir() and os.access(folder, os.W_OK), folder
     assert "qingshan.kernels.routing._fill_pits_kernel" in found
+
+
+def test_main_builds_the_command_asked_for_with_the_full_apps_behaviour(tmp_path: Path) -> None:
+    """``main`` builds only the named top-level command (typer builds all 24 otherwise): its help, a sub-command
+    group and an unknown command behave as with the full app."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from qingshan.cli import main; main()", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                                                                   "COLUMNS": "200"}, timeout=120)
+
+    out = run("compute", "--help")
+    assert out.returncode == 0 and "--dtype" in out.stdout and "--landcover" in out.stdout
+    out = run("compute", "water_conservation")
+    assert out.returncode == 2 and "Missing option '-o'" in out.stderr
+    out = run("nosuch")
+    assert out.returncode == 2 and "No such command 'nosuch'" in out.stderr
+    out = run("indicators", "show", "water_conservation")
+    assert out.returncode == 0 and "water_conservation" in out.stdout

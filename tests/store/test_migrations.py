@@ -161,3 +161,31 @@ def test_migrate_creates_sqlite_parent_directory(tmp_path: Path) -> None:
     migrate(f"sqlite:///{target}")
     assert target.exists()
     assert _current(f"sqlite:///{target}") == _script().get_current_head()
+
+
+def test_head_revision_without_alembic_is_alembics_head() -> None:
+    """open_store skips Alembic for a store at the head revision; that head must be Alembic's own."""
+    from qingshan.store.db import head_revision
+
+    assert head_revision() == _script().get_current_head() == _revision_chain()[-1]
+
+
+def test_a_store_behind_head_is_still_upgraded_and_one_at_head_skips_alembic(tmp_path: Path) -> None:
+    """The fast path (no Alembic import) is taken only when the stored revision is the head: an older
+    schema is upgraded by Alembic as before."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    migrate(url)
+    chain = _revision_chain()
+    command.downgrade(_config(url), chain[-2])
+    assert _current(url) == chain[-2]
+    migrate(url)
+    assert _current(url) == chain[-1]
+    probe = (f"import sys; from qingshan.store.db import open_store; open_store({url!r}); "
+             "assert 'alembic' not in sys.modules, 'alembic imported for a store at head'")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stderr

@@ -12,8 +12,9 @@ Registered in ``cli/__init__.py`` as::
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -63,6 +64,18 @@ def _float(key: str, text: str) -> float:
         ) from None
 
 
+def _dtype(text: str) -> Literal["float64", "float32"]:
+    if text not in ("float64", "float32"):
+        raise InputError(
+            f"--dtype {text}: the cell type is float64 or float32",
+            f"--dtype {text}：像元类型应为 float64 或 float32",
+            field="dtype",
+            fix="Write --dtype float32 for smaller, faster files (as InVEST), or leave it out for float64.",
+            fix_zh="请写 --dtype float32（文件更小、写得更快，同 InVEST），或省略（float64）。",
+        )
+    return text  # type: ignore[return-value]
+
+
 def _plausibility_offs(pairs: dict[str, str]) -> dict[str, object]:
     """``--plausibility NAME=off`` pairs → overrides; anything but ``off`` is a bilingual error."""
     for key, value in pairs.items():
@@ -90,18 +103,22 @@ def compute(
                                                     "like a unit mistake (NAME or crs) 关闭合理性检查 (repeat)")] = [],  # noqa: B006
     layer: Annotated[list[str], typer.Option("--layer", help="Write only this layer (a component or intermediate, "
                                              "e.g. water_conservation) 只输出该图层 (repeat; default all)")] = [],  # noqa: B006
+    dtype: Annotated[str, typer.Option("--dtype", help="Cell type of the written layers 输出像元类型: float64 "
+                                       "(default) or float32 (as InVEST; totals still computed in float64)")] = "float64",
 ) -> None:
     """Compute one indicator per pixel from your rasters, write COG(s) and print the totals."""
     from qingshan.engine.compute import compute_indicator
+    from qingshan.io.cog import cog_settings, using_cog_settings
 
     inputs = parse_pairs(input_, "Input", "输入")
     overrides = {k: _float(k, v) for k, v in parse_pairs(param, "Param", "参数").items()}
     options = {k: parse_value(v) for k, v in parse_pairs(option, "Option", "选项").items()}
     checks = _plausibility_offs(parse_pairs(plausibility, "Plausibility", "合理性检查"))
-    res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
-                            landcover=landcover, method=method, options=options, overrides=overrides,
-                            output=output, plausibility=checks, keep_layers=False,  # blocks → COGs; no whole array
-                            write_layers=layer or None)
+    with using_cog_settings(replace(cog_settings(), dtype=_dtype(dtype))):
+        res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
+                                landcover=landcover, method=method, options=options, overrides=overrides,
+                                output=output, plausibility=checks, keep_layers=False,  # blocks → COGs
+                                write_layers=layer or None)
     console.print(f"{res.indicator} ({res.method}) on {res.grid.height}×{res.grid.width} cells 像元")
     for comp, (total, unit) in res.totals.items():
         console.print(f"  total 合计 {comp}: {total:.6g} {unit}", highlight=False, soft_wrap=True)

@@ -16,14 +16,17 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from qingshan.core.distributions import Distribution, parse_distribution
 from qingshan.core.errors import InputError, MissingParameterError
-from qingshan.core.tables import parse_float, read_csv_table
-from qingshan.core.units import conversion_factor, parse_unit
+from qingshan.core.tables import CsvRows, parse_float, read_csv_rows
+from qingshan.core.units import check_unit, conversion_factor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DIST_COLUMNS",
@@ -134,9 +137,9 @@ DIST_COLUMNS = {"kind": "dist_kind", "a": "dist_a", "b": "dist_b", "c": "dist_c"
 """Optional distribution columns of a parameter table (see :mod:`qingshan.core.distributions`)."""
 
 
-def _row_distribution(row: object, key: str, unit: str, i: int, path: str | Path) -> Distribution | None:
+def _row_distribution(row: Mapping[str, str], key: str, unit: str, i: int, path: str | Path) -> Distribution | None:
     """The distribution of a parameter row, or None when its ``dist_kind`` cell is absent or empty."""
-    cells = {c: getattr(row, c, "") for c in DIST_COLUMNS.values()}
+    cells = {c: row.get(c, "") for c in DIST_COLUMNS.values()}
     if not str(cells["dist_kind"] or "").strip():
         filled = [c for c, v in cells.items() if str(v or "").strip()]
         if filled:
@@ -165,10 +168,10 @@ class ParameterTable:
 
         Optional columns ``dist_kind, dist_a, dist_b, dist_c, dist_source`` give a row's uncertainty
         (:class:`~qingshan.core.distributions.Distribution`, in the row's unit); empty cells: none."""
-        df = read_csv_table(path, ["param_key", "value", "unit", "source"], what="parameter table", what_zh="参数表")
+        rows = read_csv_rows(path, ["param_key", "value", "unit", "source"], what="parameter table", what_zh="参数表")
         out: dict[str, Parameter] = {}
-        for i, row in enumerate(df.itertuples(index=False), start=2):
-            key = str(row.param_key).strip()
+        for i, row in enumerate(rows.records(), start=2):
+            key = str(row["param_key"]).strip()
             if not key:
                 continue
             if key in out:
@@ -180,15 +183,15 @@ class ParameterTable:
                     fix="Keep one row per parameter key.",
                     fix_zh="每个参数只保留一行。",
                 )
-            unit = str(row.unit).strip() or "1"
-            parse_unit(unit)
+            unit = str(row["unit"]).strip() or "1"
+            check_unit(unit)
             out[key] = Parameter(
                 key=key,
-                value=parse_float(row.value, path=path, field="value", row=i, what_zh="参数表"),
+                value=parse_float(row["value"], path=path, field="value", row=i, what_zh="参数表"),
                 unit=unit,
-                source=str(row.source),
-                certainty=str(getattr(row, "certainty", "R") or "R"),
-                note=str(getattr(row, "note", "") or ""),
+                source=str(row["source"]),
+                certainty=str(row.get("certainty", "R") or "R"),
+                note=str(row.get("note", "") or ""),
                 distribution=_row_distribution(row, key, unit, i, path),
             )
         return cls(params=out, path=str(path))
@@ -236,14 +239,66 @@ def unique_codes(codes: np.ndarray) -> np.ndarray:
     return np.unique(flat)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, eq=False)
 class LandcoverTable:
-    """Land-cover code → ecosystem type and per-class coefficients (wide CSV + meta CSV)."""
+    """Land-cover code → ecosystem type and per-class coefficients (wide CSV + meta CSV).
 
-    table: pd.DataFrame  # index: integer code
+    Read from CSV (:meth:`from_csv`), the table is kept as text cells (no pandas import on a command's
+    start-up path: :meth:`cell`, :attr:`columns`, :attr:`codes`); :attr:`table` gives it as a DataFrame
+    indexed by code (built on first use). May also be built from such a DataFrame."""
+
     units: Mapping[str, str]
     sources: Mapping[str, str]
-    path: str = "<memory>"
+    path: str
+    if TYPE_CHECKING:  # set in __init__, not dataclass fields
+        _frame: pd.DataFrame | None
+        _columns: tuple[str, ...]
+        _codes: list[int]
+        _cells: dict[str, dict[int, str]]
+
+    def __init__(self, table: pd.DataFrame | CsvRows, units: Mapping[str, str], sources: Mapping[str, str],
+                 path: str = "<memory>") -> None:
+        set_ = object.__setattr__
+        set_(self, "units", units)
+        set_(self, "sources", sources)
+        set_(self, "path", path)
+        if isinstance(table, CsvRows):  # from_csv: codes already checked, in the "code" column
+            set_(self, "_frame", None)
+            set_(self, "_columns", table.columns)
+            set_(self, "_codes", [int(float(c)) for c in table.column("code")])
+            cells = {col: table.column(col) for col in table.columns}
+        else:
+            set_(self, "_frame", table)
+            set_(self, "_columns", tuple(str(c) for c in table.columns))
+            set_(self, "_codes", [int(c) for c in table.index])
+            cells = {str(col): [str(v) for v in table[col]] for col in table.columns}
+        set_(self, "_cells", {col: dict(zip(self._codes, values, strict=True)) for col, values in cells.items()})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table as a DataFrame of text cells, indexed by integer code (``code``)."""
+        if self._frame is None:
+            import pandas as pd
+
+            frame = pd.DataFrame({c: [self._cells[c][k] for k in self._codes] for c in self._columns}, dtype=str)
+            frame.index = pd.Index(self._codes, name="code")
+            object.__setattr__(self, "_frame", frame)
+        return self._frame
+
+    def __dask_tokenize__(self) -> object:
+        """Dask's key of the table: its content (every cell), not only the dataclass fields."""
+        cells = tuple((c, tuple(self._cells[c].get(k, "") for k in self._codes)) for c in self._columns)
+        return ("LandcoverTable", self.path, tuple(sorted(self.units.items())), tuple(sorted(self.sources.items())),
+                tuple(self._codes), cells)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names, as in the CSV (``code``, ``name_zh``, ``name_en``, ``ecosystem``, coefficients)."""
+        return self._columns
+
+    def cell(self, code: int, column: str) -> str:
+        """The text of one cell (KeyError for an unknown code or column)."""
+        return self._cells[column][int(code)]
 
     @classmethod
     def from_csv(cls, path: str | Path, meta_path: str | Path | None = None) -> LandcoverTable:
@@ -253,10 +308,10 @@ class LandcoverTable:
         """
         path = Path(path)
         meta_path = Path(meta_path) if meta_path else path.with_suffix(".meta.csv")
-        df = read_csv_table(path, ["code", "name_zh", "name_en", "ecosystem"], what="land-cover table", what_zh="土地覆被参数表")
-        meta = read_csv_table(meta_path, ["column", "unit", "source"], what="land-cover meta table", what_zh="土地覆被参数说明表")
+        df = read_csv_rows(path, ["code", "name_zh", "name_en", "ecosystem"], what="land-cover table", what_zh="土地覆被参数表")
+        meta = read_csv_rows(meta_path, ["column", "unit", "source"], what="land-cover meta table", what_zh="土地覆被参数说明表")
         codes = []
-        for i, c in enumerate(df["code"], start=2):
+        for i, c in enumerate(df.column("code"), start=2):
             codes.append(int(parse_float(c, path=path, field="code", row=i, what_zh="土地覆被参数表")))
         if len(set(codes)) != len(codes):
             dup = sorted({c for c in codes if codes.count(c) > 1})
@@ -268,8 +323,7 @@ class LandcoverTable:
                 fix="Keep one row per code.",
                 fix_zh="每个代码只保留一行。",
             )
-        df.index = pd.Index(codes, name="code")
-        bad = sorted(set(df["ecosystem"]) - set(ECOSYSTEM_IDS))
+        bad = sorted(set(df.column("ecosystem")) - set(ECOSYSTEM_IDS))
         if bad:
             raise InputError(
                 f"Unknown ecosystem type(s) {bad}",
@@ -279,8 +333,8 @@ class LandcoverTable:
                 fix=f"Use one of: {', '.join(ECOSYSTEM_IDS)}.",
                 fix_zh=f"可用类型：{', '.join(ECOSYSTEM_IDS)}。",
             )
-        units = {str(r.column): str(r.unit) or "1" for r in meta.itertuples(index=False)}
-        sources = {str(r.column): str(r.source) for r in meta.itertuples(index=False)}
+        units = {r["column"]: r["unit"] or "1" for r in meta.records()}
+        sources = {r["column"]: r["source"] for r in meta.records()}
         coef_cols = [c for c in df.columns if c not in ("code", "name_zh", "name_en", "ecosystem", "subtype")]
         undocumented = [c for c in coef_cols if c not in units]
         if undocumented:
@@ -297,12 +351,12 @@ class LandcoverTable:
     @property
     def codes(self) -> list[int]:
         """The land-cover codes the table knows."""
-        return [int(c) for c in self.table.index]
+        return list(self._codes)
 
     def ecosystem_of(self, code: int) -> str:
         """First-level ecosystem type of a land-cover code (a second-level entry rolls up)."""
         self.check_codes(np.array([code]))
-        return top_ecosystem(str(self.table.loc[code, "ecosystem"]))
+        return top_ecosystem(self.cell(code, "ecosystem"))
 
     def check_codes(self, codes: np.ndarray, *, raster: str = "lulc") -> None:
         """Raise naming the first land-cover code present in the raster but not in the table."""
@@ -324,7 +378,7 @@ class LandcoverTable:
         Cells whose code is negative (nodata) get ``fill``. Empty cells in the table are errors
         for codes present in the raster.
         """
-        if column not in self.table.columns:
+        if column not in self.columns:
             raise MissingParameterError(
                 f"Land-cover table has no column '{column}'",
                 f"土地覆被参数表缺少列 '{column}'",
@@ -340,12 +394,12 @@ class LandcoverTable:
         lut_codes = np.array(self.codes, dtype=np.int64)
         values = np.full(lut_codes.shape, np.nan)
         for j, c in enumerate(lut_codes):
-            cell = str(self.table.loc[c, column]).strip()
+            cell = self.cell(c, column).strip()
             if cell == "":
                 if c in present:
                     raise MissingParameterError(
-                        f"Land-cover code {c} ({self.table.loc[c, 'name_en']}) has no value for '{column}'",
-                        f"土地覆被代码 {c}（{self.table.loc[c, 'name_zh']}）缺少 '{column}' 的值",
+                        f"Land-cover code {c} ({self.cell(c, 'name_en')}) has no value for '{column}'",
+                        f"土地覆被代码 {c}（{self.cell(c, 'name_zh')}）缺少 '{column}' 的值",
                         file=self.path,
                         field=column,
                         fix=f"Fill the '{column}' cell of code {c}.",
@@ -360,7 +414,7 @@ class LandcoverTable:
 
     def ecosystem_index(self, codes: np.ndarray) -> np.ndarray:
         """Per-pixel index into :data:`ECOSYSTEMS` (−1 for nodata)."""
-        eco = np.array([ECOSYSTEMS.index(top_ecosystem(str(e))) for e in self.table["ecosystem"]], dtype=np.int16)
+        eco = np.array([ECOSYSTEMS.index(top_ecosystem(str(e))) for e in self._cells["ecosystem"].values()], dtype=np.int16)
         lut_codes = np.array(self.codes, dtype=np.int64)
         order = np.argsort(lut_codes)
         valid = codes >= 0

@@ -1,29 +1,56 @@
 """Reading the small CSV tables users edit (parameters, prices, land cover, statistics).
 
-Every reader names the file and the column in its errors, and says how to fix them.
+Every reader names the file and the column in its errors, and says how to fix them. One parser
+(:func:`read_csv_rows`, Python's ``csv`` module) reads every table: as rows of text for the readers on a
+command's start-up path (parameters, land cover: no pandas import), or as a DataFrame
+(:func:`read_csv_table`) for the others.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from qingshan.core.errors import InputError
 from qingshan.core.notices import Notice, notice
 
-__all__ = ["ENCODINGS", "decode_table_text", "read_csv_table", "require_columns"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ENCODINGS", "CsvRows", "decode_table_text", "read_csv_rows", "read_csv_table", "require_columns"]
 
 ENCODINGS = ("UTF-8", "UTF-16 (with BOM)", "GB18030/GBK")
 """Encodings a CSV table may be saved in, tried in this order (Excel on Chinese Windows saves GBK)."""
 
 
-def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what_zh: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class CsvRows:
+    """A CSV table as text: the header (names stripped) and one tuple of cells per data row."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def records(self) -> list[dict[str, str]]:
+        """One ``{column: cell}`` dict per row."""
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def column(self, name: str) -> list[str]:
+        """The cells of one column."""
+        j = self.columns.index(name)
+        return [r[j] for r in self.rows]
+
+
+def read_csv_rows(path: str | Path, required: Sequence[str], *, what: str, what_zh: str) -> CsvRows:
     """Read a CSV (UTF-8 with or without BOM; UTF-16 with BOM or GBK/GB18030 detected, with a notice)
-    and check its required columns.
+    and check its required columns; every cell as text (no number parsing, empty cells stay ``""``).
+
+    Blank lines are skipped; a row with more cells than the header is an error naming the line; a short
+    row's missing cells are empty; a repeated column name gets ``.1``, ``.2`` … (as pandas names them).
 
     Parameters
     ----------
@@ -42,8 +69,8 @@ def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what
         )
     text = decode_table_text(p, what=what, what_zh=what_zh)
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, comment=None)
-    except Exception as exc:
+        table = _parse_csv(text)
+    except (csv.Error, ValueError) as exc:
         raise InputError(
             f"Cannot read {what} {p}: {exc}",
             f"无法读取{what_zh} {p}",
@@ -51,15 +78,48 @@ def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what
             fix="Save the table as UTF-8 CSV with a header row.",
             fix_zh="请将表格保存为带表头的 UTF-8 CSV 文件。",
         ) from exc
-    df.columns = [c.strip() for c in df.columns]
-    require_columns(df, required, path=p, what=what, what_zh=what_zh)
-    return df
+    require_columns(table, required, path=p, what=what, what_zh=what_zh)
+    return table
+
+
+def _parse_csv(text: str) -> CsvRows:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next((r for r in reader if r), None)
+    if header is None:
+        raise ValueError("No columns to parse from file")
+    columns = _unique_names([c.strip() for c in header])
+    rows = []
+    for line in reader:
+        if not line:
+            continue
+        if len(line) > len(columns):
+            raise ValueError(f"Expected {len(columns)} fields in line {reader.line_num}, saw {len(line)}")
+        rows.append((*line, *([""] * (len(columns) - len(line)))))
+    return CsvRows(tuple(columns), tuple(rows))
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        out.append(name if n == 0 else f"{name}.{n}")
+    return out
+
+
+def read_csv_table(path: str | Path, required: Sequence[str], *, what: str, what_zh: str) -> pd.DataFrame:
+    """:func:`read_csv_rows` as a DataFrame of text cells (``dtype=str``, empty cells ``""``)."""
+    import pandas as pd
+
+    table = read_csv_rows(path, required, what=what, what_zh=what_zh)
+    return pd.DataFrame(list(table.rows), columns=list(table.columns), dtype=str)
 
 
 def require_columns(
-    df: pd.DataFrame, required: Iterable[str], *, path: str | Path, what: str, what_zh: str
+    df: pd.DataFrame | CsvRows, required: Iterable[str], *, path: str | Path, what: str, what_zh: str
 ) -> None:
-    """Raise :class:`InputError` naming the first missing column."""
+    """Raise :class:`InputError` naming the first missing column (of a DataFrame or :class:`CsvRows`)."""
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(

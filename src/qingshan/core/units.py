@@ -11,16 +11,25 @@ Chinese statistical notation is understood: ``亿m³`` (10⁸ m³), ``万t`` (10
 100000000.0
 >>> conversion_factor("元/t", "CNY/kg")
 0.001
+
+Start-up: pint's registry takes ~0.3 s to build even from its cache, more than a small run's arithmetic.
+Every answer pint gives here (a conversion factor, "is this a currency", …) is therefore remembered on
+disk (:func:`_answers`, beside pint's own cache) and looked up by its exact unit strings: a later process
+gets the same number without importing pint. Only answers pint gave are stored — a unit pint rejects, or
+a pair of units of different kinds, is never stored and is checked by pint (and is an error) every time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
+import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from qingshan.core.errors import UnitsError
 
@@ -30,11 +39,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CURRENCY",
     "assert_convertible",
+    "check_unit",
     "conversion_factor",
     "is_currency",
     "is_per_area",
+    "is_price_unit",
     "normalise_unit",
     "parse_unit",
+    "pint_answer",
     "total_from_density",
     "unit_registry",
 ]
@@ -58,9 +70,9 @@ _DEFINITIONS = (
 )
 
 
-def _cache_folder() -> Path | None:
+def _cache_folder(name: str = "pint") -> Path | None:
     """A writable folder for pint's parsed-definitions cache (``$QINGSHAN_CACHE_DIR/pint`` or the
-    user cache dir), or None (no cache) when none is writable."""
+    user cache dir), or None (no cache) when none is writable. ``name``: another sub-folder."""
     root = os.environ.get("QINGSHAN_CACHE_DIR")
     if not root:
         try:
@@ -68,7 +80,7 @@ def _cache_folder() -> Path | None:
         except ImportError:
             return None
         root = platformdirs.user_cache_dir("qingshan", appauthor=False)
-    folder = Path(root) / "pint"
+    folder = Path(root) / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -94,6 +106,74 @@ def _import_pint() -> Any:
         if sys.modules.get("dask", 0) is None:
             del sys.modules["dask"]
     return pint
+
+
+T = TypeVar("T")
+
+
+def _fingerprint() -> str:
+    """What the remembered answers depend on: this module's source (definitions, Chinese notation) and
+    the installed pint (its definitions file and version), by content size and modification time."""
+    import hashlib
+    from importlib.util import find_spec
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    spec = find_spec("pint")
+    if spec is None or spec.origin is None:
+        return "nopint"
+    for f in (Path(spec.origin), Path(spec.origin).with_name("default_en.txt")):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:20]
+
+
+@lru_cache(maxsize=1)
+def _answers_file() -> Path | None:
+    folder = _cache_folder("units")
+    return None if folder is None else folder / f"answers-{_fingerprint()}.json"
+
+
+@lru_cache(maxsize=1)
+def _answers() -> dict[str, Any]:
+    """Answers pint gave in earlier processes (see the module docstring); empty when there is no cache."""
+    path = _answers_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):  # unreadable or half-written by a crashed process: start afresh
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember(key: str, value: Any) -> None:
+    """Add one answer to the file (read, merge, write beside and rename: never half-written)."""
+    answers = _answers()
+    answers[key] = value
+    path = _answers_file()
+    if path is None:
+        return
+    try:
+        on_disk = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        merged = {**(on_disk if isinstance(on_disk, dict) else {}), **answers}
+        fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(merged, fh, ensure_ascii=False)
+        os.replace(tmp, path)
+    except (OSError, ValueError):  # a read-only or full disk: the answer is kept in this process only
+        pass
+
+
+def pint_answer(kind: str, args: tuple[str, ...], ask_pint: Callable[[], T]) -> T:
+    """pint's answer to ``kind(*args)``, remembered across processes; pint's errors are raised every time."""
+    key = "\x1f".join((kind, *args))
+    answers = _answers()
+    if key in answers:
+        return answers[key]
+    value = ask_pint()
+    _remember(key, value)
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -212,8 +292,12 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
     Raises
     ------
     UnitsError
-        When the dimensions differ (e.g. ``t`` to ``m3``).
+        When the dimensions differ (e.g. ``t`` to ``m3``), or a unit is not understood.
     """
+    return pint_answer("factor", (from_unit, to_unit), lambda: _pint_factor(from_unit, to_unit))
+
+
+def _pint_factor(from_unit: str, to_unit: str) -> float:
     pint_ = _import_pint()
     a, b = parse_unit(from_unit), parse_unit(to_unit)
     try:
@@ -227,6 +311,16 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
         ) from exc
 
 
+def check_unit(text: str) -> None:
+    """Raise :class:`UnitsError` unless pint understands ``text`` (as :func:`parse_unit`; answer remembered)."""
+    pint_answer("unit", (text,), lambda: _pint_check(text))
+
+
+def _pint_check(text: str) -> bool:
+    parse_unit(text)
+    return True
+
+
 def assert_convertible(from_unit: str, to_unit: str) -> None:
     """Raise :class:`UnitsError` unless ``from_unit`` converts to ``to_unit``."""
     conversion_factor(from_unit, to_unit)
@@ -234,6 +328,20 @@ def assert_convertible(from_unit: str, to_unit: str) -> None:
 
 def is_currency(unit: str) -> bool:
     """True when ``unit`` is an amount of Chinese yuan (元, 万元, 亿元, CNY…)."""
+    return pint_answer("currency", (unit,), lambda: _pint_is_currency(unit))
+
+
+def is_price_unit(unit: str) -> bool:
+    """True when ``unit`` is currency or currency per something (元/t, CNY/m3, 万元); UnitsError if not understood."""
+    return pint_answer("price_unit", (unit,), lambda: _pint_is_price_unit(unit))
+
+
+def _pint_is_price_unit(unit: str) -> bool:
+    q = parse_unit(unit)
+    return is_currency(unit) or any(d == "[currency]" for d in q.dimensionality)
+
+
+def _pint_is_currency(unit: str) -> bool:
     try:
         return bool(parse_unit(unit).dimensionality == unit_registry().CNY.dimensionality)
     except UnitsError:
@@ -247,6 +355,10 @@ def _area() -> Any:
 
 def is_per_area(unit: str, target: str) -> bool:
     """True when ``unit`` is ``target`` per area (e.g. ``t/hm2`` or ``kg/(hm²·a)`` for ``t``)."""
+    return pint_answer("per_area", (unit, target), lambda: _pint_is_per_area(unit, target))
+
+
+def _pint_is_per_area(unit: str, target: str) -> bool:
     try:
         return bool(parse_unit(unit).dimensionality * _area() == parse_unit(target).dimensionality)
     except UnitsError:
@@ -259,6 +371,12 @@ def total_from_density(value: float, unit: str, area: float, area_unit: str, tar
     >>> total_from_density(2.0, "t/hm2", 3.0, "km2", "t")
     600.0
     """
+    magnitude, goal = pint_answer("density", (unit, area_unit, target), lambda: _pint_density(unit, area_unit, target))
+    return float(value * area * magnitude / goal)
+
+
+def _pint_density(unit: str, area_unit: str, target: str) -> list[float]:
+    """``[magnitude of unit × area_unit in target's units, target's magnitude]`` (checked)."""
     if parse_unit(area_unit).dimensionality != _area():
         raise UnitsError(
             f"Area unit '{area_unit}' is not an area",
@@ -274,5 +392,4 @@ def total_from_density(value: float, unit: str, area: float, area_unit: str, tar
             fix_zh=f"请给出如 '{target}/hm2' 的单位面积量，或不带面积的总量（{target}）。",
         )
     product, goal = parse_unit(unit) * parse_unit(area_unit), parse_unit(target)
-    return float(value * area * product.to(goal.units).magnitude / goal.magnitude)
-
+    return [float(product.to(goal.units).magnitude), float(goal.magnitude)]

@@ -280,7 +280,11 @@ def _compute_options(client: Any) -> dict[str, Any]:
     """Keyword arguments of ``dask.compute`` for a local scheduler."""
     if isinstance(client, ProcessPool):
         return {"scheduler": "processes", "pool": client.pool}
-    return {"scheduler": _local(client)}
+    import dask.local
+    import dask.threaded
+
+    # the scheduler function, not its name: for a name, dask imports distributed (~0.4 s) to look for a Client
+    return {"scheduler": dask.local.get_sync if _local(client) == "synchronous" else dask.threaded.get}
 
 
 @contextmanager

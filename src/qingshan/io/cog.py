@@ -41,7 +41,6 @@ from qingshan.core.grid import Grid
 from qingshan.core.window import Window
 from qingshan.io.rasters import (
     ACCOUNTED_SCOPE,
-    COG_DTYPE,
     crs_for_write,
     follow_umask,
     set_band_metadata,
@@ -54,6 +53,7 @@ TILE = 256
 """Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
 
 Overviews = Literal["auto", "always", "never"]
+CellType = Literal["float64", "float32"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ class CogSettings:
 
     Environment overrides (read when a file is written): ``QINGSHAN_COG_OVERVIEWS`` (auto, always, never),
     ``QINGSHAN_COG_COMPRESS`` (zstd, deflate, lzw, none), ``QINGSHAN_COG_THREADS`` (a number or ALL_CPUS).
+
+    ``dtype``: cells are float64 (the default, and always for an accounting run, whose rasters must add up to
+    its tables); ``qingshan compute --dtype float32`` writes float32 layers, as InVEST does — half the bytes
+    to compress and write. Totals are computed in float64 before any layer is written, whatever ``dtype``.
     """
 
     compress: str = "zstd"
@@ -76,6 +80,7 @@ class CogSettings:
     overviews: Overviews = "auto"
     overview_min_side: int = 8192
     threads: str = "ALL_CPUS"
+    dtype: CellType = "float64"
 
     def with_env(self) -> CogSettings:
         """These settings with the ``QINGSHAN_COG_*`` environment overrides applied (checked)."""
@@ -142,10 +147,10 @@ def using_cog_settings(settings: CogSettings) -> Iterator[CogSettings]:
 
 
 def _part_profile(grid: Grid) -> dict[str, Any]:
-    """Tiled, uncompressed float64 GeoTIFF on ``grid`` with NaN nodata (the intermediate)."""
+    """Tiled, uncompressed GeoTIFF (cells of :attr:`CogSettings.dtype`) on ``grid`` with NaN nodata (the intermediate)."""
     return {
         "driver": "GTiff",
-        "dtype": COG_DTYPE,
+        "dtype": cog_settings().dtype,
         "count": 1,
         "height": grid.height,
         "width": grid.width,
@@ -216,14 +221,14 @@ class BlockLayerWriter:
         return self.folder / f"{stem}.part.tif"
 
     def write(self, stem: str, window: Window, values: np.ndarray, *, units: str, description: str) -> None:
-        """Write one block of layer ``stem`` (float64 on disk; NaN = nodata).
+        """Write one block of layer ``stem`` (float64 on disk unless the settings say float32; NaN = nodata).
 
         ``units`` and ``description`` are set when the layer's first block arrives.
         """
         if values.shape != window.shape or not window.within(self.grid.shape):
             raise ValueError(f"{stem}: block of shape {values.shape} does not fit window {window} of grid {self.grid.shape}")
         ds = self._dataset(stem, units, description)
-        ds.write(values.astype(np.float64, copy=False), 1, window=window.to_rasterio())
+        ds.write(values.astype(ds.dtypes[0], copy=False), 1, window=window.to_rasterio())
 
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""

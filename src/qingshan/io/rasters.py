@@ -203,7 +203,7 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     CRS is written with its EPSG code where it has one; ``scope`` (e.g. :data:`ACCOUNTED_SCOPE`)
     says which cells hold values. Compression, overviews and threads: :func:`qingshan.io.cog.cog_options`.
     """
-    from qingshan.io.cog import cog_options  # io.cog builds on this module
+    from qingshan.io.cog import cog_options, cog_settings  # io.cog builds on this module
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +211,7 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     os.close(fd)
     profile = {
         "driver": "COG",
-        "dtype": COG_DTYPE,
+        "dtype": cog_settings().dtype,  # COG_DTYPE unless `qingshan compute --dtype float32`
         "count": 1,
         "height": grid.height,
         "width": grid.width,
@@ -222,7 +222,7 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     }
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(values.astype(np.float64, copy=False), 1)
+            dst.write(values.astype(profile["dtype"], copy=False), 1)
             set_band_metadata(dst, units=units, description=description, scope=scope)
         follow_umask(tmp)
         os.replace(tmp, path)

@@ -23,7 +23,7 @@ from typing import Literal, NoReturn
 
 from qingshan.core.errors import InputError, MissingPriceError
 from qingshan.core.tables import parse_float, read_csv_table
-from qingshan.core.units import is_currency, parse_unit
+from qingshan.core.units import is_price_unit
 
 __all__ = ["Deflator", "PriceRow", "PriceTable", "ResolvedPrice"]
 
@@ -111,8 +111,7 @@ class PriceTable:
             if not key:
                 continue
             unit = str(r.unit).strip()
-            q = parse_unit(unit)
-            if not is_currency(unit) and not any(d == "[currency]" for d in q.dimensionality):
+            if not is_price_unit(unit):
                 raise InputError(
                     f"Row {i}: price unit '{unit}' of '{key}' is not a currency per unit",
                     f"价格表第 {i} 行 '{key}' 的单位 '{unit}' 不是货币单位",

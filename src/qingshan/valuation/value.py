@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from qingshan.core.errors import UnitsError
-from qingshan.core.units import conversion_factor, parse_unit, ureg
+from qingshan.core.units import conversion_factor, parse_unit, pint_answer, unit_registry
 
 __all__ = ["unit_factors", "value_in_cny"]
 
@@ -23,9 +23,15 @@ def value_in_cny(quantity: float, quantity_unit: str, price: float, price_unit: 
 @lru_cache(maxsize=4096)
 def unit_factors(quantity_unit: str, price_unit: str) -> tuple[float, float]:
     """``(conversion factor to CNY, magnitude)`` of ``quantity_unit × price_unit`` (cached: a revaluation
-    values tens of thousands of rows in a handful of unit pairs); UnitsError if it is not a currency."""
+    values tens of thousands of rows in a handful of unit pairs, and the answer is remembered on disk:
+    :func:`qingshan.core.units.pint_answer`); UnitsError if it is not a currency."""
+    factor, magnitude = pint_answer("value", (quantity_unit, price_unit), lambda: _pint_factors(quantity_unit, price_unit))
+    return factor, magnitude
+
+
+def _pint_factors(quantity_unit: str, price_unit: str) -> list[float]:
     product = parse_unit(quantity_unit) * parse_unit(price_unit)
-    if product.dimensionality != ureg.CNY.dimensionality:
+    if product.dimensionality != unit_registry().CNY.dimensionality:
         raise UnitsError(
             f"Quantity in '{quantity_unit}' cannot be valued with a price in '{price_unit}'",
             f"实物量单位 '{quantity_unit}' 与价格单位 '{price_unit}' 不匹配",
@@ -33,4 +39,4 @@ def unit_factors(quantity_unit: str, price_unit: str) -> tuple[float, float]:
             fix=f"Give the price per {quantity_unit} (e.g. CNY/{quantity_unit}) or convert the quantity.",
             fix_zh=f"请将价格改为每 {quantity_unit} 的价格，或换算实物量单位。",
         )
-    return conversion_factor(str(product.units), "CNY"), float(product.magnitude)
+    return [conversion_factor(str(product.units), "CNY"), float(product.magnitude)]
