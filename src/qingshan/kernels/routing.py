@@ -29,7 +29,6 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-import pyflwdir
 from affine import Affine
 from numba import njit
 
@@ -132,6 +131,8 @@ def fill_dem(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     -------
     (filled [m] with NaN for nodata, d8 codes uint8 in pyflwdir encoding).
     """
+    import pyflwdir  # only the default chain needs it (1-2 s to import)
+
     z = np.where(np.isfinite(dem), dem, _NODATA).astype(np.float64)
     filled, d8 = pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")
     filled = np.where(np.isfinite(dem), filled, np.nan)
@@ -345,6 +346,8 @@ def upslope_area(
     filled, d8_flood = fill_dem(dem)
     algo = algorithm.upper()
     if algo == "D8":
+        import pyflwdir
+
         d8 = d8_directions(filled, d8_flood, dx_m, dy_m)
         flw = pyflwdir.from_array(
             d8,

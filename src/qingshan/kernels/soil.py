@@ -14,6 +14,9 @@ Units used throughout (Chinese SI convention of the USLE):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 __all__ = [
@@ -306,17 +309,51 @@ def ls_factor_invest(
     sp = np.asarray(slope_percent, dtype=np.float32)
     fa = np.asarray(flow_accumulation, dtype=np.float64)
     w = np.asarray(cell_size_m, dtype=np.float64)
+    shape: tuple[int, ...] = np.broadcast_shapes(sp.shape, fa.shape, w.shape)
+    out = np.empty(shape)
+    if len(shape) < 2 or shape[0] <= _LS_ROWS:
+        out[...] = _ls_invest_rows(sp, fa, w, l_max)
+        return out
+
+    def cut(arr: np.ndarray, r0: int) -> np.ndarray:  # rows r0.. of an operand that has rows
+        return arr[r0 : r0 + _LS_ROWS] if arr.ndim == out.ndim and arr.shape[0] > 1 else arr
+
+    def rows(r0: int) -> None:
+        out[r0 : r0 + _LS_ROWS] = _ls_invest_rows(cut(sp, r0), cut(fa, r0), cut(w, r0), l_max)
+
+    with ThreadPoolExecutor(_threads()) as pool:  # numpy's ufunc loops release the GIL
+        list(pool.map(rows, range(0, shape[0], _LS_ROWS)))
+    return out
+
+
+_LS_ROWS = 32
+"""Rows per block of :func:`ls_factor_invest` (blocks stay in cache; about 0.1 M cells)."""
+
+
+def _threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _ls_invest_rows(sp: np.ndarray, fa: np.ndarray, w: np.ndarray, l_max: float) -> np.ndarray:
+    """:func:`ls_factor_invest` on a block of rows: the same numpy operations, in the same order
+    and dtypes, as InVEST's ``_calculate_ls_factor`` (bit-identical to the whole-grid numpy
+    formulation; numpy's SIMD ``arctan``/``sin``/``cos``/``power`` loops are kept on purpose — a
+    compiled scalar libm loop differs from them in the last bits)."""
+    f32 = np.float32
     area = w * w
     with np.errstate(invalid="ignore"):
         a = np.sqrt((fa - 1.0) * area)
-        theta = np.arctan(sp / np.float32(100))
+        theta = np.arctan(sp / f32(100))
         sin_t = np.sin(theta)
         x = np.fabs(sin_t) + np.fabs(np.cos(theta))
-        s = np.where(sp < 9, np.float32(10.8) * sin_t + np.float32(0.03), np.float32(16.8) * sin_t - np.float32(0.5))
-        beta = (sin_t / np.float32(0.0896)) / (np.float32(3) * sin_t ** np.float32(0.8) + np.float32(0.56))
-        idx = np.digitize(np.where(np.isnan(sp), 0, sp), np.array(INVEST_M_SLOPES_PCT), right=True)
-        m_tab = np.array((*INVEST_M_VALUES, 0.0), dtype=np.float32)[np.minimum(idx, 4)]
-        m = np.where(sp > INVEST_M_SLOPES_PCT[-1], beta / (1 + beta), m_tab).astype(np.float32)
+        s = np.where(sp < 9, f32(10.8) * sin_t + f32(0.03), f32(16.8) * sin_t - f32(0.5))
+        m = np.full(sp.shape, f32(INVEST_M_VALUES[0]))
+        for bound, value in zip(INVEST_M_SLOPES_PCT[:-1], INVEST_M_VALUES[1:], strict=True):
+            m[sp > bound] = value  # m for slope in (bound, next bound]; NaN slope keeps 0.2
+        steep = sp > INVEST_M_SLOPES_PCT[-1]
+        st = sin_t[steep]
+        beta = (st / f32(0.0896)) / (f32(3) * st ** f32(0.8) + f32(0.56))
+        m[steep] = beta / (1 + beta)
         l_fac = ((a + area) ** (m + 1) - a ** (m + 1)) / (w ** (m + 2) * x**m * 22.13**m)
     l_fac = np.minimum(l_fac, l_max)
     return np.where(np.isnan(sp) | np.isnan(fa), np.nan, l_fac * s)

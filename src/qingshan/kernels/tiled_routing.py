@@ -49,7 +49,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import pyflwdir
 from numba import njit
 
 from qingshan.kernels.routing import (
@@ -565,6 +564,8 @@ def tiled_flood_d8(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: All
     ----------
     filled : the filled DEM from :func:`tiled_fill` with ``flavour="pyflwdir"``.
     """
+
+    import pyflwdir  # only the default chain needs it (1-2 s to import)
 
     def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
         z = np.where(np.isfinite(zw), zw, _NODATA)

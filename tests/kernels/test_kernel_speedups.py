@@ -1,0 +1,90 @@
+"""The faster soil-retention kernels give the same numbers, to the bit (issue 11: ≥10× InVEST).
+
+Each rewritten kernel is held to the formulation it replaced (kept here as the reference) on
+random grids with nodata, flats and closed depressions. Start-up: the InVEST chain does not
+import pyflwdir (1-2 s), which only the default chain uses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qingshan.kernels.soil import INVEST_M_SLOPES_PCT, INVEST_M_VALUES, ls_factor_invest
+
+
+def _reference_ls(slope_percent: np.ndarray, fa: np.ndarray, cell_size_m: float | np.ndarray,
+                  l_max: float = 122.0) -> np.ndarray:
+    """The former whole-grid numpy ``ls_factor_invest`` (InVEST sdr.py:1136-1267)."""
+    sp = np.asarray(slope_percent, dtype=np.float32)
+    fa = np.asarray(fa, dtype=np.float64)
+    w = np.asarray(cell_size_m, dtype=np.float64)
+    area = w * w
+    f32 = np.float32
+    with np.errstate(invalid="ignore"):
+        a = np.sqrt((fa - 1.0) * area)
+        theta = np.arctan(sp / f32(100))
+        sin_t = np.sin(theta)
+        x = np.fabs(sin_t) + np.fabs(np.cos(theta))
+        s = np.where(sp < 9, f32(10.8) * sin_t + f32(0.03), f32(16.8) * sin_t - f32(0.5))
+        beta = (sin_t / f32(0.0896)) / (f32(3) * sin_t ** f32(0.8) + f32(0.56))
+        idx = np.digitize(np.where(np.isnan(sp), 0, sp), np.array(INVEST_M_SLOPES_PCT), right=True)
+        m_tab = np.array((*INVEST_M_VALUES, 0.0), dtype=np.float32)[np.minimum(idx, 4)]
+        m = np.where(sp > INVEST_M_SLOPES_PCT[-1], beta / (1 + beta), m_tab).astype(np.float32)
+        l_fac = ((a + area) ** (m + 1) - a ** (m + 1)) / (w ** (m + 2) * x**m * 22.13**m)
+    l_fac = np.minimum(l_fac, l_max)
+    return np.where(np.isnan(sp) | np.isnan(fa), np.nan, l_fac * s)
+
+
+def _slope_and_fa(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    sp = rng.choice([0.0, 1.0, 3.5, 5.0, 9.0, 12.0], size=shape) * (rng.random(shape) < 0.3)
+    sp = np.where(sp > 0, sp, rng.gamma(1.5, 6.0, shape)).astype(np.float32).astype(np.float64)
+    fa = np.floor(rng.pareto(1.2, shape) * 3) + 1.0
+    sp[rng.random(shape) < 0.05] = np.nan
+    fa[rng.random(shape) < 0.05] = np.nan
+    return sp, fa
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 9), (33, 5), (130, 70)])
+def test_ls_factor_invest_equals_the_numpy_formulation(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    sp, fa = _slope_and_fa(rng, shape)
+    w = np.linspace(25.0, 31.0, shape[0])[:, None]  # per row, as geographic grids
+    for cell in (w, 30.0):
+        got = ls_factor_invest(sp, fa, cell, l_max=40.0)
+        assert got.dtype == np.float64 and got.shape == shape
+        assert np.array_equal(got, _reference_ls(sp, fa, cell, 40.0), equal_nan=True)
+
+
+def test_ls_factor_invest_on_windows_and_one_dimensional_input() -> None:
+    rng = np.random.default_rng(3)
+    sp, fa = _slope_and_fa(rng, (120, 90))
+    w = np.full((120, 1), 30.0)
+    win = (slice(10, 110), slice(5, 80))  # non-contiguous views, as the tiled driver passes
+    got = ls_factor_invest(sp[win], fa[win], w[10:110])
+    assert np.array_equal(got, _reference_ls(sp[win], fa[win], w[10:110]), equal_nan=True)
+    assert np.array_equal(ls_factor_invest(sp[0], fa[0], 30.0), _reference_ls(sp[0], fa[0], 30.0), equal_nan=True)
+
+
+def test_invest_chain_does_not_import_pyflwdir() -> None:
+    """The finding: ``kernels.routing`` imported pyflwdir at the top (1-2 s) for every chain."""
+    probe = """
+import sys
+import numpy as np
+from qingshan.kernels.routing import fill_pits_invest, flow_accumulation_invest, slope_percent_invest
+from qingshan.kernels import tiled_routing
+from qingshan.kernels.soil import ls_factor_invest
+z = np.add.outer(np.arange(6.0), np.arange(5.0))
+f = fill_pits_invest(z)
+ls = ls_factor_invest(slope_percent_invest(f, 30.0, 30.0), flow_accumulation_invest(f, "D8"), 30.0)
+assert np.isfinite(ls).all()
+print("PYFLWDIR" if "pyflwdir" in sys.modules else "CLEAN")
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("CLEAN"), out.stdout
