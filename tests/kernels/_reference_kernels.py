@@ -282,3 +282,203 @@ def _accumulate_d8_kernel(fdir, valid):
                 tail += 1
     return acc, tail
 
+
+
+@njit(cache=True)
+def _accumulate_kernel(w, valid):
+    """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order."""
+    nr, nc = valid.shape
+    indeg = np.zeros((nr, nc), dtype=np.int64)
+    tot = np.zeros((nr, nc))
+    for r in range(nr):
+        for s in range(nc):
+            if not valid[r, s]:
+                continue
+            for k in range(8):
+                if w[r, s, k] == 0:
+                    continue
+                tot[r, s] += w[r, s, k]
+                rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
+                    indeg[rr, ss] += 1
+    acc = np.where(valid, 1.0, 0.0)
+    queue = np.empty(nr * nc, dtype=np.int64)
+    tail = 0
+    for r in range(nr):
+        for s in range(nc):
+            if valid[r, s] and indeg[r, s] == 0:
+                queue[tail] = r * nc + s
+                tail += 1
+    head = 0
+    while head < tail:
+        c = queue[head]
+        head += 1
+        r, s = c // nc, c % nc
+        for k in range(8):
+            if w[r, s, k] == 0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
+                acc[rr, ss] += acc[r, s] * w[r, s, k] / tot[r, s]
+                indeg[rr, ss] -= 1
+                if indeg[rr, ss] == 0:
+                    queue[tail] = rr * nc + ss
+                    tail += 1
+    return acc, tail
+
+
+@njit(cache=True)
+def _mfd_weights_kernel(z, valid, dist_nodata):
+    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
+
+    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
+    """
+    nr, nc = z.shape
+    w = np.zeros((nr, nc, 8), dtype=np.uint8)
+    has = np.zeros((nr, nc), dtype=np.bool_)
+    flat = np.zeros((nr, nc), dtype=np.bool_)
+    dist = np.full((nr, nc), dist_nodata)
+    drain_mask = np.zeros((nr, nc), dtype=np.bool_)
+    q = np.empty(1024, dtype=np.int64)
+    drains = np.empty(1024, dtype=np.int64)
+    nd_cells = np.empty(1024, dtype=np.int64)
+    nd_w = np.empty((1024, 8), dtype=np.int64)
+    sl = np.zeros(8)
+    sl_nd = np.zeros(8)
+    for r in range(nr):
+        for s in range(nc):
+            if not valid[r, s] or has[r, s]:
+                continue
+            root = z[r, s]
+            total = 0.0
+            for k in range(8):
+                sl[k] = 0.0
+                rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+                if rr < 0 or ss < 0 or rr >= nr or ss >= nc or not valid[rr, ss]:
+                    continue
+                d = root - z[rr, ss]
+                if d > 0.0:
+                    if k & 1:
+                        d *= _SQRT2_INV
+                    sl[k] = d
+                    total += d
+            if total > 0.0:
+                for k in range(8):
+                    w[r, s, k] = int(0.5 + sl[k] / total * 15)
+                has[r, s] = True
+                continue
+            head, tail = 0, 1
+            q[0] = r * nc + s
+            flat[r, s] = True
+            nd_n, dr_n = 0, 0
+            while head < tail:
+                c = q[head]
+                head += 1
+                cr, cs = c // nc, c % nc
+                total, total_nd = 0.0, 0.0
+                for k in range(8):
+                    sl[k] = 0.0
+                    sl_nd[k] = 0.0
+                    rr, ss = cr + _PG_DR[k], cs + _PG_DC[k]
+                    if rr < 0 or ss < 0 or rr >= nr or ss >= nc or not valid[rr, ss]:
+                        d = _SQRT2_INV if k & 1 else 1.0
+                        total_nd += d
+                        sl_nd[k] = d
+                        continue
+                    d = root - z[rr, ss]
+                    if d < 0:
+                        continue
+                    if d == 0.0:
+                        if not flat[rr, ss]:
+                            q = _grow(q, tail)
+                            q[tail] = rr * nc + ss
+                            tail += 1
+                            flat[rr, ss] = True
+                        continue
+                    if k & 1:
+                        d *= _SQRT2_INV
+                    sl[k] = d
+                    total += d
+                if total > 0.0:
+                    for k in range(8):
+                        w[cr, cs, k] = int(0.5 + sl[k] / total * 15)
+                    has[cr, cs] = True
+                    dist[cr, cs] = 0.0
+                    drain_mask[cr, cs] = True
+                    drains = _grow(drains, dr_n)
+                    drains[dr_n] = c
+                    dr_n += 1
+                elif total_nd > 0.0:
+                    if nd_n >= nd_cells.size:
+                        nd_cells = _grow(nd_cells, nd_n)
+                        new = np.empty((nd_cells.size, 8), dtype=np.int64)
+                        new[:nd_n] = nd_w[:nd_n]
+                        nd_w = new
+                    nd_cells[nd_n] = c
+                    for k in range(8):
+                        nd_w[nd_n, k] = int(0.5 + sl_nd[k] / total_nd * 15)
+                    nd_n += 1
+            if dr_n == 0:
+                for m in range(nd_n):
+                    c = nd_cells[m]
+                    cr, cs = c // nc, c % nc
+                    for k in range(8):
+                        w[cr, cs, k] = nd_w[m, k]
+                    has[cr, cs] = True
+                    dist[cr, cs] = 0.0
+                    drain_mask[cr, cs] = True
+                    drains = _grow(drains, dr_n)
+                    drains[dr_n] = c
+                    dr_n += 1
+            n_drains = dr_n
+            # distance to the nearest drain over the plateau (FIFO relaxation)
+            head = 0
+            while head < dr_n:
+                c = drains[head]
+                head += 1
+                cr, cs = c // nc, c % nc
+                d0 = dist[cr, cs]
+                for k in range(8):
+                    rr, ss = cr + _PG_DR[k], cs + _PG_DC[k]
+                    if rr < 0 or ss < 0 or rr >= nr or ss >= nc:
+                        continue
+                    nd = d0 + (_SQRT2 if k & 1 else 1.0)
+                    if valid[rr, ss] and z[rr, ss] == root and dist[rr, ss] > nd:
+                        dist[rr, ss] = nd
+                        drains = _grow(drains, dr_n)
+                        drains[dr_n] = rr * nc + ss
+                        dr_n += 1
+            # directions toward every plateau neighbour closer to a drain
+            q = _grow(q, n_drains)
+            q[:n_drains] = drains[:n_drains]
+            head, tail = 0, n_drains
+            while head < tail:
+                c = q[head]
+                head += 1
+                cr, cs = c // nc, c % nc
+                d0 = dist[cr, cs]
+                total = 0.0
+                for k in range(8):
+                    sl[k] = 0.0
+                    rr, ss = cr + _PG_DR[k], cs + _PG_DC[k]
+                    if rr < 0 or ss < 0 or rr >= nr or ss >= nc:
+                        continue
+                    if not valid[rr, ss] or z[rr, ss] != root:
+                        continue
+                    dn = dist[rr, ss]
+                    if dn == dist_nodata:
+                        continue
+                    if dn < d0:
+                        sl[k] = _SQRT2_INV if k & 1 else 1.0
+                        total += sl[k]
+                    elif not drain_mask[rr, ss]:
+                        q = _grow(q, tail)
+                        q[tail] = rr * nc + ss
+                        tail += 1
+                        drain_mask[rr, ss] = True
+                if total == 0:
+                    continue
+                for k in range(8):
+                    w[cr, cs, k] = int(0.5 + sl[k] / total * 15)
+                has[cr, cs] = True
+    return w

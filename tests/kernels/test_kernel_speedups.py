@@ -165,3 +165,19 @@ def test_d8_directions_and_accumulation_equal_the_former_kernels(shape: tuple[in
     acc, done = _accumulate_d8_kernel(fdir, valid)
     assert done == valid.sum()
     assert np.array_equal(flow_accumulation_invest(f, "D8"), np.where(valid, acc, np.nan), equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_mfd_weights_and_accumulation_equal_the_former_kernels(shape: tuple[int, int], seed: int) -> None:
+    """MFD sums are real-valued: equal to the bit means the same order of additions."""
+    from tests.kernels._reference_kernels import _accumulate_kernel, _mfd_weights_kernel
+
+    from qingshan.kernels.routing import flow_accumulation_invest, mfd_weights_invest
+
+    f, valid = _filled(_dem(seed, shape))
+    w = _mfd_weights_kernel(np.where(valid, f, 0.0), valid, float(f.size))
+    assert np.array_equal(mfd_weights_invest(f), w)
+    acc, done = _accumulate_kernel(w, valid)
+    assert done == valid.sum()
+    assert np.array_equal(flow_accumulation_invest(f, "MFD"), np.where(valid, acc, np.nan), equal_nan=True)

@@ -753,27 +753,17 @@ def d8_directions_invest(filled: np.ndarray, *, block: int = _PG_BLOCK) -> np.nd
     return _d8_invest_kernel(z, valid, int(block), 0, 0, float(z.size))  # reads valid cells only
 
 
-@njit(cache=True)
-def _mfd_weights_kernel(z, valid, dist_nodata):
-    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
-
-    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
-    """
+@njit(cache=True, nogil=True, parallel=True)
+def _mfd_downhill_all(z, valid):
+    """``flow_dir_mfd`` weights of every cell with a lower neighbour (rows in parallel; each
+    cell depends on its 3×3 window only): (weights, has-weights mask)."""
     nr, nc = z.shape
     w = np.zeros((nr, nc, 8), dtype=np.uint8)
     has = np.zeros((nr, nc), dtype=np.bool_)
-    flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist = np.full((nr, nc), dist_nodata)
-    drain_mask = np.zeros((nr, nc), dtype=np.bool_)
-    q = np.empty(1024, dtype=np.int64)
-    drains = np.empty(1024, dtype=np.int64)
-    nd_cells = np.empty(1024, dtype=np.int64)
-    nd_w = np.empty((1024, 8), dtype=np.int64)
-    sl = np.zeros(8)
-    sl_nd = np.zeros(8)
-    for r in range(nr):
+    for r in prange(nr):
+        sl = np.zeros(8)
         for s in range(nc):
-            if not valid[r, s] or has[r, s]:
+            if not valid[r, s]:
                 continue
             root = z[r, s]
             total = 0.0
@@ -792,7 +782,32 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                 for k in range(8):
                     w[r, s, k] = int(0.5 + sl[k] / total * 15)
                 has[r, s] = True
+    return w, has
+
+
+@njit(cache=True)
+def _mfd_weights_kernel(z, valid, dist_nodata):
+    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
+
+    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
+    """
+    nr, nc = z.shape
+    w, has = _mfd_downhill_all(z, valid)
+    flat = np.zeros((nr, nc), dtype=np.bool_)
+    dist = np.full((nr, nc), dist_nodata)
+    drain_mask = np.zeros((nr, nc), dtype=np.bool_)
+    q = np.empty(1024, dtype=np.int64)
+    drains = np.empty(1024, dtype=np.int64)
+    nd_cells = np.empty(1024, dtype=np.int64)
+    nd_w = np.empty((1024, 8), dtype=np.int64)
+    sl = np.zeros(8)
+    sl_nd = np.zeros(8)
+    for r in range(nr):
+        for s in range(nc):
+            if not valid[r, s] or has[r, s]:
                 continue
+            # no lower neighbour (:func:`_mfd_downhill_all`): plateau
+            root = z[r, s]
             head, tail = 0, 1
             q[0] = r * nc + s
             flat[r, s] = True
@@ -927,45 +942,60 @@ def mfd_weights_invest(filled: np.ndarray) -> np.ndarray:
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid, float(z.size))
+    return _mfd_weights_kernel(z, valid, float(z.size))  # reads valid cells only
 
 
-@njit(cache=True)
-def _accumulate_kernel(w, valid):
-    """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order."""
+@njit(cache=True, nogil=True, parallel=True)
+def _mfd_indegree(w, valid):
+    """Number of valid neighbours with a share in each valid cell (pulled: rows in parallel)."""
     nr, nc = valid.shape
-    indeg = np.zeros((nr, nc), dtype=np.int64)
-    tot = np.zeros((nr, nc))
-    for r in range(nr):
+    indeg = np.zeros((nr, nc), dtype=np.int8)
+    for r in prange(nr):
         for s in range(nc):
             if not valid[r, s]:
                 continue
+            n = 0
             for k in range(8):
-                if w[r, s, k] == 0:
-                    continue
-                tot[r, s] += w[r, s, k]
                 rr, ss = r + _PG_DR[k], s + _PG_DC[k]
-                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                    indeg[rr, ss] += 1
-    acc = np.where(valid, 1.0, 0.0)
-    queue = np.empty(nr * nc, dtype=np.int64)
+                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss] and w[rr, ss, (k + 4) % 8] != 0:
+                    n += 1
+            indeg[r, s] = n
+    return indeg
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_kernel(w, valid, queue):
+    """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order (FIFO from the sources
+    in row-major order: the order of pygeoprocessing's sums, which fixes the last bits).
+
+    ``queue``: scratch of one entry per cell (int32 where the cell count allows).
+    """
+    nr, nc = valid.shape
+    indeg = _mfd_indegree(w, valid)
+    acc = np.zeros((nr, nc))
     tail = 0
     for r in range(nr):
         for s in range(nc):
-            if valid[r, s] and indeg[r, s] == 0:
-                queue[tail] = r * nc + s
-                tail += 1
+            if valid[r, s]:
+                acc[r, s] = 1.0
+                if indeg[r, s] == 0:
+                    queue[tail] = r * nc + s
+                    tail += 1
     head = 0
     while head < tail:
         c = queue[head]
         head += 1
         r, s = c // nc, c % nc
+        tot = 0.0
+        for k in range(8):
+            if w[r, s, k] != 0:
+                tot += w[r, s, k]
         for k in range(8):
             if w[r, s, k] == 0:
                 continue
             rr, ss = r + _PG_DR[k], s + _PG_DC[k]
             if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                acc[rr, ss] += acc[r, s] * w[r, s, k] / tot[r, s]
+                acc[rr, ss] += acc[r, s] * w[r, s, k] / tot
                 indeg[rr, ss] -= 1
                 if indeg[rr, ss] == 0:
                     queue[tail] = rr * nc + ss
@@ -1050,7 +1080,8 @@ def flow_accumulation_invest(filled: np.ndarray, algorithm: str = "D8") -> np.nd
     if algo == "D8":
         acc, done = _accumulate_d8_kernel(d8_directions_invest(z), valid)
     elif algo == "MFD":
-        acc, done = _accumulate_kernel(mfd_weights_invest(z), valid)
+        queue = np.empty(z.size, dtype=np.int32 if z.size < 2**31 else np.int64)
+        acc, done = _accumulate_kernel(mfd_weights_invest(z), valid, queue)
     else:
         raise ValueError(f"flow algorithm must be 'D8' or 'MFD', got {algorithm!r}")
     if done != int(valid.sum()):  # pragma: no cover - acyclic by construction
