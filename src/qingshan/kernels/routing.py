@@ -403,7 +403,10 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     Geosciences 62: 117-127, "Priority-Flood+"), which gives the same surface faster.
     """
     nr, nc = z.shape
-    out = z.copy()
+    out = np.empty((nr, nc))
+    for i in range(nr):
+        for j in range(nc):
+            out[i, j] = z[i, j] if valid[i, j] else np.nan  # nodata is never read
     seen = ~valid
     heap = [(0.0, 0)]
     heap.pop()
@@ -458,9 +461,7 @@ def fill_pits_invest(dem: np.ndarray) -> np.ndarray:
     dem : elevation [m]; NaN = nodata.
     """
     z = np.asarray(dem, dtype=np.float64)
-    valid = np.isfinite(z)
-    out = _fill_pits_kernel(np.where(valid, z, 0.0), valid)
-    return np.where(valid, out, np.nan)
+    return _fill_pits_kernel(z, np.isfinite(z))
 
 
 @njit(cache=True, nogil=True)
@@ -972,7 +973,7 @@ def _accumulate_kernel(w, valid, queue):
     """
     nr, nc = valid.shape
     indeg = _mfd_indegree(w, valid)
-    acc = np.zeros((nr, nc))
+    acc = np.full((nr, nc), np.nan)  # nodata stays NaN (never a receiver)
     tail = 0
     for r in range(nr):
         for s in range(nc):
@@ -1033,7 +1034,7 @@ def _accumulate_d8_kernel(fdir, valid):
     """
     nr, nc = valid.shape
     indeg = _d8_indegree(fdir, valid)
-    acc = np.zeros((nr, nc))
+    acc = np.full((nr, nc), np.nan)  # nodata stays NaN (never a receiver)
     for r in range(nr):
         for s in range(nc):
             if valid[r, s]:
@@ -1086,4 +1087,4 @@ def flow_accumulation_invest(filled: np.ndarray, algorithm: str = "D8") -> np.nd
         raise ValueError(f"flow algorithm must be 'D8' or 'MFD', got {algorithm!r}")
     if done != int(valid.sum()):  # pragma: no cover - acyclic by construction
         raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
-    return np.where(valid, acc, np.nan)
+    return acc
