@@ -183,3 +183,60 @@ def test_mfd_weights_and_accumulation_equal_the_former_kernels(shape: tuple[int,
     acc, done = _accumulate_kernel(w, valid)
     assert done == valid.sum()
     assert np.array_equal(flow_accumulation_invest(f, "MFD"), np.where(valid, acc, np.nan), equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Default chain: numpy formulas in row blocks, steepest descent on parallel rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _reference_slope_radians(dem: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """The former whole-grid ``slope_radians`` (Horn 1981)."""
+    from qingshan.kernels.routing import _pad_linear
+
+    z = np.asarray(dem, dtype=np.float64)
+    dx, dy = dx[:, None], dy[:, None]
+    pad = _pad_linear(z)
+
+    def nb(dr: int, dc: int) -> np.ndarray:
+        v = pad[1 + dr : 1 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
+        opp = pad[1 - dr : 1 - dr + z.shape[0], 1 - dc : 1 - dc + z.shape[1]]
+        return np.where(np.isnan(v), np.where(np.isnan(opp), z, 2.0 * z - opp), v)
+
+    a, b, c = nb(-1, -1), nb(-1, 0), nb(-1, 1)
+    d, f = nb(0, -1), nb(0, 1)
+    g, h, i = nb(1, -1), nb(1, 0), nb(1, 1)
+    dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8.0 * dx)
+    dzdy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8.0 * dy)
+    return np.where(np.isnan(z), np.nan, np.arctan(np.hypot(dzdx, dzdy)))
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (3, 3), (70, 41)])
+def test_default_chain_formulas_equal_the_whole_grid_numpy(shape: tuple[int, int]) -> None:
+    from qingshan.kernels.routing import slope_radians
+    from qingshan.kernels.soil import length_factor, slope_factor_mccool
+
+    z = _dem(0, shape)
+    dx, dy = np.linspace(28.0, 31.0, shape[0]), np.full(shape[0], 30.0)
+    theta = slope_radians(z, dx, dy)
+    assert np.array_equal(theta, _reference_slope_radians(z, dx, dy), equal_nan=True)
+    s = np.sin(theta)
+    b1, b2 = np.deg2rad(5.0), np.deg2rad(10.0)
+    want_s = np.where(theta < b1, 10.8 * s + 0.03, np.where(theta < b2, 16.8 * s - 0.5, 21.91 * s - 0.96))
+    assert np.array_equal(slope_factor_mccool(theta), np.where(np.isnan(theta), np.nan, want_s), equal_nan=True)
+    sp, lam = 100.0 * np.tan(theta), np.abs(np.nan_to_num(z)) + 30.0
+    m = np.select([sp < 1.0, sp < 3.0, sp < 9.0], [0.2, 0.3, 0.4], default=0.5)
+    want_l = np.where(np.isnan(sp), np.nan, np.power(lam / 22.13, m))
+    assert np.array_equal(length_factor(lam, sp), want_l, equal_nan=True)
+
+
+def test_default_d8_on_parallel_rows_equals_serial() -> None:
+    from numba import njit
+
+    from qingshan.kernels.routing import _d8_kernel, _per_row, d8_directions, fill_dem
+
+    filled, flood = fill_dem(_dem(1, (90, 64)))
+    valid = np.isfinite(filled)
+    dx = _per_row(np.linspace(28.0, 31.0, 90), 90)
+    serial = njit(_d8_kernel.py_func)(np.where(valid, filled, 0.0), valid, flood, dx, dx)
+    assert np.array_equal(d8_directions(filled, flood, dx, dx), serial)

@@ -32,6 +32,8 @@ import numpy as np
 from affine import Affine
 from numba import njit, prange
 
+from qingshan.kernels._rows import map_row_blocks
+
 __all__ = [
     "d8_directions",
     "d8_directions_invest",
@@ -102,9 +104,14 @@ def slope_radians(
     dx = _per_row(dx_m, nr)[:, None]
     dy = _per_row(dy_m, nr)[:, None]
     pad = _pad_linear(z)
+    return map_row_blocks(lambda r0, r1: _horn_rows(pad, z[r0:r1], dx[r0:r1], dy[r0:r1], r0), z.shape)
+
+
+def _horn_rows(pad: np.ndarray, z: np.ndarray, dx: np.ndarray, dy: np.ndarray, r0: int) -> np.ndarray:
+    """:func:`slope_radians` of the rows ``r0:r0+len(z)`` (``pad``: the padded whole grid)."""
 
     def raw(dr: int, dc: int) -> np.ndarray:
-        return pad[1 + dr : 1 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
+        return pad[1 + r0 + dr : 1 + r0 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
 
     def nb(dr: int, dc: int) -> np.ndarray:
         # missing neighbour: linear extrapolation through the centre from the opposite cell
@@ -214,13 +221,14 @@ def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _d8_kernel(z, valid, d8, dx, dy):
+    """Steepest-descent codes of every cell (each from its 3×3 window: rows in parallel)."""
     nr, nc = z.shape
     out = np.full((nr, nc), _MV, dtype=np.uint8)
-    ks = np.empty(8, dtype=np.int64)
-    ws = np.empty(8, dtype=np.float64)
-    for i in range(nr):
+    for i in prange(nr):
+        ks = np.empty(8, dtype=np.int64)
+        ws = np.empty(8, dtype=np.float64)
         for j in range(nc):
             if not valid[i, j]:
                 continue

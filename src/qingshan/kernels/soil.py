@@ -14,10 +14,9 @@ Units used throughout (Chinese SI convention of the USLE):
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
+
+from qingshan.kernels._rows import map_rows
 
 __all__ = [
     "c_factor_cai",
@@ -90,12 +89,14 @@ def slope_factor_mccool(
     breaks_deg : the two branch thresholds [degree].
     """
     theta = np.asarray(slope_rad, dtype=float)
-    s = np.sin(theta)
     b1, b2 = np.deg2rad(breaks_deg[0]), np.deg2rad(breaks_deg[1])
-    out = np.where(
-        theta < b1, 10.8 * s + 0.03, np.where(theta < b2, 16.8 * s - 0.5, 21.91 * s - 0.96)
-    )
-    return np.where(np.isnan(theta), np.nan, out)
+
+    def rows(t: np.ndarray) -> np.ndarray:
+        s = np.sin(t)
+        out = np.where(t < b1, 10.8 * s + 0.03, np.where(t < b2, 16.8 * s - 0.5, 21.91 * s - 0.96))
+        return np.where(np.isnan(t), np.nan, out)
+
+    return map_rows(rows, theta.shape, theta)
 
 
 def length_factor(
@@ -118,13 +119,17 @@ def length_factor(
     exps : the four m exponents [1].
     """
     sp = np.asarray(slope_percent, dtype=float)
-    m = np.select(
-        [sp < breaks[0], sp < breaks[1], sp < breaks[2]],
-        [exps[0], exps[1], exps[2]],
-        default=exps[3],
-    )
-    out = np.power(np.asarray(flow_length_m, dtype=float) / 22.13, m)
-    return np.where(np.isnan(sp), np.nan, out)
+    lam = np.asarray(flow_length_m, dtype=float)
+
+    def rows(sp: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        m = np.select(
+            [sp < breaks[0], sp < breaks[1], sp < breaks[2]],
+            [exps[0], exps[1], exps[2]],
+            default=exps[3],
+        )
+        return np.where(np.isnan(sp), np.nan, np.power(lam / 22.13, m))
+
+    return map_rows(rows, np.broadcast_shapes(sp.shape, lam.shape), sp, lam)
 
 
 def r_factor_from_daily(
@@ -310,28 +315,7 @@ def ls_factor_invest(
     fa = np.asarray(flow_accumulation, dtype=np.float64)
     w = np.asarray(cell_size_m, dtype=np.float64)
     shape: tuple[int, ...] = np.broadcast_shapes(sp.shape, fa.shape, w.shape)
-    out = np.empty(shape)
-    if len(shape) < 2 or shape[0] <= _LS_ROWS:
-        out[...] = _ls_invest_rows(sp, fa, w, l_max)
-        return out
-
-    def cut(arr: np.ndarray, r0: int) -> np.ndarray:  # rows r0.. of an operand that has rows
-        return arr[r0 : r0 + _LS_ROWS] if arr.ndim == out.ndim and arr.shape[0] > 1 else arr
-
-    def rows(r0: int) -> None:
-        out[r0 : r0 + _LS_ROWS] = _ls_invest_rows(cut(sp, r0), cut(fa, r0), cut(w, r0), l_max)
-
-    with ThreadPoolExecutor(_threads()) as pool:  # numpy's ufunc loops release the GIL
-        list(pool.map(rows, range(0, shape[0], _LS_ROWS)))
-    return out
-
-
-_LS_ROWS = 32
-"""Rows per block of :func:`ls_factor_invest` (blocks stay in cache; about 0.1 M cells)."""
-
-
-def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return map_rows(lambda a, b, c: _ls_invest_rows(a, b, c, l_max), shape, sp, fa, w)
 
 
 def _ls_invest_rows(sp: np.ndarray, fa: np.ndarray, w: np.ndarray, l_max: float) -> np.ndarray:
