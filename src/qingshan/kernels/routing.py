@@ -146,7 +146,7 @@ def fill_dem(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return filled, d8
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_boundary(valid: np.ndarray, i: int, j: int) -> bool:
     nr, nc = valid.shape
     for k in range(8):
@@ -156,7 +156,7 @@ def _is_boundary(valid: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fallback(z: np.ndarray, d8: np.ndarray, valid: np.ndarray, i: int, j: int) -> int:
     """Neighbour index k of the priority-flood direction, or −1 (outlet / pit).
 
@@ -179,7 +179,7 @@ def _fallback(z: np.ndarray, d8: np.ndarray, valid: np.ndarray, i: int, j: int) 
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):
     """Fill ``out_k``/``out_w`` with receiver neighbour indices and fractions; return count."""
     nr, nc = z.shape
@@ -237,7 +237,7 @@ def _d8_kernel(z, valid, d8, dx, dy):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mfd_kernel(z, valid, d8, dx, dy, weights, p):
     nr, nc = z.shape
     ks = np.empty(8, dtype=np.int64)
@@ -401,7 +401,7 @@ _SQRT2_INV = 1.0 / 1.4142135623730951
 _PG_BLOCK = 256  # block size of InVEST's GeoTIFFs: the order in which plateaus are visited
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Priority-flood fill without epsilon: every cell raised to its lowest spill height.
 
@@ -603,7 +603,7 @@ def slope_percent_invest(
     return _slope_invest_kernel(z, valid, _per_row(dx_m, nr), _per_row(dy_m, nr))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow(buf: np.ndarray, n: int) -> np.ndarray:
     if n < buf.size:
         return buf
@@ -647,7 +647,7 @@ def _d8_steepest_all(z, valid):
     return fdir
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
     """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction.
 
@@ -794,7 +794,7 @@ def _mfd_downhill_all(z, valid):
     return w, has
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mfd_weights_kernel(z, valid, dist_nodata):
     """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
 
