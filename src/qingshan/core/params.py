@@ -239,6 +239,41 @@ def unique_codes(codes: np.ndarray) -> np.ndarray:
     return np.unique(flat)
 
 
+def _valid_codes(codes: np.ndarray) -> np.ndarray | None:
+    """Mask of the cells with a land-cover code (``codes >= 0``; NaN and negatives are nodata), or
+    None when every cell has one (an integer raster without nodata: no mask to build)."""
+    if codes.dtype.kind in "iu" and (codes.size == 0 or codes.min() >= 0):
+        return None
+    return codes >= 0
+
+
+_LUT_MAX_CODE = 1 << 20
+"""Largest land-cover code looked up through a dense table (8 MiB of float64)."""
+
+
+def _take_by_code(
+    table_codes: np.ndarray, values: np.ndarray, codes: np.ndarray, valid: np.ndarray | None, fill: float
+) -> np.ndarray:
+    """``values`` of each cell's code (all codes of valid cells are in ``table_codes``), ``fill``
+    elsewhere.
+
+    Small non-negative integer codes index a dense look-up table (``np.take``, one pass); other
+    codes (floats, negative or huge table codes) are found by binary search. Both give the same
+    values; the caller has already rejected codes missing from the table.
+    """
+    dense = codes.dtype.kind in "iu" and table_codes.min() >= 0 and table_codes.max() < _LUT_MAX_CODE
+    if dense:
+        lut = np.full(int(table_codes.max()) + 2, fill, dtype=values.dtype)
+        lut[table_codes] = values
+        idx = codes if valid is None else np.where(valid, codes, lut.size - 1)  # last slot: fill
+        return lut.take(idx)
+    mask = np.ones(codes.shape, dtype=bool) if valid is None else valid
+    order = np.argsort(table_codes)
+    idx = np.searchsorted(table_codes[order], np.where(mask, codes, table_codes.min()))
+    out = values[order][np.clip(idx, 0, len(order) - 1)]
+    return np.where(mask, out, fill)
+
+
 @dataclass(frozen=True, init=False, eq=False)
 class LandcoverTable:
     """Land-cover code → ecosystem type and per-class coefficients (wide CSV + meta CSV).
@@ -387,8 +422,8 @@ class LandcoverTable:
                 fix=f"Add a column '{column}' (unit {unit}) and document it in the .meta.csv.",
                 fix_zh=f"请添加列 '{column}'（单位 {unit}），并在 .meta.csv 中说明。",
             )
-        valid = codes >= 0
-        present = unique_codes(codes[valid])  # once: the check and the empty-cell test both use it
+        valid = _valid_codes(codes)
+        present = unique_codes(codes if valid is None else codes[valid])  # once: check + empty cells
         self.check_codes(present)
         factor = conversion_factor(self.units[column], unit)
         lut_codes = np.array(self.codes, dtype=np.int64)
@@ -407,20 +442,15 @@ class LandcoverTable:
                     )
                 continue
             values[j] = parse_float(cell, path=self.path, field=column, row=j + 2, what_zh="土地覆被参数表") * factor
-        order = np.argsort(lut_codes)
-        idx = np.searchsorted(lut_codes[order], np.where(valid, codes, lut_codes.min()))
-        out = values[order][np.clip(idx, 0, len(order) - 1)]
-        return np.where(valid, out, fill)
+        return _take_by_code(lut_codes, values, codes, valid, fill)
 
     def ecosystem_index(self, codes: np.ndarray) -> np.ndarray:
         """Per-pixel index into :data:`ECOSYSTEMS` (−1 for nodata)."""
         eco = np.array([ECOSYSTEMS.index(top_ecosystem(str(e))) for e in self._cells["ecosystem"].values()], dtype=np.int16)
         lut_codes = np.array(self.codes, dtype=np.int64)
-        order = np.argsort(lut_codes)
-        valid = codes >= 0
-        self.check_codes(unique_codes(codes[valid]))
-        idx = np.searchsorted(lut_codes[order], np.where(valid, codes, lut_codes.min()))
-        return np.where(valid, eco[order][np.clip(idx, 0, len(order) - 1)], -1).astype(np.int16)
+        valid = _valid_codes(codes)
+        self.check_codes(unique_codes(codes if valid is None else codes[valid]))
+        return _take_by_code(lut_codes, eco, codes, valid, -1).astype(np.int16)
 
 
 @dataclass(frozen=True)

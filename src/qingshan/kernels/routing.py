@@ -29,9 +29,10 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-import pyflwdir
 from affine import Affine
-from numba import njit
+from numba import njit, prange
+
+from qingshan.kernels._rows import map_row_blocks
 
 __all__ = [
     "d8_directions",
@@ -103,9 +104,14 @@ def slope_radians(
     dx = _per_row(dx_m, nr)[:, None]
     dy = _per_row(dy_m, nr)[:, None]
     pad = _pad_linear(z)
+    return map_row_blocks(lambda r0, r1: _horn_rows(pad, z[r0:r1], dx[r0:r1], dy[r0:r1], r0), z.shape)
+
+
+def _horn_rows(pad: np.ndarray, z: np.ndarray, dx: np.ndarray, dy: np.ndarray, r0: int) -> np.ndarray:
+    """:func:`slope_radians` of the rows ``r0:r0+len(z)`` (``pad``: the padded whole grid)."""
 
     def raw(dr: int, dc: int) -> np.ndarray:
-        return pad[1 + dr : 1 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
+        return pad[1 + r0 + dr : 1 + r0 + dr + z.shape[0], 1 + dc : 1 + dc + z.shape[1]]
 
     def nb(dr: int, dc: int) -> np.ndarray:
         # missing neighbour: linear extrapolation through the centre from the opposite cell
@@ -132,13 +138,15 @@ def fill_dem(dem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     -------
     (filled [m] with NaN for nodata, d8 codes uint8 in pyflwdir encoding).
     """
+    import pyflwdir  # only the default chain needs it (1-2 s to import)
+
     z = np.where(np.isfinite(dem), dem, _NODATA).astype(np.float64)
     filled, d8 = pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")
     filled = np.where(np.isfinite(dem), filled, np.nan)
     return filled, d8
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_boundary(valid: np.ndarray, i: int, j: int) -> bool:
     nr, nc = valid.shape
     for k in range(8):
@@ -148,7 +156,7 @@ def _is_boundary(valid: np.ndarray, i: int, j: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fallback(z: np.ndarray, d8: np.ndarray, valid: np.ndarray, i: int, j: int) -> int:
     """Neighbour index k of the priority-flood direction, or −1 (outlet / pit).
 
@@ -171,7 +179,7 @@ def _fallback(z: np.ndarray, d8: np.ndarray, valid: np.ndarray, i: int, j: int) 
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):
     """Fill ``out_k``/``out_w`` with receiver neighbour indices and fractions; return count."""
     nr, nc = z.shape
@@ -213,13 +221,14 @@ def _receivers(z, valid, d8, dx, dy, i, j, p, single, out_k, out_w):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _d8_kernel(z, valid, d8, dx, dy):
+    """Steepest-descent codes of every cell (each from its 3×3 window: rows in parallel)."""
     nr, nc = z.shape
     out = np.full((nr, nc), _MV, dtype=np.uint8)
-    ks = np.empty(8, dtype=np.int64)
-    ws = np.empty(8, dtype=np.float64)
-    for i in range(nr):
+    for i in prange(nr):
+        ks = np.empty(8, dtype=np.int64)
+        ws = np.empty(8, dtype=np.float64)
         for j in range(nc):
             if not valid[i, j]:
                 continue
@@ -228,7 +237,7 @@ def _d8_kernel(z, valid, d8, dx, dy):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mfd_kernel(z, valid, d8, dx, dy, weights, p):
     nr, nc = z.shape
     ks = np.empty(8, dtype=np.int64)
@@ -345,6 +354,8 @@ def upslope_area(
     filled, d8_flood = fill_dem(dem)
     algo = algorithm.upper()
     if algo == "D8":
+        import pyflwdir
+
         d8 = d8_directions(filled, d8_flood, dx_m, dy_m)
         flw = pyflwdir.from_array(
             d8,
@@ -390,7 +401,7 @@ _SQRT2_INV = 1.0 / 1.4142135623730951
 _PG_BLOCK = 256  # block size of InVEST's GeoTIFFs: the order in which plateaus are visited
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Priority-flood fill without epsilon: every cell raised to its lowest spill height.
 
@@ -400,7 +411,10 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     Geosciences 62: 117-127, "Priority-Flood+"), which gives the same surface faster.
     """
     nr, nc = z.shape
-    out = z.copy()
+    out = np.empty((nr, nc))
+    for i in range(nr):
+        for j in range(nc):
+            out[i, j] = z[i, j] if valid[i, j] else np.nan  # nodata is never read
     seen = ~valid
     heap = [(0.0, 0)]
     heap.pop()
@@ -455,12 +469,10 @@ def fill_pits_invest(dem: np.ndarray) -> np.ndarray:
     dem : elevation [m]; NaN = nodata.
     """
     z = np.asarray(dem, dtype=np.float64)
-    valid = np.isfinite(z)
-    out = _fill_pits_kernel(np.where(valid, z, 0.0), valid)
-    return np.where(valid, out, np.nan)
+    return _fill_pits_kernel(z, np.isfinite(z))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pair(e: float, v1: float, ok1: bool, v2: float, ok2: bool, vc: float, okc: bool):
     """One outer row/column of the 1-2-1 stencil with pygeoprocessing's fallbacks.
 
@@ -480,50 +492,89 @@ def _pair(e: float, v1: float, ok1: bool, v2: float, ok2: bool, vc: float, okc: 
     return 0.0, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _cell(z, valid, r, s):
+    """(elevation, valid) of cell (r, s); (0, False) off the grid or at nodata."""
+    if 0 <= r < z.shape[0] and 0 <= s < z.shape[1] and valid[r, s]:
+        return z[r, s], True
+    return 0.0, False
+
+
+@njit(cache=True, nogil=True)
+def _mid(e, v1, ok1, v2, ok2):
+    """The middle row/column of the stencil (weight 2): (difference, weight)."""
+    if ok1 and ok2:
+        return 2.0 * (v1 - v2), 4
+    if ok1:
+        return 2.0 * (v1 - e), 2
+    if ok2:
+        return 2.0 * (e - v2), 2
+    return 0.0, 0
+
+
+@njit(cache=True, nogil=True)
+def _slope_invest_cell(z, valid, r, s, dx, dy):
+    """pygeoprocessing ``calculate_slope`` at one valid cell, rounded to float32 [%]."""
+    a, oa = _cell(z, valid, r - 1, s - 1)
+    b, ob = _cell(z, valid, r - 1, s)
+    c, oc = _cell(z, valid, r - 1, s + 1)
+    d, od = _cell(z, valid, r, s - 1)
+    e = z[r, s]
+    f, of = _cell(z, valid, r, s + 1)
+    g, og = _cell(z, valid, r + 1, s - 1)
+    h, oh = _cell(z, valid, r + 1, s)
+    i, oi = _cell(z, valid, r + 1, s + 1)
+    # x: rows (a,b,c), (d,e,f), (g,h,i) — left minus right
+    t1, w1 = _pair(e, a, oa, c, oc, b, ob)
+    t2, w2 = _mid(e, d, od, f, of)
+    t3, w3 = _pair(e, g, og, i, oi, h, oh)
+    wx = w1 + w2 + w3
+    dzdx = (t1 + t2 + t3) / (wx * dx) if wx != 0 else 0.0
+    # y: columns (a,d,g), (b,e,h), (c,f,i) — top minus bottom
+    u1, q1 = _pair(e, a, oa, g, og, d, od)
+    u2, q2 = _mid(e, b, ob, h, oh)
+    u3, q3 = _pair(e, c, oc, i, oi, f, of)
+    wy = q1 + q2 + q3
+    dzdy = (u1 + u2 + u3) / (wy * dy) if wy != 0 else 0.0
+    return np.float64(np.float32(100.0 * np.sqrt(dzdx * dzdx + dzdy * dzdy)))
+
+
+@njit(cache=True, nogil=True)
+def _inner(valid, r, s):
+    """Whether (r, s) is off the grid edge with all eight neighbours valid."""
+    if r == 0 or s == 0 or r == valid.shape[0] - 1 or s == valid.shape[1] - 1:
+        return False
+    return (
+        valid[r - 1, s - 1] and valid[r - 1, s] and valid[r - 1, s + 1] and valid[r, s - 1]
+        and valid[r, s + 1] and valid[r + 1, s - 1] and valid[r + 1, s] and valid[r + 1, s + 1]
+    )
+
+
+@njit(cache=True, nogil=True)
+def _slope_invest_inner(z, r, s, dx, dy):
+    """:func:`_slope_invest_cell` where all nine cells are valid: the same operations (weights
+    2-4-2, denominators 8·Δx, 8·Δy) without the fallbacks."""
+    a, b, c = z[r - 1, s - 1], z[r - 1, s], z[r - 1, s + 1]
+    d, f = z[r, s - 1], z[r, s + 1]
+    g, h, i = z[r + 1, s - 1], z[r + 1, s], z[r + 1, s + 1]
+    dzdx = ((a - c) + 2.0 * (d - f) + (g - i)) / (8 * dx)
+    dzdy = ((a - g) + 2.0 * (b - h) + (c - i)) / (8 * dy)
+    return np.float64(np.float32(100.0 * np.sqrt(dzdx * dzdx + dzdy * dzdy)))
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def _slope_invest_kernel(z, valid, dx, dy):
+    """Percent slope of every cell (NaN at nodata); rows in parallel (each cell on its own)."""
     nr, nc = z.shape
-    out = np.full((nr, nc), np.nan)
-    for r in range(nr):
+    out = np.empty((nr, nc))
+    for r in prange(nr):
         for s in range(nc):
             if not valid[r, s]:
-                continue
-            v = np.zeros((3, 3))
-            ok = np.zeros((3, 3), dtype=np.bool_)
-            for a in range(3):
-                for b in range(3):
-                    rr, ss = r + a - 1, s + b - 1
-                    if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                        v[a, b] = z[rr, ss]
-                        ok[a, b] = True
-            e = z[r, s]
-            # x: rows (a,b,c), (d,e,f), (g,h,i) — left minus right
-            t1, w1 = _pair(e, v[0, 0], ok[0, 0], v[0, 2], ok[0, 2], v[0, 1], ok[0, 1])
-            if ok[1, 0] and ok[1, 2]:
-                t2, w2 = 2.0 * (v[1, 0] - v[1, 2]), 4
-            elif ok[1, 0]:
-                t2, w2 = 2.0 * (v[1, 0] - e), 2
-            elif ok[1, 2]:
-                t2, w2 = 2.0 * (e - v[1, 2]), 2
+                out[r, s] = np.nan
+            elif _inner(valid, r, s):
+                out[r, s] = _slope_invest_inner(z, r, s, dx[r], dy[r])
             else:
-                t2, w2 = 0.0, 0
-            t3, w3 = _pair(e, v[2, 0], ok[2, 0], v[2, 2], ok[2, 2], v[2, 1], ok[2, 1])
-            wx = w1 + w2 + w3
-            dzdx = (t1 + t2 + t3) / (wx * dx[r]) if wx != 0 else 0.0
-            # y: columns (a,d,g), (b,e,h), (c,f,i) — top minus bottom
-            u1, q1 = _pair(e, v[0, 0], ok[0, 0], v[2, 0], ok[2, 0], v[1, 0], ok[1, 0])
-            if ok[0, 1] and ok[2, 1]:
-                u2, q2 = 2.0 * (v[0, 1] - v[2, 1]), 4
-            elif ok[0, 1]:
-                u2, q2 = 2.0 * (v[0, 1] - e), 2
-            elif ok[2, 1]:
-                u2, q2 = 2.0 * (e - v[2, 1]), 2
-            else:
-                u2, q2 = 0.0, 0
-            u3, q3 = _pair(e, v[0, 2], ok[0, 2], v[2, 2], ok[2, 2], v[1, 2], ok[1, 2])
-            wy = q1 + q2 + q3
-            dzdy = (u1 + u2 + u3) / (wy * dy[r]) if wy != 0 else 0.0
-            out[r, s] = 100.0 * np.sqrt(dzdx * dzdx + dzdy * dzdy)
+                out[r, s] = _slope_invest_cell(z, valid, r, s, dx[r], dy[r])
     return out
 
 
@@ -549,11 +600,10 @@ def slope_percent_invest(
     z = np.asarray(dem, dtype=np.float64)
     valid = np.isfinite(z)
     nr = z.shape[0]
-    out = _slope_invest_kernel(np.where(valid, z, 0.0), valid, _per_row(dx_m, nr), _per_row(dy_m, nr))
-    return out.astype(np.float32).astype(np.float64)
+    return _slope_invest_kernel(z, valid, _per_row(dx_m, nr), _per_row(dy_m, nr))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow(buf: np.ndarray, n: int) -> np.ndarray:
     if n < buf.size:
         return buf
@@ -562,7 +612,42 @@ def _grow(buf: np.ndarray, n: int) -> np.ndarray:
     return new
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _d8_steepest(z, valid, r, s):
+    """Neighbour of the steepest drop from (r, s) (diagonal drops × 1/√2; ties keep the first
+    in 0..7 order), or −1 if no neighbour is lower."""
+    nr, nc = z.shape
+    root = z[r, s]
+    best, best_k = 0.0, -1
+    for k in range(8):
+        rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+        if rr < 0 or ss < 0 or rr >= nr or ss >= nc or not valid[rr, ss]:
+            continue
+        sl = root - z[rr, ss]
+        if k & 1:
+            sl *= _SQRT2_INV
+        if sl > best:
+            best, best_k = sl, k
+    return best_k
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _d8_steepest_all(z, valid):
+    """:func:`_d8_steepest` of every valid cell (−1 elsewhere); rows in parallel.
+
+    Each cell depends on its 3×3 window only, so this is the part of ``flow_dir_d8`` that can
+    run out of order; the plateau search that follows must keep the block scan order.
+    """
+    nr, nc = z.shape
+    fdir = np.full((nr, nc), -1, dtype=np.int8)
+    for r in prange(nr):
+        for s in range(nc):
+            if valid[r, s]:
+                fdir[r, s] = _d8_steepest(z, valid, r, s)
+    return fdir
+
+
+@njit(cache=True, nogil=True)
 def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
     """pygeoprocessing ``flow_dir_d8`` (routing.pyx:675-1043); −1 = no direction.
 
@@ -571,7 +656,7 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
     ``dist0`` is the initial plateau distance (pygeoprocessing: the grid's cell count).
     """
     nr, nc = z.shape
-    fdir = np.full((nr, nc), -1, dtype=np.int8)
+    fdir = _d8_steepest_all(z, valid)
     flat = np.zeros((nr, nc), dtype=np.bool_)
     dist = np.full((nr, nc), dist0)
     q = np.empty(1024, dtype=np.int64)
@@ -584,20 +669,8 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                 for s in range(max(gbj - c0, 0), min(gbj + block - c0, nc)):
                     if not valid[r, s] or fdir[r, s] >= 0:
                         continue
+                    # no lower neighbour (:func:`_d8_steepest_all`): plateau
                     root = z[r, s]
-                    best, best_k = 0.0, -1
-                    for k in range(8):
-                        rr, ss = r + _PG_DR[k], s + _PG_DC[k]
-                        if rr < 0 or ss < 0 or rr >= nr or ss >= nc or not valid[rr, ss]:
-                            continue
-                        sl = root - z[rr, ss]
-                        if k & 1:
-                            sl *= _SQRT2_INV
-                        if sl > best:
-                            best, best_k = sl, k
-                    if best_k >= 0:
-                        fdir[r, s] = best_k
-                        continue
                     # plateau: BFS over equal-height cells collecting drains
                     head, tail = 0, 1
                     q[0] = r * nc + s
@@ -686,30 +759,20 @@ def d8_directions_invest(filled: np.ndarray, *, block: int = _PG_BLOCK) -> np.nd
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _d8_invest_kernel(np.where(valid, z, 0.0), valid, int(block), 0, 0, float(z.size))
+    return _d8_invest_kernel(z, valid, int(block), 0, 0, float(z.size))  # reads valid cells only
 
 
-@njit(cache=True)
-def _mfd_weights_kernel(z, valid, dist_nodata):
-    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
-
-    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
-    """
+@njit(cache=True, nogil=True, parallel=True)
+def _mfd_downhill_all(z, valid):
+    """``flow_dir_mfd`` weights of every cell with a lower neighbour (rows in parallel; each
+    cell depends on its 3×3 window only): (weights, has-weights mask)."""
     nr, nc = z.shape
     w = np.zeros((nr, nc, 8), dtype=np.uint8)
     has = np.zeros((nr, nc), dtype=np.bool_)
-    flat = np.zeros((nr, nc), dtype=np.bool_)
-    dist = np.full((nr, nc), dist_nodata)
-    drain_mask = np.zeros((nr, nc), dtype=np.bool_)
-    q = np.empty(1024, dtype=np.int64)
-    drains = np.empty(1024, dtype=np.int64)
-    nd_cells = np.empty(1024, dtype=np.int64)
-    nd_w = np.empty((1024, 8), dtype=np.int64)
-    sl = np.zeros(8)
-    sl_nd = np.zeros(8)
-    for r in range(nr):
+    for r in prange(nr):
+        sl = np.zeros(8)
         for s in range(nc):
-            if not valid[r, s] or has[r, s]:
+            if not valid[r, s]:
                 continue
             root = z[r, s]
             total = 0.0
@@ -728,7 +791,32 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                 for k in range(8):
                     w[r, s, k] = int(0.5 + sl[k] / total * 15)
                 has[r, s] = True
+    return w, has
+
+
+@njit(cache=True, nogil=True)
+def _mfd_weights_kernel(z, valid, dist_nodata):
+    """pygeoprocessing ``flow_dir_mfd`` (routing.pyx:1363-1858): 4-bit weights per neighbour.
+
+    ``dist_nodata``: initial plateau distance and its "unset" mark (the grid's cell count).
+    """
+    nr, nc = z.shape
+    w, has = _mfd_downhill_all(z, valid)
+    flat = np.zeros((nr, nc), dtype=np.bool_)
+    dist = np.full((nr, nc), dist_nodata)
+    drain_mask = np.zeros((nr, nc), dtype=np.bool_)
+    q = np.empty(1024, dtype=np.int64)
+    drains = np.empty(1024, dtype=np.int64)
+    nd_cells = np.empty(1024, dtype=np.int64)
+    nd_w = np.empty((1024, 8), dtype=np.int64)
+    sl = np.zeros(8)
+    sl_nd = np.zeros(8)
+    for r in range(nr):
+        for s in range(nc):
+            if not valid[r, s] or has[r, s]:
                 continue
+            # no lower neighbour (:func:`_mfd_downhill_all`): plateau
+            root = z[r, s]
             head, tail = 0, 1
             q[0] = r * nc + s
             flat[r, s] = True
@@ -863,45 +951,60 @@ def mfd_weights_invest(filled: np.ndarray) -> np.ndarray:
     """
     z = np.asarray(filled, dtype=np.float64)
     valid = np.isfinite(z)
-    return _mfd_weights_kernel(np.where(valid, z, 0.0), valid, float(z.size))
+    return _mfd_weights_kernel(z, valid, float(z.size))  # reads valid cells only
 
 
-@njit(cache=True)
-def _accumulate_kernel(w, valid):
-    """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order."""
+@njit(cache=True, nogil=True, parallel=True)
+def _mfd_indegree(w, valid):
+    """Number of valid neighbours with a share in each valid cell (pulled: rows in parallel)."""
     nr, nc = valid.shape
-    indeg = np.zeros((nr, nc), dtype=np.int64)
-    tot = np.zeros((nr, nc))
-    for r in range(nr):
+    indeg = np.zeros((nr, nc), dtype=np.int8)
+    for r in prange(nr):
         for s in range(nc):
             if not valid[r, s]:
                 continue
+            n = 0
             for k in range(8):
-                if w[r, s, k] == 0:
-                    continue
-                tot[r, s] += w[r, s, k]
                 rr, ss = r + _PG_DR[k], s + _PG_DC[k]
-                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                    indeg[rr, ss] += 1
-    acc = np.where(valid, 1.0, 0.0)
-    queue = np.empty(nr * nc, dtype=np.int64)
+                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss] and w[rr, ss, (k + 4) % 8] != 0:
+                    n += 1
+            indeg[r, s] = n
+    return indeg
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_kernel(w, valid, queue):
+    """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order (FIFO from the sources
+    in row-major order: the order of pygeoprocessing's sums, which fixes the last bits).
+
+    ``queue``: scratch of one entry per cell (int32 where the cell count allows).
+    """
+    nr, nc = valid.shape
+    indeg = _mfd_indegree(w, valid)
+    acc = np.full((nr, nc), np.nan)  # nodata stays NaN (never a receiver)
     tail = 0
     for r in range(nr):
         for s in range(nc):
-            if valid[r, s] and indeg[r, s] == 0:
-                queue[tail] = r * nc + s
-                tail += 1
+            if valid[r, s]:
+                acc[r, s] = 1.0
+                if indeg[r, s] == 0:
+                    queue[tail] = r * nc + s
+                    tail += 1
     head = 0
     while head < tail:
         c = queue[head]
         head += 1
         r, s = c // nc, c % nc
+        tot = 0.0
+        for k in range(8):
+            if w[r, s, k] != 0:
+                tot += w[r, s, k]
         for k in range(8):
             if w[r, s, k] == 0:
                 continue
             rr, ss = r + _PG_DR[k], s + _PG_DC[k]
             if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                acc[rr, ss] += acc[r, s] * w[r, s, k] / tot[r, s]
+                acc[rr, ss] += acc[r, s] * w[r, s, k] / tot
                 indeg[rr, ss] -= 1
                 if indeg[rr, ss] == 0:
                     queue[tail] = rr * nc + ss
@@ -909,42 +1012,62 @@ def _accumulate_kernel(w, valid):
     return acc, tail
 
 
-@njit(cache=True)
-def _accumulate_d8_kernel(fdir, valid):
-    """D8 ``FA_i = 1 + Σ_upstream FA_j`` in topological order."""
+@njit(cache=True, nogil=True, parallel=True)
+def _d8_indegree(fdir, valid):
+    """Number of valid neighbours draining into each valid cell (pulled, so rows run in
+    parallel); −1 at nodata."""
     nr, nc = valid.shape
-    indeg = np.zeros((nr, nc), dtype=np.int32)
-    for r in range(nr):
+    indeg = np.full((nr, nc), -1, dtype=np.int8)
+    for r in prange(nr):
         for s in range(nc):
-            k = fdir[r, s]
-            if valid[r, s] and k >= 0:
+            if not valid[r, s]:
+                continue
+            n = 0
+            for k in range(8):
                 rr, ss = r + _PG_DR[k], s + _PG_DC[k]
-                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-                    indeg[rr, ss] += 1
-    acc = np.where(valid, 1.0, 0.0)
-    queue = np.empty(nr * nc, dtype=np.int64)
-    tail = 0
+                if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss] and fdir[rr, ss] == (k + 4) % 8:
+                    n += 1
+            indeg[r, s] = n
+    return indeg
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_d8_kernel(fdir, valid):
+    """D8 ``FA_i = 1 + Σ_upstream FA_j`` in topological order; returns (FA, cells done).
+
+    From every source cell, the flow path is walked down while each cell it reaches has
+    received all its inflows (in-degree counted down to 0; a finished cell is marked −1), so
+    no queue is needed. Pixel counts are integers (exact in float64 below 2**53): the sum
+    does not depend on the order.
+    """
+    nr, nc = valid.shape
+    indeg = _d8_indegree(fdir, valid)
+    acc = np.full((nr, nc), np.nan)  # nodata stays NaN (never a receiver)
     for r in range(nr):
         for s in range(nc):
-            if valid[r, s] and indeg[r, s] == 0:
-                queue[tail] = r * nc + s
-                tail += 1
-    head = 0
-    while head < tail:
-        c = queue[head]
-        head += 1
-        r, s = c // nc, c % nc
-        k = fdir[r, s]
-        if k < 0:
-            continue
-        rr, ss = r + _PG_DR[k], s + _PG_DC[k]
-        if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss]:
-            acc[rr, ss] += acc[r, s]
-            indeg[rr, ss] -= 1
-            if indeg[rr, ss] == 0:
-                queue[tail] = rr * nc + ss
-                tail += 1
-    return acc, tail
+            if valid[r, s]:
+                acc[r, s] = 1.0
+    done = 0
+    for r0 in range(nr):
+        for s0 in range(nc):
+            if indeg[r0, s0] != 0:
+                continue
+            r, s = r0, s0
+            while True:
+                indeg[r, s] = -1
+                done += 1
+                k = fdir[r, s]
+                if k < 0:
+                    break
+                rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+                if rr < 0 or ss < 0 or rr >= nr or ss >= nc or not valid[rr, ss]:
+                    break
+                acc[rr, ss] += acc[r, s]
+                indeg[rr, ss] -= 1
+                if indeg[rr, ss] != 0:
+                    break
+                r, s = rr, ss
+    return acc, done
 
 
 def flow_accumulation_invest(filled: np.ndarray, algorithm: str = "D8") -> np.ndarray:
@@ -966,9 +1089,10 @@ def flow_accumulation_invest(filled: np.ndarray, algorithm: str = "D8") -> np.nd
     if algo == "D8":
         acc, done = _accumulate_d8_kernel(d8_directions_invest(z), valid)
     elif algo == "MFD":
-        acc, done = _accumulate_kernel(mfd_weights_invest(z), valid)
+        queue = np.empty(z.size, dtype=np.int32 if z.size < 2**31 else np.int64)
+        acc, done = _accumulate_kernel(mfd_weights_invest(z), valid, queue)
     else:
         raise ValueError(f"flow algorithm must be 'D8' or 'MFD', got {algorithm!r}")
     if done != int(valid.sum()):  # pragma: no cover - acyclic by construction
         raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
-    return np.where(valid, acc, np.nan)
+    return acc

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qingshan.kernels._rows import map_rows
+
 __all__ = [
     "c_factor_cai",
     "fvc_from_ndvi",
@@ -87,12 +89,14 @@ def slope_factor_mccool(
     breaks_deg : the two branch thresholds [degree].
     """
     theta = np.asarray(slope_rad, dtype=float)
-    s = np.sin(theta)
     b1, b2 = np.deg2rad(breaks_deg[0]), np.deg2rad(breaks_deg[1])
-    out = np.where(
-        theta < b1, 10.8 * s + 0.03, np.where(theta < b2, 16.8 * s - 0.5, 21.91 * s - 0.96)
-    )
-    return np.where(np.isnan(theta), np.nan, out)
+
+    def rows(t: np.ndarray) -> np.ndarray:
+        s = np.sin(t)
+        out = np.where(t < b1, 10.8 * s + 0.03, np.where(t < b2, 16.8 * s - 0.5, 21.91 * s - 0.96))
+        return np.where(np.isnan(t), np.nan, out)
+
+    return map_rows(rows, theta.shape, theta)
 
 
 def length_factor(
@@ -115,13 +119,17 @@ def length_factor(
     exps : the four m exponents [1].
     """
     sp = np.asarray(slope_percent, dtype=float)
-    m = np.select(
-        [sp < breaks[0], sp < breaks[1], sp < breaks[2]],
-        [exps[0], exps[1], exps[2]],
-        default=exps[3],
-    )
-    out = np.power(np.asarray(flow_length_m, dtype=float) / 22.13, m)
-    return np.where(np.isnan(sp), np.nan, out)
+    lam = np.asarray(flow_length_m, dtype=float)
+
+    def rows(sp: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        m = np.select(
+            [sp < breaks[0], sp < breaks[1], sp < breaks[2]],
+            [exps[0], exps[1], exps[2]],
+            default=exps[3],
+        )
+        return np.where(np.isnan(sp), np.nan, np.power(lam / 22.13, m))
+
+    return map_rows(rows, np.broadcast_shapes(sp.shape, lam.shape), sp, lam)
 
 
 def r_factor_from_daily(
@@ -306,17 +314,30 @@ def ls_factor_invest(
     sp = np.asarray(slope_percent, dtype=np.float32)
     fa = np.asarray(flow_accumulation, dtype=np.float64)
     w = np.asarray(cell_size_m, dtype=np.float64)
+    shape: tuple[int, ...] = np.broadcast_shapes(sp.shape, fa.shape, w.shape)
+    return map_rows(lambda a, b, c: _ls_invest_rows(a, b, c, l_max), shape, sp, fa, w)
+
+
+def _ls_invest_rows(sp: np.ndarray, fa: np.ndarray, w: np.ndarray, l_max: float) -> np.ndarray:
+    """:func:`ls_factor_invest` on a block of rows: the same numpy operations, in the same order
+    and dtypes, as InVEST's ``_calculate_ls_factor`` (bit-identical to the whole-grid numpy
+    formulation; numpy's SIMD ``arctan``/``sin``/``cos``/``power`` loops are kept on purpose — a
+    compiled scalar libm loop differs from them in the last bits)."""
+    f32 = np.float32
     area = w * w
     with np.errstate(invalid="ignore"):
         a = np.sqrt((fa - 1.0) * area)
-        theta = np.arctan(sp / np.float32(100))
+        theta = np.arctan(sp / f32(100))
         sin_t = np.sin(theta)
         x = np.fabs(sin_t) + np.fabs(np.cos(theta))
-        s = np.where(sp < 9, np.float32(10.8) * sin_t + np.float32(0.03), np.float32(16.8) * sin_t - np.float32(0.5))
-        beta = (sin_t / np.float32(0.0896)) / (np.float32(3) * sin_t ** np.float32(0.8) + np.float32(0.56))
-        idx = np.digitize(np.where(np.isnan(sp), 0, sp), np.array(INVEST_M_SLOPES_PCT), right=True)
-        m_tab = np.array((*INVEST_M_VALUES, 0.0), dtype=np.float32)[np.minimum(idx, 4)]
-        m = np.where(sp > INVEST_M_SLOPES_PCT[-1], beta / (1 + beta), m_tab).astype(np.float32)
+        s = np.where(sp < 9, f32(10.8) * sin_t + f32(0.03), f32(16.8) * sin_t - f32(0.5))
+        m = np.full(sp.shape, f32(INVEST_M_VALUES[0]))
+        for bound, value in zip(INVEST_M_SLOPES_PCT[:-1], INVEST_M_VALUES[1:], strict=True):
+            m[sp > bound] = value  # m for slope in (bound, next bound]; NaN slope keeps 0.2
+        steep = sp > INVEST_M_SLOPES_PCT[-1]
+        st = sin_t[steep]
+        beta = (st / f32(0.0896)) / (f32(3) * st ** f32(0.8) + f32(0.56))
+        m[steep] = beta / (1 + beta)
         l_fac = ((a + area) ** (m + 1) - a ** (m + 1)) / (w ** (m + 2) * x**m * 22.13**m)
     l_fac = np.minimum(l_fac, l_max)
     return np.where(np.isnan(sp) | np.isnan(fa), np.nan, l_fac * s)

@@ -49,7 +49,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import pyflwdir
 from numba import njit
 
 from qingshan.kernels.routing import (
@@ -117,7 +116,7 @@ def _window(arr: np.ndarray, r0: int, r1: int, c0: int, c1: int, halo: int, fill
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _outlets(valid: np.ndarray) -> np.ndarray:
     """Core cells (window minus a one-cell halo) that are valid and next to an invalid cell."""
     nr, nc = valid.shape
@@ -133,7 +132,7 @@ def _outlets(valid: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _flood(z, valid, seed_level, label, record):
     """Priority flood of one tile from its seeds (``seed_level`` not NaN).
 
@@ -216,7 +215,7 @@ def _seed_labels(
     return z, valid, outlet, label
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cross_edges(z2, valid2, r0, c0, ncol):
     """Edges from a tile's perimeter cells to their valid neighbours in adjacent tiles.
 
@@ -252,7 +251,7 @@ def _cross_edges(z2, valid2, r0, c0, ncol):
     return ea[:ne], eb[:ne], ew[:ne]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _minimax(n, indptr, nbr, wt, src):
     """Minimax distance from node ``src`` over an undirected weighted graph (CSR)."""
     dist = np.full(n, np.inf)
@@ -271,7 +270,7 @@ def _minimax(n, indptr, nbr, wt, src):
     return dist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -293,7 +292,7 @@ def _reduce_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarr
     return a[keep], b[keep], w[keep]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kruskal(ia, ib, order, n):
     parent = np.arange(n)
     keep = np.zeros(ia.size, dtype=np.bool_)
@@ -393,7 +392,7 @@ def _check_float32(z: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _flat_cells(z, valid):
     """Core cells of a haloed window with no strictly lower valid neighbour."""
     nr, nc = z.shape
@@ -412,7 +411,7 @@ def _flat_cells(z, valid):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _escaping(key, valid, flat):
     """One core cell (window row, col) of each flat component that reaches the window's halo.
 
@@ -451,7 +450,7 @@ def _escaping(key, valid, flat):
     return reps[:nrep]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _component(filled, f32, seed_r, seed_c, seen):
     """Cells of the equal-elevation component of a seed over the whole grid (BFS), its bbox."""
     nr, nc = filled.shape
@@ -566,6 +565,8 @@ def tiled_flood_d8(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: All
     filled : the filled DEM from :func:`tiled_fill` with ``flavour="pyflwdir"``.
     """
 
+    import pyflwdir  # only the default chain needs it (1-2 s to import)
+
     def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
         z = np.where(np.isfinite(zw), zw, _NODATA)
         return pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")[1]
@@ -582,7 +583,7 @@ Fractions = Callable[[int, int, int, int], np.ndarray]
 neighbour (pygeoprocessing order E, NE, N, …, SE); zero towards nodata / off-grid cells."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _accumulate_tile(frac, valid, own):
     """Accumulate ``own`` over a tile; return (acc, outflow into the one-cell ring (h+2, w+2))."""
     nr, nc = valid.shape
@@ -627,7 +628,7 @@ def _accumulate_tile(frac, valid, own):
     return acc, ring, tail
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _accumulate_delta(frac, valid, inflow):
     """Accumulate ``inflow`` (non-zero on a few perimeter cells) over the cells downstream of it.
 
@@ -781,7 +782,7 @@ def tiled_accumulate(
     return passes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _d8_tile(kdir, valid, own):
     """D8 accumulation of ``own`` over one tile and each cell's exit cell.
 
@@ -836,7 +837,7 @@ def _d8_tile(kdir, valid, own):
     return acc, exit_, tail
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _solve_links(nxt, local):
     """Outflow of every exit cell: its own tile's accumulation plus all exits draining into it.
 
@@ -935,7 +936,7 @@ def tiled_accumulate_d8(
         out[r0:r1, c0:c1] = np.where(ok, acc, np.nan)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _d8_receivers(fdir, valid_window):
     """Receivers of the core of a haloed window of D8 indices; −1 towards nodata / off-grid."""
     h, w = fdir.shape[0] - 2, fdir.shape[1] - 2
@@ -997,7 +998,7 @@ def tiled_flow_accumulation_invest(
     return filled, acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _receivers_of(frac):
     """D8 receiver index of one-hot fractions (−1 where none)."""
     h, w = frac.shape[0], frac.shape[1]
@@ -1023,7 +1024,7 @@ def _neighbour_valid(vw: np.ndarray) -> np.ndarray:
     ).astype(np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rusle_fractions(z, valid, d8, dx, dy, p, single):
     """(h, w, 8) flow shares of the core of a haloed window, as the whole-grid kernels route."""
     nr, nc = z.shape
