@@ -85,7 +85,10 @@ def test_outputs_are_valid_cogs(dask_run: R.RunOutcome) -> None:
 
 def test_run_provenance_and_no_staging_folder_left(dask_run: R.RunOutcome) -> None:
     assert dask_run.provenance["engine"]["engine"] == "dask-blockwise"
-    assert dask_run.provenance["engine"]["whole_grid_methods"] == ["soil_retention/rusle"]
+    engine = dask_run.provenance["engine"]
+    assert "whole_grid_methods" not in engine and "soil_retention/rusle" in engine["blockwise_methods"]
+    assert engine["derived_cache"]["layers"] == ["ls"]  # LS routed or reused once per DEM (provenance)
+    assert engine["derived_cache"]["hits"] + engine["derived_cache"]["misses"] == 1
     leftovers = [p.name for p in dask_run.output_dir.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 

@@ -11,7 +11,6 @@ memmap. Selected from :func:`~qingshan.quantities.soil.ls_factor` by option
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
+from qingshan.io.memmaps import release_pages, scratch_alloc
 from qingshan.kernels.routing import slope_percent_invest, slope_radians
 from qingshan.kernels.soil import length_factor, ls_factor_invest, slope_factor_mccool
 from qingshan.kernels.tiled_routing import (
@@ -54,15 +54,10 @@ def routing_tile_size(params: ParamSet) -> int:
 
 
 def memmap_alloc(workdir: str | Path) -> Alloc:
-    """Scratch-array factory writing ``numpy.memmap`` files into ``workdir``."""
-    root = Path(workdir)
-
-    def alloc(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
-        fd, path = tempfile.mkstemp(dir=root, prefix="scratch_", suffix=".dat")
-        os.close(fd)
-        return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
-
-    return alloc
+    """Scratch-array factory writing ``numpy.memmap`` files into ``workdir``; their pages are released
+    from this process as tiles are written (:func:`qingshan.io.memmaps.scratch_alloc`): memory stays
+    bounded by the tile size, not by the grid's."""
+    return scratch_alloc(workdir)
 
 
 def read_dem_memmap(path: str | Path, alloc: Alloc, *, block: int = 1024) -> np.ndarray:
@@ -76,6 +71,7 @@ def read_dem_memmap(path: str | Path, alloc: Alloc, *, block: int = 1024) -> np.
             win = Window(c0, r0, c1 - c0, r1 - r0)
             data = src.read(1, window=win, masked=True)
             out[r0:r1, c0:c1] = np.ma.filled(data.astype(np.float64), np.nan)
+    release_pages(out)
     return out
 
 
