@@ -144,8 +144,11 @@ def ls_factor_tiled(
             "are exact float32 values, as read from a float32 or integer DEM",
             "默认 LS 算法的分块汇流（选项 routing_tile_size）要求高程为精确的 float32 数值（float32 或整数 DEM）",
             field="routing_tile_size",
-            fix="Supply the DEM as float32 (or integers), or remove routing_tile_size to route the whole grid.",
-            fix_zh="请以 float32（或整数）格式提供 DEM，或删除 routing_tile_size 以整体计算汇流。",
+            fix="Supply the DEM as float32 (or integers) on the accounting grid (e.g. gdalwarp -ot Float32 to the grid), "
+                "or set option routing_tile_size to at least the grid's larger side to route the whole grid at once "
+                "(memory then grows with the grid).",
+            fix_zh="请以 float32（或整数）格式、在核算格网上提供 DEM（如 gdalwarp -ot Float32 对齐到格网），"
+                   "或将选项 routing_tile_size 设为不小于格网较长边的像元数以整体计算汇流（内存随格网增大）。",
         ) from exc
     cap = params.option("max_slope_length_m", None)
     breaks = tuple(params.scalar(f"rusle_m_break_{i}", "percent") for i in (1, 2, 3))
