@@ -116,10 +116,10 @@ def test_ls_source_reuses_the_cache_and_not_for_another_dem(tmp_path: Path) -> N
 
 
 def test_routing_tile_default_and_override() -> None:
-    assert routing_tile(_params(), GRID) is None  # 40 × 36 ≤ 1024: routed whole, the in-memory kernels
+    assert routing_tile(_params(), GRID) is None  # 40 × 36 ≤ 512: routed whole, the in-memory kernels
     assert routing_tile(_params(routing_tile_size=16), GRID) == 16
     big = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 3000, 3000)
-    assert routing_tile(_params(), big) == 1024
+    assert routing_tile(_params(), big) == 512
     with pytest.raises(InputError, match="routing_tile_size") as err:
         routing_tile(_params(routing_tile_size=3), GRID)
     assert err.value.fix_zh

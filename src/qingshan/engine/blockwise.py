@@ -203,7 +203,7 @@ AREA_KEY = "_area.hm2"
 def block_partial(
     window: Window,
     grid: Grid,
-    sources: Mapping[str, InputSource],
+    sources: Mapping[str, Source],
     items: Sequence[Item],
     params: ParamSet,
     weights: sp.csc_matrix | RegionSet,
@@ -260,7 +260,7 @@ def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[
 # ----------------------------------------------------------------------------- the graph
 def blockwise_totals(
     grid: Grid,
-    sources: Mapping[str, InputSource],
+    sources: Mapping[str, Source],
     items: Sequence[Item],
     params: ParamSet,
     weights: ZoneWeights | RegionSet,

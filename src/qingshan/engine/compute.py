@@ -70,7 +70,8 @@ from qingshan.io.plausibility import check_raster
 from qingshan.io.rasters import grid_of
 from qingshan.quantities.water import water_budyko_layers, water_conservation_balance
 
-__all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "output_paths"]
+__all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "default_block_size",
+           "output_paths"]
 
 _TABLES = Path(__file__).resolve().parent.parent / "data" / "tables"
 DEFAULT_PARAMS = _TABLES / "params_science.csv"
@@ -172,9 +173,10 @@ def compute_indicator(
     plausibility : per input, ``"off"`` (or ``{"median": (lo, hi), "p99": (lo, hi)}``) to accept a
         raster file whose statistics look like a unit mistake; ``{"crs": "off"}`` for the CRS check
         (:mod:`qingshan.io.plausibility`). Array inputs are checked for ranges only.
-    block_size : cells per block side (default 1024). Soil retention and soil fertility (RUSLE)
+    block_size : cells per block side (default 1024, or smaller for a method returning many layers:
+        :func:`default_block_size`, 512 for soil retention). Soil retention and soil fertility (RUSLE)
         route flow once over the whole DEM for their LS factor (a derived input, routed tile by tile
-        on grids larger than option ``routing_tile_size``, default 1024), then run block by block.
+        on grids larger than option ``routing_tile_size``, default 512), then run block by block.
     scheduler : where blocks are computed (``"threads"`` by default, ``"processes"``, a
         ``dask.distributed.Client`` or a scheduler address), as for ``qingshan account``.
     keep_layers : return the per-pixel layers and intermediates as arrays (default). ``False``
@@ -202,7 +204,7 @@ def compute_indicator(
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
     sources = _sources(inputs, grid, resample, plausibility)
-    block = block_size or DEFAULT_BLOCK_SIZE
+    block = block_size or default_block_size(len(spec.components) + len(m.intermediates))
     assert is_blockwise(m), f"{spec.id}/{m.id} is not block-wise"
     inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, dict))[1]()
     sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers,
@@ -219,6 +221,20 @@ def compute_indicator(
     totals = {c: (float(total.totals[c][0, 0]), units[c]) for c in comps}
     return ComputeResult(spec.id, m.id, grid, sink.components(), units, totals, sink.intermediates(),
                          {k: inter_units[k] for k in sink.intermediates()} if keep_layers else {}, files)
+
+
+BLOCK_LAYER_BYTES = 64 * 2**20
+"""Bytes of the float64 layers one block returns to the writer (components + intermediates) that the
+default block size of :func:`compute_indicator` keeps within (a few blocks are in flight at once)."""
+
+
+def default_block_size(n_layers: int) -> int:
+    """:data:`~qingshan.engine.blocks.DEFAULT_BLOCK_SIZE` (1024), halved until ``n_layers`` float64 layers
+    of a block fit :data:`BLOCK_LAYER_BYTES` (soil retention, 12 layers: 512; water yield, 5: 1024)."""
+    side = DEFAULT_BLOCK_SIZE
+    while side > 256 and side * side * 8 * max(n_layers, 1) > BLOCK_LAYER_BYTES:
+        side //= 2
+    return side
 
 
 @contextmanager

@@ -117,4 +117,4 @@ def memmap_spec(values: np.ndarray) -> tuple[str, int, tuple[int, ...], str, str
 def open_memmap_spec(spec: tuple[str, int, tuple[int, ...], str, str]) -> np.ndarray:
     """The read-only memmap described by :func:`memmap_spec` (in a worker process)."""
     path, offset, shape, dtype, mode = spec
-    return np.memmap(path, dtype=np.dtype(dtype), mode=mode, shape=shape, offset=offset)  # type: ignore[call-overload,no-any-return]
+    return np.memmap(path, dtype=np.dtype(dtype), mode=mode, shape=shape, offset=offset)  # type: ignore[call-overload]
