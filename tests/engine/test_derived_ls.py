@@ -193,3 +193,31 @@ def test_account_altered_dem_is_routed_again(write_config: Any, tmp_path: Path) 
     cfg2, p2 = _two_years(write_config, tmp_path / "b", dem=altered)
     _, facts = _leaf(cfg2, p2, block_size=64, derived=tmp_path / "cache")
     assert facts["derived_cache"]["misses"] == 1 and facts["derived_cache"]["hits"] == 1  # 2019 new, 2020 reused
+
+
+def test_default_tile_routes_a_float64_dem_whole(caplog: pytest.LogCaptureFixture) -> None:
+    """A DEM that is not float32 (e.g. warped bilinearly) on a grid above the default tile: the default chain
+    routes it whole, as before, with a warning, instead of failing."""
+    grid = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 8, 600)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:8, 0:600]
+    arrays = {"dem": 900.0 - 1.3 * xx - 0.7 * yy + rng.uniform(0, 1, (8, 600)) + 1e-9, "lulc": np.full((8, 600), 10.0),
+              "ndvi": np.full((8, 600), 0.5), "rain_erosivity": np.full((8, 600), 4000.0),
+              "soil_erodibility": np.full((8, 600), 0.03)}
+    with caplog.at_level("WARNING", logger="qingshan.engine.derived_cache"):
+        res = compute_indicator("soil_retention", arrays, grid=grid, block_size=128)
+    assert "routed on the whole 8×600 grid" in caplog.text
+    whole = soil.soil_retention_layers(arrays, _params(), grid)
+    np.testing.assert_allclose(res.intermediates["ls"], whole["ls"], rtol=0, equal_nan=True)
+
+
+def test_cached_ls_source_pickles_as_its_file(tmp_path: Path) -> None:
+    """Worker processes receive the cached layer's file, not a copy of the grid."""
+    import pickle
+
+    src = ls_source(ArraySource("dem", _inputs()["dem"]), GRID, _params(), DerivedCache(tmp_path))
+    blob = pickle.dumps(src)
+    assert len(blob) < 2_000  # a path and a shape, not 40 × 36 × 8 B
+    back = pickle.loads(blob)
+    assert back.derived and isinstance(back.values, np.memmap)
+    np.testing.assert_array_equal(np.asarray(back.values), np.asarray(src.values))

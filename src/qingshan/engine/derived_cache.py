@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -41,6 +42,8 @@ from qingshan.engine.blocks import (
     read_window,
     validate_block,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CACHE_VERSION",
@@ -326,10 +329,27 @@ def ls_source(dem: Source, grid: Grid, params: ParamSet, cache: DerivedCache, *,
     cache.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".dem-", dir=cache.root) as tmp:
         z = scratch_alloc(tmp)(grid.shape, np.float64)
+        f32 = True  # every elevation a float32 value (what the tiled default chain needs)
         for window in block_windows(grid.shape, block_size):
             arr = read_window(dem, grid, window)
             validate_block({"dem": arr}, {"dem": dem}, params)
             z[window.slices()] = arr
-        ls = ls_factor_cached(z, params, grid, cache, tile=routing_tile(params, grid))
+            ok = arr[np.isfinite(arr)]
+            f32 = f32 and bool(np.array_equal(ok, ok.astype(np.float32)))
+        ls = ls_factor_cached(z, params, grid, cache, tile=_tile_for(params, grid, f32))
         del z
     return ArraySource("ls", ls, derived=True)
+
+
+def _tile_for(params: ParamSet, grid: Grid, f32: bool) -> int | None:
+    """:func:`routing_tile`, except that a DEM with elevations that are not float32 values (e.g. warped
+    bilinearly onto the grid) is routed whole by the default chain when no tile was asked for: the
+    tiled default chain could not reproduce it (an explicit ``routing_tile_size`` is an error instead)."""
+    tile = routing_tile(params, grid)
+    default_chain = str(params.option("ls_formula", "rusle_mccool")) != "invest"
+    if tile is not None and not f32 and default_chain and params.option("routing_tile_size", None) is None:
+        log.warning("The DEM on the accounting grid has elevations that are not float32 values (warped in float64?): "
+                    "LS is routed on the whole %d×%d grid (memory grows with the grid). Supply the DEM as float32 on "
+                    "the grid to route it tile by tile.", grid.height, grid.width)
+        return None
+    return tile
