@@ -221,3 +221,49 @@ def test_cached_ls_source_pickles_as_its_file(tmp_path: Path) -> None:
     back = pickle.loads(blob)
     assert back.derived and isinstance(back.values, np.memmap)
     np.testing.assert_array_equal(np.asarray(back.values), np.asarray(src.values))
+
+
+# ----------------------------------------------------------------------------- heavy: peak RSS of the whole process
+def _soil_rasters(folder: Path, size: int) -> dict[str, Path]:
+    """Float32 tiled GeoTIFFs of ``size``² (30 m UTM): a rough slope, land cover, NDVI, R and K."""
+    from qingshan.core.window import block_windows
+
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = {"driver": "GTiff", "height": size, "width": size, "count": 1, "dtype": "float32", "crs": "EPSG:32650",
+               "transform": Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3300000.0), "nodata": -9999.0,
+               "tiled": True, "blockxsize": 256, "blockysize": 256}
+    rng = np.random.default_rng(4)
+    paths = {n: folder / f"{n}.tif" for n in ("dem", "lulc", "ndvi", "rain_erosivity", "soil_erodibility")}
+    for name, path in paths.items():
+        with rasterio.open(path, "w", **profile) as ds:
+            for w in block_windows((size, size), 1024):
+                yy, xx = np.mgrid[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
+                values = {"dem": 2000.0 - 0.2 * yy - 0.1 * xx + 20 * np.sin(xx / 37.0) * np.cos(yy / 53.0)
+                          + rng.uniform(0, 2, w.shape),
+                          "lulc": rng.choice([1.0, 10.0, 12.0], w.shape), "ndvi": rng.uniform(0.1, 0.9, w.shape),
+                          "rain_erosivity": rng.uniform(2000, 6000, w.shape),
+                          "soil_erodibility": rng.uniform(0.01, 0.05, w.shape)}[name]
+                ds.write(values.astype("float32"), 1, window=w.to_rasterio())
+    return paths
+
+
+@pytest.mark.heavy
+def test_heavy_soil_compute_peak_rss_does_not_grow_with_the_grid(tmp_path: Path) -> None:
+    """``qingshan compute soil_retention`` (D8, default chain, every layer written) in a child process at
+    1500² and 3000²: the child's peak RSS (``ru_maxrss``) hardly grows with four times the cells (whole-grid
+    routing needed ~1.7 GB at 3000²). Run: ``PYTHONPATH=src .venv/bin/python -m pytest
+    tests/engine/test_derived_ls.py -m heavy -q -s``."""
+    import resource
+    import subprocess
+    import sys
+
+    peaks = []
+    for size in (1500, 3000):
+        paths = _soil_rasters(tmp_path / f"in{size}", size)
+        args = [sys.executable, "-c", "from qingshan.cli import main; main()", "compute", "soil_retention",
+                "-o", str(tmp_path / f"out{size}" / "sr.tif"), *[a for n, p in paths.items() for a in ("--input", f"{n}={p}")]]
+        subprocess.run(args, check=True, capture_output=True)
+        peaks.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)  # max over the children so far [MiB]
+    sys.stdout.write(f"\npeak RSS of qingshan compute soil_retention: {peaks[0]:.0f} MiB at 1500², "
+                     f"max {peaks[1]:.0f} MiB up to 3000²\n")
+    assert peaks[1] < 1.3 * peaks[0] + 64  # not 4× (a whole-grid computation's growth)

@@ -5,10 +5,10 @@
 :func:`qingshan.engine.blocks.map_blocks` (the one loop over blocks, with reading and validating
 windows) with its own block task. No input raster is ever read whole for an element-wise method:
 
-    plan → load_tables → load_regions → [per year: plausibility → blocks (read windows → validate
-    → quantity functions on the block's grid → W[:, block] @ q by ecosystem, cell areas by
-    ecosystem) → sum] → methods not block-wise (routing, :func:`compute_not_blockwise`) → table
-    methods → caps → rules → value → roll_up → export → store
+    plan → load_tables → load_regions → [per year: plausibility → derived inputs (LS routed once per
+    DEM, or reused from the cache) → blocks (read windows → validate → quantity functions on the
+    block's grid → W[:, block] @ q by ecosystem, cell areas by ecosystem) → sum] → table methods →
+    caps → rules → value → roll_up → export → store
     (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
 
 Each block is one task (:func:`map_blocks`; a grid of one block is computed directly, without a
@@ -22,9 +22,11 @@ written. Where blocks run (:func:`open_scheduler`): Dask's threaded scheduler (d
 ``"processes"`` scheduler, or a ``dask.distributed`` cluster (a ``Client`` or a scheduler address).
 Notices raised in a block are returned with its result and raised again in the run.
 
-Methods whose result at a cell depends on other cells (soil retention: flow routing over the
-DEM) are not block-wise: :func:`compute_not_blockwise` computes them on the whole grid (the seam
-for tiled routing), with a log line. Which methods are block-wise is declared by the
+Every raster method is block-wise. The one quantity whose value at a cell depends on other cells,
+the LS factor of soil retention and soil fertility (flow routing over the DEM), is a derived input:
+:func:`qingshan.engine.derived_cache.ls_source` routes it once per DEM and LS settings before the
+blocks (tile by tile on large grids, cached by content hash in ``<data dir>/cache/derived``) and
+each block reads its window of it (input ``ls``). Which methods are block-wise is declared by the
 ``blockwise`` flag of each method spec; a registry test checks it against
 :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
@@ -34,7 +36,7 @@ writes them in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLa
 writer: GDAL datasets are not safe to write from several workers) while at most
 :data:`AHEAD_PER_THREAD` blocks per worker thread are computed ahead; each file is then
 converted to a COG in a staging folder of the data dir and moved into the run's artifacts. No
-whole raster is held in memory, except by methods that are not block-wise.
+whole raster is held in memory.
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
 the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
