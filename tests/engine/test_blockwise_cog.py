@@ -33,7 +33,7 @@ from qingshan.store.db import open_store
 YEAR = 2019
 SHAPE = (130, 120)
 COUNTY = "360124"  # 进贤县 (as tests/dashboard/test_parcel_api.py): lake, cropland, forest
-# soil retention's layers (flow routing: computed on the whole grid, not block-wise)
+# soil retention's layers (its LS routed once before the blocks, a derived input)
 SOIL = {"soil_retention.soil_retained", "soil_retention.sediment_reduction", "soil_retention.nitrogen_retained",
         "soil_retention.phosphorus_retained"}
 
