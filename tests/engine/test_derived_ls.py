@@ -120,6 +120,10 @@ def test_routing_tile_default_and_override() -> None:
     assert routing_tile(_params(routing_tile_size=16), GRID) == 16
     big = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 3000, 3000)
     assert routing_tile(_params(), big) == 512
+    assert routing_tile(_params(flow_algorithm="MFD"), big) is None  # tiled MFD is still slow: whole up to 4096²
+    huge = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 5000, 100)
+    assert routing_tile(_params(flow_algorithm="MFD"), huge) == 512
+    assert routing_tile(_params(flow_algorithm="MFD", routing_tile_size=1024), big) == 1024
     with pytest.raises(InputError, match="routing_tile_size") as err:
         routing_tile(_params(routing_tile_size=3), GRID)
     assert err.value.fix_zh
