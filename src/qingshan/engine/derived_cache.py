@@ -295,7 +295,7 @@ for LS, which routes flow over the whole DEM."""
 DEFAULT_ROUTING_TILE = 512
 """Routing tile [cells a side] when option ``routing_tile_size`` is not given: a DEM grid no larger
 than this is routed whole (the in-memory kernels), a larger one tile by tile (same LS, memory
-bounded by the tile). Measured on the 3000² InVEST-chain D8 benchmark DEM (2 shared cores, CPU
+bounded by the tile; MFD: see :data:`MFD_WHOLE_GRID`). Measured on the 3000² InVEST-chain D8 benchmark DEM (2 shared cores, CPU
 seconds / peak RSS of the process): whole grid 9.4 s / 1.2 GB; tiles of 256: 10.7 s / 0.54 GB,
 512: 12.2 s / 0.54 GB, 1024: 15.2 s / 0.61 GB, 2048: 19.6 s / 0.80 GB."""
 

@@ -163,7 +163,7 @@ SOIL_RETENTION = IndicatorSpec(
                 "l_max": "cap of L in ls_formula=invest (default 122, as InVEST)",
                 "max_slope_length_m": "cap of the slope length λ [m] (default: none)",
                 "c_factor": "ndvi (default: C from fractional vegetation cover, 蔡崇法) | landcover (C from the usle_c column, as InVEST)",
-                "routing_tile_size": "routing tile [cells a side] of the LS factor (default 512: larger grids are routed "
+                "routing_tile_size": "routing tile [cells a side] of the LS factor (default 512, MFD 4096: larger grids are routed "
                                      "tile by tile, same LS, bounded memory; a grid within one tile is routed whole)",
             },
             intermediates=("r", "k", "c", "p", "ls", "rkls", "usle", "avoided_erosion"),
