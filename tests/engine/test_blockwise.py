@@ -43,7 +43,7 @@ def _config(write_config: Any, directory: Path, **overrides: dict[str, Any]) -> 
 
 
 def _blockwise_plan(cfg: RunConfig) -> R.Plan:
-    """The example's plan without the methods that are not block-wise (soil retention) — no table methods."""
+    """The example's raster methods (soil retention included) — no table methods."""
     p = R.plan(cfg)
     return R.Plan(p.profile, tuple((s, m) for s, m in p.items if bw.is_blockwise(m)))
 
@@ -133,16 +133,23 @@ def _synthetic_inputs(rng: np.random.Generator, shape: tuple[int, int], codes: l
 BLOCKWISE_METHODS = [(s, m) for s in registry() for m in s.methods if bw.is_blockwise(m)]
 
 
-def test_blockwise_list_is_every_raster_method_but_routing() -> None:
+def test_every_raster_method_is_blockwise() -> None:
+    """One engine: every raster method runs block by block; RUSLE's routing is the derived input ``ls``."""
+    from qingshan.engine.derived_cache import needs_ls
+
     raster = {f"{s.id}/{m.id}" for s in registry() for m in s.methods if m.kind == "raster"}
-    # RUSLE routes water over the whole grid: soil retention and soil fertility (which reads soil retained)
-    assert raster - {f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS} == {"soil_retention/rusle", "soil_fertility/rusle"}
-    assert len(BLOCKWISE_METHODS) == len(bw.BLOCKWISE_FUNCTIONS)
+    assert raster == {f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS}
+    assert {m.function for _, m in BLOCKWISE_METHODS} == bw.BLOCKWISE_FUNCTIONS
+    assert {f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS if needs_ls(m)} == {"soil_retention/rusle", "soil_fertility/rusle"}
 
 
 @pytest.mark.parametrize(("spec", "method"), BLOCKWISE_METHODS, ids=[f"{s.id}/{m.id}" for s, m in BLOCKWISE_METHODS])
 def test_blockwise_method_is_chunk_invariant(spec: Any, method: Any) -> None:
-    """Each listed function, run on 9 × 11 blocks of a block grid, equals the whole-grid result."""
+    """Each listed function, run on 9 × 11 blocks of a block grid, equals the whole-grid result
+    (RUSLE given the whole grid's LS, as the engine gives it)."""
+    from qingshan.engine.derived_cache import needs_ls
+    from qingshan.quantities.soil import ls_factor
+
     rng = np.random.default_rng(7)
     landcover = LandcoverTable.from_csv(DEFAULT_LANDCOVER)
     params = ParamSet(ParameterTable.from_csv(DEFAULT_PARAMS), landcover, {})
@@ -152,6 +159,8 @@ def test_blockwise_method_is_chunk_invariant(spec: Any, method: Any) -> None:
         params = ParamSet(params.scalars, LandcoverTable(table, landcover.units, landcover.sources, landcover.path), {})
     grid = Grid.from_crs("EPSG:4326", Affine(0.01, 0, 115.0, 0, -0.01, 28.0), 30, 25)
     inputs = _synthetic_inputs(rng, grid.shape, codes)
+    if needs_ls(method):  # routing over the whole DEM: the engine's derived input, sliced per block as the others
+        inputs["ls"] = ls_factor(inputs["dem"], params, grid)
     fn = method.load()
     whole = fn(inputs=inputs, params=params, grid=grid)
     pieced = {k: np.full(grid.shape, -1.0) for k in whole}
@@ -165,7 +174,8 @@ def test_blockwise_method_is_chunk_invariant(spec: Any, method: Any) -> None:
 
 
 def test_routing_is_not_chunk_invariant() -> None:
-    """Soil retention on blocks differs from the whole grid: flow accumulation crosses blocks."""
+    """Soil retention on blocks without the derived LS differs from the whole grid: flow accumulation
+    crosses blocks (why the engine routes LS once, before the blocks)."""
     rng = np.random.default_rng(3)
     spec = registry().get("soil_retention")
     fn = spec.method("rusle").load()
@@ -197,7 +207,7 @@ def test_leaf_rows_equal_numpy_engine(jiangxi: tuple[RunConfig, R.Plan, pd.DataF
     assert facts["weights"] == weights
     # 130 × 120 in 7-cell blocks: ceil(130/7) × ceil(120/7) = 19 × 18 = 342 blocks
     assert facts["blocks"] == {7: 342, 32: 20, 1000: 1}[block_size]
-    assert facts["whole_grid_methods"] == []
+    assert "whole_grid_methods" not in facts  # one engine
     assert set(expected["indicator"]) >= {"water_conservation", "carbon_sequestration", "climate_regulation", "negative_ions"}
 
 
@@ -209,7 +219,7 @@ def test_unknown_weights_mode_is_an_error(jiangxi: tuple[RunConfig, R.Plan, pd.D
 
 
 def test_no_input_is_read_whole(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every read of an input raster is a window of at most 32 × 32 cells; each cell is read once.
+    """Every read of an input raster is a window of at most 32 × 32 cells; each cell is read once (the DEM twice).
 
     Besides, the plausibility check reads a bounded sample of each input (at most
     ``SAMPLE_CELLS``; the example's 15 600 cells whole)."""
@@ -247,19 +257,22 @@ def test_no_input_is_read_whole(jiangxi: tuple[RunConfig, R.Plan, pd.DataFrame],
     cells: dict[str, int] = {}
     for name, w in mine:
         cells[name] = cells.get(name, 0) + int(w.height * w.width)
-    # lulc, ndvi, precip, aet: 130 × 120 = 15 600 cells each, every one read exactly once
-    assert cells == dict.fromkeys(cells, 15_600) and len(cells) == 4
+    # 130 × 120 = 15 600 cells of each input, every one read exactly once; the DEM twice (once for
+    # the LS factor routed before the blocks, once by the blocks, for soil retention's valid cells)
+    assert cells.pop("dem.tif") == 2 * 15_600
+    assert cells == dict.fromkeys(cells, 15_600) and len(cells) >= 4
 
 
-def test_routing_method_runs_on_whole_grid(write_config: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """With soil retention in the plan, its rows still equal the numpy engine's (whole grid, logged)."""
+def test_routing_method_runs_in_blocks(write_config: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Soil retention runs block by block on the derived LS (routed once, logged): rows equal the whole-grid ones."""
     cfg = _config(write_config, tmp_path)
     p0 = R.plan(cfg)
     p = R.Plan(p0.profile, tuple((s, m) for s, m in p0.items if s.id in ("soil_retention", "carbon_sequestration")))
     with caplog.at_level(logging.INFO, logger="qingshan.engine.blockwise"):
-        got, facts = _blockwise_leaf(cfg, p, block_size=50)
-    assert facts["whole_grid_methods"] == ["soil_retention/rusle"]
-    assert "soil_retention/rusle is not block-wise" in caplog.text
+        got, facts = _blockwise_leaf(cfg, p, block_size=50, derived=tmp_path / "cache")
+    assert "soil_retention/rusle" in facts["blockwise_methods"]
+    assert facts["derived_cache"] == {"layers": ["ls"], "hits": 0, "misses": 1}
+    assert "LS factor ready" in caplog.text
     assert_same_rows(_numpy_leaf(cfg, p), got)
 
 

@@ -33,7 +33,7 @@ from qingshan.store.db import open_store
 YEAR = 2019
 SHAPE = (130, 120)
 COUNTY = "360124"  # 进贤县 (as tests/dashboard/test_parcel_api.py): lake, cropland, forest
-# soil retention's layers (flow routing: computed on the whole grid, not block-wise)
+# soil retention's layers (its LS routed once before the blocks, a derived input)
 SOIL = {"soil_retention.soil_retained", "soil_retention.sediment_reduction", "soil_retention.nitrogen_retained",
         "soil_retention.phosphorus_retained"}
 
@@ -85,7 +85,10 @@ def test_outputs_are_valid_cogs(dask_run: R.RunOutcome) -> None:
 
 def test_run_provenance_and_no_staging_folder_left(dask_run: R.RunOutcome) -> None:
     assert dask_run.provenance["engine"]["engine"] == "dask-blockwise"
-    assert dask_run.provenance["engine"]["whole_grid_methods"] == ["soil_retention/rusle"]
+    engine = dask_run.provenance["engine"]
+    assert "whole_grid_methods" not in engine and "soil_retention/rusle" in engine["blockwise_methods"]
+    assert engine["derived_cache"]["layers"] == ["ls"]  # LS routed or reused once per DEM (provenance)
+    assert engine["derived_cache"]["hits"] + engine["derived_cache"]["misses"] == 1
     leftovers = [p.name for p in dask_run.output_dir.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -115,7 +118,8 @@ def test_parcel_valuation_of_a_county_on_a_dask_run(dask_run: R.RunOutcome) -> N
 
 # ----------------------------------------------------------------------------- memory: windows only
 def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every block-wise layer arrives as windows of ≤ 32 × 32 cells covering the grid once; soil as the whole grid."""
+    """Every layer, soil retention's included (LS is a derived input), arrives as windows of ≤ 32 × 32 cells
+    covering the grid once."""
     windows: dict[str, list[Window]] = {}
     whole: list[str] = []
     write, write_whole = BlockLayerWriter.write, BlockLayerWriter.write_whole
@@ -132,12 +136,10 @@ def test_writer_receives_block_windows_only(write_config: Any, tmp_path: Path, m
     monkeypatch.setattr(BlockLayerWriter, "write", spy)
     monkeypatch.setattr(BlockLayerWriter, "write_whole", spy_whole)
     out = bw.account_blockwise(_config(write_config, tmp_path), block_size=32)
-    assert whole == []  # one path for every layer: soil (not block-wise) arrives as one whole-grid window
+    assert whole == []  # one path for every layer
     assert len(windows) == len(_layers(out.output_dir))
+    assert {stem.rsplit(".", 1)[0] for stem in windows} >= set(SOIL)
     for stem, wins in windows.items():
-        if stem.rsplit(".", 1)[0] in SOIL:
-            assert wins == [Window(0, 0, *SHAPE)], stem
-            continue
         assert all(w.height <= 32 and w.width <= 32 for w in wins), stem
         count = np.zeros(SHAPE, dtype=int)
         for w in wins:
@@ -218,7 +220,10 @@ def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) 
     with pytest.raises(InputError, match=r"\[77\]"):
         bw.account_blockwise(cfg, block_size=64)
     left = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*"))
-    assert left == ["config.toml", "qingshan-data", "qingshan-data/runs"]  # the (empty) data dir only
+    cached = [p for p in left if p.startswith("qingshan-data/cache")]  # LS, routed before the blocks: complete entries
+    assert {Path(p).suffix for p in cached if p.count("/") == 3} <= {".npy", ".json"}
+    assert not [p for p in cached if Path(p).name.startswith(".")]  # no scratch folder or partial file
+    assert [p for p in left if p not in cached] == ["config.toml", "qingshan-data", "qingshan-data/runs"]
 
 
 def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
@@ -229,7 +234,8 @@ def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- dask.distributed
 def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcome, write_config: Any,
                                                         tmp_path: Path) -> None:
-    """Blocks computed on two workers come back to this process and give the same COGs."""
+    """Blocks computed on two workers (soil retention's reading the derived LS) come back to this process and give
+    the same COGs."""
     distributed = pytest.importorskip("dask.distributed")
     cfg = _config(write_config, tmp_path)
     p0 = R.plan(cfg)
@@ -242,7 +248,7 @@ def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcom
     assert facts["blocks"] == 20 and facts["scheduler"] != "threads"
     expected = _layers(example_run.output_dir)
     got = {p.name[: -len(f".{YEAR}.tif")]: p for p in folder.glob("*.tif")}
-    assert set(got) == set(expected) - SOIL and not list(folder.glob("*.part.tif"))
+    assert set(got) == set(expected) >= SOIL and not list(folder.glob("*.part.tif"))  # soil too: LS is a derived input
     for name, path in got.items():
         with rasterio.open(path) as ds, rasterio.open(expected[name]) as ref:
             np.testing.assert_allclose(ds.read(1), ref.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)

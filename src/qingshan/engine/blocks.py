@@ -91,15 +91,36 @@ class InputSource:
 
 @dataclass(frozen=True, eq=False)
 class ArraySource:
-    """An input given as an array already on the accounting grid (``compute_indicator``): windows are slices."""
+    """An input given as an array already on the accounting grid (``compute_indicator``): windows are slices.
+
+    ``derived``: a layer the engine computed from the inputs (the LS factor of soil retention,
+    :func:`qingshan.engine.derived_cache.ls_source`), not a user's input: not range-checked. A
+    ``numpy.memmap`` (a cached layer on disk) is pickled as its file, not its values, so a worker
+    process maps the same file instead of receiving a copy of the grid; its pages are released from
+    this process after each window read (:func:`qingshan.io.memmaps.release_pages`), so reading
+    every block does not hold the whole layer in memory.
+    """
 
     name: str
     values: np.ndarray
+    derived: bool = False
 
     @property
     def path(self) -> str:
         """How errors name it."""
         return f"<array {self.name}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from qingshan.io.memmaps import memmap_spec, open_memmap_spec
+
+        spec = memmap_spec(self.values)
+        if spec is None:
+            return (ArraySource, (self.name, self.values, self.derived))
+        return (_array_source_from_file, (self.name, spec, self.derived, open_memmap_spec))
+
+
+def _array_source_from_file(name: str, spec: Any, derived: bool, opener: Callable[[Any], np.ndarray]) -> ArraySource:
+    return ArraySource(name, opener(spec), derived)
 
 
 Source = InputSource | ArraySource
@@ -136,7 +157,12 @@ def read_window(source: Source, grid: Grid, window: Window) -> np.ndarray:
     :class:`ArraySource` gives a float64 copy of the window's slice.
     """
     if isinstance(source, ArraySource):
-        return np.array(source.values[window.slices()], dtype=np.float64)
+        out = np.array(source.values[window.slices()], dtype=np.float64)
+        if isinstance(source.values, np.memmap):
+            from qingshan.io.memmaps import release_pages
+
+            release_pages(source.values)
+        return out
     with _open(source.path) as ds:
         nodata = ds.nodata
         if not source.warp:
@@ -183,6 +209,10 @@ class BlockPartial:
         return self
 
 
+def _derived(source: Source) -> bool:
+    return isinstance(source, ArraySource) and source.derived
+
+
 def _merge(*parts: BlockPartial) -> BlockPartial:
     out = BlockPartial()
     for p in parts:
@@ -196,6 +226,8 @@ def validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, Sourc
     for name, arr in inputs.items():
         n = int(np.count_nonzero(np.isfinite(arr)))
         finite[name] = n
+        if _derived(sources[name]):  # computed by the engine from checked inputs (LS from the DEM)
+            continue
         if n:  # an all-nodata block is normal (sea, outside the province); checked over all blocks
             check_range(arr, VARIABLES[name], sources[name].path)
     if "lulc" in inputs and params.landcover is not None:
@@ -377,5 +409,5 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
 def check_coverage(partial: BlockPartial, sources: Mapping[str, Source]) -> None:
     """Raise the ``load_inputs`` error for an input with no valid cell in any block."""
     for name, src in sources.items():
-        if partial.finite.get(name, 0) == 0:
+        if partial.finite.get(name, 0) == 0 and not _derived(src):
             check_range(np.array([np.nan]), VARIABLES[name], src.path)

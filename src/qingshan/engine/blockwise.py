@@ -5,10 +5,10 @@
 :func:`qingshan.engine.blocks.map_blocks` (the one loop over blocks, with reading and validating
 windows) with its own block task. No input raster is ever read whole for an element-wise method:
 
-    plan → load_tables → load_regions → [per year: plausibility → blocks (read windows → validate
-    → quantity functions on the block's grid → W[:, block] @ q by ecosystem, cell areas by
-    ecosystem) → sum] → methods not block-wise (routing, :func:`compute_not_blockwise`) → table
-    methods → caps → rules → value → roll_up → export → store
+    plan → load_tables → load_regions → [per year: plausibility → derived inputs (LS routed once per
+    DEM, or reused from the cache) → blocks (read windows → validate → quantity functions on the
+    block's grid → W[:, block] @ q by ecosystem, cell areas by ecosystem) → sum] → table methods →
+    caps → rules → value → roll_up → export → store
     (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
 
 Each block is one task (:func:`map_blocks`; a grid of one block is computed directly, without a
@@ -22,9 +22,11 @@ written. Where blocks run (:func:`open_scheduler`): Dask's threaded scheduler (d
 ``"processes"`` scheduler, or a ``dask.distributed`` cluster (a ``Client`` or a scheduler address).
 Notices raised in a block are returned with its result and raised again in the run.
 
-Methods whose result at a cell depends on other cells (soil retention: flow routing over the
-DEM) are not block-wise: :func:`compute_not_blockwise` computes them on the whole grid (the seam
-for tiled routing), with a log line. Which methods are block-wise is declared by the
+Every raster method is block-wise. The one quantity whose value at a cell depends on other cells,
+the LS factor of soil retention and soil fertility (flow routing over the DEM), is a derived input:
+:func:`qingshan.engine.derived_cache.ls_source` routes it once per DEM and LS settings before the
+blocks (tile by tile on large grids, cached by content hash in ``<data dir>/cache/derived``) and
+each block reads its window of it (input ``ls``). Which methods are block-wise is declared by the
 ``blockwise`` flag of each method spec; a registry test checks it against
 :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
@@ -34,7 +36,7 @@ writes them in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLa
 writer: GDAL datasets are not safe to write from several workers) while at most
 :data:`AHEAD_PER_THREAD` blocks per worker thread are computed ahead; each file is then
 converted to a COG in a staging folder of the data dir and moved into the run's artifacts. No
-whole raster is held in memory, except by methods that are not block-wise.
+whole raster is held in memory.
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
 the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
@@ -53,9 +55,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +81,7 @@ from qingshan.engine.blocks import (
     BlockPartial,
     InputSource,
     OnBlock,
+    Source,
     _local,
     check_coverage,
     is_blockwise,
@@ -89,6 +93,7 @@ from qingshan.engine.blocks import (
 )
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.derived_cache import DerivedCache, default_cache_root, ls_source, needs_ls
 from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
     LEAF_COLUMNS,
@@ -105,7 +110,6 @@ from qingshan.engine.run import (
     load_tables,
     plan,
     plan_inputs,
-    read_whole_inputs,
     reference_grid,
     value_record_export,
 )
@@ -150,12 +154,15 @@ BLOCKWISE_FUNCTIONS = frozenset(
         "qingshan.quantities.wind:sand_fixation_rweq",
         "qingshan.quantities.habitat:pest_control_area",
         "qingshan.quantities.habitat:species_conservation_area",
+        # per cell given the derived input ls (pit filling and flow accumulation over the whole DEM,
+        # computed once before the blocks: qingshan.engine.derived_cache.ls_source)
+        "qingshan.quantities.soil:soil_retention_rusle",
+        "qingshan.quantities.soil:soil_fertility_rusle",
     }
 )
-"""Raster quantity functions whose value at a cell depends only on that cell's inputs.
-
-Not here: ``qingshan.quantities.soil:soil_retention_rusle`` (pit filling and flow accumulation
-over the whole DEM)."""
+"""Raster quantity functions whose value at a cell depends only on that cell's inputs (and, for
+RUSLE, on the cell's value of the derived LS layer, :data:`~qingshan.engine.derived_cache.LS_FUNCTIONS`).
+Every raster method is one of them: the engine has one path."""
 
 Item = tuple[IndicatorSpec, MethodSpec]
 WeightsMode = Literal["block", "grid"]
@@ -198,7 +205,7 @@ AREA_KEY = "_area.hm2"
 def block_partial(
     window: Window,
     grid: Grid,
-    sources: Mapping[str, InputSource],
+    sources: Mapping[str, Source],
     items: Sequence[Item],
     params: ParamSet,
     weights: sp.csc_matrix | RegionSet,
@@ -255,7 +262,7 @@ def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[
 # ----------------------------------------------------------------------------- the graph
 def blockwise_totals(
     grid: Grid,
-    sources: Mapping[str, InputSource],
+    sources: Mapping[str, Source],
     items: Sequence[Item],
     params: ParamSet,
     weights: ZoneWeights | RegionSet,
@@ -315,25 +322,6 @@ def _layer_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> O
     return write
 
 
-def compute_not_blockwise(config: RunConfig, item: Item, params: ParamSet, grid: Grid, weights: ZoneWeights,
-                          year: int, *, names: set[str], keep_layers: bool) -> BlockPartial:
-    """The one place where a method that is not block-wise (routing: soil retention) is computed.
-
-    Today it is the one-block case of the engine: the method's inputs (``names``) are read whole
-    onto ``grid`` and validated (:func:`qingshan.engine.run.read_whole_inputs`), then computed and
-    aggregated by :func:`compute_block`, as a block is. A tiled version (flow routing tile by tile,
-    ``kernels/tiled_routing.py``) replaces this function: it must return the same
-    :class:`BlockPartial` — totals ``indicator.component`` → (n_regions, n_ecosystems) against
-    ``weights``' rows, and with ``keep_layers`` the per-cell layers of the whole grid (NaN outside
-    the accounted regions), which the engine writes as one window.
-    """
-    spec, method = item
-    log.info("%s/%s is not block-wise (needs neighbouring cells): computing it on the whole %d×%d grid",
-             spec.id, method.id, grid.height, grid.width)
-    inputs = read_whole_inputs(config, sorted(names), grid, year, params)
-    return compute_block(inputs, grid, [item], params, weights.matrix, keep_layers=keep_layers)
-
-
 def _check_weights_mode(weights: str) -> None:
     if weights not in ("block", "grid"):
         raise ConfigError(
@@ -356,17 +344,24 @@ def compute_blockwise(
     weights: WeightsMode = "block",
     progress: Progress = _noop,
     rasters: Path | None = None,
+    derived: DerivedCache | Path | None = None,
 ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
     """Leaf rows of every indicator of every year: the engine's compute and aggregation step.
 
-    Per year: plausibility of every input → blocks of the block-wise methods (read windows →
-    validate → compute → ``W_b @ q`` by ecosystem, and cell areas by ecosystem for the statistics
-    bounds per hm²) → methods that are not block-wise (:func:`compute_not_blockwise`) → table
+    Per year: plausibility of every input → derived inputs (the LS factor when soil retention or
+    soil fertility by RUSLE is planned: :func:`~qingshan.engine.derived_cache.ls_source`, routed once
+    per DEM and LS settings) → blocks of the raster methods (read windows → validate → compute →
+    ``W_b @ q`` by ecosystem, and cell areas by ecosystem for the statistics bounds per hm²) → table
     methods; then emission caps and the profile's rules.
 
     ``weights="block"``: each block computes the coverage weights of its own cells (no
-    whole-grid matrix; it is built only if a method is not block-wise); ``"grid"``: the whole
-    grid's matrix is built once and its columns sliced per block.
+    whole-grid matrix); ``"grid"``: the whole grid's matrix is built once and its columns sliced
+    per block.
+
+    ``derived``: the cache of derived layers (a :class:`~qingshan.engine.derived_cache.DerivedCache`
+    or its folder); default: ``<data dir>/cache/derived`` of the config's store (so LS is reused
+    across years, scenarios and uncertainty draws), or a temporary folder when the config names no
+    data dir. Its hits and misses are in the facts (``derived_cache``).
 
     ``client``: where blocks are computed (see :func:`open_scheduler`).
 
@@ -383,26 +378,73 @@ def compute_blockwise(
     """
     _check_weights_mode(weights)
     blockwise = [(s, m) for s, m in p.items if is_blockwise(m)]
-    whole = [(s, m) for s, m in p.items if m.kind == "raster" and not is_blockwise(m)]
-    frames: list[pd.DataFrame] = []
-    grid: Grid | None = None
-    n_blocks = 0
+    assert all(is_blockwise(m) for _, m in p.items if m.kind == "raster"), "every raster method is block-wise"
+    routed = any(needs_ls(m) for _, m in blockwise)
     names = plan_inputs(config, p)
     lulc = {"lulc"} & names  # land cover read (ecosystem split) only when the plan reads it
     area = bool(lulc) and tables.statistics is not None and tables.params.landcover is not None
     codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
+    with _derived_cache(config, derived, routed) as cache:
+        return _compute_years(config, p, tables, regions, blockwise, names, lulc, area, codes, cache,
+                              block_size=block_size, client=client, weights=weights, progress=progress, rasters=rasters)
+
+
+@contextmanager
+def _derived_cache(config: RunConfig, cache: DerivedCache | Path | None, routed: bool) -> Iterator[DerivedCache | None]:
+    """The cache of derived layers (LS): the given one, one in the given folder, the config's data
+    dir's, else a temporary one removed afterwards (``None`` when nothing is routed: no folder is made)."""
+    if not routed:
+        yield None
+    elif isinstance(cache, DerivedCache):
+        yield cache
+    elif cache is not None:
+        yield DerivedCache(cache)
+    else:
+        root = _config_cache_root(config, None)
+        if root is not None:
+            yield DerivedCache(root)
+            return
+        with tempfile.TemporaryDirectory(prefix="qingshan-derived-") as tmp:
+            yield DerivedCache(tmp)
+
+
+def _config_cache_root(config: RunConfig, store_url: str | None) -> Path | None:
+    """``<data dir>/cache/derived`` of the run's store (see :func:`_staging_folder`), or None when it has no data dir."""
+    from qingshan.engine.run import store_url_of
+    from qingshan.store import artifacts
+
+    try:
+        return default_cache_root(artifacts.data_dir_for(store_url_of(config, store_url), config.run.data_dir))
+    except ConfigError:
+        return None
+
+
+def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, blockwise: Sequence[Item],
+                   names: set[str], lulc: set[str], area: bool, codes: tuple[str, ...], cache: DerivedCache | None, *,
+                   block_size: int | tuple[int, int], client: Any, weights: WeightsMode, progress: Progress,
+                   rasters: Path | None) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
+    frames: list[pd.DataFrame] = []
+    grid: Grid | None = None
+    n_blocks = 0
+    routed = any(needs_ls(m) for _, m in blockwise)
     for y_i, year in enumerate(config.run.years):
         check_inputs({n: config.input_path(n, year) for n in names}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
-        whole_w = zone_weights(regions, grid) if whole or weights == "grid" else None
+        whole_w = zone_weights(regions, grid) if weights == "grid" else None
         by_key: dict[str, np.ndarray] = {}
         writer = BlockLayerWriter(rasters, grid) if rasters is not None else None
         with writer if writer is not None else nullcontext():  # an error deletes this year's layers
             block_names = _needed_inputs(config, blockwise) | lulc
             if block_names:
-                sources = input_sources(config, sorted(block_names), grid, year)
+                sources: dict[str, Source] = dict(input_sources(config, sorted(block_names), grid, year))
                 t0 = time.perf_counter()
+                if routed:  # LS routed once per DEM and LS settings, before the blocks; blocks read its windows
+                    assert cache is not None
+                    progress(f"LS {year}", 0.1 + 0.7 * y_i / len(config.run.years))
+                    sources["ls"] = ls_source(sources["dem"], grid, tables.params, cache, block_size=block_size)
+                    log.info("year %d: LS factor ready in %.1f s (derived cache: %d hit(s), %d miss(es))", year,
+                             time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
                                            client=client, area=area,
@@ -418,14 +460,6 @@ def compute_blockwise(
                 check_statistics_hm2(tables, regions, codes, by_key[AREA_KEY], year)
             for spec, method in p.items:
                 progress(f"{spec.id} {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                if (spec, method) in whole:
-                    assert whole_w is not None
-                    part = compute_not_blockwise(config, (spec, method), tables.params, grid, whole_w, year,
-                                                 names=_needed_inputs(config, [(spec, method)]) | lulc,
-                                                 keep_layers=writer is not None)
-                    if writer is not None:
-                        _layer_sink(writer, [(spec, method)], year)(Window(0, 0, *grid.shape), part)
-                    by_key.update(part.totals)
                 if method.kind == "raster":
                     comps = [k.split(".", 1)[1] for k in by_key if k.split(".", 1)[0] == spec.id]
                     frames.extend(_rows(spec, c, by_key[f"{spec.id}.{c}"], codes, year) for c in comps)
@@ -444,15 +478,16 @@ def compute_blockwise(
         )
         tables.cap_report = report.to_dict("records")
     leaf = apply_profile_rules(leaf, p.profile.rules, tables.statistics, regions)  # e.g. 区域外扣减 (GB/T 46869)
-    facts = {
+    facts: dict[str, Any] = {
         "engine": "dask-blockwise",
         "block_size": list(block_size) if isinstance(block_size, tuple) else block_size,
         "blocks": n_blocks,
         "weights": weights,
         "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
-        "whole_grid_methods": [f"{s.id}/{m.id}" for s, m in whole],
         "scheduler": _local(client) or str(getattr(getattr(client, "scheduler", None), "address", client)),
     }
+    if routed and cache is not None:  # provenance: LS routed (misses) or reused (hits) by content hash
+        facts["derived_cache"] = {"layers": ["ls"], "hits": cache.hits, "misses": cache.misses}
     return leaf[list(LEAF_COLUMNS)].reset_index(drop=True), grid, facts
 
 
@@ -504,7 +539,7 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
         try:
             leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size,
                                                         client=scheduler, weights=weights, progress=progress,
-                                                        rasters=staging)
+                                                        rasters=staging, derived=_config_cache_root(config, store_url))
             cogs = sorted(staging.glob("*.tif")) if staging is not None else []
             return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
                                        progress=progress, extra_provenance={"engine": facts}, cogs=cogs,

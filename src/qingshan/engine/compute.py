@@ -4,9 +4,10 @@
     read windows aligned to the grid of ``lulc``, else of the first input → validate (CRS, value ranges,
     land-cover codes) → quantity function → per-pixel layers → windowed COG writes) → totals with units
 
-A block-wise method runs in blocks of ``block_size`` (1024) on threads, processes or a dask.distributed
-cluster (``scheduler``); a method that is not block-wise (soil retention: routing) is the one-block
-case, the whole grid.
+Every method runs in blocks of ``block_size`` (1024) on threads, processes or a dask.distributed
+cluster (``scheduler``). Soil retention and soil fertility (RUSLE) first route flow over the DEM
+once for the LS factor, a derived input kept on disk (in a temporary folder, or ``cache``), which
+each block reads its window of.
 
 Only raster methods can be computed per pixel; table (statistics) methods need ``qingshan account``
 or ``qingshan value``. For the two indicators InVEST also computes, the intermediate layers a user
@@ -34,7 +35,9 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping
+import tempfile
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +70,8 @@ from qingshan.io.plausibility import check_raster
 from qingshan.io.rasters import grid_of
 from qingshan.quantities.water import water_budyko_layers, water_conservation_balance
 
-__all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "output_paths"]
+__all__ = ["DEFAULT_LANDCOVER", "DEFAULT_PARAMS", "ComputeResult", "compute_indicator", "default_block_size",
+           "output_paths"]
 
 _TABLES = Path(__file__).resolve().parent.parent / "data" / "tables"
 DEFAULT_PARAMS = _TABLES / "params_science.csv"
@@ -145,6 +149,7 @@ def compute_indicator(
     scheduler: Any = None,
     keep_layers: bool = True,
     write_layers: Collection[str] | None = None,
+    cache: str | Path | None = None,
 ) -> ComputeResult:
     """Compute one indicator's per-pixel physical layer(s) from rasters and tables.
 
@@ -168,14 +173,19 @@ def compute_indicator(
     plausibility : per input, ``"off"`` (or ``{"median": (lo, hi), "p99": (lo, hi)}``) to accept a
         raster file whose statistics look like a unit mistake; ``{"crs": "off"}`` for the CRS check
         (:mod:`qingshan.io.plausibility`). Array inputs are checked for ranges only.
-    block_size : cells per block side of a block-wise method (default 1024); a method that is not
-        block-wise (soil retention: flow routing) is computed on the whole grid as one block.
+    block_size : cells per block side (default 1024, or smaller for a method returning many layers:
+        :func:`default_block_size`, 512 for soil retention). Soil retention and soil fertility (RUSLE)
+        route flow once over the whole DEM for their LS factor (a derived input, routed tile by tile
+        on grids larger than option ``routing_tile_size``, default 512), then run block by block.
     scheduler : where blocks are computed (``"threads"`` by default, ``"processes"``, a
         ``dask.distributed.Client`` or a scheduler address), as for ``qingshan account``.
     keep_layers : return the per-pixel layers and intermediates as arrays (default). ``False``
         (``qingshan compute``): only totals and files, memory bounded by the block size.
     write_layers : names of the layers to write (component ids and intermediate names, e.g. ``["water_conservation"]``
         to skip the intermediates); None: all. Every layer is still computed and returned.
+    cache : folder of the derived-layer cache (LS, reused by content hash:
+        :class:`~qingshan.engine.derived_cache.DerivedCache`); None: a temporary folder, removed at
+        the end (also on an error or Ctrl-C). Nothing is written beside ``output``.
 
     Returns
     -------
@@ -194,13 +204,14 @@ def compute_indicator(
     pset = _param_set(params, landcover, options, overrides)
     grid = grid or _reference_grid(inputs)
     sources = _sources(inputs, grid, resample, plausibility)
-    block = (block_size or DEFAULT_BLOCK_SIZE) if is_blockwise(m) else grid.shape  # else: the whole grid, one block
+    block = block_size or default_block_size(len(spec.components) + len(m.intermediates))
+    assert is_blockwise(m), f"{spec.id}/{m.id} is not block-wise"
     inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, dict))[1]()
     sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers,
                       write_layers)
-    with open_scheduler(scheduler) as client, sink:
-        total = map_blocks(grid, indicator_block, (sources, (spec, m), pset), block_size=block, client=client,
-                           on_block=sink)
+    with _derived_inputs(m, sources, grid, pset, block, cache) as derived, open_scheduler(scheduler) as client, sink:
+        total = map_blocks(grid, indicator_block, ({**sources, **derived}, (spec, m), pset), block_size=block,
+                           client=client, on_block=sink)
         for found in total.notices:  # raised in worker threads or processes: into the caller's collector
             notice(found)
         check_coverage(total, sources)
@@ -210,6 +221,37 @@ def compute_indicator(
     totals = {c: (float(total.totals[c][0, 0]), units[c]) for c in comps}
     return ComputeResult(spec.id, m.id, grid, sink.components(), units, totals, sink.intermediates(),
                          {k: inter_units[k] for k in sink.intermediates()} if keep_layers else {}, files)
+
+
+BLOCK_LAYER_BYTES = 64 * 2**20
+"""Bytes of the float64 layers one block returns to the writer (components + intermediates) that the
+default block size of :func:`compute_indicator` keeps within (a few blocks are in flight at once)."""
+
+
+def default_block_size(n_layers: int) -> int:
+    """:data:`~qingshan.engine.blocks.DEFAULT_BLOCK_SIZE` (1024), halved until ``n_layers`` float64 layers
+    of a block fit :data:`BLOCK_LAYER_BYTES` (soil retention, 12 layers: 512; water yield, 5: 1024)."""
+    side = DEFAULT_BLOCK_SIZE
+    while side > 256 and side * side * 8 * max(n_layers, 1) > BLOCK_LAYER_BYTES:
+        side //= 2
+    return side
+
+
+@contextmanager
+def _derived_inputs(m: MethodSpec, sources: Mapping[str, Source], grid: Grid, pset: ParamSet,
+                    block: int | tuple[int, int], cache: str | Path | None) -> Iterator[dict[str, Source]]:
+    """Derived inputs of method ``m`` for the blocks: ``{"ls": …}`` for RUSLE (routed once, before the
+    blocks, :func:`~qingshan.engine.derived_cache.ls_source`), else none. The layer lives in ``cache``
+    or in a temporary folder removed when the ``with`` block ends."""
+    from qingshan.engine.derived_cache import DerivedCache, ls_source, needs_ls
+
+    if not needs_ls(m):
+        yield {}
+    elif cache is not None:
+        yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(cache), block_size=block)}
+    else:
+        with tempfile.TemporaryDirectory(prefix="qingshan-derived-") as tmp:
+            yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(tmp), block_size=block)}
 
 
 _INTERMEDIATE = "~"

@@ -163,8 +163,11 @@ SOIL_RETENTION = IndicatorSpec(
                 "l_max": "cap of L in ls_formula=invest (default 122, as InVEST)",
                 "max_slope_length_m": "cap of the slope length λ [m] (default: none)",
                 "c_factor": "ndvi (default: C from fractional vegetation cover, 蔡崇法) | landcover (C from the usle_c column, as InVEST)",
+                "routing_tile_size": "routing tile [cells a side] of the LS factor (default 512, MFD 4096: larger grids are routed "
+                                     "tile by tile, same LS, bounded memory; a grid within one tile is routed whole)",
             },
             intermediates=("r", "k", "c", "p", "ls", "rkls", "usle", "avoided_erosion"),
+            blockwise=True,  # per cell given the derived input ls (routed once per DEM before the blocks)
         ),
     ),
     default_method="rusle",
@@ -717,6 +720,7 @@ SOIL_FERTILITY = IndicatorSpec(
             clause="GB/T 38582—2020 保育土壤 (recalled)",
             certainty=Certainty.RECALLED,
             options=SOIL_RETENTION.methods[0].options,
+            blockwise=True,  # per cell given the derived input ls, as soil_retention/rusle
             notes="Every fertility coefficient and price is an editable [R] item: K and organic-matter contents, the "
                   "abandonment thickness h, fertiliser prices and contents, and the forestry income per hm² are recalled, "
                   "not re-read. Replace them by soil-survey and local market values.",

@@ -11,7 +11,6 @@ memmap. Selected from :func:`~qingshan.quantities.soil.ls_factor` by option
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
+from qingshan.io.memmaps import release_pages, scratch_alloc
 from qingshan.kernels.routing import slope_percent_invest, slope_radians
 from qingshan.kernels.soil import length_factor, ls_factor_invest, slope_factor_mccool
 from qingshan.kernels.tiled_routing import (
@@ -54,15 +54,10 @@ def routing_tile_size(params: ParamSet) -> int:
 
 
 def memmap_alloc(workdir: str | Path) -> Alloc:
-    """Scratch-array factory writing ``numpy.memmap`` files into ``workdir``."""
-    root = Path(workdir)
-
-    def alloc(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
-        fd, path = tempfile.mkstemp(dir=root, prefix="scratch_", suffix=".dat")
-        os.close(fd)
-        return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
-
-    return alloc
+    """Scratch-array factory writing ``numpy.memmap`` files into ``workdir``; their pages are released
+    from this process as tiles are written (:func:`qingshan.io.memmaps.scratch_alloc`): memory stays
+    bounded by the tile size, not by the grid's."""
+    return scratch_alloc(workdir)
 
 
 def read_dem_memmap(path: str | Path, alloc: Alloc, *, block: int = 1024) -> np.ndarray:
@@ -76,6 +71,7 @@ def read_dem_memmap(path: str | Path, alloc: Alloc, *, block: int = 1024) -> np.
             win = Window(c0, r0, c1 - c0, r1 - r0)
             data = src.read(1, window=win, masked=True)
             out[r0:r1, c0:c1] = np.ma.filled(data.astype(np.float64), np.nan)
+    release_pages(out)
     return out
 
 
@@ -148,8 +144,11 @@ def ls_factor_tiled(
             "are exact float32 values, as read from a float32 or integer DEM",
             "默认 LS 算法的分块汇流（选项 routing_tile_size）要求高程为精确的 float32 数值（float32 或整数 DEM）",
             field="routing_tile_size",
-            fix="Supply the DEM as float32 (or integers), or remove routing_tile_size to route the whole grid.",
-            fix_zh="请以 float32（或整数）格式提供 DEM，或删除 routing_tile_size 以整体计算汇流。",
+            fix="Supply the DEM as float32 (or integers) on the accounting grid (e.g. gdalwarp -ot Float32 to the grid), "
+                "or set option routing_tile_size to at least the grid's larger side to route the whole grid at once "
+                "(memory then grows with the grid).",
+            fix_zh="请以 float32（或整数）格式、在核算格网上提供 DEM（如 gdalwarp -ot Float32 对齐到格网），"
+                   "或将选项 routing_tile_size 设为不小于格网较长边的像元数以整体计算汇流（内存随格网增大）。",
         ) from exc
     cap = params.option("max_slope_length_m", None)
     breaks = tuple(params.scalar(f"rusle_m_break_{i}", "percent") for i in (1, 2, 3))

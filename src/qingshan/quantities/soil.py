@@ -236,8 +236,10 @@ def soil_retention_layers(
     ``mfd_exponent`` (Freeman 1991: 1.1), ``max_slope_length_m`` (cap on λ; default none),
     ``l_max`` (invest only), ``c_factor`` (``"ndvi"``: 蔡崇法 from NDVI, default |
     ``"landcover"``: column ``usle_c`` of the land-cover table, as InVEST's biophysical table).
-    ``ls``: a precomputed LS layer of the same DEM and options (e.g. from
-    :func:`qingshan.engine.derived_cache.ls_factor_cached`), used instead of routing again.
+    ``ls`` (else ``inputs["ls"]``, the engine's derived input): a precomputed LS layer of the same
+    DEM and options on the same cells (e.g. a block of
+    :func:`qingshan.engine.derived_cache.ls_source`), used instead of routing again. Without it, LS
+    is routed over ``dem``: call on the whole grid then, never on a block.
     """
     dem = require(inputs, "dem", _METHOD)
     lulc = require(inputs, "lulc", _METHOD)
@@ -248,6 +250,8 @@ def soil_retention_layers(
     codes = np.where(np.isfinite(lulc), lulc, -1).astype(np.int64)
     c = _c_factor(ndvi, codes, params)
     p = params.by_class(codes, "usle_p", "1")
+    if ls is None:
+        ls = inputs.get("ls")
     if ls is None:
         ls = ls_factor(dem, params, grid)
     elif ls.shape != dem.shape:
@@ -276,8 +280,9 @@ def soil_retention_rusle(
     ``nitrogen_retained`` [t] ``= Q_sr·C_N``, ``phosphorus_retained`` [t] ``= Q_sr·C_P``
     (白玛卓嘎 et al. 2017, §2.4.2).
 
-    Global dependency: LS needs flow routing over the whole DEM — call on the full grid (or on
-    whole catchments), never block by block.
+    LS needs flow routing over the whole DEM: the engine computes it once per DEM and LS settings
+    and passes it as the derived input ``inputs["ls"]`` (:func:`qingshan.engine.derived_cache.ls_source`),
+    so this function runs block by block; without ``ls`` it routes the given DEM (whole grid only).
     """
     return soil_retention_components(soil_retention_layers(inputs, params, grid), params, grid)
 
