@@ -116,12 +116,13 @@ def test_ls_source_reuses_the_cache_and_not_for_another_dem(tmp_path: Path) -> N
 
 
 def test_routing_tile_default_and_override() -> None:
-    assert routing_tile(_params(), GRID) is None  # 40 × 36 ≤ 512: routed whole, the in-memory kernels
+    assert routing_tile(_params(), GRID) is None  # small: routed whole, the in-memory kernels
     assert routing_tile(_params(routing_tile_size=16), GRID) == 16
     big = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 3000, 3000)
-    assert routing_tile(_params(), big) == 512
-    assert routing_tile(_params(flow_algorithm="MFD"), big) is None  # tiled MFD is still slow: whole up to 4096²
+    assert routing_tile(_params(), big) is None  # whole up to 4096² a side (fastest; memory bounded by that size)
+    assert routing_tile(_params(flow_algorithm="MFD"), big) is None
     huge = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 5000, 100)
+    assert routing_tile(_params(), huge) == 512  # beyond: tiles of 512
     assert routing_tile(_params(flow_algorithm="MFD"), huge) == 512
     assert routing_tile(_params(flow_algorithm="MFD", routing_tile_size=1024), big) == 1024
     with pytest.raises(InputError, match="routing_tile_size") as err:
@@ -200,17 +201,17 @@ def test_account_altered_dem_is_routed_again(write_config: Any, tmp_path: Path) 
 
 
 def test_default_tile_routes_a_float64_dem_whole(caplog: pytest.LogCaptureFixture) -> None:
-    """A DEM that is not float32 (e.g. warped bilinearly) on a grid above the default tile: the default chain
+    """A DEM that is not float32 (e.g. warped bilinearly) on a grid above the whole-grid size (4096 a side): the default chain
     routes it whole, as before, with a warning, instead of failing."""
-    grid = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 8, 600)
+    grid = Grid.from_crs("EPSG:32650", Affine(30, 0, 500000, 0, -30, 3300000), 8, 4200)
     rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[0:8, 0:600]
-    arrays = {"dem": 900.0 - 1.3 * xx - 0.7 * yy + rng.uniform(0, 1, (8, 600)) + 1e-9, "lulc": np.full((8, 600), 10.0),
-              "ndvi": np.full((8, 600), 0.5), "rain_erosivity": np.full((8, 600), 4000.0),
-              "soil_erodibility": np.full((8, 600), 0.03)}
+    yy, xx = np.mgrid[0:8, 0:4200]
+    arrays = {"dem": 900.0 - 0.2 * xx - 0.7 * yy + rng.uniform(0, 1, (8, 4200)) + 1e-9, "lulc": np.full((8, 4200), 10.0),
+              "ndvi": np.full((8, 4200), 0.5), "rain_erosivity": np.full((8, 4200), 4000.0),
+              "soil_erodibility": np.full((8, 4200), 0.03)}
     with caplog.at_level("WARNING", logger="qingshan.engine.derived_cache"):
         res = compute_indicator("soil_retention", arrays, grid=grid, block_size=128)
-    assert "routed on the whole 8×600 grid" in caplog.text
+    assert "routed on the whole 8×4200 grid" in caplog.text
     whole = soil.soil_retention_layers(arrays, _params(), grid)
     np.testing.assert_allclose(res.intermediates["ls"], whole["ls"], rtol=0, equal_nan=True)
 

@@ -49,7 +49,7 @@ __all__ = [
     "CACHE_VERSION",
     "DEFAULT_ROUTING_TILE",
     "LS_FUNCTIONS",
-    "MFD_WHOLE_GRID",
+    "WHOLE_GRID",
     "DerivedCache",
     "content_key",
     "default_cache_root",
@@ -293,10 +293,9 @@ LS_FUNCTIONS = frozenset(
 for LS, which routes flow over the whole DEM."""
 
 DEFAULT_ROUTING_TILE = 512
-"""Routing tile [cells a side] when option ``routing_tile_size`` is not given: a DEM grid no larger
-than this is routed whole (the in-memory kernels), a larger one tile by tile (same LS, memory
-bounded by the tile; MFD: see :data:`MFD_WHOLE_GRID`). Measured on the 3000² InVEST-chain D8 benchmark DEM (2 shared cores, CPU
-seconds / peak RSS of the process): whole grid 9.4 s / 1.2 GB; tiles of 256: 10.7 s / 0.54 GB,
+"""Routing tile [cells a side] when option ``routing_tile_size`` is not given and the grid is larger than
+:data:`WHOLE_GRID` a side. Measured on the 3000² InVEST-chain D8 benchmark DEM (2 shared cores, CPU
+seconds / peak RSS of the process, before the tiles ran on threads): tiles of 256: 10.7 s / 0.54 GB,
 512: 12.2 s / 0.54 GB, 1024: 15.2 s / 0.61 GB, 2048: 19.6 s / 0.80 GB."""
 
 
@@ -305,21 +304,23 @@ def needs_ls(method: MethodSpec) -> bool:
     return method.kind == "raster" and method.function in LS_FUNCTIONS
 
 
-MFD_WHOLE_GRID = 4096
-"""Without option ``routing_tile_size``, MFD routes grids up to this many cells a side whole: the tiled
-MFD accumulation (perimeter exchange) is still far slower than the whole-grid kernel (3000² InVEST
-chain: 143 s CPU tiled in 512² tiles against 24 s whole for the whole command), so tiles are used
-only where the whole grid would not fit in memory (~1.4 GB at 3000², growing with the cells)."""
+WHOLE_GRID = 4096
+"""Without option ``routing_tile_size``, grids up to this many cells a side are routed whole (the in-memory
+kernels, fastest), larger ones in tiles of :data:`DEFAULT_ROUTING_TILE` (memory bounded by the tile). The
+whole-grid routing's memory is bounded by this size: at 3000² the whole ``qingshan compute soil_retention``
+(InVEST chain) peaks at 680 MB with D8 (10.6 s wall) against 558 MB and 13.2 s in 512² tiles on 2 threads, and
+InVEST's 696 MB; tiled MFD accumulation (perimeter exchange) is still far slower than the whole-grid kernel
+(143 s CPU in 512² tiles against 24 s whole for the whole command at 3000²)."""
 
 
 def routing_tile(params: ParamSet, grid: Grid) -> int | None:
-    """The routing tile for ``grid`` (option ``routing_tile_size``, else :data:`DEFAULT_ROUTING_TILE`;
-    for MFD, whole up to :data:`MFD_WHOLE_GRID` a side), or None when the grid is routed whole."""
+    """The routing tile for ``grid`` (option ``routing_tile_size``; else whole up to :data:`WHOLE_GRID` a side,
+    :data:`DEFAULT_ROUTING_TILE` beyond), or None when the grid is routed whole."""
     from qingshan.quantities.routing_tiles import routing_tile_size
 
     if params.option("routing_tile_size", None) is not None:
         tile = routing_tile_size(params)
-    elif str(params.option("flow_algorithm", "D8")).upper() == "MFD" and max(grid.shape) <= MFD_WHOLE_GRID:
+    elif max(grid.shape) <= WHOLE_GRID:
         return None
     else:
         tile = DEFAULT_ROUTING_TILE

@@ -45,8 +45,11 @@ IO driver is :mod:`qingshan.quantities.routing_tiles`.
 from __future__ import annotations
 
 import heapq
+import os
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 from numba import njit
@@ -62,9 +65,12 @@ from qingshan.kernels.routing import (
     _receivers,
 )
 
+T = TypeVar("T")
+
 __all__ = [
     "Alloc",
     "NotFloat32Error",
+    "map_tiles",
     "tiled_accumulate",
     "tiled_accumulate_d8",
     "tiled_d8_codes",
@@ -341,37 +347,56 @@ def tiled_fill(
     if flavour not in ("invest", "pyflwdir"):
         raise ValueError(f"fill flavour must be 'invest' or 'pyflwdir', got {flavour!r}")
     nr, nc = dem.shape
-    parts_a, parts_b, parts_w = [], [], []
-    for r0, r1, c0, c1 in tiles((nr, nc), tile):
-        z2 = _window(dem, r0, r1, c0, c1, 2, np.nan).astype(np.float64)
-        if flavour == "pyflwdir":
-            _check_float32(z2)
-        valid2 = np.isfinite(z2)
-        z2 = np.where(valid2, z2, 0.0)
-        z, valid, outlet, label = _seed_labels(z2[1:-1, 1:-1], valid2[1:-1, 1:-1], r0, r1, c0, c1, nc)
-        seed = np.where(label >= 0, z, np.nan)
-        fa, fb, fw = _flood(z, valid, seed, label, True)[1:]
-        xa, xb, xw = _cross_edges(z2, valid2, r0, c0, nc)
-        a, b, w = _reduce_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
-        parts_a.append(a)
-        parts_b.append(b)
-        parts_w.append(w)
-    nodes, level = _solve_spill(np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_w))
-    for r0, r1, c0, c1 in tiles((nr, nc), tile):
-        zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
-        validw = np.isfinite(zw)
-        z, valid, outlet, label = _seed_labels(np.where(validw, zw, 0.0), validw, r0, r1, c0, c1, nc)
-        seed = np.full(z.shape, np.nan)
-        seed[outlet] = z[outlet]
-        per = (label > _OCEAN) & valid
-        if per.any():
-            idx = np.searchsorted(nodes, label[per])
-            seed[per] = level[idx]
-        lev, *_ = _flood(z, valid, seed, label, False)
-        if flavour == "pyflwdir":
-            raise_ = lev > z
-            lev = np.where(raise_, z + (lev.astype(np.float32).astype(np.float64) - z), z)
-        out[r0:r1, c0:c1] = np.where(valid, lev, np.nan)
+    grid_tiles = list(tiles((nr, nc), tile))
+    parts = map_tiles(lambda t: _fill_edges(dem, t, nc, flavour), grid_tiles)
+    nodes, level = _solve_spill(*(np.concatenate([p[k] for p in parts]) for k in range(3)))
+    map_tiles(lambda t: _fill_tile(dem, out, t, nc, flavour, nodes, level), grid_tiles)
+
+
+def _fill_edges(dem: np.ndarray, t: tuple[int, int, int, int], nc: int,
+                flavour: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First pass of :func:`tiled_fill` on one tile: its spill edges between labels."""
+    r0, r1, c0, c1 = t
+    z2 = _window(dem, r0, r1, c0, c1, 2, np.nan).astype(np.float64)
+    if flavour == "pyflwdir":
+        _check_float32(z2)
+    valid2 = np.isfinite(z2)
+    z2 = np.where(valid2, z2, 0.0)
+    z, valid, _outlet, label = _seed_labels(z2[1:-1, 1:-1], valid2[1:-1, 1:-1], r0, r1, c0, c1, nc)
+    seed = np.where(label >= 0, z, np.nan)
+    fa, fb, fw = _flood(z, valid, seed, label, True)[1:]
+    xa, xb, xw = _cross_edges(z2, valid2, r0, c0, nc)
+    return _reduce_edges(np.concatenate([fa, xa]), np.concatenate([fb, xb]), np.concatenate([fw, xw]))
+
+
+def _fill_tile(dem: np.ndarray, out: np.ndarray, t: tuple[int, int, int, int], nc: int, flavour: str,
+               nodes: np.ndarray, level: np.ndarray) -> None:
+    """Second pass of :func:`tiled_fill` on one tile: flood from the solved spill levels into ``out``."""
+    r0, r1, c0, c1 = t
+    zw = _window(dem, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
+    validw = np.isfinite(zw)
+    z, valid, outlet, label = _seed_labels(np.where(validw, zw, 0.0), validw, r0, r1, c0, c1, nc)
+    seed = np.full(z.shape, np.nan)
+    seed[outlet] = z[outlet]
+    per = (label > _OCEAN) & valid
+    if per.any():
+        idx = np.searchsorted(nodes, label[per])
+        seed[per] = level[idx]
+    lev, *_ = _flood(z, valid, seed, label, False)
+    if flavour == "pyflwdir":
+        raise_ = lev > z
+        lev = np.where(raise_, z + (lev.astype(np.float32).astype(np.float64) - z), z)
+    out[r0:r1, c0:c1] = np.where(valid, lev, np.nan)
+
+
+def map_tiles(fn: Callable[[tuple[int, int, int, int]], T], grid_tiles: Sequence[tuple[int, int, int, int]]) -> list[T]:
+    """``[fn(t) for t in grid_tiles]`` on a pool of threads (the kernels release the GIL), results in tile
+    order; one thread per CPU (``QINGSHAN_ROUTING_THREADS`` overrides; 1: in this thread)."""
+    n = int(os.environ.get("QINGSHAN_ROUTING_THREADS", 0)) or (os.cpu_count() or 1)
+    if n <= 1 or len(grid_tiles) <= 1:
+        return [fn(t) for t in grid_tiles]
+    with ThreadPoolExecutor(min(n, len(grid_tiles)), thread_name_prefix="qingshan-routing") as pool:
+        return list(pool.map(fn, grid_tiles))
 
 
 class NotFloat32Error(ValueError):
