@@ -272,3 +272,35 @@ def test_heavy_soil_compute_peak_rss_does_not_grow_with_the_grid(tmp_path: Path)
     sys.stdout.write(f"\npeak RSS of qingshan compute soil_retention: {peaks[0]:.0f} MiB at 1500², "
                      f"max {peaks[1]:.0f} MiB up to 3000²\n")
     assert peaks[1] < 1.3 * peaks[0] + 64  # not 4× (a whole-grid computation's growth)
+
+
+def test_scratch_of_a_killed_process_is_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    """``kill -9`` while routing leaves a scratch folder in the cache; the next run removes it — only this host's,
+    only of processes that are gone — and never a live process's folder nor a cache entry."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from qingshan.engine.derived_cache import _owner, sweep_scratch
+
+    code = ("import os, signal, tempfile; from qingshan.engine.derived_cache import _owner; "
+            f"d = tempfile.mkdtemp(prefix='.dem-' + _owner(), dir={str(tmp_path)!r}); "
+            "open(os.path.join(d, 'scratch_1.dat'), 'wb').write(b'x' * 4096); os.kill(os.getpid(), signal.SIGKILL)")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": src}, check=False)
+    assert r.returncode == -9
+    (left,) = [p.name for p in tmp_path.iterdir()]
+    assert left.startswith(".dem-")
+    live = Path(tempfile.mkdtemp(prefix=".routing-" + _owner(), dir=tmp_path))
+    other_host = tmp_path / ".dem-some-other-host~1~abc"
+    other_host.mkdir()
+    entry = tmp_path / "0123abcd.npy"
+    entry.write_bytes(b"")
+    assert sweep_scratch(tmp_path) == [left]
+    assert live.exists() and other_host.exists() and entry.exists()
+    # a routing run sweeps before it starts
+    killed = tmp_path / f".dem-{_owner().split('~')[0]}~{2**22 + 17}~x"  # above Linux's largest pid: never alive
+    killed.mkdir()
+    ls_source(ArraySource("dem", _inputs()["dem"]), GRID, _params(), DerivedCache(tmp_path))
+    assert not killed.exists() and live.exists()

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -59,6 +60,7 @@ __all__ = [
     "ls_source",
     "needs_ls",
     "routing_tile",
+    "sweep_scratch",
 ]
 
 CACHE_VERSION = "1"
@@ -107,8 +109,44 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _owner() -> str:
+    """``<host>~<pid>~``: the part of a scratch name that says which live process it belongs to."""
+    return f"{socket.gethostname()}~{os.getpid()}~"
+
+
+def _dead_scratch(name: str, host: str) -> bool:
+    """True for a scratch entry (``.<what>-<host>~<pid>~…``) of this host whose process is no longer alive."""
+    parts = name.split("~")
+    if len(parts) < 3 or not parts[0].endswith(f"-{host}") or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def sweep_scratch(root: str | Path) -> list[str]:
+    """Remove the scratch folders and partial files that processes killed mid-way (``kill -9``, power loss)
+    left in a cache folder: only this host's, and only of processes that are gone. Returns their names."""
+    import shutil
+
+    host = socket.gethostname()
+    gone = []
+    folder = Path(root)
+    for entry in folder.glob(".*") if folder.is_dir() else []:
+        if _dead_scratch(entry.name, host):
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            gone.append(entry.name)
+    if gone:
+        log.info("derived-layer cache %s: removed %d scratch entr(ies) of dead processes", folder, len(gone))
+    return gone
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{_owner()}{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
@@ -235,7 +273,7 @@ def ls_factor_cached(dem: np.ndarray, params: ParamSet, grid: Grid, cache: Deriv
         tile = routing_tile_size(params)
     if tile is not None and max(dem.shape) > tile:
         cache.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".routing-", dir=cache.root) as tmp:
+        with tempfile.TemporaryDirectory(prefix=f".routing-{_owner()}", dir=cache.root) as tmp:
             ls = ls_factor_tiled(dem, params, grid, tile, workdir=tmp)
             cache.store(key, ls, "ls")
             del ls
@@ -341,7 +379,8 @@ def ls_source(dem: Source, grid: Grid, params: ParamSet, cache: DerivedCache, *,
     from qingshan.io.memmaps import scratch_alloc
 
     cache.root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".dem-", dir=cache.root) as tmp:
+    sweep_scratch(cache.root)  # what a killed run left behind
+    with tempfile.TemporaryDirectory(prefix=f".dem-{_owner()}", dir=cache.root) as tmp:
         z = scratch_alloc(tmp)(grid.shape, np.float64)
         f32 = True  # every elevation a float32 value (what the tiled default chain needs)
         for window in block_windows(grid.shape, block_size):
