@@ -45,7 +45,6 @@ IO driver is :mod:`qingshan.quantities.routing_tiles`.
 from __future__ import annotations
 
 import heapq
-import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ from typing import TypeVar
 import numpy as np
 from numba import njit
 
+from qingshan.kernels._rows import threads
 from qingshan.kernels.routing import (
     _PG_BLOCK,
     _PG_DC,
@@ -391,8 +391,8 @@ def _fill_tile(dem: np.ndarray, out: np.ndarray, t: tuple[int, int, int, int], n
 
 def map_tiles(fn: Callable[[tuple[int, int, int, int]], T], grid_tiles: Sequence[tuple[int, int, int, int]]) -> list[T]:
     """``[fn(t) for t in grid_tiles]`` on a pool of threads (the kernels release the GIL), results in tile
-    order; one thread per CPU (``QINGSHAN_ROUTING_THREADS`` overrides; 1: in this thread)."""
-    n = int(os.environ.get("QINGSHAN_ROUTING_THREADS", 0)) or (os.cpu_count() or 1)
+    order; as many threads as the row-block kernels use (:func:`qingshan.kernels._rows.threads`)."""
+    n = threads()
     if n <= 1 or len(grid_tiles) <= 1:
         return [fn(t) for t in grid_tiles]
     with ThreadPoolExecutor(min(n, len(grid_tiles)), thread_name_prefix="qingshan-routing") as pool:
