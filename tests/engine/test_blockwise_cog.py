@@ -206,6 +206,41 @@ def test_writer_abort_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_a_failed_conversion_in_finish_is_raised_and_abort_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    """Layers are converted two at a time: one failing conversion is raised after the others end, and
+    leaving the ``with`` block deletes every COG and intermediate (serial conversion alike)."""
+    import qingshan.io.cog as cog
+
+    grid = Grid.from_crs("EPSG:4326", Affine(0.05, 0, 113.0, 0, -0.05, 30.5), 10, 9)
+    real = cog.to_cog
+
+    def flaky(src: str | Path, dst: str | Path) -> Path:
+        if "c.fails" in str(src):
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(cog, "to_cog", flaky)
+    monkeypatch.setattr(cog, "CONVERT_AT_ONCE", at_once)
+    def write_four_then_finish() -> None:
+        with BlockLayerWriter(tmp_path, grid) as writer:
+            for stem in ("a.ok", "b.ok", "c.fails", "d.ok"):
+                writer.write(stem, Window(0, 0, 10, 9), np.full((10, 9), 2.0), units="t", description=stem)
+            writer.finish()
+
+    with pytest.raises(OSError, match="disk full"):
+        write_four_then_finish()
+    assert list(tmp_path.iterdir()) == []
+    with BlockLayerWriter(tmp_path, grid) as writer:  # and without the failure, the four COGs in order
+        for stem in ("a.ok", "b.ok", "c.ok", "d.ok"):
+            writer.write(stem, Window(0, 0, 10, 9), np.full((10, 9), 2.0), units="t", description=stem)
+        got = writer.finish()
+    assert [p.name for p in got] == ["a.ok.tif", "b.ok.tif", "c.ok.tif", "d.ok.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in got]
+
+
 def test_failed_run_leaves_no_staging_folder(write_config: Any, tmp_path: Path) -> None:
     """An unknown land-cover code in one block: the error as before, no COG or staging folder left."""
     cfg0 = _config(write_config, tmp_path / "ok")
@@ -254,25 +289,60 @@ def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcom
             np.testing.assert_allclose(ds.read(1), ref.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
 
 
-def test_in_flight_blocks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With threads, blocks are computed AHEAD_PER_THREAD × threads at a time, handed over in window order."""
+def test_in_flight_blocks_are_bounded_and_computed_while_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With threads, at most AHEAD_PER_THREAD × threads block results exist at a time, they are handed over in
+    window order, and later blocks are computed while an earlier one is being written (a pipeline, not batches)."""
+    import threading
+
     import dask
 
     monkeypatch.setattr(dask.system, "CPU_COUNT", 2)
     windows = list(block_windows((10, 10), 3))  # 4 × 4 = 16 blocks
-    batches: list[int] = []
-    compute = dask.compute
+    lock = threading.Lock()
+    alive = [0, 0]  # results started and not yet handed over; the most at once
+    writing_first = threading.Event()
+    overlapped: list[bool] = []
 
-    def spy(*tasks: Any, **kw: Any) -> Any:
-        batches.append(len(tasks))
-        return compute(*tasks, **kw)
+    def task(i: int, w: Window) -> bw.BlockPartial:
+        with lock:
+            alive[0] += 1
+            alive[1] = max(alive)
+        if i == 2:  # started before block 0 is handed over; waits for its writing to begin
+            overlapped.append(writing_first.wait(timeout=10))
+        return bw.BlockPartial(cells=w.size)
 
-    monkeypatch.setattr(dask, "compute", spy)
-    tasks = [dask.delayed(lambda w: bw.BlockPartial(cells=w.size))(w) for w in windows]
+    def on_block(w: Window, part: bw.BlockPartial) -> None:
+        if w == windows[0]:
+            writing_first.set()
+        with lock:
+            alive[0] -= 1
+        seen.append(w)
+
+    tasks = [dask.delayed(task)(i, w) for i, w in enumerate(windows)]
     seen: list[Window] = []
-    total = blocks._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
-    assert batches == [4, 4, 4, 4]  # 2 per thread × 2 threads
+    total = blocks._stream_blocks(windows, tasks, None, on_block)
     assert seen == windows and total.cells == 100
+    assert alive[1] <= 4  # 2 per thread × 2 threads
+    assert overlapped == [True]
+
+
+def test_a_failing_block_stops_the_stream_and_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in one block is raised; the blocks after it are not handed over."""
+    import dask
+
+    monkeypatch.setattr(dask.system, "CPU_COUNT", 2)
+    windows = list(block_windows((10, 10), 3))
+
+    def task(i: int, w: Window) -> bw.BlockPartial:
+        if i == 5:
+            raise InputError("bad block", "坏块", field="lulc")
+        return bw.BlockPartial(cells=w.size)
+
+    seen: list[Window] = []
+    tasks = [dask.delayed(task)(i, w) for i, w in enumerate(windows)]
+    with pytest.raises(InputError, match="bad block"):
+        blocks._stream_blocks(windows, tasks, None, lambda w, part: seen.append(w))
+    assert seen == windows[:5]
 
 
 def test_blockwise_run_seals_the_same_artifacts_as_account(dask_run: R.RunOutcome, example_run: R.RunOutcome) -> None:

@@ -375,16 +375,19 @@ def _threads(client: Any) -> int:
 def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock) -> BlockPartial:
     """Compute ``tasks`` (one per window), hand each result to ``on_block`` in window order, sum the totals.
 
-    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time: with a local scheduler,
-    blocks are computed in batches of that many; with a ``distributed.Client``, that many futures
-    are in flight and the next block is submitted as soon as the oldest one has been handed over.
-    Totals are added in window order (deterministic).
+    At most ``AHEAD_PER_THREAD × threads`` block results exist at a time. With local threads (the
+    default) and with a ``distributed.Client``, that many blocks are in flight and the next one is
+    submitted as soon as the oldest has been handed over, so blocks are computed while ``on_block``
+    writes (a pipeline); local processes compute in batches of that many. Totals are added in window
+    order (deterministic).
     """
     import dask
 
     total = BlockPartial()
     ahead = AHEAD_PER_THREAD * _threads(client)
     local = _local(client)
+    if local == "threads":
+        return _stream_on_threads(windows, tasks, ahead, on_block)
     if local is not None:
         for i in range(0, len(tasks), ahead):
             results = dask.compute(*tasks[i : i + ahead], **_compute_options(client))
@@ -403,6 +406,40 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
             pending.append((nxt[0], client.compute(nxt[1])))
         on_block(window, part)
         total.add(part)
+    return total
+
+
+def _stream_on_threads(windows: Sequence[Window], tasks: Sequence[Any], ahead: int, on_block: OnBlock) -> BlockPartial:
+    """:func:`_stream_blocks` on a pool of local threads: ``ahead`` blocks in flight while the oldest is handed over.
+
+    Each task is computed whole in one pool thread (Dask's synchronous scheduler on its small graph). On an error
+    the blocks not yet started are cancelled and the error is raised once the running ones have ended.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.local
+    import dask.system
+
+    def one(task: Any) -> BlockPartial:
+        (part,) = dask.compute(task, scheduler=dask.local.get_sync)
+        return part
+
+    total = BlockPartial()
+    queue = iter(zip(windows, tasks, strict=True))
+    pool = ThreadPoolExecutor(int(dask.system.CPU_COUNT), thread_name_prefix="block")
+    try:
+        pending = deque((w, pool.submit(one, t)) for w, t in islice(queue, ahead))
+        while pending:
+            window, future = pending.popleft()
+            part = future.result()
+            on_block(window, part)
+            total.add(part)
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt[0], pool.submit(one, nxt[1])))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return total
 
 

@@ -52,6 +52,9 @@ __all__ = ["TILE", "BlockLayerWriter", "CogSettings", "cog_options", "cog_settin
 TILE = 256
 """Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
 
+CONVERT_AT_ONCE = 2
+"""Layers converted to COGs at the same time by :meth:`BlockLayerWriter.finish`."""
+
 Overviews = Literal["auto", "always", "never"]
 CellType = Literal["float64", "float32"]
 
@@ -237,12 +240,43 @@ class BlockLayerWriter:
         self._done.append(path)
 
     def finish(self) -> list[Path]:
-        """Close every layer, convert it to ``folder/<stem>.tif`` (COG) and delete the intermediate."""
-        for stem in sorted(self._open):
-            self._open.pop(stem).close()
-            part = self._part(stem)
-            self._done.append(to_cog(part, self.folder / f"{stem}.tif"))
-            part.unlink()
+        """Close every layer, convert it to ``folder/<stem>.tif`` (COG) and delete the intermediate.
+
+        Layers are converted :data:`CONVERT_AT_ONCE` at a time (GDAL releases the GIL; each copy also
+        compresses its tiles on all cores): one copy alone leaves the CPUs idle while it reads its source
+        and writes its tiles (about 30 % faster on 2 cores, ``docs/benchmarks.md``).
+        """
+        stems = sorted(self._open)
+        for stem in stems:
+            self._open[stem].close()  # stays listed until converted: abort() deletes what is left
+
+        def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
+            try:
+                part = self._part(stem)
+                done = to_cog(part, self.folder / f"{stem}.tif")
+                part.unlink()
+                return done
+            except BaseException as exc:
+                return exc
+
+        results: list[Path | BaseException] = []
+        if len(stems) > 1 and CONVERT_AT_ONCE > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(CONVERT_AT_ONCE, len(stems)), thread_name_prefix="cog") as pool:
+                results = list(pool.map(convert, stems))
+        else:
+            for stem in stems:
+                results.append(convert(stem))
+                if isinstance(results[-1], BaseException):
+                    break
+        for stem, res in zip(stems, results, strict=False):
+            if isinstance(res, Path):
+                self._open.pop(stem)
+                self._done.append(res)
+        for res in results:
+            if isinstance(res, BaseException):
+                raise res
         return sorted(self._done)
 
     def abort(self) -> None:

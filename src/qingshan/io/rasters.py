@@ -121,10 +121,25 @@ def read_aligned(
     return out
 
 
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values, (NaN, NaN) if there are none.
+
+    ``np.fmin``/``np.fmax`` skip NaN in one pass without copying the finite values out; only an array
+    holding ±inf takes the copying path (infinite cells are nodata, as NaN).
+    """
+    if values.size == 0:
+        return np.nan, np.nan
+    lo, hi = float(np.fmin.reduce(values, axis=None)), float(np.fmax.reduce(values, axis=None))
+    if np.isinf(lo) or np.isinf(hi):
+        finite = values[np.isfinite(values)]
+        return (float(finite.min()), float(finite.max())) if finite.size else (np.nan, np.nan)
+    return lo, hi
+
+
 def check_range(values: np.ndarray, var: Variable, path: str | Path) -> None:
     """Raise :class:`InputError` when finite values fall outside the variable's valid range."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    lo, hi = _finite_range(values)
+    if np.isnan(lo):
         raise InputError(
             f"Raster '{var.name}' has no valid cells on the accounting grid",
             f"栅格 '{var.name}' 在核算范围内没有有效像元",
@@ -133,7 +148,6 @@ def check_range(values: np.ndarray, var: Variable, path: str | Path) -> None:
             fix="Check that the raster covers the regions and that its nodata value is right.",
             fix_zh="请确认栅格覆盖核算区域且无数据值设置正确。",
         )
-    lo, hi = float(finite.min()), float(finite.max())
     if lo < var.valid_min or hi > var.valid_max:
         bad = lo if lo < var.valid_min else hi
         raise InputError(

@@ -402,13 +402,33 @@ _PG_BLOCK = 256  # block size of InVEST's GeoTIFFs: the order in which plateaus 
 
 
 @njit(cache=True, nogil=True)
+def _grow(buf: np.ndarray, n: int) -> np.ndarray:
+    if n < buf.size:
+        return buf
+    new = np.empty(2 * buf.size, dtype=buf.dtype)
+    new[: buf.size] = buf
+    return new
+
+
+@njit(cache=True, nogil=True)
 def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Priority-flood fill without epsilon: every cell raised to its lowest spill height.
 
     Seeds are cells on the grid edge or next to nodata (pygeoprocessing's drains); the result
-    equals ``fill_pits`` (closed depressions raised flat to their pour point). Cells inside a
-    depression go through a FIFO queue instead of the heap (Barnes et al. 2014, Computers &
-    Geosciences 62: 117-127, "Priority-Flood+"), which gives the same surface faster.
+    equals ``fill_pits`` (closed depressions raised flat to their pour point). The priority queue
+    holds only the cells that decide something (Zhou, Sun & Fu 2016, Computers & Geosciences 90:
+    87-96, "An efficient variant of the Priority-Flood algorithm"): after the lowest cell of the
+    queue is taken at level ``h``, the cells it reaches are processed from a plain first-in-first-out queue —
+
+    * a cell at or below ``h`` is in a depression: raised to ``h`` (Barnes et al. 2014,
+      "Priority-Flood+");
+    * a cell above ``h`` is on a slope: its level is its own elevation whatever is processed later
+      (a path through its lower neighbour spills at most at its own height), so its higher or equal
+      neighbours are taken at once, and it goes into the queue only if it has a lower neighbour not
+      reached yet, which must wait for its turn in level order.
+
+    The filled surface is unique, so any order that keeps that rule gives the same cells as
+    pygeoprocessing's queue (``tests/kernels/test_kernel_speedups.py``).
     """
     nr, nc = z.shape
     out = np.empty((nr, nc))
@@ -418,7 +438,6 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     seen = ~valid
     heap = [(0.0, 0)]
     heap.pop()
-    pit = np.empty(nr * nc, dtype=np.int64)
     for i in range(nr):
         for j in range(nc):
             if not valid[i, j]:
@@ -432,28 +451,40 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
             if edge:
                 seen[i, j] = True
                 heapq.heappush(heap, (out[i, j], i * nc + j))
-    head = tail = 0
-    while len(heap) > 0 or head < tail:
-        if head < tail:
-            c = pit[head]
+    queue = np.empty(nr * nc, dtype=np.int64)  # a cell enters it once at most
+    while len(heap) > 0:
+        h, c0 = heapq.heappop(heap)
+        queue[0] = c0
+        head, tail = 0, 1
+        while head < tail:  # first in, first out: the slope grows outwards, fewer cells wait in the heap
+            c = queue[head]
             head += 1
-            h = out[c // nc, c % nc]
-        else:
-            h, c = heapq.heappop(heap)
-        i, j = c // nc, c % nc
-        for k in range(8):
-            ni, nj = i + _PG_DR[k], j + _PG_DC[k]
-            if ni < 0 or nj < 0 or ni >= nr or nj >= nc or seen[ni, nj]:
-                continue
-            seen[ni, nj] = True
-            if out[ni, nj] <= h:
-                out[ni, nj] = h
-                pit[tail] = ni * nc + nj
-                tail += 1
-            else:
-                heapq.heappush(heap, (out[ni, nj], ni * nc + nj))
-        if head == tail:
-            head = tail = 0
+            i, j = c // nc, c % nc
+            level = out[i, j]
+            if level <= h:  # the taken cell, or a depression cell raised to h
+                for k in range(8):
+                    ni, nj = i + _PG_DR[k], j + _PG_DC[k]
+                    if ni < 0 or nj < 0 or ni >= nr or nj >= nc or seen[ni, nj]:
+                        continue
+                    seen[ni, nj] = True
+                    if out[ni, nj] <= h:
+                        out[ni, nj] = h
+                    queue[tail] = ni * nc + nj
+                    tail += 1
+            else:  # a slope cell: its own elevation
+                lower = False
+                for k in range(8):
+                    ni, nj = i + _PG_DR[k], j + _PG_DC[k]
+                    if ni < 0 or nj < 0 or ni >= nr or nj >= nc or seen[ni, nj]:
+                        continue
+                    if out[ni, nj] >= level:
+                        seen[ni, nj] = True
+                        queue[tail] = ni * nc + nj
+                        tail += 1
+                    else:
+                        lower = True
+                if lower:
+                    heapq.heappush(heap, (level, c))
     return out
 
 
@@ -604,15 +635,6 @@ def slope_percent_invest(
 
 
 @njit(cache=True, nogil=True)
-def _grow(buf: np.ndarray, n: int) -> np.ndarray:
-    if n < buf.size:
-        return buf
-    new = np.empty(2 * buf.size, dtype=buf.dtype)
-    new[: buf.size] = buf
-    return new
-
-
-@njit(cache=True, nogil=True)
 def _d8_steepest(z, valid, r, s):
     """Neighbour of the steepest drop from (r, s) (diagonal drops × 1/√2; ties keep the first
     in 0..7 order), or −1 if no neighbour is lower."""
@@ -693,7 +715,8 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                                 continue
                             if sl == 0.0:
                                 if not flat[rr, ss]:
-                                    q = _grow(q, tail)
+                                    if tail == q.size:
+                                        q = _grow(q, tail)
                                     q[tail] = rr * nc + ss
                                     tail += 1
                                     flat[rr, ss] = True
@@ -706,12 +729,15 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                             if best > 0.0:
                                 fdir[cr, cs] = best_k
                                 dist[cr, cs] = 0.0
-                                drains = _grow(drains, dr_n)
+                                if dr_n == drains.size:
+                                    drains = _grow(drains, dr_n)
                                 drains[dr_n] = c
                                 dr_n += 1
                             else:
-                                nd_cells = _grow(nd_cells, nd_n)
-                                nd_dirs = _grow(nd_dirs, nd_n)
+                                if nd_n == nd_cells.size:
+                                    nd_cells = _grow(nd_cells, nd_n)
+                                if nd_n == nd_dirs.size:
+                                    nd_dirs = _grow(nd_dirs, nd_n)
                                 nd_cells[nd_n] = c
                                 nd_dirs[nd_n] = best_k
                                 nd_n += 1
@@ -720,7 +746,8 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                             c = nd_cells[m]
                             fdir[c // nc, c % nc] = nd_dirs[m]
                             dist[c // nc, c % nc] = 0.0
-                            drains = _grow(drains, dr_n)
+                            if dr_n == drains.size:
+                                drains = _grow(drains, dr_n)
                             drains[dr_n] = c
                             dr_n += 1
                     # FIFO relaxation from the drains over the plateau
@@ -738,7 +765,8 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                             if valid[rr, ss] and z[rr, ss] == root and dist[rr, ss] > nd:
                                 fdir[rr, ss] = (k + 4) % 8
                                 dist[rr, ss] = nd
-                                drains = _grow(drains, dr_n)
+                                if dr_n == drains.size:
+                                    drains = _grow(drains, dr_n)
                                 drains[dr_n] = rr * nc + ss
                                 dr_n += 1
     return fdir
@@ -840,7 +868,8 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                         continue
                     if d == 0.0:
                         if not flat[rr, ss]:
-                            q = _grow(q, tail)
+                            if tail == q.size:
+                                q = _grow(q, tail)
                             q[tail] = rr * nc + ss
                             tail += 1
                             flat[rr, ss] = True
@@ -855,12 +884,14 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                     has[cr, cs] = True
                     dist[cr, cs] = 0.0
                     drain_mask[cr, cs] = True
-                    drains = _grow(drains, dr_n)
+                    if dr_n == drains.size:
+                        drains = _grow(drains, dr_n)
                     drains[dr_n] = c
                     dr_n += 1
                 elif total_nd > 0.0:
                     if nd_n >= nd_cells.size:
-                        nd_cells = _grow(nd_cells, nd_n)
+                        if nd_n == nd_cells.size:
+                            nd_cells = _grow(nd_cells, nd_n)
                         new = np.empty((nd_cells.size, 8), dtype=np.int64)
                         new[:nd_n] = nd_w[:nd_n]
                         nd_w = new
@@ -877,7 +908,8 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                     has[cr, cs] = True
                     dist[cr, cs] = 0.0
                     drain_mask[cr, cs] = True
-                    drains = _grow(drains, dr_n)
+                    if dr_n == drains.size:
+                        drains = _grow(drains, dr_n)
                     drains[dr_n] = c
                     dr_n += 1
             n_drains = dr_n
@@ -895,11 +927,13 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                     nd = d0 + (_SQRT2 if k & 1 else 1.0)
                     if valid[rr, ss] and z[rr, ss] == root and dist[rr, ss] > nd:
                         dist[rr, ss] = nd
-                        drains = _grow(drains, dr_n)
+                        if dr_n == drains.size:
+                            drains = _grow(drains, dr_n)
                         drains[dr_n] = rr * nc + ss
                         dr_n += 1
             # directions toward every plateau neighbour closer to a drain
-            q = _grow(q, n_drains)
+            if n_drains == q.size:
+                q = _grow(q, n_drains)
             q[:n_drains] = drains[:n_drains]
             head, tail = 0, n_drains
             while head < tail:
@@ -922,7 +956,8 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                         sl[k] = _SQRT2_INV if k & 1 else 1.0
                         total += sl[k]
                     elif not drain_mask[rr, ss]:
-                        q = _grow(q, tail)
+                        if tail == q.size:
+                            q = _grow(q, tail)
                         q[tail] = rr * nc + ss
                         tail += 1
                         drain_mask[rr, ss] = True
