@@ -681,7 +681,7 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
     fdir = _d8_steepest_all(z, valid)
     flat = np.zeros((nr, nc), dtype=np.bool_)
     dist = np.full((nr, nc), dist0)
-    q = np.empty(1024, dtype=np.int64)
+    q = np.empty(nr * nc, dtype=np.int64)  # a cell enters it once at most (flat marks it)
     drains = np.empty(1024, dtype=np.int64)
     nd_cells = np.empty(1024, dtype=np.int64)
     nd_dirs = np.empty(1024, dtype=np.int64)
@@ -715,8 +715,6 @@ def _d8_invest_kernel(z, valid, block, r0, c0, dist0):
                                 continue
                             if sl == 0.0:
                                 if not flat[rr, ss]:
-                                    if tail == q.size:
-                                        q = _grow(q, tail)
                                     q[tail] = rr * nc + ss
                                     tail += 1
                                     flat[rr, ss] = True
