@@ -115,6 +115,25 @@ def test_ls_source_reuses_the_cache_and_not_for_another_dem(tmp_path: Path) -> N
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no scratch left
 
 
+def test_throwaway_cache_hashes_nothing_and_gives_the_same_ls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``qingshan compute``'s temporary cache (one command, one DEM) neither hashes the DEM nor checksums its files,
+    never finds a layer again, and gives the same LS as a content-keyed cache."""
+    import qingshan.engine.derived_cache as dc
+
+    arrays = _inputs()
+    params = _params(routing_tile_size=16)
+    kept = ls_source(ArraySource("dem", arrays["dem"]), GRID, params, DerivedCache(tmp_path / "kept"), block_size=16)
+    hashed: list[str] = []
+    monkeypatch.setattr(dc, "_hash_array", lambda h, arr: hashed.append("array"))
+    monkeypatch.setattr(dc, "_file_sha256", lambda path: hashed.append(str(path)) or "")
+    cache = DerivedCache(tmp_path / "tmp", throwaway=True)
+    first = ls_source(ArraySource("dem", arrays["dem"]), GRID, params, cache, block_size=16)
+    again = ls_source(ArraySource("dem", arrays["dem"]), GRID, params, cache, block_size=16)
+    assert hashed == [] and (cache.hits, cache.misses) == (0, 2)
+    np.testing.assert_array_equal(np.asarray(first.values), np.asarray(kept.values))
+    np.testing.assert_array_equal(np.asarray(again.values), np.asarray(kept.values))
+
+
 def test_routing_tile_default_and_override() -> None:
     assert routing_tile(_params(), GRID) is None  # small: routed whole, the in-memory kernels
     assert routing_tile(_params(routing_tile_size=16), GRID) == 16

@@ -251,7 +251,7 @@ def _derived_inputs(m: MethodSpec, sources: Mapping[str, Source], grid: Grid, ps
         yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(cache), block_size=block)}
     else:
         with tempfile.TemporaryDirectory(prefix="qingshan-derived-") as tmp:
-            yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(tmp), block_size=block)}
+            yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(tmp, throwaway=True), block_size=block)}
 
 
 _INTERMEDIATE = "~"

@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -178,10 +179,18 @@ def _write_text(path: Path, text: str) -> None:
 class DerivedCache:
     """Derived layers stored as ``<key>.npy`` with a ``<key>.json`` manifest under ``root``."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, throwaway: bool = False) -> None:
         self.root = Path(root)
+        self.throwaway = throwaway
         self.hits = 0
         self.misses = 0
+
+    def key(self, name: str, arrays: Mapping[str, np.ndarray], grid: Grid, settings: Mapping[str, object]) -> str:
+        """:func:`content_key` of a layer — or, in a ``throwaway`` cache (a temporary folder that lives for one
+        command, where nothing is ever found again), a fresh random key: the inputs are not hashed."""
+        if self.throwaway:
+            return f"{name}-{uuid.uuid4().hex}"
+        return content_key(name, arrays, grid, settings)
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.npy", self.root / f"{key}.json"
@@ -193,7 +202,7 @@ class DerivedCache:
             return None
         try:
             meta = json.loads(manifest.read_text(encoding="utf-8"))
-            if meta.get("sha256") != _file_sha256(data):
+            if not self.throwaway and meta.get("sha256") != _file_sha256(data):
                 return None
             arr = np.load(data, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
@@ -212,6 +221,12 @@ class DerivedCache:
             with tmp.open("wb") as f:
                 _save_rows(f, arr)
 
+        if self.throwaway:  # read back by this command only: no checksum, no fsync
+            with data.open("wb") as f:
+                _save_rows(f, arr)
+            meta: dict[str, object] = {"name": name, "sha256": None, "shape": list(arr.shape), "dtype": arr.dtype.str}
+            _write_text(manifest, json.dumps(meta))
+            return
         _atomic_write(data, save)
         meta = {"name": name, "sha256": _file_sha256(data), "shape": list(arr.shape), "dtype": arr.dtype.str}
         _atomic_write(manifest, lambda tmp: _write_text(tmp, json.dumps(meta)))
@@ -263,7 +278,7 @@ def ls_factor_cached(dem: np.ndarray, params: ParamSet, grid: Grid, cache: Deriv
     from qingshan.quantities.routing_tiles import ls_factor_tiled, routing_tile_size
     from qingshan.quantities.soil import ls_factor
 
-    key = content_key("ls", {"dem": dem}, grid, ls_settings(params))
+    key = cache.key("ls", {"dem": dem}, grid, ls_settings(params))
     hit = cache.load(key)
     if hit is not None:
         cache.hits += 1
@@ -297,8 +312,8 @@ def flow_accumulation_cached(
 
     algo = algorithm.upper()
     inputs = {"dem": dem}
-    kf = content_key("filled_invest", inputs, grid, {})
-    ka = content_key("flow_accumulation_invest", inputs, grid, {"flow_algorithm": algo})
+    kf = cache.key("filled_invest", inputs, grid, {})
+    ka = cache.key("flow_accumulation_invest", inputs, grid, {"flow_algorithm": algo})
     filled, acc = cache.load(kf), cache.load(ka)
     if filled is not None and acc is not None:
         cache.hits += 2
@@ -383,15 +398,23 @@ def ls_source(dem: Source, grid: Grid, params: ParamSet, cache: DerivedCache, *,
     with tempfile.TemporaryDirectory(prefix=f".dem-{_owner()}", dir=cache.root) as tmp:
         z = scratch_alloc(tmp)(grid.shape, np.float64)
         f32 = True  # every elevation a float32 value (what the tiled default chain needs)
+        check_f32 = _f32_matters(params, grid)
         for window in block_windows(grid.shape, block_size):
             arr = read_window(dem, grid, window)
             validate_block({"dem": arr}, {"dem": dem}, params)
             z[window.slices()] = arr
-            ok = arr[np.isfinite(arr)]
-            f32 = f32 and bool(np.array_equal(ok, ok.astype(np.float32)))
+            if check_f32 and f32:
+                ok = arr[np.isfinite(arr)]
+                f32 = bool(np.array_equal(ok, ok.astype(np.float32)))
         ls = ls_factor_cached(z, params, grid, cache, tile=_tile_for(params, grid, f32))
         del z
     return ArraySource("ls", ls, derived=True)
+
+
+def _f32_matters(params: ParamSet, grid: Grid) -> bool:
+    """Whether :func:`_tile_for` depends on the DEM being float32 values (else the check is skipped)."""
+    default_chain = str(params.option("ls_formula", "rusle_mccool")) != "invest"
+    return default_chain and routing_tile(params, grid) is not None and params.option("routing_tile_size", None) is None
 
 
 def _tile_for(params: ParamSet, grid: Grid, f32: bool) -> int | None:
