@@ -110,10 +110,11 @@ def commands(case: str, data: Path, ws: Path, a: argparse.Namespace, tables: Pat
         out["invest"] = (cmd, env)
     if case == "water":
         out["plain"] = ([sys.executable, str(ROOT / "bench" / "plain_water.py"), str(data), str(ws / "plain" / "q.tif")], env)
-        if a.float32:  # float32 layers, as InVEST writes them: Qingshan's --dtype float32 and the plain script's
-            q32 = qingshan_cmd(case, data, ws / "qingshan_f32", tables)
-            out["qingshan_f32"] = ([*q32, "--dtype", "float32"], q_env)
+        if a.float32:  # float32 layers, as InVEST writes them: the plain script's too
             out["plain_f32"] = ([*out["plain"][0][:-1], str(ws / "plain_f32" / "q.tif"), "--dtype", "float32"], env)
+    if a.float32 and case != "carbon":  # Qingshan's --dtype float32: float32 layers, as InVEST writes them
+        q32 = qingshan_cmd(case, data, ws / "qingshan_f32", tables)
+        out["qingshan_f32"] = ([*q32, "--dtype", "float32"], q_env)
     return out
 
 
@@ -127,8 +128,8 @@ def main() -> None:
     ap.add_argument("--invest-python", default="/work/invest/venv/bin/python")
     ap.add_argument("--no-invest", action="store_true")
     ap.add_argument("--before-src", type=Path)
-    ap.add_argument("--float32", action="store_true", help="water: also Qingshan --dtype float32 and the plain script "
-                    "writing float32 (columns qingshan_f32, plain_f32 in bench_whole.jsonl and below the table)")
+    ap.add_argument("--float32", action="store_true", help="also Qingshan --dtype float32 (water and soil) and the plain "
+                    "script writing float32 (columns qingshan_f32, plain_f32 in bench_whole.jsonl and below the table)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.no_invest and not Path(a.invest_python).exists():
@@ -163,6 +164,9 @@ def main() -> None:
                 row[f"{tool}_failed"] = sum(1 for x in rs if x[2] != 0)
                 if tool != "qingshan":  # ratio other / qingshan, pair by pair (same round)
                     row[f"{tool}_over_qingshan"] = statistics.median(o[0] / q[0] for o, q in zip(rs, runs["qingshan"], strict=True))
+            if "invest" in runs and "qingshan_f32" in runs:
+                row["invest_over_qingshan_f32"] = statistics.median(
+                    o[0] / q[0] for o, q in zip(runs["invest"], runs["qingshan_f32"], strict=True))
             results.append(row)
             with (a.work / "bench_whole.jsonl").open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -180,10 +184,11 @@ def main() -> None:
               f"{f(row, 'plain_mib', '{:.0f}')} |")
     for row in results:
         if "qingshan_f32_s" in row:
+            plain = (f", plain {row['plain_f32_s']:.2f} s ({row['plain_f32_cpu_s']:.2f} s CPU)"
+                     if "plain_f32_s" in row else "")
             print(f"{row['case']} {row['size']}² float32 layers: Qingshan {row['qingshan_f32_s']:.2f} s "
-                  f"({row['qingshan_f32_cpu_s']:.2f} s CPU, {row['qingshan_f32_mib']:.0f} MiB), plain {row['plain_f32_s']:.2f} s "
-                  f"({row['plain_f32_cpu_s']:.2f} s CPU); InVEST / Qingshan float32 "
-                  f"{row['qingshan_s'] / row['qingshan_f32_s'] * row.get('invest_over_qingshan', float('nan')):.2f}")
+                  f"({row['qingshan_f32_cpu_s']:.2f} s CPU, {row['qingshan_f32_mib']:.0f} MiB){plain}; InVEST / Qingshan "
+                  f"float32 {row.get('invest_over_qingshan_f32', float('nan')):.2f}")
 
 
 if __name__ == "__main__":
