@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 
@@ -172,3 +173,56 @@ def test_main_builds_the_command_asked_for_with_the_full_apps_behaviour(tmp_path
     assert out.returncode == 2 and "No such command 'nosuch'" in out.stderr
     out = run("indicators", "show", "water_conservation")
     assert out.returncode == 0 and "water_conservation" in out.stdout
+
+
+def test_quick_compute_path_reads_the_command_line_as_typer_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` runs ``qingshan compute`` without typer when it can read the command line itself: its options are
+    the typer command's, and it passes ``run_compute`` what typer passes; anything else is left to typer."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    import qingshan.cli.compute as typer_compute
+    from qingshan.cli import app
+    from qingshan.cli.compute_run import OPTIONS, parse_compute_args
+
+    click_cmd = typer.main.get_command(app).commands["compute"]  # type: ignore[attr-defined]
+    declared = {flag: (p.name, "many" if p.multiple else "one") for p in click_cmd.params if p.opts[0].startswith("-")
+                for flag in (*p.opts, *p.secondary_opts)}
+    assert {f: (n.rstrip("_"), h) for f, (n, h) in OPTIONS.items()} == {f: (n.rstrip("_"), h) for f, (n, h) in declared.items()}
+
+    seen: list[dict] = []
+    monkeypatch.setattr(typer_compute, "run_compute", lambda *a: seen.append(dict(zip(
+        ("indicator_id", "output", "input_", "param", "option", "landcover", "params", "method", "plausibility",
+         "layer", "dtype"), a, strict=True))))
+    lines = [
+        ["water_conservation", "-o", "o.tif"],
+        ["-o", "o.tif", "soil_retention", "-i", "dem=d.tif", "--input=lulc=l.tif", "-ir=r.tif", "--option",
+         "flow_algorithm=MFD", "--param", "zhang_z=5", "--plausibility", "crs=off", "--layer", "ls", "--layer", "usle"],
+        ["water_conservation", "--method", "budyko", "--landcover", "lc.csv", "--params=p.csv", "--dtype", "float32",
+         "--option", 'budyko_vegetated_ecosystems=["forest"]', "--output=out/q.tif", "-i", "precip=a b.tif"],
+    ]
+    for args in lines:
+        result = CliRunner().invoke(app, ["compute", *args])
+        assert result.exit_code == 0, result.output
+        assert parse_compute_args(args) == seen.pop()
+    for args in (["water_conservation"], ["water_conservation", "-o", "o.tif", "--help"], ["-o", "o.tif"],
+                 ["a", "b", "-o", "o.tif"], ["a", "-o", "o.tif", "--nosuch", "x"], ["a", "-o", "o.tif", "-o", "p.tif"],
+                 ["a", "-o", "o.tif", "--", "-x"], ["a", "-o", ""], ["a", "-o", "o.tif", "--method"],
+                 ["a", "-o", "o.tif", "--input", "-x=y"]):
+        assert parse_compute_args(args) is None, args
+
+
+def test_quick_compute_path_errors_are_bilingual_without_traceback(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from qingshan.cli import main; main()", "compute", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                              timeout=120)
+
+    out = run("water_conservation", "-o", "o.tif", "--input", "precip")
+    assert out.returncode == 2 and out.stderr.startswith("Error 错误: Input 'precip' is not KEY=VALUE")
+    assert "格式应为 KEY=VALUE" in out.stderr and "Traceback" not in out.stderr
+    out = run("water_conservation", "-o", "o.tif", "-i", f"precip={tmp_path / 'none.tif'}", "--dtype", "float16")
+    assert out.returncode == 2 and "float64 or float32" in out.stderr and "像元类型" in out.stderr
+    out = run("nosuch", "-o", "o.tif")
+    assert out.returncode == 2 and "Unknown indicator 'nosuch'" in out.stderr and "未知指标" in out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr
