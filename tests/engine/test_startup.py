@@ -226,3 +226,46 @@ def test_quick_compute_path_errors_are_bilingual_without_traceback(tmp_path: Pat
     out = run("nosuch", "-o", "o.tif")
     assert out.returncode == 2 and "Unknown indicator 'nosuch'" in out.stderr and "未知指标" in out.stderr
     assert out.stdout == "" and "Traceback" not in out.stderr
+
+
+def test_remembered_crs_answers_are_pyprojs_and_skip_pyproj_next_time(tmp_path: Path) -> None:
+    """The CRS facts a grid needs (normal WKT, equality, units, EPSG code, area of use) are pyproj's, remembered
+    on disk: a second process asks the file, not pyproj; a text pyproj rejects is an error every time."""
+    cache = str(tmp_path / "cache")
+    probe = """
+        import pyproj  # noqa: F401  (the first process: compare with pyproj itself)
+        from pyproj import CRS
+        from qingshan.core.crs import crs_facts, normal_wkt, same_crs
+        wgs = CRS.from_epsg(4326).to_wkt("WKT1_GDAL")
+        for text in ("EPSG:32650", wgs):
+            crs, facts = CRS.from_user_input(text), crs_facts(text)
+            assert normal_wkt(text) == crs.to_wkt() and facts.epsg == crs.to_epsg() and facts.name == crs.name
+            assert facts.is_geographic == crs.is_geographic
+            assert facts.unit_factor == crs.axis_info[0].unit_conversion_factor
+            assert facts.ellipsoid == (crs.ellipsoid.semi_major_metre, crs.ellipsoid.semi_minor_metre)
+            aou = crs.area_of_use or CRS.from_epsg(crs.to_epsg()).area_of_use  # WKT1 of 4326: its EPSG code's
+            assert (facts.area_of_use.west, facts.area_of_use.north) == (aou.west, aou.north)
+        assert same_crs(normal_wkt(wgs), CRS.from_epsg(4326).to_wkt()) and not same_crs(normal_wkt("EPSG:32650"), wgs)
+    """
+    grid = """
+        from affine import Affine
+        from qingshan.core.crs import crs_facts
+        from qingshan.core.grid import Grid
+        g = Grid.from_crs("EPSG:32650", Affine(30.0, 0, 500000.0, 0, -30.0, 3000000.0), 2, 3)
+        h = Grid.from_crs(g.crs_wkt, g.transform, 2, 3)
+        assert g.same_as(h) and float(g.cell_area()[0, 0]) == 900.0 and crs_facts(g.crs_wkt).epsg == 32650
+        from qingshan.io.rasters import crs_for_write
+        assert crs_for_write(g).to_epsg() == 32650
+    """
+    first = _modules_after(probe + grid, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pyproj" in first
+    again = _modules_after(grid, tmp_path, QINGSHAN_CACHE_DIR=cache)  # the same questions: answered by the file
+    assert "pyproj" not in again
+    wrong = _modules_after("""
+        import pytest
+        from qingshan.core.crs import crs_facts
+        for _ in range(2):
+            with pytest.raises(Exception, match="Invalid projection|CRS"):
+                crs_facts("EPSG:99999999")
+    """, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pyproj" in wrong

@@ -18,6 +18,7 @@ import rasterio.io
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from qingshan.core.crs import crs_facts
 from qingshan.core.errors import GridMismatchError, InputError
 from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
@@ -154,7 +155,7 @@ COG_DTYPE = "float64"
 
 def crs_for_write(grid: Grid) -> rasterio.crs.CRS:
     """The grid's CRS for a GeoTIFF header: by EPSG code where one exists (GeoKeys), else its WKT."""
-    code = grid.crs.to_epsg()
+    code = crs_facts(grid.crs_wkt).epsg
     return rasterio.crs.CRS.from_epsg(code) if code else rasterio.crs.CRS.from_wkt(grid.crs_wkt)
 
 
