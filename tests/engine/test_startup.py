@@ -71,7 +71,9 @@ def _water_compute(tmp_path: Path, out: str) -> str:
 def test_water_yield_compute_imports_no_routing_nor_pandas_nor_pint(tmp_path: Path) -> None:
     """The finding (issue 11.3): a 64² water yield cost 4× the plain rasterio + numpy script, the difference
     being imports the script does not pay — pandas to read two small CSV tables, pint's registry to convert
-    a few units. A second run (unit answers remembered) imports neither, nor dask.distributed."""
+    a few units. A second run (unit answers remembered) imports neither, nor dask.distributed. Then (issue 11,
+    start-up): typer, rich, pydantic and pyproj, ~0.25 s of CPU together, are not imported either (pyproj's
+    answers are remembered as pint's)."""
     cache = str(tmp_path / "cache")
     first = _modules_after(_water_compute(tmp_path, "a.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert (tmp_path / "a.tif").is_file() and (tmp_path / "a.aet.tif").is_file()  # the run did happen
@@ -79,12 +81,15 @@ def test_water_yield_compute_imports_no_routing_nor_pandas_nor_pint(tmp_path: Pa
     # the earlier finding: a water yield imported the routing kernels (pyflwdir, numba) it never uses
     assert set(ROUTING_ONLY).isdisjoint(first), sorted(set(ROUTING_ONLY) & first)
     assert "dask" not in first  # pint's dask support is not loaded (core.units._import_pint)
-    assert "pint" in first  # the first run asks pint (and remembers its answers)
+    assert "pint" in first and "pyproj" in first  # the first run asks pint and pyproj (and remembers their answers)
+    # the command line is read without typer (and click's parser), printed without rich; specs are not pydantic
+    assert {"typer", "rich", "pydantic", "qingshan.cli._app"}.isdisjoint(first), sorted({"typer", "rich", "pydantic"} & first)
     mods = _modules_after(_water_compute(tmp_path, "b.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert (tmp_path / "b.tif").is_file() and (tmp_path / "b.wyield.tif").is_file()
     for name in ("a.tif", "a.aet.tif", "a.wyield.tif"):  # the same files, to the bit
         assert (tmp_path / name).read_bytes() == (tmp_path / name.replace("a.", "b.", 1)).read_bytes()
-    heavy = {"pandas", "pint", "pyflwdir", "numba", "distributed", "sqlalchemy", "alembic"}
+    heavy = {"pandas", "pint", "pyflwdir", "numba", "distributed", "sqlalchemy", "alembic", "typer", "rich", "pydantic",
+             "pyproj"}
     assert heavy.isdisjoint(mods), sorted(heavy & mods)
 
 
