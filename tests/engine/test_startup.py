@@ -274,3 +274,39 @@ def test_remembered_crs_answers_are_pyprojs_and_skip_pyproj_next_time(tmp_path: 
                 crs_facts("EPSG:99999999")
     """, tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert "pyproj" in wrong
+
+
+def test_compute_reads_a_small_raster_once_for_plausibility_and_blocks(tmp_path: Path) -> None:
+    """Inside ``sharing_whole_reads`` (``qingshan compute``), the plausibility check's whole read of a raster is
+    the array the blocks get for the whole window: once, for the unchanged file; outside, each reads the file."""
+    import os as _os
+
+    from qingshan.core.window import Window
+    from qingshan.engine.blocks import InputSource, read_window
+    from qingshan.io.plausibility import check_raster
+    from qingshan.io.rasters import grid_of, sharing_whole_reads
+
+    path = tmp_path / "p.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=3, width=4, count=1, dtype="float32", crs="EPSG:32650",
+                       transform=Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3000000.0), nodata=-9999.0) as dst:
+        dst.write(np.array([[1500, 1600, -9999, 1700]] * 3, dtype=np.float32), 1)
+    grid, src, whole = grid_of(path), InputSource("precip", path), Window(0, 0, 3, 4)
+    fresh = read_window(src, grid, whole)
+    assert np.isnan(fresh[0, 2]) and fresh.dtype == np.float64
+    from qingshan.io import rasters
+
+    with sharing_whole_reads():
+        check_raster(path, "precip")
+        (offered,) = rasters._WHOLE_READS.values()  # type: ignore[union-attr]
+        first, second = read_window(src, grid, whole), read_window(src, grid, whole)
+        assert first is offered and not rasters._WHOLE_READS
+        assert first is not second and np.array_equal(first, fresh, equal_nan=True)
+        assert np.array_equal(second, fresh, equal_nan=True)
+        check_raster(path, "precip")
+        assert read_window(src, grid, Window(0, 0, 2, 4)).shape == (2, 4) and rasters._WHOLE_READS  # not whole
+        _os.utime(path, ns=(1, 1))  # the file changed since the check: read again
+        again = read_window(src, grid, whole)
+        assert again is not offered and np.array_equal(again, fresh, equal_nan=True)
+    assert rasters._WHOLE_READS is None  # nothing kept outside
+    check_raster(path, "precip")
+    assert rasters._WHOLE_READS is None

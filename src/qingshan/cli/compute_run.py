@@ -111,12 +111,13 @@ def run_compute(indicator_id: str, output: Path, input_: list[str], param: list[
     """Compute one indicator per pixel from the rasters named on the command line, write COG(s), print totals."""
     from qingshan.engine.compute import compute_indicator
     from qingshan.io.cog import cog_settings, using_cog_settings
+    from qingshan.io.rasters import sharing_whole_reads
 
     inputs = parse_pairs(input_, "Input", "输入")
     overrides = {k: _float(k, v) for k, v in parse_pairs(param, "Param", "参数").items()}
     options = {k: parse_value(v) for k, v in parse_pairs(option, "Option", "选项").items()}
     checks = _plausibility_offs(parse_pairs(plausibility, "Plausibility", "合理性检查"))
-    with using_cog_settings(replace(cog_settings(), dtype=_dtype(dtype))):
+    with using_cog_settings(replace(cog_settings(), dtype=_dtype(dtype))), sharing_whole_reads():
         res = compute_indicator(indicator_id, {k: Path(v) for k, v in inputs.items()}, params=params,
                                 landcover=landcover, method=method, options=options, overrides=overrides,
                                 output=output, plausibility=checks, keep_layers=False,  # blocks → COGs

@@ -129,11 +129,12 @@ class SampleStats:
     def of(cls, values: np.ndarray) -> SampleStats:
         """Statistics of the finite values of ``values``."""
         v = np.asarray(values, dtype=np.float64)
-        v = v[np.isfinite(v)]
+        v = v[np.isfinite(v)]  # a copy, partitioned in place below (``values`` is left as it was)
         if v.size == 0:
             return cls(0, math.nan, math.nan, 0.0)
-        med, p99 = np.percentile(v, [50, 99])
-        return cls(int(v.size), float(med), float(p99), float(np.mean(v != np.round(v))))
+        non_integer = float(np.mean(v != np.round(v)))
+        med, p99 = np.percentile(v, [50, 99], overwrite_input=True)
+        return cls(int(v.size), float(med), float(p99), non_integer)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -366,14 +367,18 @@ def check_raster(path: str | Path, variable: str, overrides: Mapping[str, Any] |
 
     A missing file or CRS is left to :mod:`qingshan.io.rasters` (called next by every reader).
     """
-    from qingshan.io.rasters import _open, _require_crs
+    from qingshan.io.rasters import _open, _require_crs, offer_whole_read
 
     with _open(path) as ds:
         _require_crs(ds, path)
         check_crs(ds.crs.to_wkt(), tuple(ds.bounds), path, cell=max(abs(ds.transform.a), abs(ds.transform.e)),
                   overrides=overrides, context=context)
-        stats = SampleStats.of(sample_values(ds))
+        values = sample_values(ds)
+        stats = SampleStats.of(values)
+        whole = values.shape == (ds.height, ds.width)
     check_values(stats, variable, path, overrides=overrides, context=context)
+    if whole:  # read whole: the blocks may take it instead of reading the file again (inside sharing_whole_reads)
+        offer_whole_read(path, values)
     return stats
 
 
