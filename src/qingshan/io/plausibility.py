@@ -132,7 +132,7 @@ class SampleStats:
         v = v[np.isfinite(v)]  # a copy, partitioned in place below (``values`` is left as it was)
         if v.size == 0:
             return cls(0, math.nan, math.nan, 0.0)
-        non_integer = float(np.mean(v != np.round(v)))
+        non_integer = np.count_nonzero(v != np.round(v)) / v.size  # = np.mean of the booleans, to the bit
         med, p99 = np.percentile(v, [50, 99], overwrite_input=True)
         return cls(int(v.size), float(med), float(p99), non_integer)
 
