@@ -13,7 +13,6 @@ click's parser and rich cost about 0.15 s of CPU at start-up, more than a 64² w
 from __future__ import annotations
 
 import sys
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -43,6 +42,8 @@ _PATHS = ("output", "landcover", "params")
 
 def parse_value(text: str) -> object:
     """An option value: a TOML literal (``1.1``, ``true``, ``["forest", "shrub"]``) or a bare string."""
+    import tomllib
+
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
