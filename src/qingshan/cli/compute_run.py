@@ -176,7 +176,8 @@ def parse_compute_args(args: list[str]) -> dict[str, object] | None:
 
 def main_quick(args: list[str]) -> int | None:
     """Run ``qingshan compute ARGS`` without typer when :func:`parse_compute_args` reads ``args``: the exit status
-    (0; 2 after a Qingshan error, printed in both languages; 1 on Ctrl-C, as click), else ``None``."""
+    (0; 2 after a Qingshan error, printed in both languages; 1 on Ctrl-C or a closed output pipe, as click), else
+    ``None``."""
     kwargs = parse_compute_args(args)
     if kwargs is None:
         return None
@@ -187,5 +188,10 @@ def main_quick(args: list[str]) -> int | None:
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("\nAborted!\n")
+        return 1
+    except BrokenPipeError:  # e.g. `qingshan compute … | head -1`: quiet, status 1, as click
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0
