@@ -86,6 +86,20 @@ def test_budyko_water_conservation_total_by_hand(water_inputs: dict[str, Path], 
         assert ds.tags(1)["units"] == "m3" and ds.profile["tiled"]
 
 
+def test_ecosystem_options_one_name_or_an_unknown_one(water_inputs: dict[str, Path]) -> None:
+    """An ecosystem-list option given one bare name counts as a list of one; an unknown name (e.g. the shell ate
+    the quotes of ["forest"]) is a bilingual error naming the option, not a traceback."""
+    listed = compute_indicator("water_conservation", water_inputs, method="budyko",
+                               options={"budyko_vegetated_ecosystems": ["forest"]})
+    bare = compute_indicator("water_conservation", water_inputs, method="budyko",
+                             options={"budyko_vegetated_ecosystems": "forest"})
+    assert bare.totals == listed.totals
+    with pytest.raises(InputError, match=r"budyko_vegetated_ecosystems: unknown ecosystem type\(s\) '\[forest\]'") as err:
+        compute_indicator("water_conservation", water_inputs, method="budyko",
+                          options={"budyko_vegetated_ecosystems": parse_value("[forest]")})
+    assert "未知生态系统类型" in str(err.value) and err.value.field == "budyko_vegetated_ecosystems"
+
+
 def test_param_override_and_option(water_inputs: dict[str, Path]) -> None:
     # Z = 0 → ω = 1.25; cropland excluded → no cell counts when only cropland is eligible
     res = compute_indicator("water_conservation", water_inputs, method="budyko", overrides={"zhang_z": 0})

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 
@@ -70,7 +71,9 @@ def _water_compute(tmp_path: Path, out: str) -> str:
 def test_water_yield_compute_imports_no_routing_nor_pandas_nor_pint(tmp_path: Path) -> None:
     """The finding (issue 11.3): a 64² water yield cost 4× the plain rasterio + numpy script, the difference
     being imports the script does not pay — pandas to read two small CSV tables, pint's registry to convert
-    a few units. A second run (unit answers remembered) imports neither, nor dask.distributed."""
+    a few units. A second run (unit answers remembered) imports neither, nor dask.distributed. Then (issue 11,
+    start-up): typer, rich, pydantic and pyproj, ~0.25 s of CPU together, are not imported either (pyproj's
+    answers are remembered as pint's)."""
     cache = str(tmp_path / "cache")
     first = _modules_after(_water_compute(tmp_path, "a.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert (tmp_path / "a.tif").is_file() and (tmp_path / "a.aet.tif").is_file()  # the run did happen
@@ -78,12 +81,15 @@ def test_water_yield_compute_imports_no_routing_nor_pandas_nor_pint(tmp_path: Pa
     # the earlier finding: a water yield imported the routing kernels (pyflwdir, numba) it never uses
     assert set(ROUTING_ONLY).isdisjoint(first), sorted(set(ROUTING_ONLY) & first)
     assert "dask" not in first  # pint's dask support is not loaded (core.units._import_pint)
-    assert "pint" in first  # the first run asks pint (and remembers its answers)
+    assert "pint" in first and "pyproj" in first  # the first run asks pint and pyproj (and remembers their answers)
+    # the command line is read without typer (and click's parser), printed without rich; specs are not pydantic
+    assert {"typer", "rich", "pydantic", "qingshan.cli._app"}.isdisjoint(first), sorted({"typer", "rich", "pydantic"} & first)
     mods = _modules_after(_water_compute(tmp_path, "b.tif"), tmp_path, QINGSHAN_CACHE_DIR=cache)
     assert (tmp_path / "b.tif").is_file() and (tmp_path / "b.wyield.tif").is_file()
     for name in ("a.tif", "a.aet.tif", "a.wyield.tif"):  # the same files, to the bit
         assert (tmp_path / name).read_bytes() == (tmp_path / name.replace("a.", "b.", 1)).read_bytes()
-    heavy = {"pandas", "pint", "pyflwdir", "numba", "distributed", "sqlalchemy", "alembic"}
+    heavy = {"pandas", "pint", "pyflwdir", "numba", "distributed", "sqlalchemy", "alembic", "typer", "rich", "pydantic",
+             "pyproj"}
     assert heavy.isdisjoint(mods), sorted(heavy & mods)
 
 
@@ -172,3 +178,135 @@ def test_main_builds_the_command_asked_for_with_the_full_apps_behaviour(tmp_path
     assert out.returncode == 2 and "No such command 'nosuch'" in out.stderr
     out = run("indicators", "show", "water_conservation")
     assert out.returncode == 0 and "water_conservation" in out.stdout
+
+
+def test_quick_compute_path_reads_the_command_line_as_typer_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` runs ``qingshan compute`` without typer when it can read the command line itself: its options are
+    the typer command's, and it passes ``run_compute`` what typer passes; anything else is left to typer."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    import qingshan.cli.compute as typer_compute
+    from qingshan.cli import app
+    from qingshan.cli.compute_run import OPTIONS, parse_compute_args
+
+    click_cmd = typer.main.get_command(app).commands["compute"]  # type: ignore[attr-defined]
+    declared = {flag: (p.name, "many" if p.multiple else "one") for p in click_cmd.params if p.opts[0].startswith("-")
+                for flag in (*p.opts, *p.secondary_opts)}
+    assert {f: (n.rstrip("_"), h) for f, (n, h) in OPTIONS.items()} == {f: (n.rstrip("_"), h) for f, (n, h) in declared.items()}
+
+    seen: list[dict] = []
+    monkeypatch.setattr(typer_compute, "run_compute", lambda *a: seen.append(dict(zip(
+        ("indicator_id", "output", "input_", "param", "option", "landcover", "params", "method", "plausibility",
+         "layer", "dtype"), a, strict=True))))
+    lines = [
+        ["water_conservation", "-o", "o.tif"],
+        ["-o", "o.tif", "soil_retention", "-i", "dem=d.tif", "--input=lulc=l.tif", "-ir=r.tif", "--option",
+         "flow_algorithm=MFD", "--param", "zhang_z=5", "--plausibility", "crs=off", "--layer", "ls", "--layer", "usle"],
+        ["water_conservation", "--method", "budyko", "--landcover", "lc.csv", "--params=p.csv", "--dtype", "float32",
+         "--option", 'budyko_vegetated_ecosystems=["forest"]', "--output=out/q.tif", "-i", "precip=a b.tif"],
+    ]
+    for args in lines:
+        result = CliRunner().invoke(app, ["compute", *args])
+        assert result.exit_code == 0, result.output
+        assert parse_compute_args(args) == seen.pop()
+    for args in (["water_conservation"], ["water_conservation", "-o", "o.tif", "--help"], ["-o", "o.tif"],
+                 ["a", "b", "-o", "o.tif"], ["a", "-o", "o.tif", "--nosuch", "x"], ["a", "-o", "o.tif", "-o", "p.tif"],
+                 ["a", "-o", "o.tif", "--", "-x"], ["a", "-o", ""], ["a", "-o", "o.tif", "--method"],
+                 ["a", "-o", "o.tif", "--input", "-x=y"]):
+        assert parse_compute_args(args) is None, args
+
+
+def test_quick_compute_path_errors_are_bilingual_without_traceback(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from qingshan.cli import main; main()", "compute", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                              timeout=120)
+
+    out = run("water_conservation", "-o", "o.tif", "--input", "precip")
+    assert out.returncode == 2 and out.stderr.startswith("Error 错误: Input 'precip' is not KEY=VALUE")
+    assert "格式应为 KEY=VALUE" in out.stderr and "Traceback" not in out.stderr
+    out = run("water_conservation", "-o", "o.tif", "-i", f"precip={tmp_path / 'none.tif'}", "--dtype", "float16")
+    assert out.returncode == 2 and "float64 or float32" in out.stderr and "像元类型" in out.stderr
+    out = run("nosuch", "-o", "o.tif")
+    assert out.returncode == 2 and "Unknown indicator 'nosuch'" in out.stderr and "未知指标" in out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr
+
+
+def test_remembered_crs_answers_are_pyprojs_and_skip_pyproj_next_time(tmp_path: Path) -> None:
+    """The CRS facts a grid needs (normal WKT, equality, units, EPSG code, area of use) are pyproj's, remembered
+    on disk: a second process asks the file, not pyproj; a text pyproj rejects is an error every time."""
+    cache = str(tmp_path / "cache")
+    probe = """
+        import pyproj  # noqa: F401  (the first process: compare with pyproj itself)
+        from pyproj import CRS
+        from qingshan.core.crs import crs_facts, normal_wkt, same_crs
+        wgs = CRS.from_epsg(4326).to_wkt("WKT1_GDAL")
+        for text in ("EPSG:32650", wgs):
+            crs, facts = CRS.from_user_input(text), crs_facts(text)
+            assert normal_wkt(text) == crs.to_wkt() and facts.epsg == crs.to_epsg() and facts.name == crs.name
+            assert facts.is_geographic == crs.is_geographic
+            assert facts.unit_factor == crs.axis_info[0].unit_conversion_factor
+            assert facts.ellipsoid == (crs.ellipsoid.semi_major_metre, crs.ellipsoid.semi_minor_metre)
+            aou = crs.area_of_use or CRS.from_epsg(crs.to_epsg()).area_of_use  # WKT1 of 4326: its EPSG code's
+            assert (facts.area_of_use.west, facts.area_of_use.north) == (aou.west, aou.north)
+        assert same_crs(normal_wkt(wgs), CRS.from_epsg(4326).to_wkt()) and not same_crs(normal_wkt("EPSG:32650"), wgs)
+    """
+    grid = """
+        from affine import Affine
+        from qingshan.core.crs import crs_facts
+        from qingshan.core.grid import Grid
+        g = Grid.from_crs("EPSG:32650", Affine(30.0, 0, 500000.0, 0, -30.0, 3000000.0), 2, 3)
+        h = Grid.from_crs(g.crs_wkt, g.transform, 2, 3)
+        assert g.same_as(h) and float(g.cell_area()[0, 0]) == 900.0 and crs_facts(g.crs_wkt).epsg == 32650
+        from qingshan.io.rasters import crs_for_write
+        assert crs_for_write(g).to_epsg() == 32650
+    """
+    first = _modules_after(probe + grid, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pyproj" in first
+    again = _modules_after(grid, tmp_path, QINGSHAN_CACHE_DIR=cache)  # the same questions: answered by the file
+    assert "pyproj" not in again
+    wrong = _modules_after("""
+        import pytest
+        from qingshan.core.crs import crs_facts
+        for _ in range(2):
+            with pytest.raises(Exception, match="Invalid projection|CRS"):
+                crs_facts("EPSG:99999999")
+    """, tmp_path, QINGSHAN_CACHE_DIR=cache)
+    assert "pyproj" in wrong
+
+
+def test_compute_reads_a_small_raster_once_for_plausibility_and_blocks(tmp_path: Path) -> None:
+    """Inside ``sharing_whole_reads`` (``qingshan compute``), the plausibility check's whole read of a raster is
+    the array the blocks get for the whole window: once, for the unchanged file; outside, each reads the file."""
+    import os as _os
+
+    from qingshan.core.window import Window
+    from qingshan.engine.blocks import InputSource, read_window
+    from qingshan.io.plausibility import check_raster
+    from qingshan.io.rasters import grid_of, sharing_whole_reads
+
+    path = tmp_path / "p.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=3, width=4, count=1, dtype="float32", crs="EPSG:32650",
+                       transform=Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3000000.0), nodata=-9999.0) as dst:
+        dst.write(np.array([[1500, 1600, -9999, 1700]] * 3, dtype=np.float32), 1)
+    grid, src, whole = grid_of(path), InputSource("precip", path), Window(0, 0, 3, 4)
+    fresh = read_window(src, grid, whole)
+    assert np.isnan(fresh[0, 2]) and fresh.dtype == np.float64
+    from qingshan.io import rasters
+
+    with sharing_whole_reads():
+        check_raster(path, "precip")
+        (offered,) = rasters._WHOLE_READS.values()  # type: ignore[union-attr]
+        first, second = read_window(src, grid, whole), read_window(src, grid, whole)
+        assert first is offered and not rasters._WHOLE_READS
+        assert first is not second and np.array_equal(first, fresh, equal_nan=True)
+        assert np.array_equal(second, fresh, equal_nan=True)
+        check_raster(path, "precip")
+        assert read_window(src, grid, Window(0, 0, 2, 4)).shape == (2, 4) and rasters._WHOLE_READS  # not whole
+        _os.utime(path, ns=(1, 1))  # the file changed since the check: read again
+        again = read_window(src, grid, whole)
+        assert again is not offered and np.array_equal(again, fresh, equal_nan=True)
+    assert rasters._WHOLE_READS is None  # nothing kept outside
+    check_raster(path, "precip")
+    assert rasters._WHOLE_READS is None

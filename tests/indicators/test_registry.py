@@ -109,3 +109,27 @@ def test_water_conservation_per_cell_volume_and_exclusions(tmp_path):
     )["water_conservation"]
     # 725.6 mm × 10 000 m² = 7256 m³ on forest; cropland is excluded (RCEES) → 0
     np.testing.assert_allclose(out, [[7256.0, 0.0]])
+
+
+def test_specs_are_checked_when_made_as_the_pydantic_models_were():
+    """Specs are frozen dataclasses (no pydantic at start-up) that still check what they are given."""
+    import dataclasses
+
+    from qingshan.core.spec import Certainty, MethodSpec, ParamRef
+
+    m = MethodSpec(id="m", kind="raster", function="x:y", inputs=["precip"], params=[ParamRef(key="k", unit="1")],
+                   formula="f", source="s", certainty="V")
+    assert m.inputs == ("precip",) and isinstance(m.params, tuple) and m.certainty is Certainty.VERIFIED
+    assert m.model_dump(mode="json")["params"] == [{"key": "k", "unit": "1", "per_class": False, "description": ""}]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.id = "other"  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"MethodSpec\.kind"):
+        MethodSpec(id="m", kind="vector", function="x:y", formula="f", source="s", certainty="V")
+    with pytest.raises(ValueError, match="'nope' is not a valid Certainty"):
+        MethodSpec(id="m", kind="raster", function="x:y", formula="f", source="s", certainty="nope")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ParamRef(key="k", unit="1", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"ParamRef\.per_class"):
+        ParamRef(key="k", unit="1", per_class="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"MethodSpec\.inputs"):
+        MethodSpec(id="m", kind="raster", function="x:y", inputs=("precip", 3), formula="f", source="s", certainty="V")

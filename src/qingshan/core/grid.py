@@ -2,16 +2,24 @@
 
 Cell areas are computed on the ellipsoid for geographic grids (a 0.05° cell in Jiangxi is about
 30 km² and shrinks northwards) and as ``|a·e|`` for projected grids.
+
+pyproj answers the CRS questions through :mod:`qingshan.core.crs` (remembered on disk): a grid read from a
+raster of a projected CRS seen before does not import pyproj.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from affine import Affine
-from pyproj import CRS, Geod
+
+from qingshan.core.crs import crs_facts, normal_wkt, same_crs
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = ["Grid"]
 
@@ -28,11 +36,17 @@ class Grid:
     @classmethod
     def from_crs(cls, crs: str | CRS, transform: Affine, height: int, width: int) -> Grid:
         """Build a grid from any CRS description pyproj accepts."""
+        if isinstance(crs, str):
+            return cls(normal_wkt(crs), transform, int(height), int(width))
+        from pyproj import CRS
+
         return cls(CRS.from_user_input(crs).to_wkt(), transform, int(height), int(width))
 
     @cached_property
     def crs(self) -> CRS:
         """The grid's pyproj CRS."""
+        from pyproj import CRS
+
         return CRS.from_wkt(self.crs_wkt)
 
     @property
@@ -52,7 +66,7 @@ class Grid:
         """True when both grids have the same CRS, shape and transform."""
         return (
             self.shape == other.shape
-            and self.crs == other.crs
+            and same_crs(self.crs_wkt, other.crs_wkt)
             and np.allclose(tuple(self.transform)[:6], tuple(other.transform)[:6], atol=atol)
         )
 
@@ -64,9 +78,12 @@ class Grid:
         CRS's linear unit converted to metres.
         """
         t = self.transform
-        if self.crs.is_geographic:
-            ell = self.crs.ellipsoid
-            geod = Geod(ellps="WGS84") if ell is None else Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+        facts = crs_facts(self.crs_wkt)
+        if facts.is_geographic:
+            from pyproj import Geod
+
+            ell = facts.ellipsoid
+            geod = Geod(ellps="WGS84") if ell is None else Geod(a=ell[0], b=ell[1])
             lon0, lon1 = t.c, t.c + t.a
             rows = np.empty(self.height)
             for r in range(self.height):
@@ -75,7 +92,7 @@ class Grid:
                 area, _ = geod.polygon_area_perimeter([lon0, lon1, lon1, lon0], [lat0, lat0, lat1, lat1])
                 rows[r] = abs(area)
             return np.repeat(rows[:, None], self.width, axis=1)
-        unit = self.crs.axis_info[0].unit_conversion_factor if self.crs.axis_info else 1.0
+        unit = facts.unit_factor
         return np.full(self.shape, abs(t.a * t.e) * unit * unit)
 
     def cell_size_m(self) -> np.ndarray:

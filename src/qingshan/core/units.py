@@ -14,24 +14,22 @@ Chinese statistical notation is understood: ``亿m³`` (10⁸ m³), ``万t`` (10
 
 Start-up: pint's registry takes ~0.3 s to build even from its cache, more than a small run's arithmetic.
 Every answer pint gives here (a conversion factor, "is this a currency", …) is therefore remembered on
-disk (:func:`_answers`, beside pint's own cache) and looked up by its exact unit strings: a later process
+disk (:class:`qingshan.core.remembered.AnswerBook`, beside pint's own cache) and looked up by its exact unit strings: a later process
 gets the same number without importing pint. Only answers pint gave are stored — a unit pint rejects, or
 a pair of units of different kinds, is never stored and is checked by pint (and is an error) every time.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qingshan.core.errors import UnitsError
+from qingshan.core.remembered import AnswerBook, cache_folder, fingerprint
 
 if TYPE_CHECKING:
     import pint
@@ -73,19 +71,7 @@ _DEFINITIONS = (
 def _cache_folder(name: str = "pint") -> Path | None:
     """A writable folder for pint's parsed-definitions cache (``$QINGSHAN_CACHE_DIR/pint`` or the
     user cache dir), or None (no cache) when none is writable. ``name``: another sub-folder."""
-    root = os.environ.get("QINGSHAN_CACHE_DIR")
-    if not root:
-        try:
-            import platformdirs  # pint's own dependency
-        except ImportError:
-            return None
-        root = platformdirs.user_cache_dir("qingshan", appauthor=False)
-    folder = Path(root) / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    return cache_folder(name)
 
 
 def _import_pint() -> Any:
@@ -114,66 +100,15 @@ T = TypeVar("T")
 def _fingerprint() -> str:
     """What the remembered answers depend on: this module's source (definitions, Chinese notation) and
     the installed pint (its definitions file and version), by content size and modification time."""
-    import hashlib
-    from importlib.util import find_spec
-
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    spec = find_spec("pint")
-    if spec is None or spec.origin is None:
-        return "nopint"
-    for f in (Path(spec.origin), Path(spec.origin).with_name("default_en.txt")):
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:20]
+    return fingerprint(__file__, "pint", ("default_en.txt",))
 
 
-@lru_cache(maxsize=1)
-def _answers_file() -> Path | None:
-    folder = _cache_folder("units")
-    return None if folder is None else folder / f"answers-{_fingerprint()}.json"
-
-
-@lru_cache(maxsize=1)
-def _answers() -> dict[str, Any]:
-    """Answers pint gave in earlier processes (see the module docstring); empty when there is no cache."""
-    path = _answers_file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
-    except (OSError, ValueError):  # unreadable or half-written by a crashed process: start afresh
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _remember(key: str, value: Any) -> None:
-    """Add one answer to the file (read, merge, write beside and rename: never half-written)."""
-    answers = _answers()
-    answers[key] = value
-    path = _answers_file()
-    if path is None:
-        return
-    try:
-        on_disk = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        merged = {**(on_disk if isinstance(on_disk, dict) else {}), **answers}
-        fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(merged, fh, ensure_ascii=False)
-        os.replace(tmp, path)
-    except (OSError, ValueError):  # a read-only or full disk: the answer is kept in this process only
-        pass
+_BOOK = AnswerBook("units", "answers", _fingerprint)
 
 
 def pint_answer(kind: str, args: tuple[str, ...], ask_pint: Callable[[], T]) -> T:
     """pint's answer to ``kind(*args)``, remembered across processes; pint's errors are raised every time."""
-    key = "\x1f".join((kind, *args))
-    answers = _answers()
-    if key in answers:
-        return answers[key]
-    value = ask_pint()
-    _remember(key, value)
-    return value
+    return _BOOK.answer(kind, args, ask_pint)
 
 
 @lru_cache(maxsize=1)

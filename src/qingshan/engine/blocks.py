@@ -36,7 +36,7 @@ from qingshan.core.params import ParamSet
 from qingshan.core.spec import MethodSpec
 from qingshan.core.variables import VARIABLES
 from qingshan.core.window import Window, block_windows
-from qingshan.io.rasters import _open, _require_crs, check_range
+from qingshan.io.rasters import _open, _require_crs, check_range, take_whole_read
 
 __all__ = [
     "AHEAD_PER_THREAD",
@@ -166,6 +166,10 @@ def read_window(source: Source, grid: Grid, window: Window) -> np.ndarray:
     with _open(source.path) as ds:
         nodata = ds.nodata
         if not source.warp:
+            if window.row_off == window.col_off == 0 and (window.height, window.width) == ds.shape:
+                whole = take_whole_read(source.path)  # the plausibility check's read, when shared
+                if whole is not None:
+                    return whole
             data = ds.read(1, window=window.to_rasterio()).astype(np.float64)
             if nodata is not None:
                 data[data == nodata] = np.nan

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,8 @@ class Profile:
     @classmethod
     def from_toml(cls, path: str | Path) -> Profile:
         """Read a profile file (see ``src/qingshan/data/profiles``)."""
+        import tomllib
+
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -146,11 +146,16 @@ class Registry:
 
     def profile_ids(self) -> list[str]:
         """Ids of the built-in profiles."""
+        # imported here, not at start-up: `qingshan compute` reads no profile
+        from importlib import resources
+
         root = resources.files("qingshan.data") / "profiles"
         return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
     def profile(self, profile_id: str) -> Profile:
         """A built-in profile by id, or a profile file by path; every entry is checked."""
+        from importlib import resources
+
         path = Path(profile_id)
         if not path.is_file():
             res = resources.files("qingshan.data") / "profiles" / f"{profile_id}.toml"

@@ -10,9 +10,9 @@ turns GEP silently wrong. Here each input raster is checked, on a sample of its 
   in km …) and how to convert;
 * **integer class codes** for categorical variables (land cover): a float raster such as
   precipitation given as land cover is rejected;
-* **coordinates inside the declared CRS's area of use** (pyproj ``CRS.area_of_use``; a geographic
-  CRS must also have longitudes within −180…360 and latitudes within ±90): UTM metres labelled
-  EPSG:4326 are rejected.
+* **coordinates inside the declared CRS's area of use** (pyproj ``CRS.area_of_use``, remembered by
+  :mod:`qingshan.core.crs`; the extent turned into lon/lat by rasterio's GDAL; a geographic CRS must also
+  have longitudes within −180…360 and latitudes within ±90): UTM metres labelled EPSG:4326 are rejected.
 
 Statistics come from a sample (:func:`sample_values`): up to :data:`SAMPLE_CELLS` cells read as
 whole blocks spread evenly over the raster, so the check costs the same for a 100 000² raster as
@@ -43,10 +43,11 @@ from typing import Any, Literal
 
 import numpy as np
 import rasterio
-from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from qingshan.core.crs import crs_facts
 from qingshan.core.errors import InputError
 from qingshan.core.notices import Notice, notice
 from qingshan.core.variables import VARIABLES, Variable
@@ -128,11 +129,12 @@ class SampleStats:
     def of(cls, values: np.ndarray) -> SampleStats:
         """Statistics of the finite values of ``values``."""
         v = np.asarray(values, dtype=np.float64)
-        v = v[np.isfinite(v)]
+        v = v[np.isfinite(v)]  # a copy, partitioned in place below (``values`` is left as it was)
         if v.size == 0:
             return cls(0, math.nan, math.nan, 0.0)
-        med, p99 = np.percentile(v, [50, 99])
-        return cls(int(v.size), float(med), float(p99), float(np.mean(v != np.round(v))))
+        non_integer = np.count_nonzero(v != np.round(v)) / v.size  # = np.mean of the booleans, to the bit
+        med, p99 = np.percentile(v, [50, 99], overwrite_input=True)
+        return cls(int(v.size), float(med), float(p99), non_integer)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -299,14 +301,6 @@ def _notice_override(var: Variable, file: str | Path, stats: SampleStats, how: s
     ))
 
 
-def _area_of_use(crs: CRS) -> Any:
-    aou = crs.area_of_use
-    if aou is None:
-        code = crs.to_epsg()
-        aou = CRS.from_epsg(code).area_of_use if code else None
-    return aou
-
-
 def check_crs(crs_wkt: str, bounds: tuple[float, float, float, float], file: str | Path, *,
               cell: float = 0.0, overrides: Mapping[str, Any] | None = None, context: Context = "config") -> None:
     """Raise :class:`InputError` when ``bounds`` (left, bottom, right, top, in CRS units) cannot lie in the CRS.
@@ -315,23 +309,22 @@ def check_crs(crs_wkt: str, bounds: tuple[float, float, float, float], file: str
     Every CRS with a known area of use: the extent, in lon/lat, must touch the area widened by
     :data:`AREA_MARGIN_DEG`. ``overrides["crs"] == "off"`` skips the check (with a notice).
     """
-    crs = CRS.from_user_input(crs_wkt)
+    crs = crs_facts(crs_wkt)  # pyproj's answers, remembered on disk
     name = Path(str(file)).name
     left, bottom, right, top = bounds
     if _override(overrides, "crs") == "off":
         notice(Notice(code="plausibility_override", en=f"CRS area-of-use check of {name} is off",
                       zh=f"{name} 的坐标范围检查已关闭", file=str(file), field="crs"))
         return
-    aou = _area_of_use(crs)
+    aou = crs.area_of_use
     lonlat: tuple[float, float, float, float] | None
     if crs.is_geographic:
         tol = abs(cell) + 1e-9
         ok = -180 - tol <= left and right <= 360 + tol and -90 - tol <= bottom and top <= 90 + tol
         lonlat = bounds if ok else None
     else:
-        try:
-            to_ll = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
-            lonlat = to_ll.transform_bounds(left, bottom, right, top)
+        try:  # GDAL's PROJ (as pyproj's Transformer.transform_bounds: 21 points a side, x = longitude)
+            lonlat = transform_bounds(crs_wkt, "EPSG:4326", left, bottom, right, top, densify_pts=21)
         except Exception:  # any projection failure: the coordinates cannot be placed
             lonlat = None
         if lonlat is not None and not all(math.isfinite(v) for v in lonlat):
@@ -374,14 +367,18 @@ def check_raster(path: str | Path, variable: str, overrides: Mapping[str, Any] |
 
     A missing file or CRS is left to :mod:`qingshan.io.rasters` (called next by every reader).
     """
-    from qingshan.io.rasters import _open, _require_crs
+    from qingshan.io.rasters import _open, _require_crs, offer_whole_read
 
     with _open(path) as ds:
         _require_crs(ds, path)
         check_crs(ds.crs.to_wkt(), tuple(ds.bounds), path, cell=max(abs(ds.transform.a), abs(ds.transform.e)),
                   overrides=overrides, context=context)
-        stats = SampleStats.of(sample_values(ds))
+        values = sample_values(ds)
+        stats = SampleStats.of(values)
+        whole = values.shape == (ds.height, ds.width)
     check_values(stats, variable, path, overrides=overrides, context=context)
+    if whole:  # read whole: the blocks may take it instead of reading the file again (inside sharing_whole_reads)
+        offer_whole_read(path, values)
     return stats
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +20,56 @@ import rasterio.io
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from qingshan.core.crs import crs_facts
 from qingshan.core.errors import GridMismatchError, InputError
 from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
 from qingshan.core.variables import VARIABLES, Variable
 
-__all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "read_aligned", "set_band_metadata", "write_cog"]
+__all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "offer_whole_read", "read_aligned",
+           "set_band_metadata", "sharing_whole_reads", "take_whole_read", "write_cog"]
+
+_WHOLE_READS: dict[tuple[str, int, int, int], np.ndarray] | None = None
+
+
+@contextmanager
+def sharing_whole_reads() -> Iterator[None]:
+    """Within: a raster the plausibility check read whole (float64, nodata → NaN) is handed to the first read of
+    the whole of the same, unchanged file by the blocks (:func:`qingshan.engine.blocks.read_window`): one read
+    and decode instead of two, the same array. Outside, nothing is kept. ``qingshan compute`` runs inside
+    (at 1000², 5 inputs: ~0.06 s of CPU less); what was not taken is dropped on leaving."""
+    global _WHOLE_READS
+    before, _WHOLE_READS = _WHOLE_READS, {}
+    try:
+        yield
+    finally:
+        _WHOLE_READS = before
+
+
+def _file_key(path: str | Path) -> tuple[str, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def offer_whole_read(path: str | Path, values: np.ndarray) -> None:
+    """Keep ``values``, the whole of band 1 of ``path`` as float64 with nodata → NaN, for :func:`take_whole_read`
+    (only inside :func:`sharing_whole_reads`; the caller no longer uses ``values``)."""
+    shared = _WHOLE_READS
+    key = _file_key(path)
+    if shared is not None and key is not None:
+        shared[key] = values
+
+
+def take_whole_read(path: str | Path) -> np.ndarray | None:
+    """The array :func:`offer_whole_read` kept for ``path`` if the file is unchanged since (given once), else None."""
+    shared = _WHOLE_READS
+    if not shared:
+        return None
+    key = _file_key(path)
+    return None if key is None else shared.pop(key, None)
 
 
 def grid_of(path: str | Path) -> Grid:
@@ -168,7 +214,7 @@ COG_DTYPE = "float64"
 
 def crs_for_write(grid: Grid) -> rasterio.crs.CRS:
     """The grid's CRS for a GeoTIFF header: by EPSG code where one exists (GeoKeys), else its WKT."""
-    code = grid.crs.to_epsg()
+    code = crs_facts(grid.crs_wkt).epsg
     return rasterio.crs.CRS.from_epsg(code) if code else rasterio.crs.CRS.from_wkt(grid.crs_wkt)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS, ParamSet
 from qingshan.kernels.water import budyko_fu_aet, water_balance_depth
@@ -15,11 +16,22 @@ DEFAULT_WC_ECOSYSTEMS = ("forest", "shrub", "grassland", "wetland")
 
 
 def eligible_mask(lulc: np.ndarray, params: ParamSet, option: str, default: tuple[str, ...]) -> np.ndarray:
-    """Cells whose ecosystem type is in the profile option ``option`` (a list of ecosystem names)."""
+    """Cells whose ecosystem type is in the profile option ``option`` (a list of ecosystem names; one name alone
+    counts as a list of one). An unknown name is a bilingual :class:`InputError`."""
     wanted = params.option(option, default)
+    names = [wanted] if isinstance(wanted, str) else list(wanted)  # type: ignore[call-overload]
+    unknown = [str(e) for e in names if str(e) not in ECOSYSTEMS]
+    if unknown:
+        raise InputError(
+            f"Option {option}: unknown ecosystem type(s) {', '.join(map(repr, unknown))}",
+            f"选项 {option}：未知生态系统类型 {', '.join(map(repr, unknown))}",
+            field=option,
+            fix=f"Give a list of ecosystem types among {', '.join(ECOSYSTEMS)}, e.g. --option '{option}=[\"forest\"]'.",
+            fix_zh=f"请给出生态系统类型列表（可选：{', '.join(ECOSYSTEMS)}），例如 --option '{option}=[\"forest\"]'。",
+        )
     assert params.landcover is not None
     eco = params.landcover.ecosystem_index(np.where(np.isfinite(lulc), lulc, -1).astype(np.int64))
-    ids = [ECOSYSTEMS.index(str(e)) for e in wanted]  # type: ignore[attr-defined]
+    ids = [ECOSYSTEMS.index(str(e)) for e in names]
     return np.isin(eco, ids)
 
 
