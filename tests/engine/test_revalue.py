@@ -294,3 +294,82 @@ def test_results_csv_writer_gives_pandas_bytes(tmp_path: Path) -> None:
     write_csv(frame, tmp_path / "ours.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_results_csv_and_stored_rows_are_those_of_the_frame_path(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The revaluation converts its result frame once into column lists for results.csv and the store: the file
+    is, to the byte, what ``account``'s writer (``_with_names`` + ``DataFrame.to_csv``) writes for the same
+    frame — at the parent's prices, the parent's own results.csv — and the stored rows are the frame's."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.export import _with_names
+    from qingshan.engine.run import load_regions
+
+    cfg_path, parent, url = synth_run
+    factory = open_store(url)
+    same = revalue(url, parent.run_id, prices=_prices(cfg_path))
+    parent_dir = artifact_dir(repo.get_run(factory, parent.run_id), find_data_dir(url))
+    assert (same.artifacts_dir / "results.csv").read_bytes() == (parent_dir / "results.csv").read_bytes()
+    out = revalue(url, parent.run_id, prices=_scaled_prices(_prices(cfg_path), tmp_path / "p.csv", "oxygen_price", 2.0))
+    _with_names(out.results, load_regions(load_config(cfg_path))).to_csv(tmp_path / "frame.csv", index=False,
+                                                                         encoding="utf-8-sig")
+    assert (out.artifacts_dir / "results.csv").read_bytes() == (tmp_path / "frame.csv").read_bytes()
+    stored = repo.read_results(factory, out.run_id).sort_values(KEYS).reset_index(drop=True)
+    expected = out.results[repo.RESULT_COLUMNS].sort_values(KEYS).reset_index(drop=True)
+    assert len(stored) == len(expected) > 0
+    for col in repo.RESULT_COLUMNS:
+        assert _same(stored[col].astype(expected[col].dtype), expected[col]), col
+
+
+def test_a_failure_after_the_run_is_recorded_leaves_no_rows_and_no_folder(synth_run, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storing the result rows fails half-way (after the rows are inserted, before the run is marked): the
+    transaction is rolled back, the new run is recorded failed with the error, its sealed folder is removed,
+    and the parent is untouched."""
+    import qingshan.store.repo as repo_module
+
+    cfg_path, parent, url = synth_run
+    factory = open_store(url)
+    before = {r.id for r in repo.list_runs(factory)}
+    real = repo_module._insert_rows
+
+    def insert_then_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real(*args, **kwargs)
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(repo_module, "_insert_rows", insert_then_fail)
+    with pytest.raises(OSError, match="simulated"):
+        revalue(url, parent.run_id, prices=_prices(cfg_path))
+    (new,) = [r for r in repo.list_runs(factory) if r.id not in before]
+    assert new.status == "failed" and new.parent_run_id == parent.run_id and "simulated" in new.error["message_en"]
+    assert new.lease_holder is None and new.artifacts is None
+    assert repo.read_results(factory, new.id).empty and repo.read_regions(factory, new.id).empty
+    runs_dir = find_data_dir(url) / "runs"
+    assert not (runs_dir / new.id).exists()
+    assert not [p for p in runs_dir.iterdir() if new.id in p.name or p.name.startswith(".tmp")]
+    assert repo.get_run(factory, parent.run_id).status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_revaluation_imports_no_orm(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``qingshan revalue`` records its run with SQLAlchemy Core: the ORM (its import and mapper set-up) is
+    never loaded, nor geopandas; the run is recorded all the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cfg_path, parent, url = synth_run
+    probe = ("import json, sys\nfrom qingshan.cli import main\n"
+             f"sys.argv = ['qingshan', 'revalue', {parent.run_id!r}, '--prices', {str(_prices(cfg_path))!r}, "
+             f"'--store', {url!r}]\n"
+             "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "print('MODULES=' + json.dumps(sorted(sys.modules)))\n")
+    before = {r.id for r in repo.list_runs(open_store(url))}
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert res.returncode == 0, res.stderr
+    mods = set(json.loads(next(x for x in res.stdout.splitlines() if x.startswith("MODULES=")).removeprefix("MODULES=")))
+    assert "qingshan.engine.revalue" in mods and "sqlalchemy" in mods
+    assert {"sqlalchemy.orm", "qingshan.store.models", "geopandas"}.isdisjoint(mods), sorted(
+        {"sqlalchemy.orm", "qingshan.store.models", "geopandas"} & mods)
+    (new,) = [r for r in repo.list_runs(open_store(url)) if r.id not in before]
+    assert new.status == "succeeded" and new.parent_run_id == parent.run_id

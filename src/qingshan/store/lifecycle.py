@@ -21,13 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.store import artifacts
-from qingshan.store.models import Run
+from qingshan.store import artifacts, tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from qingshan.store.models import Run
 
 __all__ = ["LEASE_SECONDS", "RENEW_SECONDS", "LeaseKeeper", "Repair", "lease_expiry", "repair"]
 
@@ -60,7 +64,7 @@ class LeaseKeeper:
     """Renews the lease of one running run (or, with ``renew_with``, of anything) from a daemon thread
     until :meth:`stop`."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: str, holder: str, *,
+    def __init__(self, factory: sessionmaker[Session] | Engine, run_id: str, holder: str, *,
                  every: float = RENEW_SECONDS, lease: float = LEASE_SECONDS,
                  renew_with: Callable[[], bool] | None = None) -> None:
         self.factory, self.run_id, self.holder = factory, run_id, holder
@@ -87,9 +91,10 @@ class LeaseKeeper:
         """Extend the lease once; False when the run is no longer running under this holder."""
         if self._renew_with is not None:
             return self._renew_with()
-        with self.factory.begin() as s:
-            res = s.execute(update(Run).where(Run.id == self.run_id, Run.status == "running",
-                                              Run.lease_holder == self.holder)
+        runs = tables.runs
+        with self.factory.begin() as s:  # Core: a session factory or an engine (``qingshan revalue``)
+            res = s.execute(update(runs).where(runs.c.id == self.run_id, runs.c.status == "running",
+                                               runs.c.lease_holder == self.holder)
                             .values(lease_expires_at=lease_expiry(self.lease)))
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
@@ -122,6 +127,8 @@ def _is_abandoned(run: Run, now: datetime, host: str) -> bool:
 
 def repair(factory: sessionmaker[Session], data_dir: Path | None) -> Repair:
     """Mark abandoned runs failed and remove the temporary folders of dead processes (module docstring)."""
+    from qingshan.store.models import Run
+
     now, host = _now(), socket.gethostname()
     out = Repair()
     with factory() as s:
