@@ -112,11 +112,10 @@ def column_values(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> 
     for name in columns if columns is not None else list(frame.columns):
         col = frame[name]
         values = col.tolist()
-        kind = col.dtype.kind
-        if kind == "f":
-            out[name] = [None if v != v else v for v in values]  # v != v: NaN
-        elif kind in "iub" and not col.hasnans:
+        if not col.hasnans:  # most columns: nothing missing
             out[name] = values
+        elif col.dtype.kind == "f":
+            out[name] = [None if v != v else v for v in values]  # v != v: NaN
         else:
             out[name] = [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else v
                          for v in values]
