@@ -374,3 +374,19 @@ def test_over_long_text_is_rejected(store_url: str, backend: str, request: pytes
     assert info.value.field == "component"
     assert info.value.zh
     assert repo.read_results(factory, "r1").empty
+
+
+def test_row_constants_are_the_tables() -> None:
+    """``store.rows`` (shared with the SQLite run writer, which imports no SQLAlchemy) repeats the tables'
+    columns and text lengths: they must be those of ``store.tables``."""
+    from sqlalchemy import String
+
+    from qingshan.store import rows, tables
+
+    for name, table in (("results", tables.results), ("run_regions", tables.run_regions)):
+        limits = {c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length}
+        if name == "results":
+            del limits["run_id"]  # the run's own id, not checked per row
+        assert rows.TEXT_LIMITS[name] == limits, name
+    assert ["id", "run_id", *rows.RESULT_COLUMNS] == list(tables.results.columns.keys())
+    assert ["run_id", *rows.REGION_COLUMNS, "geometry"] == list(tables.run_regions.columns.keys())

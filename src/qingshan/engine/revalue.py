@@ -45,12 +45,10 @@ from qingshan.indicators import registry
 from qingshan.valuation.prices import Deflator, PriceTable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from qingshan.aggregate.regions import RegionSet
-
-    Store = sessionmaker[Session] | Engine
+    from qingshan.store.run_writer import RunWriter
 
 __all__ = ["ON_DEMAND", "QuantityParameterError", "RevalueOutcome", "ensure_export", "quantity_parameters", "revalue"]
 
@@ -95,11 +93,9 @@ class RevalueOutcome:
 
 
 # ----------------------------------------------------------------------------- the parent
-def _parent(factory: Store, run_id: str) -> Any:
-    """The run ``run_id`` (a Core row with the attributes of ``models.Run``), succeeded, else a bilingual error."""
-    from qingshan.store import repo
-
-    run = repo.get_run_row(factory, run_id)
+def _parent(store: RunWriter, run_id: str) -> Any:
+    """The run ``run_id`` (with the attributes of ``models.Run``), succeeded, else a bilingual error."""
+    run = store.get_run(run_id)
     if run is None:
         raise ParentNotFoundError(
             f"No run '{run_id}' in the results store", f"结果库中没有核算记录 '{run_id}'", field="run_id",
@@ -140,11 +136,8 @@ class Hierarchy:
         return out
 
 
-def _region_set(factory: Store, run_id: str) -> tuple[Hierarchy, list[dict[str, Any]]]:
-    """The run's hierarchy and its region rows (with geometry, copied to the child) from the store."""
-    from qingshan.store import repo
-
-    rows = repo.region_records(factory, run_id, with_geometry=True)
+def _region_set(rows: list[dict[str, Any]]) -> tuple[Hierarchy, list[dict[str, Any]]]:
+    """A run's hierarchy and its region rows (:func:`qingshan.store.repo.region_records`, with geometry)."""
     return Hierarchy({str(r["code"]): (str(r["name"]), str(r["level"]), None if r["parent"] is None else str(r["parent"]))
                       for r in rows}), rows
 
@@ -244,13 +237,14 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             name: str | None = None, output: str | Path | None = None) -> RevalueOutcome:
     """Revalue the stored run ``run_id`` into a new run (see module docstring); ``output``: a writable copy."""
     from qingshan.core.codeversion import code_version
-    from qingshan.store import artifacts, repo
-    from qingshan.store.db import open_engine
+    from qingshan.store import artifacts
     from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
+    from qingshan.store.rows import column_values
+    from qingshan.store.run_writer import open_run_writer
 
     t0 = time.time()
-    factory = open_engine(store_url)  # SQLAlchemy Core: recording a run needs no ORM
-    parent = _parent(factory, run_id)
+    store = open_run_writer(store_url)  # no ORM; for an SQLite store at head, no SQLAlchemy either
+    parent = _parent(store, run_id)
     ddir = artifacts.data_dir_for(store_url, data_dir)
     pdir = artifacts.artifact_dir(parent, ddir)
     prov_p = dict(parent.provenance or {})
@@ -264,7 +258,7 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     policy = str(((parent.config or {}).get("prices") or {}).get("year_policy", "deflate"))
     table = PriceTable.from_csv(prices_p, deflator=defl, policy=policy)  # type: ignore[arg-type]
     base = int(base_year if base_year is not None else (parent.base_year or min(parent.years)))
-    regions, region_rows = _region_set(factory, parent.id)
+    regions, region_rows = _region_set(store.region_records(parent.id, with_geometry=True))
     leaf = _leaf_rows(pdir, list(parent.artifacts or []), regions, parent.id)
     valued, prices_used = value_rows(leaf, prices=table, regions=None, ancestors_of=regions.ancestors,
                                      base_year=base, deflator=defl)
@@ -276,13 +270,13 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     request = {"parent_run_id": parent.id, "prices": str(prices_p), "deflator": str(deflator) if deflator else None,
                "parameters": str(params_p) if params_p else None, "base_year": base}
     config = {**(parent.config or {}), "revalue": request}
-    repo.start_run(factory, run_id=child, name=name or f"{parent.name} · revalued 重新计价", profile=parent.profile,
+    store.start_run(run_id=child, name=name or f"{parent.name} · revalued 重新计价", profile=parent.profile,
                    years=list(parent.years), base_year=base, config=config, code_version=__version__,
                    lease_holder=holder, lease_expires_at=lease_expiry(), parent_run_id=parent.id)
     staging: Path | None = None
     sealed: Path | None = None
     try:
-        with LeaseKeeper(factory, child, holder):
+        with LeaseKeeper(None, child, holder, renew_with=lambda: store.renew_lease(child, holder, lease_expiry())):
             hashes = {str(prices_p): file_sha256(prices_p)}
             if deflator:
                 hashes[str(deflator)] = str(defl_sha)
@@ -313,17 +307,17 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             provenance["qc"] = _qc(prov_p.get("qc"), parent.id, inert, prices_used)
             provenance["seconds"] = round(time.time() - t0, 3)
             staging = artifacts.make_tmp(artifacts.runs_root(ddir))
-            values = repo.column_values(results)  # converted once, for results.csv and for the store
+            values = column_values(results)  # converted once, for results.csv and for the store
             _write_child(staging, results, values, regions, provenance, child, pdir, list(parent.artifacts or []))
             rel, manifest = _seal_child(staging, ddir, child, list(parent.artifacts or []))
             sealed, staging = ddir / rel, None
             files = artifacts.export_copy(sealed, Path(output), manifest) if output else []
-            repo.finish_run_succeeded(factory, child, results=values, regions=region_rows, provenance=provenance,
+            store.finish_run_succeeded(child, results=values, regions=region_rows, provenance=provenance,
                                       output_dir=str(output) if output else None, content_hash=digest,
                                       artifacts_dir=rel, artifacts=manifest)
     except BaseException as exc:
         error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
-        repo.finish_run_failed(factory, child, error)
+        store.finish_run_failed(child, error)
         for folder in (staging, sealed):
             if folder is not None:
                 artifacts.remove_tree(folder)
@@ -369,7 +363,7 @@ def _qc(parent_qc: Any, parent_id: str, inert: list[str], prices_used: list[dict
 def _named_columns(results: pd.DataFrame, values: dict[str, list[Any]],
                    regions: Hierarchy) -> tuple[list[str], dict[str, list[Any]], dict[str, str]]:
     """The columns of ``account``'s results.csv (``engine.export._with_names``: region name and level, the
-    indicator's Chinese name) as column lists (:func:`qingshan.store.repo.column_values`): the columns in
+    indicator's Chinese name) as column lists (:func:`qingshan.store.rows.column_values`): the columns in
     order, their values and dtype kinds (no second frame is built)."""
     names = {c: r[0] for c, r in regions.regions.items()}
     levels = {c: r[1] for c, r in regions.regions.items()}
@@ -408,7 +402,7 @@ def _write_child(folder: Path, results: pd.DataFrame, values: dict[str, list[Any
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """``frame.to_csv(path, index=False, encoding="utf-8-sig")``, the same bytes, several times faster
     (:func:`write_columns_csv`)."""
-    from qingshan.store.repo import column_values
+    from qingshan.store.rows import column_values
 
     write_columns_csv(path, [str(c) for c in frame.columns], column_values(frame),
                       {str(c): frame[c].dtype.kind for c in frame.columns})
@@ -418,7 +412,7 @@ _CHUNK = 8192
 
 
 def write_columns_csv(path: Path, columns: list[str], values: Mapping[str, list[Any]], kinds: Mapping[str, str]) -> None:
-    """A table given as column lists (missing values as ``None``, :func:`qingshan.store.repo.column_values`)
+    """A table given as column lists (missing values as ``None``, :func:`qingshan.store.rows.column_values`)
     written as ``DataFrame.to_csv(path, index=False, encoding="utf-8-sig")`` writes it, to the byte.
 
     pandas formats the floats of every chunk through numpy's string conversion, the largest part of a
@@ -559,7 +553,7 @@ def _regions_with_polygons(factory: sessionmaker[Session], run: Any, data_dir: P
     from qingshan.aggregate.regions import Region, RegionSet
     from qingshan.store import artifacts, repo
 
-    hierarchy, rows = _region_set(factory, run.id)
+    hierarchy, rows = _region_set(repo.region_records(factory, run.id, with_geometry=True))
     regions = {c: Region(c, n, lvl, p) for c, (n, lvl, p) in hierarchy.regions.items()}
     leaves = hierarchy.leaves
     leaf_level = regions[leaves[0]].level if leaves else ""

@@ -8,12 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-
 from qingshan.core.errors import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SQLAlchemy is imported when an engine is made: head_revision() needs none of it
     from alembic.config import Config
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["DEFAULT_URL", "check_store_url", "migrate", "open_engine", "open_store", "sqlite_url"]
@@ -86,6 +85,8 @@ def stored_revisions(url: str) -> set[str]:
 
 @lru_cache(maxsize=16)
 def _engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
     eng = create_engine(url, future=True)
     if url.startswith("sqlite"):
 

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import String, Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from qingshan.core.errors import InputError, QingshanError
+from qingshan.core.errors import QingshanError
 from qingshan.store import tables
+from qingshan.store.rows import (
+    REGION_COLUMNS,
+    RESULT_COLUMNS,
+    check_lengths,
+    column_values,
+    result_records,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, Row
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     Store = sessionmaker[Session] | Engine
 
 __all__ = [
+    "REGION_COLUMNS",
     "RESULT_COLUMNS",
     "add_artifact",
     "column_values",
@@ -43,14 +50,6 @@ __all__ = [
     "region_records",
     "start_run",
 ]
-
-RESULT_COLUMNS = [
-    "region_code", "year", "indicator", "category", "component", "ecosystem",
-    "quantity", "unit", "price", "price_unit", "value", "value_comparable",
-]
-
-REGION_COLUMNS = ["code", "name", "level", "parent", "area_km2"]
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -77,10 +76,10 @@ def finish_run_succeeded(factory: Store, run_id: str, *, results: pd.DataFrame |
 
     ``results``: a frame with :data:`RESULT_COLUMNS`, or those columns as lists already converted by
     :func:`column_values` (a caller that also writes them elsewhere converts once)."""
-    records = _result_records(results, run_id)
+    records = result_records(results, run_id)
     empty = dict.fromkeys(tables.run_regions.columns.keys())  # a key a row leaves out is NULL (one INSERT form)
     region_rows = [{**empty, "run_id": run_id, **dict(r)} for r in regions]
-    _check_lengths(tables.run_regions, region_rows)
+    check_lengths("run_regions", region_rows)
     runs = tables.runs
     with factory.begin() as s:
         s.execute(delete(tables.results).where(tables.results.c.run_id == run_id))
@@ -104,37 +103,6 @@ def finish_run_succeeded(factory: Store, run_id: str, *, results: pd.DataFrame |
             )
 
 
-def column_values(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> dict[str, list[Any]]:
-    """The columns of ``frame`` (all, or ``columns``) as lists of plain Python values, missing ones (NaN, None,
-    ``pd.NA``) as ``None``: what the database driver stores and what :func:`qingshan.engine.revalue.write_csv`
-    formats. One pass per column (``Series.tolist``), no per-row objects."""
-    out: dict[str, list[Any]] = {}
-    for name in columns if columns is not None else list(frame.columns):
-        col = frame[name]
-        values = col.tolist()
-        if not col.hasnans:  # most columns: nothing missing
-            out[name] = values
-        elif col.dtype.kind == "f":
-            out[name] = [None if v != v else v for v in values]  # v != v: NaN
-        else:
-            out[name] = [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else v
-                         for v in values]
-    return out
-
-
-def _result_records(results: pd.DataFrame | Mapping[str, Sequence[Any]], run_id: str) -> list[tuple[Any, ...]]:
-    """Result rows as tuples of plain Python values (NaN → None), text lengths checked column by column (on the
-    distinct values: a few hundred, not one per row)."""
-    values = column_values(results, RESULT_COLUMNS) if isinstance(results, pd.DataFrame) else results
-    for col, limit in _limits(tables.results).items():
-        if col in RESULT_COLUMNS:
-            too_long = [v for v in set(values[col]) if isinstance(v, str) and len(v) > limit]
-            if too_long:
-                _check_lengths(tables.results, [{col: too_long[0]}])  # raises, naming the value
-    n = len(values[RESULT_COLUMNS[0]])
-    return list(zip(repeat(run_id, n), *(values[c] for c in RESULT_COLUMNS), strict=True))
-
-
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -148,26 +116,6 @@ def _insert_rows(s: Session | Connection, table: Table, columns: list[str], rows
         return
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, rows)
-
-
-def _limits(table: Table) -> dict[str, int]:
-    return {c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length}
-
-
-def _check_lengths(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Refuse text longer than its column on every backend (SQLite would store it, PostgreSQL not)."""
-    limits = _limits(table)
-    for row in rows:
-        for col, limit in limits.items():
-            value = row.get(col)
-            if isinstance(value, str) and len(value) > limit:
-                raise InputError(
-                    f"Value of '{col}' is longer than {limit} characters: '{value[:40]}…'",
-                    f"'{col}' 的值超过 {limit} 个字符：'{value[:40]}…'",
-                    field=col,
-                    fix=f"Shorten it to at most {limit} characters (ids and units are short codes).",
-                    fix_zh=f"请缩短至 {limit} 个字符以内（编号和单位应为简短代码）。",
-                )
 
 
 def add_artifact(factory: sessionmaker[Session], run_id: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
