@@ -271,8 +271,8 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
                "parameters": str(params_p) if params_p else None, "base_year": base}
     config = {**(parent.config or {}), "revalue": request}
     store.start_run(run_id=child, name=name or f"{parent.name} · revalued 重新计价", profile=parent.profile,
-                   years=list(parent.years), base_year=base, config=config, code_version=__version__,
-                   lease_holder=holder, lease_expires_at=lease_expiry(), parent_run_id=parent.id)
+                    years=list(parent.years), base_year=base, config=config, code_version=__version__,
+                    lease_holder=holder, lease_expires_at=lease_expiry(), parent_run_id=parent.id)
     staging: Path | None = None
     sealed: Path | None = None
     try:
@@ -313,8 +313,8 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             sealed, staging = ddir / rel, None
             files = artifacts.export_copy(sealed, Path(output), manifest) if output else []
             store.finish_run_succeeded(child, results=values, regions=region_rows, provenance=provenance,
-                                      output_dir=str(output) if output else None, content_hash=digest,
-                                      artifacts_dir=rel, artifacts=manifest)
+                                       output_dir=str(output) if output else None, content_hash=digest,
+                                       artifacts_dir=rel, artifacts=manifest)
     except BaseException as exc:
         error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
         store.finish_run_failed(child, error)
