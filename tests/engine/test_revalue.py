@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,158 @@ def test_results_csv_writer_gives_pandas_bytes(tmp_path: Path) -> None:
     write_csv(frame, tmp_path / "ours.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_results_csv_and_stored_rows_are_those_of_the_frame_path(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The revaluation converts its result frame once into column lists for results.csv and the store: the file
+    is, to the byte, what ``account``'s writer (``_with_names`` + ``DataFrame.to_csv``) writes for the same
+    frame — at the parent's prices, the parent's own results.csv — and the stored rows are the frame's."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.export import _with_names
+    from qingshan.engine.run import load_regions
+
+    cfg_path, parent, url = synth_run
+    factory = open_store(url)
+    same = revalue(url, parent.run_id, prices=_prices(cfg_path))
+    parent_dir = artifact_dir(repo.get_run(factory, parent.run_id), find_data_dir(url))
+    assert (same.artifacts_dir / "results.csv").read_bytes() == (parent_dir / "results.csv").read_bytes()
+    out = revalue(url, parent.run_id, prices=_scaled_prices(_prices(cfg_path), tmp_path / "p.csv", "oxygen_price", 2.0))
+    _with_names(out.results, load_regions(load_config(cfg_path))).to_csv(tmp_path / "frame.csv", index=False,
+                                                                         encoding="utf-8-sig")
+    assert (out.artifacts_dir / "results.csv").read_bytes() == (tmp_path / "frame.csv").read_bytes()
+    stored = repo.read_results(factory, out.run_id).sort_values(KEYS).reset_index(drop=True)
+    expected = out.results[repo.RESULT_COLUMNS].sort_values(KEYS).reset_index(drop=True)
+    assert len(stored) == len(expected) > 0
+    for col in repo.RESULT_COLUMNS:
+        assert _same(stored[col].astype(expected[col].dtype), expected[col]), col
+
+
+@pytest.fixture(params=["sqlite3", "core"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which run writer ``revalue`` uses: ``sqlite3`` (an SQLite store at head, the default) or ``core`` (the
+    generic SQLAlchemy Core writer, as for PostgreSQL), forced by refusing the SQLite one."""
+    from qingshan.store.run_writer import SqliteRunWriter
+
+    if request.param == "core":
+        monkeypatch.setattr(SqliteRunWriter, "open", classmethod(lambda cls, url: None))
+    return str(request.param)
+
+
+def test_a_failure_half_way_through_storing_leaves_no_rows_and_no_folder(synth_run, writer: str,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last result row breaks a NOT NULL constraint after the others were inserted: the transaction is
+    rolled back, the new run is recorded failed with the error, its sealed folder is removed, the parent is
+    untouched — with either run writer."""
+    import qingshan.store.repo as repo_module
+    import qingshan.store.run_writer as writer_module
+    from qingshan.store.rows import result_records
+
+    def with_a_bad_row(results, run_id):  # type: ignore[no-untyped-def]
+        records = result_records(results, run_id)
+        return [*records, (run_id, *records[-1][1:7], None, *records[-1][8:])]  # quantity NULL
+
+    monkeypatch.setattr(repo_module, "result_records", with_a_bad_row)
+    monkeypatch.setattr(writer_module, "result_records", with_a_bad_row)
+    cfg_path, parent, url = synth_run
+    factory = open_store(url)
+    before = {r.id for r in repo.list_runs(factory)}
+    with pytest.raises(Exception, match=r"(?i)not null"):
+        revalue(url, parent.run_id, prices=_prices(cfg_path))
+    (new,) = [r for r in repo.list_runs(factory) if r.id not in before]
+    assert new.status == "failed" and new.parent_run_id == parent.run_id and "NOT NULL" in new.error["message_en"]
+    assert new.lease_holder is None and new.lease_expires_at is None and new.artifacts is None
+    assert repo.read_results(factory, new.id).empty and repo.read_regions(factory, new.id).empty
+    runs_dir = find_data_dir(url) / "runs"
+    assert not (runs_dir / new.id).exists()
+    assert not [p for p in runs_dir.iterdir() if p.name.startswith(".tmp")]
+    assert repo.get_run(factory, parent.run_id).status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_both_run_writers_store_the_same_text(synth_run) -> None:  # type: ignore[no-untyped-def]
+    """The SQLite writer (``sqlite3``, no SQLAlchemy) stores, column by column, the text and numbers the generic
+    SQLAlchemy Core writer stores: the run record (JSON texts, timestamp format), its result rows and regions."""
+    import re
+    import sqlite3
+
+    from qingshan.store.run_writer import CoreRunWriter, SqliteRunWriter, open_run_writer
+
+    cfg_path, parent, url = synth_run
+    assert isinstance(open_run_writer(url), SqliteRunWriter)
+    fast = revalue(url, parent.run_id, prices=_prices(cfg_path), name="same")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SqliteRunWriter, "open", classmethod(lambda cls, u: None))
+        assert isinstance(open_run_writer(url), CoreRunWriter)
+        core = revalue(url, parent.run_id, prices=_prices(cfg_path), name="same")
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
+    a, b = (dict(zip(cols, conn.execute("SELECT * FROM runs WHERE id = ?", (i,)).fetchone(), strict=True))
+            for i in (fast.run_id, core.run_id))
+    timing = ("seconds", "started")
+    for row in (a, b):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", row.pop("created_at"))
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", row.pop("finished_at"))
+        row["id"] = row["artifacts_dir"] = None
+        prov = json.loads(row.pop("provenance"))
+        assert not set(timing) - set(prov)
+        row["provenance"] = {k: v for k, v in prov.items() if k not in timing}
+        row["artifacts"] = [e for e in json.loads(row["artifacts"]) if e["name"] != "provenance.json"]
+    assert a == b and a["status"] == "succeeded" and a["error"] is None and a["lease_holder"] is None
+    for table, key in (("results", "id"), ("run_regions", "code")):
+        rows = [conn.execute(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY {key}", (i,)).fetchall()
+                for i in (fast.run_id, core.run_id)]
+        assert rows[0] and [r[2:] if table == "results" else r[1:] for r in rows[0]] == \
+            [r[2:] if table == "results" else r[1:] for r in rows[1]], table
+
+
+@pytest.mark.parametrize("kind", ["sqlite3", "core"])
+def test_run_writer_lease_renewal(tmp_path: Path, kind: str) -> None:
+    """A running run's lease is renewed by its holder only (stored as SQLAlchemy reads it back), and no longer
+    once the run has failed."""
+    from datetime import UTC, datetime, timedelta
+
+    from qingshan.store.db import sqlite_url
+    from qingshan.store.run_writer import CoreRunWriter, SqliteRunWriter
+
+    url = sqlite_url(tmp_path / "s.sqlite")
+    factory = open_store(url)  # creates the store at head
+    store = SqliteRunWriter.open(url) if kind == "sqlite3" else CoreRunWriter.open(url)
+    assert store is not None
+    t0 = datetime(2026, 12, 1, 23, 0, 0, 123456, tzinfo=UTC)
+    store.start_run(run_id="r", name="租约", profile="p", years=[2019], base_year=2019, config={"键": 1},
+                    code_version="v", lease_holder="host:1", lease_expires_at=t0)
+    assert repo.get_run(factory, "r").lease_expires_at == t0  # type: ignore[union-attr]
+    later = t0 + timedelta(seconds=120, microseconds=1)
+    assert store.renew_lease("r", "host:1", later) and not store.renew_lease("r", "host:2", t0)
+    run = repo.get_run(factory, "r")
+    assert run is not None and run.lease_expires_at == later and run.config == {"键": 1} and run.years == [2019]
+    assert store.get_run("r").lease_expires_at == later and store.get_run("nope") is None
+    store.finish_run_failed("r", {"error": "x"})
+    assert not store.renew_lease("r", "host:1", later)
+    run = repo.get_run(factory, "r")
+    assert run is not None and (run.status, run.error, run.lease_holder) == ("failed", {"error": "x"}, None)
+
+
+def test_revaluation_of_an_sqlite_store_imports_no_sqlalchemy(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``qingshan revalue`` on an SQLite store at head records its run through ``sqlite3``: neither SQLAlchemy
+    nor its ORM is imported (about a tenth of the command's CPU time), nor geopandas; the run is recorded all the
+    same (the generic writer, SQLAlchemy Core without the ORM, is compared with it above)."""
+    import os
+    import subprocess
+    import sys
+
+    cfg_path, parent, url = synth_run
+    probe = ("import json, sys\nfrom qingshan.cli import main\n"
+             f"sys.argv = ['qingshan', 'revalue', {parent.run_id!r}, '--prices', {str(_prices(cfg_path))!r}, "
+             f"'--store', {url!r}]\n"
+             "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "print('MODULES=' + json.dumps(sorted(sys.modules)))\n")
+    before = {r.id for r in repo.list_runs(open_store(url))}
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert res.returncode == 0, res.stderr
+    mods = set(json.loads(next(x for x in res.stdout.splitlines() if x.startswith("MODULES=")).removeprefix("MODULES=")))
+    assert "qingshan.engine.revalue" in mods and "qingshan.store.run_writer" in mods
+    assert {"sqlalchemy", "qingshan.store.models", "geopandas"}.isdisjoint(mods), sorted(
+        {"sqlalchemy", "qingshan.store.models", "geopandas"} & mods)
+    (new,) = [r for r in repo.list_runs(open_store(url)) if r.id not in before]
+    assert new.status == "succeeded" and new.parent_run_id == parent.run_id

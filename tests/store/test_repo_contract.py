@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from qingshan.core.errors import InputError
+from qingshan.core.errors import InputError, QingshanError
 from qingshan.store import repo
-from qingshan.store.db import open_store
+from qingshan.store.db import open_engine, open_store
 
 KEYS = ["region_code", "year", "indicator", "component", "ecosystem"]
 FLOAT_COLUMNS = ["quantity", "price", "value", "value_comparable"]
@@ -244,6 +244,49 @@ def test_run_with_no_result_rows_can_succeed(store_url: str) -> None:
     assert repo.read_results(factory, "empty").empty
 
 
+def test_core_writers_on_an_engine_store_what_the_session_path_stores(store_url: str) -> None:
+    """``qingshan revalue`` records its run through an engine (SQLAlchemy Core, no ORM) and gives the result
+    rows as column lists (``column_values``): the same rows, run record, JSON and regions as a session
+    factory and a frame give; a run no longer running is refused and keeps no rows."""
+    factory, engine = open_store(store_url), open_engine(store_url)
+    rows = _rows(40, seed=21)
+    rows.loc[: len(EDGE_FLOATS) - 1, "quantity"] = EDGE_FLOATS
+    regions: list[dict[str, object]] = [
+        {"code": "360100", "name": "南昌市", "level": "city", "parent": None, "area_km2": 1 / 3, "geometry": None},
+        {"code": "360102", "name": "东湖区", "level": "county", "parent": "360100", "area_km2": None,
+         "geometry": '{"type": "Point", "coordinates": [115.9, 28.7]}'},
+    ]
+    done = {"provenance": {"键": [1, 2.5, None], "ratio": 0.1 + 0.2}, "output_dir": "/tmp/出口",
+            "content_hash": "b" * 64, "artifacts_dir": "runs/x", "artifacts": [{"name": "results.csv", "size": 1}]}
+    _start(factory, "session", parent_run_id="p")
+    repo.finish_run_succeeded(factory, "session", results=rows, regions=regions, **done)  # type: ignore[arg-type]
+    _start(engine, "engine", parent_run_id="p")  # type: ignore[arg-type]
+    repo.finish_run_succeeded(engine, "engine", results=repo.column_values(rows), regions=regions,  # type: ignore[arg-type]
+                              **done)
+    _assert_same_results(repo.read_results(factory, "engine"), rows)
+    _assert_same_results(repo.read_results(factory, "engine"), repo.read_results(factory, "session"))
+    orm, core = repo.get_run(factory, "session"), repo.get_run_row(engine, "engine")
+    assert orm is not None and core is not None
+    same = ["status", "profile", "years", "base_year", "config", "provenance", "error", "output_dir", "content_hash",
+            "artifacts_dir", "artifacts", "lease_holder", "lease_expires_at", "code_version", "parent_run_id"]
+    assert {c: getattr(core, c) for c in same} == {c: getattr(orm, c) for c in same}
+    assert (core.status, core.provenance, core.artifacts, core.lease_holder) == (
+        "succeeded", done["provenance"], done["artifacts"], None)
+    assert core.finished_at is not None and core.finished_at.utcoffset() == timedelta(0)
+    assert repo.region_records(engine, "engine", with_geometry=True) == \
+        repo.region_records(factory, "session", with_geometry=True) == [{**r, "geometry": r.get("geometry")}
+                                                                       for r in regions]
+    assert repo.get_run_row(engine, "nope") is None
+    _start(engine, "lost")  # type: ignore[arg-type]
+    repo.finish_run_failed(engine, "lost", {"error": "abandoned"})  # type: ignore[arg-type]
+    with pytest.raises(QingshanError) as info:
+        repo.finish_run_succeeded(engine, "lost", results=repo.column_values(rows), regions=regions,  # type: ignore[arg-type]
+                                  **done)
+    assert "failed" in info.value.en and info.value.field == "run_id"
+    assert repo.read_results(factory, "lost").empty and repo.read_regions(factory, "lost").empty
+    assert repo.get_run(factory, "lost").status == "failed"  # type: ignore[union-attr]
+
+
 # ----------------------------------------------------------------------------- concurrency
 def test_concurrent_writers_do_not_corrupt_each_other(store_url: str) -> None:
     """Two threads finish two runs at the same moment (a barrier releases both), three times over."""
@@ -331,3 +374,19 @@ def test_over_long_text_is_rejected(store_url: str, backend: str, request: pytes
     assert info.value.field == "component"
     assert info.value.zh
     assert repo.read_results(factory, "r1").empty
+
+
+def test_row_constants_are_the_tables() -> None:
+    """``store.rows`` (shared with the SQLite run writer, which imports no SQLAlchemy) repeats the tables'
+    columns and text lengths: they must be those of ``store.tables``."""
+    from sqlalchemy import String
+
+    from qingshan.store import rows, tables
+
+    for name, table in (("results", tables.results), ("run_regions", tables.run_regions)):
+        limits = {c.name: c.type.length for c in table.columns if isinstance(c.type, String) and c.type.length}
+        if name == "results":
+            del limits["run_id"]  # the run's own id, not checked per row
+        assert rows.TEXT_LIMITS[name] == limits, name
+    assert ["id", "run_id", *rows.RESULT_COLUMNS] == list(tables.results.columns.keys())
+    assert ["run_id", *rows.REGION_COLUMNS, "geometry"] == list(tables.run_regions.columns.keys())

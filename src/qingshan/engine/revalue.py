@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan import __version__
 from qingshan.core.errors import ConfigError, InputError, QingshanError
@@ -46,7 +45,10 @@ from qingshan.indicators import registry
 from qingshan.valuation.prices import Deflator, PriceTable
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from qingshan.aggregate.regions import RegionSet
+    from qingshan.store.run_writer import RunWriter
 
 __all__ = ["ON_DEMAND", "QuantityParameterError", "RevalueOutcome", "ensure_export", "quantity_parameters", "revalue"]
 
@@ -91,10 +93,9 @@ class RevalueOutcome:
 
 
 # ----------------------------------------------------------------------------- the parent
-def _parent(factory: sessionmaker[Session], run_id: str) -> Any:
-    from qingshan.store import repo
-
-    run = repo.get_run(factory, run_id)
+def _parent(store: RunWriter, run_id: str) -> Any:
+    """The run ``run_id`` (with the attributes of ``models.Run``), succeeded, else a bilingual error."""
+    run = store.get_run(run_id)
     if run is None:
         raise ParentNotFoundError(
             f"No run '{run_id}' in the results store", f"结果库中没有核算记录 '{run_id}'", field="run_id",
@@ -135,12 +136,8 @@ class Hierarchy:
         return out
 
 
-def _region_set(factory: sessionmaker[Session], run_id: str) -> tuple[Hierarchy, list[dict[str, Any]]]:
-    """The run's hierarchy and its region rows (with geometry, copied to the child) from the store."""
-    from qingshan.store import repo
-
-    df = repo.read_regions(factory, run_id, with_geometry=True)
-    rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+def _region_set(rows: list[dict[str, Any]]) -> tuple[Hierarchy, list[dict[str, Any]]]:
+    """A run's hierarchy and its region rows (:func:`qingshan.store.repo.region_records`, with geometry)."""
     return Hierarchy({str(r["code"]): (str(r["name"]), str(r["level"]), None if r["parent"] is None else str(r["parent"]))
                       for r in rows}), rows
 
@@ -240,13 +237,14 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             name: str | None = None, output: str | Path | None = None) -> RevalueOutcome:
     """Revalue the stored run ``run_id`` into a new run (see module docstring); ``output``: a writable copy."""
     from qingshan.core.codeversion import code_version
-    from qingshan.store import artifacts, repo
-    from qingshan.store.db import open_store
+    from qingshan.store import artifacts
     from qingshan.store.lifecycle import LeaseKeeper, lease_expiry
+    from qingshan.store.rows import column_values
+    from qingshan.store.run_writer import open_run_writer
 
     t0 = time.time()
-    factory = open_store(store_url)
-    parent = _parent(factory, run_id)
+    store = open_run_writer(store_url)  # no ORM; for an SQLite store at head, no SQLAlchemy either
+    parent = _parent(store, run_id)
     ddir = artifacts.data_dir_for(store_url, data_dir)
     pdir = artifacts.artifact_dir(parent, ddir)
     prov_p = dict(parent.provenance or {})
@@ -260,7 +258,7 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     policy = str(((parent.config or {}).get("prices") or {}).get("year_policy", "deflate"))
     table = PriceTable.from_csv(prices_p, deflator=defl, policy=policy)  # type: ignore[arg-type]
     base = int(base_year if base_year is not None else (parent.base_year or min(parent.years)))
-    regions, region_rows = _region_set(factory, parent.id)
+    regions, region_rows = _region_set(store.region_records(parent.id, with_geometry=True))
     leaf = _leaf_rows(pdir, list(parent.artifacts or []), regions, parent.id)
     valued, prices_used = value_rows(leaf, prices=table, regions=None, ancestors_of=regions.ancestors,
                                      base_year=base, deflator=defl)
@@ -272,13 +270,13 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
     request = {"parent_run_id": parent.id, "prices": str(prices_p), "deflator": str(deflator) if deflator else None,
                "parameters": str(params_p) if params_p else None, "base_year": base}
     config = {**(parent.config or {}), "revalue": request}
-    repo.start_run(factory, run_id=child, name=name or f"{parent.name} · revalued 重新计价", profile=parent.profile,
-                   years=list(parent.years), base_year=base, config=config, code_version=__version__,
-                   lease_holder=holder, lease_expires_at=lease_expiry(), parent_run_id=parent.id)
+    store.start_run(run_id=child, name=name or f"{parent.name} · revalued 重新计价", profile=parent.profile,
+                    years=list(parent.years), base_year=base, config=config, code_version=__version__,
+                    lease_holder=holder, lease_expires_at=lease_expiry(), parent_run_id=parent.id)
     staging: Path | None = None
     sealed: Path | None = None
     try:
-        with LeaseKeeper(factory, child, holder):
+        with LeaseKeeper(None, child, holder, renew_with=lambda: store.renew_lease(child, holder, lease_expiry())):
             hashes = {str(prices_p): file_sha256(prices_p)}
             if deflator:
                 hashes[str(deflator)] = str(defl_sha)
@@ -309,16 +307,17 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
             provenance["qc"] = _qc(prov_p.get("qc"), parent.id, inert, prices_used)
             provenance["seconds"] = round(time.time() - t0, 3)
             staging = artifacts.make_tmp(artifacts.runs_root(ddir))
-            _write_child(staging, results, regions, provenance, child, pdir, list(parent.artifacts or []))
+            values = column_values(results)  # converted once, for results.csv and for the store
+            _write_child(staging, results, values, regions, provenance, child, pdir, list(parent.artifacts or []))
             rel, manifest = _seal_child(staging, ddir, child, list(parent.artifacts or []))
             sealed, staging = ddir / rel, None
             files = artifacts.export_copy(sealed, Path(output), manifest) if output else []
-            repo.finish_run_succeeded(factory, child, results=results, regions=region_rows, provenance=provenance,
-                                      output_dir=str(output) if output else None, content_hash=digest,
-                                      artifacts_dir=rel, artifacts=manifest)
+            store.finish_run_succeeded(child, results=values, regions=region_rows, provenance=provenance,
+                                       output_dir=str(output) if output else None, content_hash=digest,
+                                       artifacts_dir=rel, artifacts=manifest)
     except BaseException as exc:
         error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
-        repo.finish_run_failed(factory, child, error)
+        store.finish_run_failed(child, error)
         for folder in (staging, sealed):
             if folder is not None:
                 artifacts.remove_tree(folder)
@@ -361,22 +360,31 @@ def _qc(parent_qc: Any, parent_id: str, inert: list[str], prices_used: list[dict
     return qc
 
 
-def _named(results: pd.DataFrame, regions: Hierarchy) -> pd.DataFrame:
-    """The columns of ``account``'s results.csv (``engine.export._with_names``), by lookups per distinct value."""
-    df = results.copy()
-    codes = df["region_code"]
-    df.insert(1, "region_name", codes.map({c: r[0] for c, r in regions.regions.items()}).fillna(""))
-    df.insert(2, "level", codes.map({c: r[1] for c, r in regions.regions.items()}).fillna(""))
+def _named_columns(results: pd.DataFrame, values: dict[str, list[Any]],
+                   regions: Hierarchy) -> tuple[list[str], dict[str, list[Any]], dict[str, str]]:
+    """The columns of ``account``'s results.csv (``engine.export._with_names``: region name and level, the
+    indicator's Chinese name) as column lists (:func:`qingshan.store.rows.column_values`): the columns in
+    order, their values and dtype kinds (no second frame is built)."""
+    names = {c: r[0] for c, r in regions.regions.items()}
+    levels = {c: r[1] for c, r in regions.regions.items()}
     reg = registry()
-    df.insert(4, "indicator_zh", df["indicator"].map({i: reg.get(i).name_zh for i in df["indicator"].unique()}))
-    return df
+    zh = {i: reg.get(i).name_zh for i in set(values["indicator"])}
+    codes = values["region_code"]
+    columns = list(results.columns)
+    columns.insert(1, "region_name")
+    columns.insert(2, "level")
+    columns.insert(4, "indicator_zh")
+    added = {"region_name": [names.get(c, "") for c in codes], "level": [levels.get(c, "") for c in codes],
+             "indicator_zh": [zh[i] for i in values["indicator"]]}
+    kinds = {c: results[c].dtype.kind for c in results.columns} | dict.fromkeys(added, "O")
+    return columns, {**values, **added}, kinds
 
 
-def _write_child(folder: Path, results: pd.DataFrame, regions: Hierarchy, provenance: dict[str, Any], run_id: str,
-                 parent_dir: Path, parent_manifest: list[dict[str, Any]]) -> None:
+def _write_child(folder: Path, results: pd.DataFrame, values: dict[str, list[Any]], regions: Hierarchy,
+                 provenance: dict[str, Any], run_id: str, parent_dir: Path, parent_manifest: list[dict[str, Any]]) -> None:
     """results.csv, provenance.json, qc_report.json (as ``engine.qc.write_report_files`` writes it; the Markdown
     version is on demand) and hard links to the parent's rasters and inputs."""
-    write_csv(_named(results, regions), folder / "results.csv")
+    write_columns_csv(folder / "results.csv", *_named_columns(results, values, regions))
     (folder / "provenance.json").write_text(json.dumps({**provenance, "run_id": run_id}, ensure_ascii=False,
                                                        indent=2, default=str), encoding="utf-8")
     (folder / "qc_report.json").write_text(json.dumps(provenance["qc"], ensure_ascii=False, indent=2, default=str),
@@ -392,27 +400,76 @@ def _write_child(folder: Path, results: pd.DataFrame, regions: Hierarchy, proven
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """``frame.to_csv(path, index=False, encoding="utf-8-sig")``, the same bytes, about three times faster.
+    """``frame.to_csv(path, index=False, encoding="utf-8-sig")``, the same bytes, several times faster
+    (:func:`write_columns_csv`)."""
+    from qingshan.store.rows import column_values
+
+    write_columns_csv(path, [str(c) for c in frame.columns], column_values(frame),
+                      {str(c): frame[c].dtype.kind for c in frame.columns})
+
+
+_CHUNK = 8192
+
+
+def write_columns_csv(path: Path, columns: list[str], values: Mapping[str, list[Any]], kinds: Mapping[str, str]) -> None:
+    """A table given as column lists (missing values as ``None``, :func:`qingshan.store.rows.column_values`)
+    written as ``DataFrame.to_csv(path, index=False, encoding="utf-8-sig")`` writes it, to the byte.
 
     pandas formats the floats of every chunk through numpy's string conversion, the largest part of a
-    revaluation's writing; here each column is turned into text once: floats by ``repr`` (the shortest text that
-    reads back as the same float, as numpy writes them; NaN → empty), everything else by ``str`` (None/NaN →
-    empty), then written by the ``csv`` module with pandas' dialect (minimal quoting, ``\\n`` line ends)."""
+    revaluation's writing. Here, chunk by chunk of rows, each column becomes text at C speed (``map``): floats
+    by ``repr`` (the shortest text that reads back as the same float, as numpy writes them), integers and
+    booleans by ``str``, text through a table of its distinct values, each quoted once as the ``csv`` module
+    quotes a cell (pandas' dialect: minimal quoting); missing values are empty. Rows are joined with ``,``
+    and ``\n``."""
     import csv
 
-    columns = [_csv_cells(frame[c]) for c in frame.columns]
+    n = len(values[columns[0]]) if columns else 0
+    if len(columns) < 2:  # the csv module quotes the empty cell of a one-column row: leave it that case
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            out = csv.writer(fh, lineterminator="\n")
+            out.writerow(columns)
+            out.writerows(zip(*(_Cells(values[c], kinds[c]).text(0, n) for c in columns), strict=True))
+        return
+    cells = [_Cells(values[c], kinds[c]) for c in columns]
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow([str(c) for c in frame.columns])
-        out.writerows(zip(*columns, strict=True))
+        fh.write(",".join(_quoted(c) for c in columns) + "\n")
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            fh.write("\n".join(map(",".join, zip(*(c.text(lo, hi) for c in cells), strict=True))) + "\n")
 
 
-def _csv_cells(col: pd.Series) -> list[str]:
-    if col.dtype.kind == "f":
-        return ["" if v != v else repr(v) for v in col.tolist()]  # v != v: NaN
-    if col.dtype.kind in "iub":
-        return [str(v) for v in col.tolist()]
-    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in col.tolist()]
+class _Cells:
+    """The CSV cells of one column, made a slice of rows at a time."""
+
+    def __init__(self, values: list[Any], kind: str) -> None:
+        self.values, self.kind = values, kind
+        self.has_none = None in values  # missing values: empty cells
+        self.texts: dict[Any, str] | None = None
+        if kind not in "fiub":
+            distinct = set(values)
+            if all(type(v) is str or v is None for v in distinct):  # else 1, 1.0 and True would share a key
+                self.texts = {v: "" if v is None else _quoted(v) for v in distinct}
+
+    def text(self, lo: int, hi: int) -> list[str]:
+        vals = self.values[lo:hi]
+        if self.texts is not None:
+            return list(map(self.texts.__getitem__, vals))
+        if self.kind in "fiub":
+            fmt = repr if self.kind == "f" else str
+            if not self.has_none:
+                return list(map(fmt, vals))
+            return ["" if v is None else fmt(v) for v in vals]
+        return ["" if v is None else _quoted(str(v)) for v in vals]
+
+
+def _quoted(text: str) -> str:
+    """``text`` as the ``csv`` module writes one cell among others (minimal quoting, ``\n`` line ends)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, "x"])
+    return buf.getvalue()[:-3]  # without ",x\n"
 
 
 def _seal_child(staging: Path, data_dir: Path, run_id: str,
@@ -496,7 +553,7 @@ def _regions_with_polygons(factory: sessionmaker[Session], run: Any, data_dir: P
     from qingshan.aggregate.regions import Region, RegionSet
     from qingshan.store import artifacts, repo
 
-    hierarchy, rows = _region_set(factory, run.id)
+    hierarchy, rows = _region_set(repo.region_records(factory, run.id, with_geometry=True))
     regions = {c: Region(c, n, lvl, p) for c, (n, lvl, p) in hierarchy.regions.items()}
     leaves = hierarchy.leaves
     leaf_level = regions[leaves[0]].level if leaves else ""

@@ -136,7 +136,8 @@ def _factorize_rows(*columns: Any) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
         factors.append((c, u))
     codes, _ = pd.factorize(combined)
     firsts = np.unique(codes, return_index=True)[1]  # first row of each code, codes in order 0, 1, …
-    return codes, [tuple(_none_for_nan(u[c[i]]) for c, u in factors) for i in firsts]
+    columns_at_firsts = [[_none_for_nan(v) for v in np.asarray(u, dtype=object)[c[firsts]].tolist()] for c, u in factors]
+    return codes, list(zip(*columns_at_firsts, strict=True))
 
 
 def _none_for_nan(v: Any) -> Any:
@@ -203,9 +204,8 @@ def roll_up_valued(valued: pd.DataFrame, ancestors: Callable[[str], Sequence[str
     ancestor_map = {code: list(ancestors(code)) for code in v["region_code"].unique()}
     depth = max((len(a) for a in ancestor_map.values()), default=0)
     for d in range(depth):
-        mapped = v.assign(
-            region_code=v["region_code"].map(lambda c, d=d: ancestor_map[c][d] if len(ancestor_map[c]) > d else None)
-        ).dropna(subset=["region_code"])
+        at_depth = {c: a[d] for c, a in ancestor_map.items() if len(a) > d}  # codes without one: NaN, dropped
+        mapped = v.assign(region_code=v["region_code"].map(at_depth)).dropna(subset=["region_code"])
         if mapped.empty:
             continue
         frames.append(mapped.groupby(["region_code", *ROLL_UP_KEYS], as_index=False, sort=False)[vals].sum())

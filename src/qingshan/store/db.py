@@ -8,15 +8,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
-
 from qingshan.core.errors import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SQLAlchemy is imported when an engine is made: head_revision() needs none of it
     from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["DEFAULT_URL", "check_store_url", "migrate", "open_store", "sqlite_url"]
+__all__ = ["DEFAULT_URL", "check_store_url", "migrate", "open_engine", "open_store", "sqlite_url"]
 
 DEFAULT_URL = "sqlite:///qingshan.sqlite"
 
@@ -86,6 +85,8 @@ def stored_revisions(url: str) -> set[str]:
 
 @lru_cache(maxsize=16)
 def _engine(url: str) -> Engine:
+    from sqlalchemy import create_engine, event
+
     eng = create_engine(url, future=True)
     if url.startswith("sqlite"):
 
@@ -142,8 +143,9 @@ def _hide_password(url: str) -> str:
         return url.split("://", 1)[0] + "://…"
 
 
-def open_store(url: str = DEFAULT_URL) -> sessionmaker[Session]:
-    """Migrate the store at ``url`` and return a session factory (``url`` checked by :func:`check_store_url`)."""
+def open_engine(url: str = DEFAULT_URL) -> Engine:
+    """Migrate the store at ``url`` and return its engine (``url`` checked by :func:`check_store_url`): for
+    SQLAlchemy Core (``qingshan.store.repo``'s run writers and readers), without importing the ORM."""
     from sqlalchemy.exc import OperationalError
 
     url = check_store_url(url)
@@ -156,4 +158,11 @@ def open_store(url: str = DEFAULT_URL) -> sessionmaker[Session]:
                           fix="Check that the database server runs and the URL, user and password are right "
                               "(for SQLite: that the folder is writable).",
                           fix_zh="请检查数据库服务是否运行、地址、用户名和密码是否正确（SQLite：目录是否可写）。") from None
-    return sessionmaker(bind=_engine(url), expire_on_commit=False)
+    return _engine(url)
+
+
+def open_store(url: str = DEFAULT_URL) -> sessionmaker[Session]:
+    """Migrate the store at ``url`` and return a session factory (``url`` checked by :func:`check_store_url`)."""
+    from sqlalchemy.orm import sessionmaker
+
+    return sessionmaker(bind=open_engine(url), expire_on_commit=False)

@@ -21,15 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from qingshan.store import artifacts
-from qingshan.store.models import Run
 
-__all__ = ["LEASE_SECONDS", "RENEW_SECONDS", "LeaseKeeper", "Repair", "lease_expiry", "repair"]
+if TYPE_CHECKING:  # SQLAlchemy is imported when used: a lease renewed ``renew_with`` needs none of it
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from qingshan.store.models import Run
+
+__all__ = ["LEASE_SECONDS", "RENEW_SECONDS", "LeaseKeeper", "Repair", "lease_expiry", "renew_lease", "repair"]
 
 LEASE_SECONDS = 120.0
 """How long a lease lasts without renewal [s]: a run silent this long is abandoned."""
@@ -60,7 +62,7 @@ class LeaseKeeper:
     """Renews the lease of one running run (or, with ``renew_with``, of anything) from a daemon thread
     until :meth:`stop`."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: str, holder: str, *,
+    def __init__(self, factory: sessionmaker[Session] | Engine | None, run_id: str, holder: str, *,
                  every: float = RENEW_SECONDS, lease: float = LEASE_SECONDS,
                  renew_with: Callable[[], bool] | None = None) -> None:
         self.factory, self.run_id, self.holder = factory, run_id, holder
@@ -87,11 +89,8 @@ class LeaseKeeper:
         """Extend the lease once; False when the run is no longer running under this holder."""
         if self._renew_with is not None:
             return self._renew_with()
-        with self.factory.begin() as s:
-            res = s.execute(update(Run).where(Run.id == self.run_id, Run.status == "running",
-                                              Run.lease_holder == self.holder)
-                            .values(lease_expires_at=lease_expiry(self.lease)))
-            return bool(res.rowcount)  # type: ignore[attr-defined]
+        assert self.factory is not None, "a LeaseKeeper without a store renews with renew_with"
+        return renew_lease(self.factory, self.run_id, self.holder, lease_expiry(self.lease))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
@@ -101,6 +100,20 @@ class LeaseKeeper:
                     return
             except Exception:  # a database hiccup: try again at the next tick
                 continue
+
+
+def renew_lease(factory: sessionmaker[Session] | Engine, run_id: str, holder: str, expires_at: datetime) -> bool:
+    """Set the lease expiry of ``run_id`` if it is running under ``holder`` (Core: a session factory or an
+    engine); False when it no longer is."""
+    from sqlalchemy import update
+
+    from qingshan.store import tables
+
+    runs = tables.runs
+    with factory.begin() as s:
+        res = s.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running", runs.c.lease_holder == holder)
+                        .values(lease_expires_at=expires_at))
+        return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -122,6 +135,10 @@ def _is_abandoned(run: Run, now: datetime, host: str) -> bool:
 
 def repair(factory: sessionmaker[Session], data_dir: Path | None) -> Repair:
     """Mark abandoned runs failed and remove the temporary folders of dead processes (module docstring)."""
+    from sqlalchemy import select, update
+
+    from qingshan.store.models import Run
+
     now, host = _now(), socket.gethostname()
     out = Repair()
     with factory() as s:

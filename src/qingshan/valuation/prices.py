@@ -149,12 +149,20 @@ class PriceTable:
             out.setdefault((r.key, r.region), []).append(r)
         return out
 
+    @cached_property
+    def _picked(self) -> dict[tuple[str, int, str], ResolvedPrice]:
+        """:meth:`_pick_year` answers by (key, year, scope): regions that fall back to one scope share them."""
+        return {}
+
     def resolve(self, key: str, year: int, region: str, ancestors: Sequence[str] = ()) -> ResolvedPrice:
         """The price of ``key`` for accounting ``year`` in ``region`` (see module docstring)."""
         for scope in (region, *ancestors, "*"):
             cands = self._by_key_region.get((key, scope))
             if cands:
-                return self._pick_year(key, year, cands)
+                picked = self._picked.get((key, year, scope))
+                if picked is None:
+                    picked = self._picked[(key, year, scope)] = self._pick_year(key, year, cands)
+                return picked
         raise MissingPriceError(
             f"No price '{key}' for region {region} (or its parents, or '*')",
             f"价格表中没有 '{key}' 适用于区域 {region}（或其上级、或 '*'）的价格",
