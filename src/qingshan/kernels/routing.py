@@ -831,7 +831,7 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
     flat = np.zeros((nr, nc), dtype=np.bool_)
     dist = np.full((nr, nc), dist_nodata)
     drain_mask = np.zeros((nr, nc), dtype=np.bool_)
-    q = np.empty(1024, dtype=np.int64)
+    q = np.empty(nr * nc, dtype=np.int64)  # a cell enters it once at most per pass (flat / drain marks)
     drains = np.empty(1024, dtype=np.int64)
     nd_cells = np.empty(1024, dtype=np.int64)
     nd_w = np.empty((1024, 8), dtype=np.int64)
@@ -866,8 +866,6 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                         continue
                     if d == 0.0:
                         if not flat[rr, ss]:
-                            if tail == q.size:
-                                q = _grow(q, tail)
                             q[tail] = rr * nc + ss
                             tail += 1
                             flat[rr, ss] = True
@@ -930,8 +928,6 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                         drains[dr_n] = rr * nc + ss
                         dr_n += 1
             # directions toward every plateau neighbour closer to a drain
-            if n_drains == q.size:
-                q = _grow(q, n_drains)
             q[:n_drains] = drains[:n_drains]
             head, tail = 0, n_drains
             while head < tail:
@@ -954,8 +950,6 @@ def _mfd_weights_kernel(z, valid, dist_nodata):
                         sl[k] = _SQRT2_INV if k & 1 else 1.0
                         total += sl[k]
                     elif not drain_mask[rr, ss]:
-                        if tail == q.size:
-                            q = _grow(q, tail)
                         q[tail] = rr * nc + ss
                         tail += 1
                         drain_mask[rr, ss] = True
