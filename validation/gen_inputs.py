@@ -118,10 +118,20 @@ LEAN_ABOVE = 4096
 STRIP_ROWS = 512
 """Rows built and written at a time by :func:`write_lean` (a multiple of the 256-row tiles)."""
 
-DETAIL = 0.004
-"""Standard deviation of the relief field's detail below the coarse cell (:func:`_detail_rows`; the field runs
-0..1 over the grid). Calibrated at 3 000² from a 1 000² coarse grid against the whole-grid data of seed 42:
-pits (cells below their 8 neighbours) 0.76 % vs 0.70 %, slope median 6.4° vs 7.6° (without detail: 0.15 %, 5.4°)."""
+DETAIL_3000 = 0.004
+"""Standard deviation of the relief field's detail below the coarse cell at 3 000² (the field runs 0..1 over the
+grid; :func:`detail`). Calibrated with 3 fine cells a coarse cell against the whole-grid relief of seed 42:
+pits (cells below their 8 neighbours) 0.76 % vs 0.70 %, slope median 6.4° vs 7.6° at 3 000² (without detail:
+0.15 %, 5.4°); checked at 6 000²: 0.75 % vs 0.70 %, 4.8° vs 5.3° (unscaled 0.004: 1.1 %)."""
+
+
+def detail(n: int) -> float:
+    """The detail's standard deviation on an n×n grid: :data:`DETAIL_3000` × (3000 / n)^0.6 — the relief field is
+    normalised by its range, which grows as its largest scale (∝ n) to the power of its Hurst exponent (0.6),
+    so a detail of a fixed size in cells shrinks so in field units (the whole grid's pit share does not change
+    with n)."""
+    return DETAIL_3000 * (3000.0 / n) ** 0.6
+
 
 _SIGMA = 1.0  # cells: relief()'s final smoothing of the DEM, and the detail's smoothing
 _HALO = int(4.0 * _SIGMA + 0.5)  # rows either side that a Gaussian of _SIGMA reads (scipy's truncate 4)
@@ -151,11 +161,11 @@ def _relief_rows(field: np.ndarray, r0: int, n: int, amplitude: float = 1900.0) 
 
 def _detail_rows(r0: int, r1: int, n: int, seed: int) -> np.ndarray:
     """Rows ``r0:r1`` of the relief field's detail: white noise drawn row by row (a stream per row), smoothed by
-    a one-cell Gaussian, :data:`DETAIL` standard deviation — the same values whatever strips the grid is built in."""
+    a one-cell Gaussian, :func:`detail` standard deviation — the same values whatever strips the grid is built in."""
     a0, a1 = max(r0 - _HALO, 0), min(r1 + _HALO, n)
     white = np.stack([np.random.default_rng([seed, 0xDE7A11, r]).standard_normal(n) for r in range(a0, a1)])
     smooth = ndimage.gaussian_filter(white, _SIGMA, mode="reflect")
-    return np.asarray(smooth[r0 - a0:r1 - a0] * (DETAIL / _DETAIL_STD))
+    return np.asarray(smooth[r0 - a0:r1 - a0] * (detail(n) / _DETAIL_STD))
 
 
 def lean_rows(coarse: dict[str, np.ndarray], ranks: np.ndarray, r0: int, r1: int, n: int, f: int,
