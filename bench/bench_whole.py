@@ -8,7 +8,10 @@ affects all alike; the table gives medians and the median of the per-round ratio
 never asserted in tests.
 
 Data: ``/work/shared/tools/invest-bench/gen_data.py --size N`` (run in the InVEST venv; seed 42, EPSG:32650,
-30 m), reused when present. Cases (each tool writes its outputs into a fresh folder):
+30 m), reused when present; above ``LEAN_ABOVE`` (4 096) cells a side, where gen_data.py would need ~25 GB
+(10 000²), ``validation/gen_inputs.py --size N`` instead, which builds such grids strip by strip from a coarse
+grid (same file names, formulas and tables; a one-polygon watershed vector; no carbon scenario, so InVEST
+Carbon is left out there). Cases (each tool writes its outputs into a fresh folder):
 
 * water yield — ``qingshan compute water_conservation --method budyko`` (5 COGs) | InVEST Annual Water
   Yield (``validation/run_invest.py awy``) | ``bench/plain_water.py`` (same reads, arithmetic and 5 writes);
@@ -47,6 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GEN_DATA = Path("/work/shared/tools/invest-bench/gen_data.py")
 CASES = ("water", "soil_D8", "soil_MFD", "carbon")
+LEAN_ABOVE = 4096  # validation/gen_inputs.py's LEAN_ABOVE: larger grids are built strip by strip, never by gen_data.py
 
 
 def timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int, float]:
@@ -69,11 +73,12 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float,
 
 
 def ensure_data(n: int, a: argparse.Namespace) -> Path:
-    """The invest-bench data of size ``n`` (made once): gen_data.py in the InVEST venv, or, without InVEST,
-    ``validation/gen_inputs.py`` (the same rasters for seed 42, without the carbon scenario)."""
+    """The invest-bench data of size ``n`` (made once): gen_data.py in the InVEST venv, or, without InVEST or
+    above ``LEAN_ABOVE`` cells a side, ``validation/gen_inputs.py`` (the same rasters for seed 42 up to 4 096²,
+    without the carbon scenario; strip by strip from a coarse grid above)."""
     data = a.work / f"data_{n}"
     if not (data / "dem.tif").exists():
-        if not a.no_invest and GEN_DATA.exists():
+        if not a.no_invest and GEN_DATA.exists() and n <= LEAN_ABOVE:
             subprocess.run([a.invest_python, str(GEN_DATA), "--size", str(n), "--out", str(data)], check=True, cwd=a.work)
         else:
             subprocess.run([sys.executable, str(ROOT / "validation" / "gen_inputs.py"), "--size", str(n), "--out", str(data)],
@@ -110,7 +115,7 @@ def commands(case: str, data: Path, ws: Path, a: argparse.Namespace, tables: Pat
     if a.before_src:
         out["before"] = (qingshan_cmd(case, data, ws / "before", tables), {**env, "PYTHONPATH": str(a.before_src)})
     model = {"water": ["awy"], "soil_D8": ["sdr", "--flow-dir", "D8"], "soil_MFD": ["sdr", "--flow-dir", "MFD"], "carbon": ["carbon"]}[case]
-    if not a.no_invest:
+    if not a.no_invest and (case != "carbon" or (data / "carbon_pools.csv").exists()):  # gen_inputs.py makes none
         cmd = [a.invest_python, str(ROOT / "validation" / "run_invest.py"), model[0], str(data), str(ws / "invest"), *model[1:]]
         out["invest"] = (cmd, env)
     if case == "water":
