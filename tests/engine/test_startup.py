@@ -310,3 +310,21 @@ def test_compute_reads_a_small_raster_once_for_plausibility_and_blocks(tmp_path:
     assert rasters._WHOLE_READS is None  # nothing kept outside
     check_raster(path, "precip")
     assert rasters._WHOLE_READS is None
+
+
+def test_gdal_block_cache_is_bounded_unless_the_environment_says_otherwise() -> None:
+    """GDAL's default cache (5 % of the RAM) held every written layer's blocks (2 GB at 10 000²): Qingshan's
+    raster layer sets 256 MB unless GDAL_CACHEMAX is given, and GDAL uses it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, rasterio, qingshan.io.rasters\n"
+            "from rasterio.env import get_gdal_config\n"
+            "print(os.environ['GDAL_CACHEMAX'], get_gdal_config('GDAL_CACHEMAX'))")
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "256" and int(out[1]) == 256 * 1024 * 1024
+    env["GDAL_CACHEMAX"] = "64"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "64"
