@@ -81,11 +81,12 @@ def water_budyko_layers(inputs: RasterInputs, params: ParamSet, grid: Grid) -> d
     with np.errstate(divide="ignore", invalid="ignore"):
         omega = np.minimum(params.scalar("zhang_z", "1") * awc / precip + 1.25, 5.0)
     veg = eligible_mask(lulc, params, "budyko_vegetated_ecosystems", ("forest", "shrub", "grassland", "cropland"))
-    aet = np.minimum(pet, precip)
     if veg.all():
         aet = budyko_fu_aet(precip, pet, omega)
-    elif veg.any():  # the curve (two powers per cell) only where it applies
-        aet[veg] = budyko_fu_aet(precip[veg], pet[veg], omega[veg])
+    else:
+        aet = np.minimum(pet, precip)
+        if veg.any():  # the curve (two powers per cell) only where it applies
+            aet[veg] = budyko_fu_aet(precip[veg], pet[veg], omega[veg])
     valid = np.isfinite(precip) & np.isfinite(et0) & np.isfinite(lulc) & np.isfinite(pawc) & np.isfinite(soil_depth) & (precip > 0)
     nan = np.full(precip.shape, np.nan)
     return {

@@ -17,13 +17,13 @@ import pandas as pd
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from qingshan.core.errors import QingshanError
 from qingshan.store import tables
 from qingshan.store.rows import (
     REGION_COLUMNS,
     RESULT_COLUMNS,
     check_lengths,
     column_values,
+    no_longer_running,
     result_records,
 )
 
@@ -94,13 +94,7 @@ def finish_run_succeeded(factory: Store, run_id: str, *, results: pd.DataFrame |
         if not done.rowcount:  # type: ignore[attr-defined]  # marked abandoned meanwhile (lease expired): the repair stands
             status = s.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
             assert status is not None, f"run {run_id} was never recorded"
-            raise QingshanError(
-                f"Run '{run_id}' is no longer running (marked {status}, its lease expired): results not stored",
-                f"核算记录 '{run_id}' 已不在运行状态（已标记为 {status}，租约过期），结果未保存",
-                field="run_id",
-                fix="Run the accounting again; keep the process from being suspended while it runs.",
-                fix_zh="请重新运行核算，运行期间不要挂起进程。",
-            )
+            raise no_longer_running(run_id, status)
 
 
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}

@@ -11,9 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from qingshan.core.errors import InputError
+from qingshan.core.errors import InputError, QingshanError
 
-__all__ = ["REGION_COLUMNS", "RESULT_COLUMNS", "TEXT_LIMITS", "check_lengths", "column_values", "result_records"]
+__all__ = [
+    "REGION_COLUMNS", "RESULT_COLUMNS", "TEXT_LIMITS", "check_lengths", "column_values", "no_longer_running",
+    "result_records",
+]
 
 RESULT_COLUMNS = [
     "region_code", "year", "indicator", "category", "component", "ecosystem",
@@ -78,3 +81,15 @@ def check_lengths(table: str, rows: Sequence[Mapping[str, Any]]) -> None:
                     fix=f"Shorten it to at most {limit} characters (ids and units are short codes).",
                     fix_zh=f"请缩短至 {limit} 个字符以内（编号和单位应为简短代码）。",
                 )
+
+
+def no_longer_running(run_id: str, status: object) -> QingshanError:
+    """The error of storing a run's results after its lease expired and the run was marked ``status`` meanwhile
+    (the repair stands: nothing is stored). One message for both run writers."""
+    return QingshanError(
+        f"Run '{run_id}' is no longer running (marked {status}, its lease expired): results not stored",
+        f"核算记录 '{run_id}' 已不在运行状态（已标记为 {status}，租约过期），结果未保存",
+        field="run_id",
+        fix="Run the accounting again; keep the process from being suspended while it runs.",
+        fix_zh="请重新运行核算，运行期间不要挂起进程。",
+    )

@@ -25,8 +25,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qingshan.core.errors import QingshanError
-from qingshan.store.rows import REGION_COLUMNS, RESULT_COLUMNS, check_lengths, result_records
+from qingshan.store.rows import (
+    REGION_COLUMNS,
+    RESULT_COLUMNS,
+    check_lengths,
+    no_longer_running,
+    result_records,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -239,13 +244,7 @@ class SqliteRunWriter:
             if not cur.rowcount:  # marked abandoned meanwhile (its lease expired): the repair stands
                 found = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
                 assert found is not None, f"run {run_id} was never recorded"
-                raise QingshanError(
-                    f"Run '{run_id}' is no longer running (marked {found[0]}, its lease expired): results not stored",
-                    f"核算记录 '{run_id}' 已不在运行状态（已标记为 {found[0]}，租约过期），结果未保存",
-                    field="run_id",
-                    fix="Run the accounting again; keep the process from being suspended while it runs.",
-                    fix_zh="请重新运行核算，运行期间不要挂起进程。",
-                )
+                raise no_longer_running(run_id, found[0])
 
     def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> None:
         with self._transaction() as conn:
