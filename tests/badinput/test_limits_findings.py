@@ -255,3 +255,22 @@ def test_store_urls_postgres_alias_is_accepted_and_bare_paths_are_explained() ->
     assert "sqlite:////srv/qingshan.sqlite" in info.value.en and "数据库地址" in info.value.zh
     with pytest.raises(ConfigError, match="cannot be used"):
         check_store_url("mongodb://localhost/x")
+
+
+def test_the_size_limit_is_checked_before_the_plausibility_sample(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: ``qingshan compute`` took 73–92 s to refuse a 77 KB file whose header claims 100 000² cells —
+    the plausibility sample decoded the whole sparse grid (nearest-neighbour overview read) before the limit
+    was looked at. The header's size is checked first; nothing is sampled."""
+    from qingshan.core.limits import LimitExceededError
+    from qingshan.io import plausibility
+
+    huge = _huge_header_tif(tmp_path / "precip.tif")
+
+    def sampled(*_: object) -> None:
+        raise AssertionError("sampled a raster the size limit refuses")
+
+    monkeypatch.setattr(plausibility, "sample_values", sampled)
+    with pytest.raises(LimitExceededError) as info:
+        plausibility.check_raster(huge, "precip", context="compute")
+    assert info.value.field == "raster" and "precip.tif" in str(info.value.file)

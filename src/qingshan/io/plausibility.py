@@ -49,6 +49,7 @@ from rasterio.windows import Window
 
 from qingshan.core.crs import crs_facts
 from qingshan.core.errors import InputError
+from qingshan.core.limits import check_raster_size
 from qingshan.core.notices import Notice, notice
 from qingshan.core.variables import VARIABLES, Variable
 
@@ -363,13 +364,17 @@ def _touches(lonlat: tuple[float, float, float, float], aou: Any) -> bool:
 
 def check_raster(path: str | Path, variable: str, overrides: Mapping[str, Any] | None = None, *,
                  context: Context = "config") -> SampleStats:
-    """Check one raster file of ``variable`` (CRS area of use, then statistics of a sample); return its statistics.
+    """Check one raster file of ``variable`` (size limit from the header, CRS area of use, then statistics of a
+    sample); return its statistics.
 
-    A missing file or CRS is left to :mod:`qingshan.io.rasters` (called next by every reader).
+    The size limit comes first: sampling a raster whose header claims 10¹⁰ cells (a sparse file of a few KB)
+    would decode it for a minute before the limit refused it. A missing file or CRS is left to
+    :mod:`qingshan.io.rasters` (called next by every reader).
     """
     from qingshan.io.rasters import _open, _require_crs, offer_whole_read
 
     with _open(path) as ds:
+        check_raster_size(ds.width, ds.height, ds.count, file=path)
         _require_crs(ds, path)
         check_crs(ds.crs.to_wkt(), tuple(ds.bounds), path, cell=max(abs(ds.transform.a), abs(ds.transform.e)),
                   overrides=overrides, context=context)
