@@ -48,8 +48,10 @@ def ensure_synth(n: int, work: Path, env: dict[str, str]) -> Path:
     return folder / "config.toml"
 
 
-def run_account(config: Path, ws: Path, env: dict[str, str], scheduler: str | None = None) -> dict[str, float]:
-    """One whole ``qingshan account`` into a fresh ``ws``."""
+def run_account(config: Path, ws: Path, env: dict[str, str], scheduler: str | None = None, *,
+                keep: bool = False) -> dict[str, float]:
+    """One whole ``qingshan account`` into a fresh ``ws``; its store, outputs and derived cache are removed
+    afterwards unless ``keep`` (a 13 600² run leaves ~25 GB: a full disk fails everything else), ``time.log`` stays."""
     shutil.rmtree(ws, ignore_errors=True)
     ws.mkdir(parents=True)
     cmd = [*QINGSHAN, "account", str(config), "--store", f"sqlite:///{ws / 'store.db'}", "-o", str(ws / "out"),
@@ -60,6 +62,10 @@ def run_account(config: Path, ws: Path, env: dict[str, str], scheduler: str | No
     if rc != 0:
         print((ws / "time.log").read_text()[-3000:])
         raise SystemExit(f"account failed ({rc}): see {ws / 'time.log'}")
+    if not keep:
+        for p in ws.iterdir():
+            if p.name != "time.log":
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": rss}
 
 
@@ -97,6 +103,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="*", default=[])
     ap.add_argument("--workers-size", type=int, help="grid size of the worker runs (default: the largest --sizes)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/qs_bench_scale"))
+    ap.add_argument("--keep-outputs", action="store_true", help="keep each run's store, outputs and cache (default: "
+                    "removed once timed, time.log kept)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -105,14 +113,15 @@ def main() -> None:
     rows = []
     for n in a.sizes:
         config = ensure_synth(n, a.work, env)
-        r = run_account(config, a.work / f"ws_{n}", env)
+        r = run_account(config, a.work / f"ws_{n}", env, keep=a.keep_outputs)
         rows.append({"size": n, "cells": n * n, "scheduler": "threads", **r})
         print(json.dumps(rows[-1]))
     for w in a.workers:
         n = a.workers_size or max(a.sizes)
         config = ensure_synth(n, a.work, env)
         r = with_cluster(w, env, a.work / f"cluster_{w}.log",
-                         lambda addr, n=n, w=w, config=config: run_account(config, a.work / f"ws_{n}_w{w}", env, scheduler=addr))
+                         lambda addr, n=n, w=w, config=config: run_account(config, a.work / f"ws_{n}_w{w}", env, scheduler=addr,
+                                                                 keep=a.keep_outputs))
         rows.append({"size": n, "cells": n * n, "scheduler": f"{w} dask workers", **r})
         print(json.dumps(rows[-1]))
     base = rows[0]

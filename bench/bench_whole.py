@@ -138,6 +138,8 @@ def main() -> None:
     ap.add_argument("--invest-python", default="/work/invest/venv/bin/python")
     ap.add_argument("--no-invest", action="store_true")
     ap.add_argument("--before-src", type=Path)
+    ap.add_argument("--keep-outputs", action="store_true", help="keep each run's outputs (default: removed once the run "
+                    "is timed, its log kept: a 10 000² soil run writes ~20 GB, and a full disk fails everything else)")
     ap.add_argument("--float32", action="store_true", help="also Qingshan --dtype float32 (water and soil) and the plain "
                     "script writing float32 (columns qingshan_f32, plain_f32 in bench_whole.jsonl and below the table)")
     a = ap.parse_args()
@@ -164,6 +166,8 @@ def main() -> None:
                     shutil.rmtree(ws / tool, ignore_errors=True)  # InVEST's taskgraph would skip finished work
                     (ws / tool).mkdir(parents=True, exist_ok=True)
                     res = timed(cmd, env, ws / f"{tool}.log")
+                    if not a.keep_outputs:
+                        shutil.rmtree(ws / tool, ignore_errors=True)
                     if r >= 0:
                         runs.setdefault(tool, []).append(res)
                     print(f"  {n}² {case} {tool} round {r + 1}: {res[0]:.2f} s wall, {res[3]:.2f} s CPU, {res[1]:.0f} MiB, "
