@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# pytest-xdist workers for make test (auto: one per core, at most 4); TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= auto
 STAMP   = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 VENDOR  = src/qingshan/api/static/vendor/manifest.json
 
@@ -34,7 +36,7 @@ test: install
 	tools/ensure_system_deps.sh
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4
 
 lint: install
 	$(BIN)/ruff check src tests
