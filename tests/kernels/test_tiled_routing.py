@@ -125,6 +125,24 @@ def test_tiled_d8_steepest_descent_is_bit_identical(case):
 # --- accumulation ----------------------------------------------------------------------------
 
 
+def test_mfd_fractions_kernel_equals_the_numpy_form_bit_for_bit():
+    """The compiled shares (asked for again on every perimeter-exchange re-run) are the numpy
+    form's: float weights over their sum where it is positive, times the neighbour's validity."""
+    rng = np.random.default_rng(11)
+    w = rng.integers(0, 256, size=(37, 29, 8)).astype(np.uint8)
+    w[rng.random((37, 29)) < 0.2] = 0  # cells sending nothing
+    w[..., 3] = np.where(rng.random((37, 29)) < 0.5, 0, w[..., 3])
+    vw = rng.random((39, 31)) < 0.85  # haloed validity window
+    wf = w.astype(np.float64)
+    tot = wf.sum(axis=2, keepdims=True)
+    nbr = np.stack([vw[1 + T._PG_DR[k]: 1 + T._PG_DR[k] + 37, 1 + T._PG_DC[k]: 1 + T._PG_DC[k] + 29]
+                    for k in range(8)], axis=2).astype(np.float64)
+    ref = np.divide(wf, tot, out=np.zeros_like(wf), where=tot > 0) * nbr
+    got = T._mfd_fractions(w, vw)
+    assert got.dtype == np.float64 and np.array_equal(got.view(np.int64), ref.view(np.int64))  # same bits, +0.0 too
+
+
+
 def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case):
     dem, tile = case
     filled = R.fill_pits_invest(dem)
