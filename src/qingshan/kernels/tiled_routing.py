@@ -724,6 +724,125 @@ def _accumulate_delta(frac, valid, inflow):
     return acc, ring, tail == n, cells[:n]
 
 
+@njit(cache=True, nogil=True)
+def _shares_u8(w, vw, r, s, out, m):
+    """:func:`_mfd_fractions` of one cell into ``out[m]`` (the same operations, so the same bits)."""
+    tot = 0.0
+    for k in range(8):
+        tot += float(w[r, s, k])
+    for k in range(8):
+        x = w[r, s, k]
+        if x == 0 or not vw[1 + r + _PG_DR[k], 1 + s + _PG_DC[k]]:
+            out[m, k] = 0.0
+        else:
+            out[m, k] = float(x) / tot
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_delta_u8(w, vw, valid, idx, vals, reach, pos, shares, acc, cells, queue, ring, ring_seen, ring_cells):
+    """:func:`_accumulate_delta` in time proportional to the cells the inflow reaches, not to the tile.
+
+    The shares come from the uint8 ``flow_dir_mfd`` weights ``w`` of the tile and the haloed validity
+    ``vw``, once per cell reached (:func:`_shares_u8`); the inflow is given sparse (``idx``: local flat
+    indices in row-major order, unique; ``vals``: their inflow). The flat scratch arrays (``reach``,
+    ``pos``, ``acc``, ``cells``, ``queue``: at least the tile's cell count; ``shares``: that × 8; the
+    ring ones: (h+2)·(w+2)) are zero/False on entry and left so. Cells are visited and summed in
+    :func:`_accumulate_delta`'s order, so the sums are the same.
+
+    Returns (reached cells' flat indices, their accumulation, the ring cells' flat indices in the
+    (h+2, w+2) ring in row-major order, their outflow, ordered).
+    """
+    nr, nc = valid.shape
+    n = 0
+    for m in range(idx.size):
+        c = idx[m]
+        if vals[m] != 0.0 and valid[c // nc, c % nc]:
+            reach[c] = True
+            acc[c] = vals[m]  # the inflow of the cells it starts at (acc stays 0 elsewhere)
+            cells[n] = c
+            n += 1
+    head = 0
+    while head < n:  # the cells reached, in the dense form's order; their shares, once each
+        c = cells[head]
+        r, s = c // nc, c % nc
+        pos[c] = head
+        _shares_u8(w, vw, r, s, shares, head)
+        head += 1
+        for k in range(8):
+            if shares[pos[c], k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc and not reach[rr * nc + ss]:
+                reach[rr * nc + ss] = True
+                cells[n] = rr * nc + ss
+                n += 1
+    indeg = queue  # borrowed: counts first, then (below, in its own slots) the queue
+    for m in range(n):
+        indeg[cells[m]] = 0
+    for m in range(n):
+        r, s = cells[m] // nc, cells[m] % nc
+        for k in range(8):
+            if shares[m, k] == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                indeg[rr * nc + ss] += 1
+    deg = np.empty(n, np.int64)  # per reached cell, so that the queue can reuse the scratch
+    for m in range(n):
+        deg[m] = indeg[cells[m]]
+    tail = 0
+    for m in range(n):
+        if deg[m] == 0:
+            queue[tail] = cells[m]
+            tail += 1
+    nring = 0
+    head = 0
+    while head < tail:
+        c = queue[head]
+        head += 1
+        r, s = c // nc, c % nc
+        mc = pos[c]
+        for k in range(8):
+            f = shares[mc, k]
+            if f == 0.0:
+                continue
+            rr, ss = r + _PG_DR[k], s + _PG_DC[k]
+            if 0 <= rr < nr and 0 <= ss < nc:
+                d = rr * nc + ss
+                acc[d] += acc[c] * f
+                md = pos[d]
+                deg[md] -= 1
+                if deg[md] == 0:
+                    queue[tail] = d
+                    tail += 1
+            else:
+                e = (rr + 1) * (nc + 2) + ss + 1
+                if not ring_seen[e]:
+                    ring_seen[e] = True
+                    ring_cells[nring] = e
+                    nring += 1
+                ring[e] += acc[c] * f
+    got = cells[:n].copy()
+    got_acc = np.empty(n)
+    for m in range(n):
+        c = cells[m]
+        got_acc[m] = acc[c]
+        acc[c] = 0.0
+        reach[c] = False
+    out_idx = np.sort(ring_cells[:nring])
+    keep = 0
+    out_val = np.empty(nring)
+    for m in range(nring):
+        e = out_idx[m]
+        v = ring[e]
+        ring[e] = 0.0
+        ring_seen[e] = False
+        if v != 0.0:  # np.nonzero of the dense ring
+            out_idx[keep] = e
+            out_val[keep] = v
+            keep += 1
+    return got, got_acc, out_idx[:keep], out_val[:keep], tail == n
+
 def tiled_accumulate(
     shape: tuple[int, int],
     valid: np.ndarray,
@@ -731,6 +850,8 @@ def tiled_accumulate(
     fractions: Fractions,
     out: np.ndarray,
     tile: int,
+    *,
+    shares_u8: Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> int:
     """Flow accumulation of ``weights`` tile by tile with perimeter exchange, into ``out``.
 
@@ -738,6 +859,12 @@ def tiled_accumulate(
     neighbouring tile's perimeter, and a tile with queued inflow accumulates that inflow alone
     and adds it (linearity), until no flow crosses a tile edge. Returns the number of tile
     passes. NaN at invalid cells.
+
+    MFD flow crosses tile edges back and forth: a tile is re-run a few hundred times, each
+    time for a little inflow. With ``shares_u8(r0, r1, c0, c1) -> (uint8 flow_dir_mfd weights,
+    haloed validity)`` (the shares ``fractions`` gives, :func:`_mfd_fractions`) a re-run takes
+    time in proportion to the cells its inflow reaches (:func:`_accumulate_delta_u8`) instead
+    of computing the tile's shares again.
     """
     nr, nc = shape
     ntr, ntc = -(-nr // tile), -(-nc // tile)
@@ -755,6 +882,45 @@ def tiled_accumulate(
         if len(recent) > _RECENT_TILES:
             recent.popitem(last=False)
         return frac
+
+    if shares_u8 is not None:  # scratch of the sparse re-runs: zero / False between them
+        cells_max, ring_max = tile * tile, (tile + 2) * (tile + 2)
+        reach, ring_seen = np.zeros(cells_max, np.bool_), np.zeros(ring_max, np.bool_)
+        pos, cells, order = np.empty(cells_max, np.int64), np.empty(cells_max, np.int64), np.empty(cells_max, np.int64)
+        shares_s, acc_s = np.empty((cells_max, 8)), np.zeros(cells_max)
+        ring_s, ring_cells = np.zeros(ring_max), np.empty(ring_max, np.int64)
+
+    def send(ring_idx: np.ndarray, ring_vals: np.ndarray, r0: int, c0: int, width: int) -> None:
+        """Queue the outflow (flat indices into a tile's (h+2, w+2) ring, row-major) on the tiles it enters."""
+        if ring_idx.size == 0:
+            return
+        gr, gc = ring_idx // (width + 2) + r0 - 1, ring_idx % (width + 2) + c0 - 1
+        dest = (gr // tile) * ntc + gc // tile
+        for d in np.unique(dest):
+            sel = dest == d
+            if int(d) not in inbox:
+                inbox[int(d)] = []
+                queue.append(int(d))
+            inbox[int(d)].append((gr[sel] * nc + gc[sel], ring_vals[sel]))
+
+    def rerun_sparse(t: int, idx: np.ndarray, vals: np.ndarray) -> None:
+        """A re-run of tile ``t`` for the inflow ``vals`` at its local flat cells ``idx`` (row-major, unique)."""
+        nonlocal passes
+        assert shares_u8 is not None
+        tr, tc = divmod(t, ntc)
+        r0, r1 = tr * tile, min((tr + 1) * tile, nr)
+        c0, c1 = tc * tile, min((tc + 1) * tile, nc)
+        ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
+        w, vw = shares_u8(r0, r1, c0, c1)
+        got, got_acc, ring_idx, ring_vals, ordered = _accumulate_delta_u8(
+            w, vw, ok, idx, vals, reach, pos, shares_s, acc_s, cells, order, ring_s, ring_seen, ring_cells)
+        if not ordered:  # pragma: no cover - acyclic by construction
+            raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
+        passes += 1
+        rr, cc = np.divmod(got, c1 - c0)
+        view = out[r0:r1, c0:c1]
+        view[rr, cc] = view[rr, cc] + got_acc
+        send(ring_idx, ring_vals, r0, c0, c1 - c0)
 
     def run(t: int, own: np.ndarray | None) -> None:
         nonlocal passes
@@ -803,6 +969,14 @@ def tiled_accumulate(
         tr, tc = divmod(t, ntc)
         r0, c0 = tr * tile, tc * tile
         th, tw = min(tile, nr - r0), min(tile, nc - c0)
+        if shares_u8 is not None:  # the dense form's sums: each cell's items added to 0.0 in order
+            gidx = np.concatenate([g for g, _ in items])
+            local = (gidx // nc - r0) * tw + gidx % nc - c0
+            uniq, inv = np.unique(local, return_inverse=True)
+            sums = np.zeros(uniq.size)
+            np.add.at(sums, inv, np.concatenate([v for _, v in items]))
+            rerun_sparse(t, uniq, sums)
+            continue
         inflow = np.zeros((th, tw))
         for idx, vals in items:
             np.add.at(inflow, (idx // nc - r0, idx % nc - c0), vals)
@@ -1014,11 +1188,14 @@ def tiled_flow_accumulation_invest(
     wts = alloc((*shape, 8), np.uint8)
     tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc)
 
+    def shares(r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(wts[r0:r1, c0:c1]), _window(valid, r0, r1, c0, c1, 1, False)
+
     def fractions(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        return _mfd_fractions(np.asarray(wts[r0:r1, c0:c1]), _window(valid, r0, r1, c0, c1, 1, False))
+        return _mfd_fractions(*shares(r0, r1, c0, c1))
 
     acc = alloc(shape, np.float64)
-    tiled_accumulate(shape, valid, _ones, fractions, acc, tile)
+    tiled_accumulate(shape, valid, _ones, fractions, acc, tile, shares_u8=shares)
     return filled, acc
 
 
