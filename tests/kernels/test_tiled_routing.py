@@ -165,13 +165,18 @@ def test_sparse_mfd_reruns_give_the_dense_reruns_bits(case):
     assert np.array_equal(dense.view(np.int64), sparse.view(np.int64))
 
 
-def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case):
+def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case, monkeypatch):
     dem, tile = case
     filled = R.fill_pits_invest(dem)
     _, d8 = T.tiled_flow_accumulation_invest(dem, "D8", tile)
     assert np.array_equal(d8, R.flow_accumulation_invest(filled, "D8"), equal_nan=True)
+    whole = R.flow_accumulation_invest(filled, "MFD")
+    _, one_pass = T.tiled_flow_accumulation_invest(dem, "MFD", tile)  # tiled weights, one topological pass
+    assert np.array_equal(one_pass, whole, equal_nan=True)
+    monkeypatch.setattr(T, "MFD_WHOLE_ACCUMULATION_CELLS", 0)  # the perimeter exchange, as beyond the bound
     _, mfd = T.tiled_flow_accumulation_invest(dem, "MFD", tile)
-    np.testing.assert_allclose(mfd, R.flow_accumulation_invest(filled, "MFD"), rtol=1e-12)
+    np.testing.assert_allclose(mfd, whole, rtol=1e-12)
+    assert not np.array_equal(mfd, whole, equal_nan=True)  # the exchange's own order of sums: it did run
     assert np.nanmax(d8) > 4 * tile  # flow crosses several tiles
 
 
