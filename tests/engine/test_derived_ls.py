@@ -100,6 +100,29 @@ def test_compute_leaves_no_cache_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.parent.iterdir()) == ["sr.soil_retained.tif"]
 
 
+def test_compute_sweeps_the_scratch_a_killed_compute_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: a ``qingshan compute soil_retention`` killed at 10 000² left 3.2 GB in ``/tmp/qingshan-derived-…``,
+    and nothing ever removed it (the disk-full of the last stop came from such leftovers). Its temporary LS now
+    lives in ``<temp>/qingshan-scratch-<user>/.derived-<host>~<pid>~…``; the next compute removes the folders of
+    processes that are gone, never a live one's, and leaves none of its own."""
+    import tempfile
+
+    from qingshan.engine.compute import scratch_root
+    from qingshan.engine.derived_cache import _owner
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = scratch_root()
+    host = _owner().split("~")[0]
+    killed = root / f".derived-{host}~{2**22 + 17}~x"  # above Linux's largest pid: never alive
+    (killed / ".dem-y").mkdir(parents=True)
+    (killed / "ls.npy").write_bytes(b"x" * 4096)
+    live = Path(tempfile.mkdtemp(prefix=".derived-" + _owner(), dir=root))
+    compute_indicator("soil_retention", _inputs(), grid=GRID, block_size=16, output=tmp_path / "out" / "sr.tif",
+                      keep_layers=False, write_layers=["soil_retained"])
+    assert not killed.exists() and live.exists()
+    assert [p.name for p in root.iterdir()] == [live.name]  # its own folder went when it ended
+
+
 def test_ls_source_reuses_the_cache_and_not_for_another_dem(tmp_path: Path) -> None:
     arrays = _inputs()
     params = _params(routing_tile_size=16)

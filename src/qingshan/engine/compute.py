@@ -242,16 +242,35 @@ def _derived_inputs(m: MethodSpec, sources: Mapping[str, Source], grid: Grid, ps
                     block: int | tuple[int, int], cache: str | Path | None) -> Iterator[dict[str, Source]]:
     """Derived inputs of method ``m`` for the blocks: ``{"ls": …}`` for RUSLE (routed once, before the
     blocks, :func:`~qingshan.engine.derived_cache.ls_source`), else none. The layer lives in ``cache``
-    or in a temporary folder removed when the ``with`` block ends."""
-    from qingshan.engine.derived_cache import DerivedCache, ls_source, needs_ls
+    or in a temporary folder removed when the ``with`` block ends — in :func:`scratch_root`, where the
+    folders of killed runs (``kill``, ``kill -9``: a 10 000² run leaves gigabytes) are removed first."""
+    from qingshan.engine.derived_cache import (
+        DerivedCache,
+        _owner,
+        ls_source,
+        needs_ls,
+        sweep_scratch,
+    )
 
     if not needs_ls(m):
         yield {}
     elif cache is not None:
         yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(cache), block_size=block)}
     else:
-        with tempfile.TemporaryDirectory(prefix="qingshan-derived-") as tmp:
+        root = scratch_root()
+        sweep_scratch(root)
+        with tempfile.TemporaryDirectory(prefix=f".derived-{_owner()}", dir=root) as tmp:
             yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(tmp, throwaway=True), block_size=block)}
+
+
+def scratch_root() -> Path:
+    """``<temp dir>/qingshan-scratch-<user>``: the temporary LS folders of ``qingshan compute`` (one per user,
+    so that another user's run never finds a folder it cannot write)."""
+    import getpass
+
+    root = Path(tempfile.gettempdir()) / f"qingshan-scratch-{getpass.getuser()}"
+    root.mkdir(exist_ok=True)
+    return root
 
 
 _INTERMEDIATE = "~"
