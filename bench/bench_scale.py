@@ -64,8 +64,10 @@ def run_account(config: Path, ws: Path, env: dict[str, str], scheduler: str | No
         raise SystemExit(f"account failed ({rc}): see {ws / 'time.log'}")
     if not keep:
         for p in ws.iterdir():
-            if p.name != "time.log":
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name != "time.log":
+                p.unlink()
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": rss}
 
 

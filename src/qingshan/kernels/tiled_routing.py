@@ -898,6 +898,16 @@ def tiled_accumulate(
         shares_s, acc_s = np.empty((cells_max, 8)), np.zeros(cells_max)
         ring_s, ring_cells = np.zeros(ring_max), np.empty(ring_max, np.int64)
 
+    def bounds(t: int) -> tuple[int, int, int, int]:
+        tr, tc = divmod(t, ntc)
+        return tr * tile, min((tr + 1) * tile, nr), tc * tile, min((tc + 1) * tile, nc)
+
+    def add(r0: int, r1: int, c0: int, c1: int, flat: np.ndarray, values: np.ndarray) -> None:
+        """Add a re-run's accumulation at the tile's cells ``flat`` (the cells its inflow reached; 0 elsewhere)."""
+        rr, cc = np.divmod(flat, c1 - c0)
+        view = out[r0:r1, c0:c1]
+        view[rr, cc] = view[rr, cc] + values
+
     def send(ring_idx: np.ndarray, ring_vals: np.ndarray, r0: int, c0: int, width: int) -> None:
         """Queue the outflow (flat indices into a tile's (h+2, w+2) ring, row-major) on the tiles it enters."""
         if ring_idx.size == 0:
@@ -915,9 +925,7 @@ def tiled_accumulate(
         """A re-run of tile ``t`` for the inflow ``vals`` at its local flat cells ``idx`` (row-major, unique)."""
         nonlocal passes
         assert shares_u8 is not None
-        tr, tc = divmod(t, ntc)
-        r0, r1 = tr * tile, min((tr + 1) * tile, nr)
-        c0, c1 = tc * tile, min((tc + 1) * tile, nc)
+        r0, r1, c0, c1 = bounds(t)
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
         w, vw = shares_u8(r0, r1, c0, c1)
         got, got_acc, ring_idx, ring_vals, ordered = _accumulate_delta_u8(
@@ -925,16 +933,12 @@ def tiled_accumulate(
         if not ordered:  # pragma: no cover - acyclic by construction
             raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
         passes += 1
-        rr, cc = np.divmod(got, c1 - c0)
-        view = out[r0:r1, c0:c1]
-        view[rr, cc] = view[rr, cc] + got_acc
+        add(r0, r1, c0, c1, got, got_acc)
         send(ring_idx, ring_vals, r0, c0, c1 - c0)
 
     def run(t: int, own: np.ndarray | None) -> None:
         nonlocal passes
-        tr, tc = divmod(t, ntc)
-        r0, r1 = tr * tile, min((tr + 1) * tile, nr)
-        c0, c1 = tc * tile, min((tc + 1) * tile, nc)
+        r0, r1, c0, c1 = bounds(t)
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
         if own is None:
             w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
@@ -952,22 +956,10 @@ def tiled_accumulate(
         passes += 1
         if first:
             out[r0:r1, c0:c1] = np.where(ok, acc, np.nan)
-        else:  # only the cells the inflow reached (acc is 0 elsewhere): a few of the tile's cells
-            rr, cc = np.divmod(reached, c1 - c0)
-            view = out[r0:r1, c0:c1]
-            view[rr, cc] = view[rr, cc] + acc[rr, cc]
-        ii, jj = np.nonzero(ring)
-        if ii.size == 0:
-            return
-        gr, gc = ii + r0 - 1, jj + c0 - 1
-        vals = ring[ii, jj]
-        dest = (gr // tile) * ntc + gc // tile
-        for d in np.unique(dest):
-            sel = dest == d
-            if int(d) not in inbox:
-                inbox[int(d)] = []
-                queue.append(int(d))
-            inbox[int(d)].append((gr[sel] * nc + gc[sel], vals[sel]))
+        else:
+            add(r0, r1, c0, c1, reached, acc.ravel()[reached])
+        flat = np.flatnonzero(ring)  # row-major, as the sparse re-runs give it
+        send(flat, ring.ravel()[flat], r0, c0, c1 - c0)
 
     for t in range(ntr * ntc):
         run(t, None)
