@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -106,3 +108,52 @@ def test_roll_up_sums_children() -> None:
         assert p.loc["carbon_sequestration", "value"] == 5.0
     kids = out[out["region_code"].isin(["360101", "360102"])]
     pd.testing.assert_frame_equal(kids.reset_index(drop=True), leaf)
+
+
+def _masked_form(weights: object, values: np.ndarray, eco: np.ndarray, n_types: int) -> np.ndarray:
+    """The former split: one masked copy and one sparse product per type."""
+    flat, e = np.nan_to_num(values.reshape(-1), nan=0.0), eco.reshape(-1)
+    out = np.zeros((weights.shape[0], n_types))  # type: ignore[attr-defined]
+    for k in range(n_types):
+        out[:, k] = weights @ np.where(e == k, flat, 0.0)  # type: ignore[operator]
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_ecosystem_split_gives_the_masked_sums_bit_for_bit(fmt: str) -> None:
+    import scipy.sparse as sp
+
+    from qingshan.aggregate.zonal import EcosystemSplit
+    from qingshan.core.params import ECOSYSTEMS
+
+    rng = np.random.default_rng(7)
+    n_regions, n_cells = 5, 40_000
+    w = sp.random(n_regions, n_cells, density=0.3, random_state=3, format=fmt) * 0.7
+    values = rng.lognormal(0.0, 3.0, n_cells) * rng.choice([-1.0, 1.0], n_cells)  # sums that round differently by order
+    values[rng.random(n_cells) < 0.05] = np.nan
+    values[:3] = [np.inf, -np.inf, np.nan]
+    eco = rng.integers(-1, len(ECOSYSTEMS) + 1, n_cells)  # −1 and len(ECOSYSTEMS): cells of no type
+    eco[10:20] = 255
+    got = EcosystemSplit.of(w, eco).totals(values)
+    want = _masked_form(w, values, eco, len(ECOSYSTEMS))
+    assert got.shape == (n_regions, len(ECOSYSTEMS))
+    assert np.array_equal(got, want)  # bit for bit (inf and -inf become ±max, as nan_to_num)
+    # the order matters: the exactly rounded sums of the same products differ in their last bits, so the test can fail
+    dense, flat = w.toarray(), np.nan_to_num(values, nan=0.0)
+    exact = np.array([[math.fsum(dense[r] * np.where(eco == k, flat, 0.0)) for k in range(len(ECOSYSTEMS))]
+                      for r in range(n_regions)])
+    assert np.allclose(got, exact, rtol=1e-12) and not np.array_equal(got, exact)
+
+
+def test_ecosystem_split_leaves_out_cells_of_no_type_and_empty_weights() -> None:
+    import scipy.sparse as sp
+
+    from qingshan.aggregate.zonal import EcosystemSplit
+
+    w = sp.csr_matrix(np.array([[1.0, 0.5, 1.0, 1.0], [0.0, 0.5, 0.0, 0.0]]))
+    split = EcosystemSplit.of(w, np.array([0, 1, -1, 255]), n_types=3)
+    assert split.totals(np.array([1.0, 2.0, 4.0, 8.0])).tolist() == [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    empty = EcosystemSplit.of(sp.csr_matrix((2, 4)), np.zeros(4, dtype=int), n_types=3)
+    assert empty.totals(np.ones(4)).tolist() == [[0.0] * 3] * 2
+    with pytest.raises(ValueError, match="cells"):
+        EcosystemSplit.of(w, np.zeros(3, dtype=int))

@@ -107,7 +107,7 @@ def test_flow_length_is_unit_contributing_area():
 def test_d8_matches_pyflwdir_on_real_dem(olinda):
     dem, transform = olinda
     cell = np.full(dem.shape, 90.0 * 90.0)
-    ours = upslope_area(dem, cell, dx_m=90.0, dy_m=90.0, algorithm="D8", transform=transform)
+    ours = upslope_area(dem, cell, dx_m=90.0, dy_m=90.0, algorithm="D8")
     ref = pyflwdir.from_dem(dem, transform=transform).upstream_area("m2")
     # same catchment structure: rank correlation high, largest basin within 5 %
     assert spearmanr(ours.ravel(), ref.ravel()).statistic > 0.85
@@ -137,3 +137,87 @@ def test_d8_conserves_area_on_random_terrain(z):
     pits = d8_directions(filled, flood, 30.0, 30.0) == 0
     assert area[pits].sum() == pytest.approx(cell.sum())
     assert np.all(area >= cell - 1e-9)
+
+
+def _pyflwdir_accuflux(d8: np.ndarray, data: np.ndarray) -> np.ndarray:
+    from affine import Affine
+
+    flw = pyflwdir.from_array(d8, ftype="d8", check_ftype=False, transform=Affine.identity(), latlon=False)
+    return flw.accuflux(data, nodata=np.nan)
+
+
+def _tricky_dem(seed: int, shape: tuple[int, int] = (48, 57)) -> np.ndarray:
+    """Ties everywhere (whole metres), values that are not float32, ±0.0, negative heights and nodata holes."""
+    from qingshan.kernels.routing import _NODATA
+
+    rng = np.random.default_rng(seed)
+    z = np.round(rng.random(shape) * 5.0) + rng.choice([0.0, 0.1, 1.0 / 3.0], shape)
+    if seed % 2:
+        z -= 2.5
+    z[5:9, 5:12] = -0.0
+    z[9:11, 5:12] = 0.0
+    z[rng.random(shape) < 0.05] = _NODATA
+    z[20:24, 30:40] = _NODATA  # a hole: its rim drains into it
+    return z
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flood_fill_is_pyflwdirs_fill_depressions_bit_for_bit(seed):
+    from qingshan.kernels.routing import _NODATA, flood_fill
+
+    z = _tricky_dem(seed)
+    want_filled, want_d8 = pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")
+    got_filled, got_d8 = flood_fill(z, _NODATA)
+    assert np.array_equal(got_d8, want_d8)
+    assert np.array_equal(got_filled, want_filled)
+    assert (got_filled > z).any() and (got_d8 == 247).any()  # depressions were filled, holes kept
+
+
+def test_flood_fill_and_accumulation_are_pyflwdirs_on_a_real_dem(olinda):
+    from qingshan.kernels.routing import _NODATA, accuflux_d8, flood_fill
+
+    dem, _ = olinda
+    z = np.where(np.isfinite(dem), dem, _NODATA)
+    want_filled, want_d8 = pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")
+    got_filled, got_d8 = flood_fill(z, _NODATA)
+    assert np.array_equal(got_d8, want_d8) and np.array_equal(got_filled, want_filled)
+    valid = z != _NODATA
+    d8 = d8_directions(np.where(valid, got_filled, np.nan), got_d8, 90.0, 90.0)
+    data = np.where(valid, 8100.0 + np.random.default_rng(1).random(z.shape), 0.0)  # sums that round by order
+    assert np.array_equal(accuflux_d8(d8, data), _pyflwdir_accuflux(d8, data))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_accuflux_d8_adds_in_pyflwdirs_order_bit_for_bit(seed):
+    import math
+
+    from qingshan.kernels.routing import _NODATA, accuflux_d8, flood_fill
+
+    z = _tricky_dem(seed)
+    valid = z != _NODATA
+    filled, flood = flood_fill(z, _NODATA)
+    d8 = d8_directions(np.where(valid, filled, np.nan), flood, 30.0, 30.0)
+    data = np.where(valid, np.random.default_rng(seed).lognormal(0.0, 3.0, z.shape), 0.0)
+    got = accuflux_d8(d8, data)
+    assert np.array_equal(got, _pyflwdir_accuflux(d8, data))
+    # the order is what is tested: added exactly rounded, some of the largest sums differ in their last bits
+    largest = np.argsort(np.where(valid, got, 0.0), axis=None)[-10:]
+    exact = [math.fsum(data[_upstream_cells(d8, np.unravel_index(i, got.shape))]) for i in largest]
+    assert np.allclose(got.ravel()[largest], exact, rtol=1e-12) and not np.array_equal(got.ravel()[largest], exact)
+
+
+def _upstream_cells(d8: np.ndarray, cell: tuple[int, ...]) -> np.ndarray:
+    """Mask of the cells whose D8 path passes through ``cell`` (itself included)."""
+    from qingshan.kernels.routing import _CODES, _DC, _DR
+
+    nr, nc = d8.shape
+    mask = np.zeros(d8.shape, dtype=bool)
+    stack = [tuple(int(i) for i in cell)]
+    while stack:
+        r, c = stack.pop()
+        mask[r, c] = True
+        for k in range(8):  # neighbours (r - dr, c - dc) draining in direction k into (r, c)
+            rr, cc = r - int(_DR[k]), c - int(_DC[k])
+            if 0 <= rr < nr and 0 <= cc < nc and not mask[rr, cc] and d8[rr, cc] == _CODES[k]:
+                stack.append((rr, cc))
+    return mask

@@ -23,7 +23,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS
 
-__all__ = ["ZoneWeights", "accounted_cells", "coverage_table", "roll_up", "zone_weights"]
+__all__ = ["EcosystemSplit", "ZoneWeights", "accounted_cells", "coverage_table", "roll_up", "zone_weights"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,56 @@ class ZoneWeights:
         return np.asarray(self.matrix @ flat)
 
     def totals_by_ecosystem(self, values: np.ndarray, ecosystem: np.ndarray) -> np.ndarray:
-        """Sums per region × ecosystem type, shape ``(n_regions, len(ECOSYSTEMS))``."""
+        """Sums per region × ecosystem type, shape ``(n_regions, len(ECOSYSTEMS))`` (see :class:`EcosystemSplit`)."""
+        return EcosystemSplit.of(self.matrix, ecosystem).totals(values)
+
+
+@dataclass(frozen=True)
+class EcosystemSplit:
+    """Coverage weights split by each cell's ecosystem type: one sparse product sums a layer by region × type.
+
+    ``matrix`` has a row per (region, type) pair, ``region * n_types + type``, and keeps of each cell's weights
+    only the row of its type; cells of no type (an index outside ``0 … n_types − 1``: −1, or 255 in an
+    ecosystem raster) are left out. Build it once per grid or block (:meth:`of`), then :meth:`totals` costs one
+    sparse product per layer, where splitting the values type by type cost one product and one masked copy
+    per type.
+
+    A row's products are added in increasing cell order, whatever the order of the weights' indices: the same
+    bits as ``weights @ np.where(eco == k, values, 0)`` for each type ``k`` with sorted indices (the masked
+    form only adds zeros in between). With unsorted indices — the coverage of a block as exactextract lists
+    its cells — that product followed the stored order, so its totals could differ in their last bits.
+    """
+
+    matrix: sp.csc_matrix  # (n_regions * n_types, n_cells)
+    n_regions: int
+    n_types: int
+
+    @classmethod
+    def of(cls, weights: sp.spmatrix, ecosystem: np.ndarray, n_types: int = len(ECOSYSTEMS)) -> EcosystemSplit:
+        """Split ``weights`` (regions × cells, any sparse format) by ``ecosystem`` (a type index per cell)."""
+        w = sp.csc_matrix(weights)
+        if not w.has_sorted_indices:  # a copy: the caller's matrix may be shared by other threads
+            w = w.sorted_indices()
+        n_regions, n_cells = w.shape
+        eco = np.asarray(ecosystem).reshape(-1).astype(np.int64)
+        if eco.size != n_cells:
+            raise ValueError(f"ecosystem has {eco.size} cells, weights {n_cells}")
+        col = np.repeat(np.arange(n_cells), np.diff(w.indptr))
+        kind = eco[col]
+        keep = (kind >= 0) & (kind < n_types)
+        rows = w.indices[keep].astype(np.int64) * n_types + kind[keep]
+        indptr = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(col[keep], minlength=n_cells), out=indptr[1:])
+        m = sp.csc_matrix((w.data[keep], rows, indptr), shape=(n_regions * n_types, n_cells))
+        return cls(matrix=m, n_regions=n_regions, n_types=n_types)
+
+    def totals(self, values: np.ndarray) -> np.ndarray:
+        """Coverage-weighted sums of ``values`` (a value per cell; NaN counts as 0, as ``np.nan_to_num``) per
+        region × type, shape ``(n_regions, n_types)``."""
         flat = np.nan_to_num(values.reshape(-1), nan=0.0)
-        eco = ecosystem.reshape(-1)
-        out = np.zeros((len(self.codes), len(ECOSYSTEMS)))
-        for k in range(len(ECOSYSTEMS)):
-            out[:, k] = self.matrix @ np.where(eco == k, flat, 0.0)
-        return out
+        if self.matrix.nnz == 0:
+            return np.zeros((self.n_regions, self.n_types))
+        return np.asarray(self.matrix @ flat).reshape(self.n_regions, self.n_types)
 
 
 def accounted_cells(matrix: sp.spmatrix, ecosystem: np.ndarray) -> np.ndarray:

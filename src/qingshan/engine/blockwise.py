@@ -67,7 +67,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from qingshan.aggregate.regions import RegionSet
-from qingshan.aggregate.zonal import ZoneWeights, accounted_cells, zone_weights
+from qingshan.aggregate.zonal import EcosystemSplit, ZoneWeights, accounted_cells, zone_weights
 from qingshan.core.errors import ConfigError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting, notice
@@ -186,18 +186,6 @@ def _ecosystem_index(inputs: Mapping[str, np.ndarray], params: ParamSet, shape: 
     return np.full(shape, ECOSYSTEMS.index("other"), dtype=np.int16)
 
 
-def _by_ecosystem(weights: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> np.ndarray:
-    """``weights @ q`` split by ecosystem: shape (n_regions, len(ECOSYSTEMS)); NaN counts as 0."""
-    flat = np.nan_to_num(values.reshape(-1), nan=0.0)
-    e = eco.reshape(-1)
-    out = np.zeros((weights.shape[0], len(ECOSYSTEMS)))
-    if weights.nnz == 0:
-        return out
-    for k in np.unique(e[e >= 0]):
-        out[:, k] = weights @ np.where(e == k, flat, 0.0)
-    return out
-
-
 AREA_KEY = "_area.hm2"
 """Key of the block totals of cell area [hm²] by leaf region and ecosystem (statistics bounds per hm²)."""
 
@@ -246,16 +234,17 @@ def compute_block(inputs: Mapping[str, np.ndarray], grid: Grid, items: Sequence[
     ``grid``: the block's grid; ``weights``: coverage of its cells (regions × cells).
     """
     eco = _ecosystem_index(inputs, params, grid.shape)
+    split = EcosystemSplit.of(weights, eco)  # one sparse product per layer: sums by region × ecosystem
     totals, cells = {}, {}
     accounted = accounted_cells(weights, eco) if keep_layers else None
     for spec, method in items:  # every method sees every input, as in the numpy engine
         layers = compute_raster(spec, method, dict(inputs), params, grid)
         for comp, arr in layers.items():
-            totals[f"{spec.id}.{comp}"] = _by_ecosystem(weights, arr, eco)
+            totals[f"{spec.id}.{comp}"] = split.totals(arr)
             if accounted is not None:  # float64, as the COG stores it: sums agree with the tables
                 cells[f"{spec.id}.{comp}"] = np.where(accounted, arr, np.nan)
     if area:
-        totals[AREA_KEY] = _by_ecosystem(weights, grid.cell_area() / 1e4, eco)
+        totals[AREA_KEY] = split.totals(grid.cell_area() / 1e4)
     return BlockPartial(totals=totals, layers=cells)
 
 

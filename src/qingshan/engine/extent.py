@@ -42,7 +42,7 @@ import rasterio
 import rasterio.shutil
 import scipy.sparse as sp
 
-from qingshan.aggregate.zonal import ZoneWeights, zone_weights
+from qingshan.aggregate.zonal import EcosystemSplit, ZoneWeights, zone_weights
 from qingshan.core.grid import Grid
 from qingshan.core.params import ECOSYSTEMS, LandcoverTable
 from qingshan.core.variables import VARIABLES
@@ -191,26 +191,16 @@ def _condition_sums(ndvi: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix, cell
     variables = {"ndvi": ndvi}
     if ndvi_soil is not None and ndvi_veg is not None:
         variables["vegetation_cover"] = fvc_from_ndvi(ndvi, ndvi_soil, ndvi_veg)
-    return {k: v for name, values in variables.items() for k, v in _weighted(name, values, eco, matrix, cell_km2).items()}
+    split = EcosystemSplit.of(matrix, eco)  # cells of NONE (255) are of no type: left out
+    return {k: v for name, values in variables.items() for k, v in _weighted(name, values, eco, split, cell_km2).items()}
 
 
-def _weighted(name: str, values: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix,
+def _weighted(name: str, values: np.ndarray, eco: np.ndarray, split: EcosystemSplit,
               cell_km2: np.ndarray) -> dict[str, np.ndarray]:
     """Area-weighted sum and area [km²] of the finite ``values`` of accounted cells, by region × ecosystem."""
     ok = np.isfinite(values) & (eco != NONE)
     area = np.where(ok, cell_km2, 0.0)
-    return {f"{name}.wsum": _by_type(matrix, np.where(ok, values, 0.0) * area, eco),
-            f"{name}.area": _by_type(matrix, area, eco)}
-
-
-def _by_type(matrix: sp.spmatrix, values: np.ndarray, eco: np.ndarray) -> np.ndarray:
-    """``matrix @ values`` split by ecosystem type: (n_regions, len(ECOSYSTEMS)); cells of :data:`NONE` left out
-    (as :meth:`ZoneWeights.totals_by_ecosystem`)."""
-    flat, e = values.reshape(-1), eco.reshape(-1)
-    out = np.zeros((matrix.shape[0], len(ECOSYSTEMS)))
-    for k in range(len(ECOSYSTEMS)):
-        out[:, k] = matrix @ np.where(e == k, flat, 0.0)
-    return out
+    return {f"{name}.wsum": split.totals(np.where(ok, values, 0.0) * area), f"{name}.area": split.totals(area)}
 
 
 CONDITION_UNITS = {"ndvi": "1", "vegetation_cover": "1", "soil_loss_rate": "t/hm2/a"}

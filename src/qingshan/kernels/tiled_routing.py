@@ -64,6 +64,7 @@ from qingshan.kernels.routing import (
     _mfd_weights_kernel,
     _per_row,
     _receivers,
+    flood_fill,
 )
 
 T = TypeVar("T")
@@ -534,21 +535,25 @@ def _tiled_directions(
     f32_plateaus: bool,
     alloc: Alloc,
 ) -> None:
-    """Run a whole-grid direction kernel tile by tile; plateaus crossing tiles in a 2nd pass."""
+    """Run a whole-grid direction kernel tile by tile (tiles on threads: the kernels release the GIL);
+    plateaus crossing tiles in a 2nd pass, in tile order."""
     nr, nc = filled.shape
-    pending: list[tuple[int, int]] = []
-    for r0, r1, c0, c1 in tiles((nr, nc), tile):
+
+    def one(t: tuple[int, int, int, int]) -> list[tuple[int, int]]:
+        r0, r1, c0, c1 = t
         zw = _window(filled, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
         res = solve(zw, r0 - 1, c0 - 1)
-        out[r0:r1, c0:c1] = res[1:-1, 1:-1]
+        out[r0:r1, c0:c1] = res[1:-1, 1:-1]  # tiles are disjoint
         valid = np.isfinite(zw)
         flat = _flat_cells(np.where(valid, zw, 0.0), valid)
         if not flat.any():
-            continue
+            return []
         key = zw.astype(np.float32).astype(np.float64) if f32_plateaus else zw
         reps = _escaping(np.where(valid, key, 0.0), valid, flat)
         wc = zw.shape[1]
-        pending.extend((r0 - 1 + int(c) // wc, c0 - 1 + int(c) % wc) for c in reps)
+        return [(r0 - 1 + int(c) // wc, c0 - 1 + int(c) % wc) for c in reps]
+
+    pending = [cell for found in map_tiles(one, list(tiles((nr, nc), tile))) for cell in found]
     if not pending:
         return
     seen = alloc((nr, nc), np.bool_)
@@ -598,11 +603,9 @@ def tiled_flood_d8(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: All
     filled : the filled DEM from :func:`tiled_fill` with ``flavour="pyflwdir"``.
     """
 
-    import pyflwdir  # only the default chain needs it (1-2 s to import)
-
     def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
         z = np.where(np.isfinite(zw), zw, _NODATA)
-        return pyflwdir.dem.fill_depressions(z, nodata=_NODATA, outlets="edge")[1]
+        return flood_fill(z, _NODATA)[1]
 
     _tiled_directions(filled, out, tile, solve, f32_plateaus=True, alloc=alloc)
 

@@ -193,8 +193,6 @@ def _ls_rusle_mccool(dem: np.ndarray, params: ParamSet, grid: Grid) -> np.ndarra
         dx_m=dx,
         dy_m=dy,
         algorithm=_flow_algorithm(params),
-        transform=grid.transform,
-        latlon=bool(grid.crs.is_geographic),
         mfd_exponent=float(params.option("mfd_exponent", 1.1)),  # type: ignore[arg-type]
     )
     lam = flow_length_from_area(area, grid.cell_size_m())
