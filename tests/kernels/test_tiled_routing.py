@@ -125,6 +125,18 @@ def test_tiled_d8_steepest_descent_is_bit_identical(case):
 # --- accumulation ----------------------------------------------------------------------------
 
 
+def test_rusle_d8_receivers_are_the_one_hot_shares_receivers(case):
+    """The default chain's D8 receivers, computed directly, are what the (h, w, 8) shares gave."""
+    dem, _ = case
+    filled, flood = T.tiled_rusle_routing(dem, 64)
+    dx = dy = np.full(dem.shape[0], CELL)
+    for r0, r1, c0, c1 in [(0, 64, 0, 64), (60, 131, 17, 200), (150, 200, 0, 200)]:
+        win = T._rusle_window(filled, flood, dx, dy, r0, r1, c0, c1)
+        want = T._receivers_of(T._rusle_fractions(*win, 1.1, True))
+        got = T._rusle_d8_receivers(*win)
+        assert np.array_equal(got, want) and (got == -1).any() and (got >= 0).sum() > 0.9 * got.size
+
+
 def test_mfd_fractions_kernel_equals_the_numpy_form_bit_for_bit():
     """The compiled shares (asked for again on every perimeter-exchange re-run) are the numpy
     form's: float weights over their sum where it is positive, times the neighbour's validity."""

@@ -1096,8 +1096,11 @@ def tiled_accumulate_d8(
     accumulates each tile again with those inflows.
     """
     nc = shape[1]
-    per_idx, per_exit, ex_idx, ex_acc, ex_rec = [], [], [], [], []
-    for r0, r1, c0, c1 in tiles(shape, tile):
+    grid_tiles = list(tiles(shape, tile))
+
+    def links(t: tuple[int, int, int, int]) -> tuple[np.ndarray, ...]:
+        """Pass 1 on one tile: its perimeter cells' exits, and its exits' accumulations and receivers."""
+        r0, r1, c0, c1 = t
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
         w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
         kdir = receivers(r0, r1, c0, c1)
@@ -1107,13 +1110,13 @@ def tiled_accumulate_d8(
         tw = c1 - c0
         pi, pj = np.nonzero(_perimeter(ok.shape) & ok)
         loc = exit_[pi * tw + pj]
-        per_idx.append((pi + r0) * nc + pj + c0)
-        per_exit.append(np.where(loc >= 0, (loc // tw + r0) * nc + loc % tw + c0, -1))
         ei, ej = np.nonzero((exit_.reshape(ok.shape) == np.arange(ok.size).reshape(ok.shape)) & ok)
         k = kdir[ei, ej]
-        ex_idx.append((ei + r0) * nc + ej + c0)
-        ex_acc.append(acc[ei, ej])
-        ex_rec.append((ei + r0 + _PG_DR[k]) * nc + ej + c0 + _PG_DC[k])
+        return ((pi + r0) * nc + pj + c0, np.where(loc >= 0, (loc // tw + r0) * nc + loc % tw + c0, -1),
+                (ei + r0) * nc + ej + c0, acc[ei, ej], (ei + r0 + _PG_DR[k]) * nc + ej + c0 + _PG_DC[k])
+
+    parts = map_tiles(links, grid_tiles)  # tiles on threads, results in tile order
+    per_idx, per_exit, ex_idx, ex_acc, ex_rec = ([part[i] for part in parts] for i in range(5))
     p_idx, p_exit = np.concatenate(per_idx), np.concatenate(per_exit)
     order = np.argsort(p_idx)
     p_idx, p_exit = p_idx[order], p_exit[order]
@@ -1129,7 +1132,10 @@ def tiled_accumulate_d8(
     inflow_idx, inv = np.unique(e_rec, return_inverse=True)
     inflow = np.zeros(inflow_idx.size)
     np.add.at(inflow, inv, outflow)
-    for r0, r1, c0, c1 in tiles(shape, tile):
+
+    def finish(t: tuple[int, int, int, int]) -> None:
+        """Pass 2 on one tile: accumulated again with its inflows, into its own window of ``out``."""
+        r0, r1, c0, c1 = t
         ok = np.asarray(valid[r0:r1, c0:c1], dtype=bool)
         w = np.where(ok, np.asarray(weights(r0, r1, c0, c1), dtype=np.float64), 0.0)
         lo, hi = np.searchsorted(inflow_idx, [r0 * nc, (r1 - 1) * nc + nc])
@@ -1139,6 +1145,8 @@ def tiled_accumulate_d8(
         np.add.at(w, (rr[inside] - r0, cc[inside] - c0), inflow[lo:hi][inside])
         acc, _, _ = _d8_tile(receivers(r0, r1, c0, c1), ok, w)
         out[r0:r1, c0:c1] = np.where(ok, acc, np.nan)
+
+    map_tiles(finish, grid_tiles)
 
 
 @njit(cache=True, nogil=True)
@@ -1276,6 +1284,27 @@ def _rusle_fractions(z, valid, d8, dx, dy, p, single):
     return frac
 
 
+@njit(cache=True, nogil=True)
+def _rusle_d8_receivers(z, valid, d8, dx, dy):
+    """D8 receiver (pygeoprocessing order, −1 where none) of the core of a haloed window: what
+    ``_receivers_of(_rusle_fractions(..., single=True))`` gives, without the (h, w, 8) shares."""
+    nr, nc = z.shape
+    out = np.full((nr - 2, nc - 2), -1, dtype=np.int64)
+    ks = np.empty(8, dtype=np.int64)
+    ws = np.empty(8, dtype=np.float64)
+    for i in range(1, nr - 1):
+        for j in range(1, nc - 1):
+            if not valid[i, j]:
+                continue
+            n = _receivers(z, valid, d8, dx, dy, i, j, 1.0, True, ks, ws)
+            for m in range(n):
+                if ws[m] > 0.0:
+                    k = (8 - ks[m]) % 8
+                    if k > out[i - 1, j - 1]:
+                        out[i - 1, j - 1] = k
+    return out
+
+
 def tiled_rusle_routing(
     dem: np.ndarray,
     tile: int,
@@ -1353,8 +1382,9 @@ def tiled_upslope_area(
     def weights(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         return np.asarray(cell_area[r0:r1, c0:c1])
 
-    def receivers(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        return _receivers_of(fractions(r0, r1, c0, c1))
+    def receivers(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:  # = _receivers_of(fractions(...)), no shares
+        zw, vw, fw, dxw, dyw = _rusle_window(filled, flood, dx, dy, r0, r1, c0, c1)
+        return _rusle_d8_receivers(zw, vw, fw, dxw, dyw)
 
     acc = alloc(shape, np.float64)
     if single:
