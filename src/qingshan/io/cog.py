@@ -231,7 +231,8 @@ class BlockLayerWriter:
         if values.shape != window.shape or not window.within(self.grid.shape):
             raise ValueError(f"{stem}: block of shape {values.shape} does not fit window {window} of grid {self.grid.shape}")
         ds = self._dataset(stem, units, description)
-        ds.write(values.astype(ds.dtypes[0], copy=False), 1, window=window.to_rasterio())
+        # a (1, h, w) view with a band list: rasterio stacks a 2-D array into a new 3-D copy first
+        ds.write(values.astype(ds.dtypes[0], copy=False)[np.newaxis], [1], window=window.to_rasterio())
 
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
