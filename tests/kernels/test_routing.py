@@ -221,3 +221,23 @@ def _upstream_cells(d8: np.ndarray, cell: tuple[int, ...]) -> np.ndarray:
             if 0 <= rr < nr and 0 <= cc < nc and not mask[rr, cc] and d8[rr, cc] == _CODES[k]:
                 stack.append((rr, cc))
     return mask
+
+
+def test_the_default_chain_routes_without_importing_pyflwdir():
+    """pyflwdir's import costs 1–2 s of every run that routes; its fill and accumulation are reproduced here."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from qingshan.kernels.routing import upslope_area\n"
+        "z = np.add.outer(np.arange(30.0), np.arange(20.0)); z[10:14, 5:9] = 0.0\n"
+        "for algo in ('D8', 'MFD'):\n"
+        "    a = upslope_area(z, np.full(z.shape, 900.0), dx_m=30.0, dy_m=30.0, algorithm=algo)\n"
+        "    assert np.isfinite(a).all() and a.max() > 900.0\n"
+        "print(sorted(m for m in sys.modules if 'flwdir' in m))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "[]", out.stdout
