@@ -183,7 +183,7 @@ def block_crosstab(eco0: Path, eco1: Path, regions: RegionSet, grid: Grid, *,
     return _crosstab_frame(codes, total.totals.get("pairs", np.zeros((len(codes), _K, _K))))
 
 
-def _condition_sums(ndvi: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix, cell_km2: np.ndarray,
+def _condition_sums(ndvi: np.ndarray, eco: np.ndarray, split: EcosystemSplit, cell_km2: np.ndarray,
                     ndvi_soil: float | None, ndvi_veg: float | None) -> dict[str, np.ndarray]:
     """``<indicator>.wsum`` and ``<indicator>.area`` by region × ecosystem of one block (or grid)."""
     from qingshan.kernels.soil import fvc_from_ndvi
@@ -191,7 +191,6 @@ def _condition_sums(ndvi: np.ndarray, eco: np.ndarray, matrix: sp.spmatrix, cell
     variables = {"ndvi": ndvi}
     if ndvi_soil is not None and ndvi_veg is not None:
         variables["vegetation_cover"] = fvc_from_ndvi(ndvi, ndvi_soil, ndvi_veg)
-    split = EcosystemSplit.of(matrix, eco)  # cells of NONE (255) are of no type: left out
     return {k: v for name, values in variables.items() for k, v in _weighted(name, values, eco, split, cell_km2).items()}
 
 
@@ -257,10 +256,11 @@ def _basis_block(window: Window, grid: Grid, sources: dict[str, InputSource], la
     eco = ecosystem_raster(read["lulc"], landcover, matrix)
     km2 = bgrid.cell_area() / 1e6
     totals = {"extent": _pair_areas(eco, eco, matrix, km2)}
+    split = EcosystemSplit.of(matrix, eco)  # cells of NONE (255) are of no type: left out
     if "ndvi" in read:
-        totals.update(_condition_sums(read["ndvi"], eco, matrix, km2, *ndvi_params))
+        totals.update(_condition_sums(read["ndvi"], eco, split, km2, *ndvi_params))
     for name, layer in extra.items():
-        totals.update(_weighted(name, layer[window.slices()], eco, matrix, km2))
+        totals.update(_weighted(name, layer[window.slices()], eco, split, km2))
     finite = {name: int(np.count_nonzero(np.isfinite(arr))) for name, arr in read.items()}
     return BlockPartial(totals=totals, finite=finite, cells=window.size, layers={"ecosystem": eco} if keep_layers else {})
 
