@@ -177,10 +177,15 @@ def test_sparse_mfd_reruns_give_the_dense_reruns_bits(case):
     assert np.array_equal(dense.view(np.int64), sparse.view(np.int64))
 
 
-def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case, monkeypatch):
+@pytest.mark.parametrize("whole_fill", [True, False], ids=["filled_whole", "filled_in_tiles"])
+def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case, monkeypatch, whole_fill):
     dem, tile = case
     filled = R.fill_pits_invest(dem)
-    _, d8 = T.tiled_flow_accumulation_invest(dem, "D8", tile)
+    if not whole_fill:  # as beyond WHOLE_FILL_CELLS
+        monkeypatch.setattr(T, "WHOLE_FILL_CELLS", 0)
+        monkeypatch.setattr(T, "fill_pits_invest", None)  # not called
+    f, d8 = T.tiled_flow_accumulation_invest(dem, "D8", tile)
+    assert np.array_equal(f, filled, equal_nan=True)
     assert np.array_equal(d8, R.flow_accumulation_invest(filled, "D8"), equal_nan=True)
     whole = R.flow_accumulation_invest(filled, "MFD")
     _, one_pass = T.tiled_flow_accumulation_invest(dem, "MFD", tile)  # tiled weights, one topological pass

@@ -64,6 +64,7 @@ from qingshan.kernels.routing import (
     _mfd_weights_kernel,
     _per_row,
     _receivers,
+    fill_pits_invest,
     flood_fill,
 )
 
@@ -97,6 +98,13 @@ MFD_WHOLE_ACCUMULATION_CELLS = 400_000_000
 the queue stay in ``alloc``'s scratch), 3.6 GB at this bound, a 20 000² grid. Beyond it, the perimeter exchange
 (:func:`tiled_accumulate`), bounded by the tile but far slower: MFD flow zigzags across tile edges and each
 crossing re-runs a tile (``qingshan compute soil_retention`` at 10 000² with 2048² tiles: 28 min)."""
+WHOLE_FILL_CELLS = 150_000_000
+"""Largest grid (cells) whose InVEST-chain pit fill in :func:`tiled_flow_accumulation_invest` runs as the
+whole-grid kernel (:func:`~qingshan.kernels.routing.fill_pits_invest`, the same bits as :func:`tiled_fill`):
+about 18 bytes a cell in memory while it runs (levels, queue, masks), 2.7 GB at this bound. Barnes' two flood
+passes per tile cost about five times the whole-grid kernel per cell (84 s of thread time at 10 000², two
+threads), so on two cores the whole fill takes about a third of the time; beyond the bound, tiles (memory
+bounded by the tile)."""
 _RECENT_TILES = 2  # fractions kept for re-runs of the perimeter exchange (memory: 2 tiles × 64 B/cell)
 _NODATA = -9999.0
 # pyflwdir D8 codes in pygeoprocessing neighbour order (E, NE, N, NW, W, SW, S, SE)
@@ -1172,8 +1180,8 @@ def tiled_flow_accumulation_invest(
     """:func:`~qingshan.kernels.routing.fill_pits_invest` and
     :func:`~qingshan.kernels.routing.flow_accumulation_invest` tile by tile.
 
-    Returns ``(filled, accumulation)`` as arrays from ``alloc``. Filled DEM and D8 pixel counts
-    are bit-identical. MFD weights are computed tile by tile, bit-identical; up to
+    Returns ``(filled, accumulation)`` as arrays from ``alloc``. Filled DEM (filled whole up to
+    :data:`WHOLE_FILL_CELLS`, else tile by tile) and D8 pixel counts are bit-identical. MFD weights are computed tile by tile, bit-identical; up to
     :data:`MFD_WHOLE_ACCUMULATION_CELLS` they are accumulated in one topological pass (the whole-grid
     kernel: bit-identical counts), beyond it by perimeter exchange (sums of fractions in another
     order, ≈1e-15 relative).
@@ -1183,7 +1191,13 @@ def tiled_flow_accumulation_invest(
         raise ValueError(f"flow algorithm must be 'D8' or 'MFD', got {algorithm!r}")
     shape = dem.shape
     filled = alloc(shape, np.float64)
-    tiled_fill(dem, filled, tile, flavour="invest")
+    if shape[0] * shape[1] <= WHOLE_FILL_CELLS:
+        whole = fill_pits_invest(np.asarray(dem))
+        for r0, r1, c0, c1 in tiles(shape, tile):
+            filled[r0:r1, c0:c1] = whole[r0:r1, c0:c1]
+        del whole
+    else:
+        tiled_fill(dem, filled, tile, flavour="invest")
     valid = alloc(shape, np.bool_)
     for r0, r1, c0, c1 in tiles(shape, tile):
         valid[r0:r1, c0:c1] = np.isfinite(filled[r0:r1, c0:c1])
