@@ -374,7 +374,8 @@ def heavy_dem():
 
 @pytest.mark.heavy
 @pytest.mark.timeout(3600)
-def test_heavy_invest_chain_identical_across_1024_tiles(heavy_dem, tmp_path):
+def test_heavy_invest_chain_identical_across_1024_tiles(heavy_dem, tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "WHOLE_FILL_CELLS", 0)  # the tiled fill too, as beyond the bound
     filled = R.fill_pits_invest(heavy_dem)
     f_t, acc_t = T.tiled_flow_accumulation_invest(heavy_dem, "D8", HEAVY_TILE, alloc=memmap_alloc(tmp_path))
     assert np.array_equal(f_t, filled, equal_nan=True)
