@@ -241,3 +241,32 @@ def test_the_default_chain_routes_without_importing_pyflwdir():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["1x1", "1xN", "Nx1", "all_nodata", "one_valid", "flat", "beyond_float32", "subnormal_and_signed_zeros"],
+)
+def test_flood_fill_is_pyflwdirs_on_degenerate_grids(name):
+    from qingshan.kernels.routing import _NODATA, flood_fill
+
+    z = {
+        "1x1": np.array([[5.0]]),
+        "1xN": np.array([[3.0, 1.0, 2.0, 2.0, 5.0]]),
+        "Nx1": np.array([[3.0], [1.0], [2.0], [0.5]]),
+        "all_nodata": np.full((3, 4), _NODATA),
+        "one_valid": np.where(np.arange(9).reshape(3, 3) == 4, 7.0, _NODATA),
+        "flat": np.zeros((6, 7)),
+        "beyond_float32": np.array([[1e39, -1e39, 3.0], [2.0, 1e30, 1.0], [np.inf, 5.0, -np.inf]]),
+        "subnormal_and_signed_zeros": np.array([[1e-45, -1e-45, 0.0], [-0.0, 1e-40, 2.0], [3.0, 1e-45, 1.0]]),
+    }[name]
+    want = pyflwdir.dem.fill_depressions(z.copy(), nodata=_NODATA, outlets="edge")
+    got = flood_fill(z.copy(), _NODATA)
+    assert np.array_equal(got[0], want[0], equal_nan=True) and np.array_equal(got[1], want[1])
+
+
+def test_flood_fill_refuses_nan_elevations():
+    from qingshan.kernels.routing import flood_fill
+
+    with pytest.raises(ValueError, match="NaN"):
+        flood_fill(np.array([[1.0, np.nan], [2.0, 3.0]]))

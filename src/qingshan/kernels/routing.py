@@ -241,6 +241,8 @@ def flood_fill(z: np.ndarray, nodata: float = _NODATA) -> tuple[np.ndarray, np.n
     z : elevation [m] (float64), ``nodata`` where there is none (no NaN).
     """
     z = np.ascontiguousarray(z, dtype=np.float64)
+    if np.isnan(z).any():  # pyflwdir's queue has no order for NaN: nodata must be ``nodata``
+        raise ValueError("flood_fill: elevations contain NaN; mark nodata with the nodata value (fill_dem does)")
     if z.size >= _FLOOD_MAX_CELLS:  # pragma: no cover - 46 341² cells and more, whole
         import pyflwdir
 
