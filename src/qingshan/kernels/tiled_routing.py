@@ -1280,6 +1280,12 @@ def _mfd_fractions(w, vw):
 
 
 @njit(cache=True, nogil=True)
+def _pg_neighbour(k):
+    """pyflwdir neighbour order (E, SE, S, SW, W, NW, N, NE) → pygeoprocessing order (E, NE, N, …, SE)."""
+    return (8 - k) % 8
+
+
+@njit(cache=True, nogil=True)
 def _rusle_fractions(z, valid, d8, dx, dy, p, single):
     """(h, w, 8) flow shares of the core of a haloed window, as the whole-grid kernels route."""
     nr, nc = z.shape
@@ -1292,30 +1298,23 @@ def _rusle_fractions(z, valid, d8, dx, dy, p, single):
                 continue
             n = _receivers(z, valid, d8, dx, dy, i, j, p, single, ks, ws)
             for m in range(n):
-                # pyflwdir order (E, SE, S, SW, W, NW, N, NE) -> pygeoprocessing order
-                k = (8 - ks[m]) % 8
-                frac[i - 1, j - 1, k] = ws[m]
+                frac[i - 1, j - 1, _pg_neighbour(ks[m])] = ws[m]
     return frac
 
 
 @njit(cache=True, nogil=True)
 def _rusle_d8_receivers(z, valid, d8, dx, dy):
     """D8 receiver (pygeoprocessing order, −1 where none) of the core of a haloed window: what
-    ``_receivers_of(_rusle_fractions(..., single=True))`` gives, without the (h, w, 8) shares."""
+    ``_receivers_of(_rusle_fractions(..., single=True))`` gives (single: at most one receiver, share 1),
+    without the (h, w, 8) shares."""
     nr, nc = z.shape
     out = np.full((nr - 2, nc - 2), -1, dtype=np.int64)
     ks = np.empty(8, dtype=np.int64)
     ws = np.empty(8, dtype=np.float64)
     for i in range(1, nr - 1):
         for j in range(1, nc - 1):
-            if not valid[i, j]:
-                continue
-            n = _receivers(z, valid, d8, dx, dy, i, j, 1.0, True, ks, ws)
-            for m in range(n):
-                if ws[m] > 0.0:
-                    k = (8 - ks[m]) % 8
-                    if k > out[i - 1, j - 1]:
-                        out[i - 1, j - 1] = k
+            if valid[i, j] and _receivers(z, valid, d8, dx, dy, i, j, 1.0, True, ks, ws) > 0:
+                out[i - 1, j - 1] = _pg_neighbour(ks[0])
     return out
 
 
