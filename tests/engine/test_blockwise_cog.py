@@ -217,10 +217,10 @@ def test_a_failed_conversion_in_finish_is_raised_and_abort_leaves_nothing(
     grid = Grid.from_crs("EPSG:4326", Affine(0.05, 0, 113.0, 0, -0.05, 30.5), 10, 9)
     real = cog.to_cog
 
-    def flaky(src: str | Path, dst: str | Path) -> Path:
+    def flaky(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
         if "c.fails" in str(src):
             raise OSError("disk full")
-        return real(src, dst)
+        return real(src, dst, scratch=scratch)
 
     monkeypatch.setattr(cog, "to_cog", flaky)
     monkeypatch.setattr(cog, "CONVERT_AT_ONCE", at_once)

@@ -90,3 +90,101 @@ def test_only_the_layers_asked_for_are_written(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["wc.tif"]  # no aet, pet, omega, wyield
     res = CliRunner().invoke(app, [*_water_args(tmp_path), "--layer", "soil_retained"])
     assert res.exit_code == 2 and "Unknown layer" in res.output and "wyield" in res.output
+
+
+@pytest.mark.parametrize("shape", [(600, 700), (257, 257), (513, 1025), (1025, 1025), (300, 5000), (40, 9000),
+                                   (2049, 10), (4097, 5), (256, 256)])
+def test_overview_factors_are_as_many_as_the_cog_driver_makes(tmp_path: Path, shape: tuple[int, int]) -> None:
+    """``overview_factors`` (the levels built into the scratch file) against GDAL's COG driver choosing them
+    itself: the same number of levels (the driver reports odd factors for thin rasters, e.g. [2, 5, 10])."""
+    import rasterio.shutil
+
+    from qingshan.io.cog import overview_factors
+
+    src = tmp_path / "src.tif"
+    with rasterio.open(src, "w", driver="GTiff", height=shape[0], width=shape[1], count=1, dtype="float32", crs=CRS,
+                       transform=TRANSFORM) as dst:
+        dst.write(np.zeros(shape, dtype=np.float32), 1)
+    rasterio.shutil.copy(str(src), str(tmp_path / "cog.tif"), driver="COG", blocksize=256, overviews="auto")
+    with rasterio.open(tmp_path / "cog.tif") as ds:
+        made = ds.overviews(1)
+    assert len(made) == len(overview_factors(shape))
+    if min(shape) > 256:  # not thin: the same factors
+        assert made == overview_factors(shape)
+
+
+def _blockwise_layer(folder: Path, values: np.ndarray) -> Path:
+    from qingshan.core.window import block_windows
+    from qingshan.io.cog import BlockLayerWriter
+
+    grid = Grid.from_crs(CRS, TRANSFORM, *values.shape)
+    writer = BlockLayerWriter(folder, grid)
+    for w in block_windows(grid.shape, 200):
+        writer.write("x", w, values[w.slices()], units="mm", description="x")
+    (path,) = writer.finish()
+    return path
+
+
+def test_overviews_built_in_the_scratch_file_are_the_drivers_average(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overviews are built into the block writer's scratch file, then copied (about half the COG driver's
+    own cost). They are what the driver makes with ``overview_resampling = average`` — bit for bit — and
+    an overview cell is the mean of the cells it covers, NaN left out (the driver's default, cubic,
+    invents values beyond the cells' range)."""
+    import qingshan.io.cog as cog
+
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEWS", "always")
+    a = _layer((600, 700))
+    a[100:102, 200:202] = [[1.0, np.nan], [np.nan, np.nan]]
+    a[300:302, 400:402] = np.nan
+    built: list[tuple[int, int]] = []
+    real = cog._build_overviews
+    monkeypatch.setattr(cog, "_build_overviews", lambda path, shape, settings: (built.append(shape), real(path, shape, settings)))
+    blockwise = _blockwise_layer(tmp_path / "b", a)
+    assert built == [(600, 700)]  # in the scratch file, not by the driver
+    _write(tmp_path / "whole.tif", (600, 700))  # write_cog: the COG driver builds them itself
+    with rasterio.open(tmp_path / "whole.tif", "r") as ds:
+        np.testing.assert_array_equal(ds.read(1), _layer((600, 700)))
+    write_cog(tmp_path / "whole.tif", a, Grid.from_crs(CRS, TRANSFORM, 600, 700), units="mm", description="x")
+    for level in (0, 1):
+        with rasterio.open(blockwise, overview_level=level) as b, rasterio.open(tmp_path / "whole.tif", overview_level=level) as w:
+            np.testing.assert_array_equal(b.read(1), w.read(1))
+    with rasterio.open(blockwise) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1) == [2, 4]
+        np.testing.assert_array_equal(ds.read(1), a)  # full resolution: exact
+    with rasterio.open(blockwise, overview_level=0) as ds:
+        ov = ds.read(1)
+    assert ov.shape == (300, 350)
+    assert ov[50, 100] == 1.0 and np.isnan(ov[150, 200])  # one valid cell of four; none
+    np.testing.assert_allclose(ov[7, 9], np.mean(a[14:16, 18:20]), rtol=1e-15)
+    assert np.nanmin(ov) >= np.nanmin(a) and np.nanmax(ov) <= np.nanmax(a)
+
+
+def test_to_cog_leaves_a_source_it_does_not_own_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the writer's own scratch file gets overviews built into it; another GeoTIFF converted with
+    ``to_cog`` is read, never written (the COG driver builds the overviews)."""
+    from qingshan.io.cog import to_cog
+
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEWS", "always")
+    src = tmp_path / "user.tif"
+    with rasterio.open(src, "w", driver="GTiff", height=600, width=700, count=1, dtype="float64", crs=CRS,
+                       transform=TRANSFORM, nodata=np.nan) as dst:
+        dst.write(_layer((600, 700)), 1)
+    before = src.read_bytes()
+    to_cog(src, tmp_path / "out.tif")
+    assert src.read_bytes() == before
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        assert ds.overviews(1) == [2, 4] and ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+
+
+def test_overview_resampling_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEWS", "always")
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEW_RESAMPLING", "nearest")
+    a = _layer((600, 700))
+    path = _blockwise_layer(tmp_path, a)
+    with rasterio.open(path, overview_level=0) as ds:
+        ov = ds.read(1)
+    assert np.isin(ov[np.isfinite(ov)], a).all()  # every overview cell is one of the layer's cells
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEW_RESAMPLING", "cubic")
+    with pytest.raises(ConfigError, match="QINGSHAN_COG_OVERVIEW_RESAMPLING") as err:
+        _write(tmp_path / "e.tif", (10, 10))
+    assert "环境变量" in err.value.zh

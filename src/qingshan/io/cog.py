@@ -47,7 +47,16 @@ from qingshan.io.rasters import (
     write_cog,
 )
 
-__all__ = ["TILE", "BlockLayerWriter", "CogSettings", "cog_options", "cog_settings", "to_cog", "using_cog_settings"]
+__all__ = [
+    "TILE",
+    "BlockLayerWriter",
+    "CogSettings",
+    "cog_options",
+    "cog_settings",
+    "overview_factors",
+    "to_cog",
+    "using_cog_settings",
+]
 
 TILE = 256
 """Tile side of the intermediate GeoTIFF and of the COG [cells] (as ``write_cog``)."""
@@ -56,6 +65,7 @@ CONVERT_AT_ONCE = 2
 """Layers converted to COGs at the same time by :meth:`BlockLayerWriter.finish`."""
 
 Overviews = Literal["auto", "always", "never"]
+OverviewResampling = Literal["average", "nearest"]
 CellType = Literal["float64", "float32"]
 
 
@@ -70,7 +80,8 @@ class CogSettings:
     builds them only for layers longer than ``overview_min_side`` cells on a side.
 
     Environment overrides (read when a file is written): ``QINGSHAN_COG_OVERVIEWS`` (auto, always, never),
-    ``QINGSHAN_COG_COMPRESS`` (zstd, deflate, lzw, none), ``QINGSHAN_COG_THREADS`` (a number or ALL_CPUS).
+    ``QINGSHAN_COG_OVERVIEW_RESAMPLING`` (average, nearest), ``QINGSHAN_COG_COMPRESS`` (zstd, deflate, lzw, none),
+    ``QINGSHAN_COG_THREADS`` (a number or ALL_CPUS).
 
     ``dtype``: cells are float64 (the default, and always for an accounting run, whose rasters must add up to
     its tables); ``qingshan compute --dtype float32`` writes float32 layers, as InVEST does — half the bytes
@@ -82,6 +93,7 @@ class CogSettings:
     predictor: int = 3  # floating point (TIFF predictor 3)
     overviews: Overviews = "auto"
     overview_min_side: int = 8192
+    overview_resampling: OverviewResampling = "average"
     threads: str = "ALL_CPUS"
     dtype: CellType = "float64"
 
@@ -92,10 +104,13 @@ class CogSettings:
         comp = env.get("QINGSHAN_COG_COMPRESS", self.compress).lower()
         _check_env("QINGSHAN_COG_OVERVIEWS", ovr, ("auto", "always", "never"))
         _check_env("QINGSHAN_COG_COMPRESS", comp, ("zstd", "deflate", "lzw", "none"))
+        resampling = env.get("QINGSHAN_COG_OVERVIEW_RESAMPLING", self.overview_resampling).lower()
+        _check_env("QINGSHAN_COG_OVERVIEW_RESAMPLING", resampling, ("average", "nearest"))
         threads = env.get("QINGSHAN_COG_THREADS", self.threads).upper()
         if not threads.isdigit():
             _check_env("QINGSHAN_COG_THREADS", threads, ("ALL_CPUS", "a whole number"))
-        return replace(self, overviews=ovr, compress=comp, threads=threads)  # type: ignore[arg-type]
+        return replace(self, overviews=ovr, compress=comp, threads=threads,  # type: ignore[arg-type]
+                       overview_resampling=resampling)  # type: ignore[arg-type]
 
     def wants_overviews(self, shape: tuple[int, int]) -> bool:
         """Whether a layer of ``shape`` (rows, columns) gets internal overviews."""
@@ -107,6 +122,8 @@ class CogSettings:
         """Creation options of GDAL's COG driver (rasterio keywords) for a layer of ``shape``."""
         opts: dict[str, Any] = {"blocksize": TILE, "compress": self.compress, "num_threads": self.threads,
                                 "overviews": "auto" if self.wants_overviews(shape) else "none"}
+        if opts["overviews"] == "auto":
+            opts["overview_resampling"] = self.overview_resampling
         if self.compress != "none":
             opts["predictor"] = self.predictor
         if self.compress in ("zstd", "deflate"):
@@ -149,6 +166,28 @@ def using_cog_settings(settings: CogSettings) -> Iterator[CogSettings]:
         _current = before
 
 
+def overview_factors(shape: tuple[int, int]) -> list[int]:
+    """The overview levels GDAL's COG driver gives a layer of ``shape`` (rows, columns): doubled while the
+    longer side divided by the level (rounded down) is still more than one :data:`TILE`; 700 cells → [2, 4],
+    1025 → [2, 4], 9000 → [2, 4, …, 64] (``tests/engine/test_cog_writer.py`` checks it against the driver)."""
+    factors: list[int] = []
+    factor = 1
+    while max(shape) // factor > TILE:
+        factor *= 2
+        factors.append(factor)
+    return factors
+
+
+def _build_overviews(path: str | Path, shape: tuple[int, int], settings: CogSettings) -> None:
+    """Overviews inside the scratch GeoTIFF ``path`` (GDAL's BuildOverviews, on ``settings.threads``): the COG
+    driver then copies them as they are. About half its own cost, which builds them in a temporary file from
+    the compressed full-resolution tiles (``docs/benchmarks.md``, sixth pass)."""
+    from rasterio.enums import Resampling
+
+    with rasterio.Env(GDAL_NUM_THREADS=settings.threads), rasterio.open(path, "r+") as ds:
+        ds.build_overviews(overview_factors(shape), Resampling[settings.overview_resampling])
+
+
 def _part_profile(grid: Grid) -> dict[str, Any]:
     """Tiled, uncompressed GeoTIFF (cells of :attr:`CogSettings.dtype`) on ``grid`` with NaN nodata (the intermediate)."""
     return {
@@ -168,10 +207,13 @@ def _part_profile(grid: Grid) -> dict[str, Any]:
     }
 
 
-def to_cog(src: str | Path, dst: str | Path) -> Path:
+def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
     """Convert the GeoTIFF ``src`` to a COG at ``dst``, atomically (temp file beside ``dst``, then rename).
 
-    GDAL streams the copy tile by tile; tags, band description and nodata are copied.
+    GDAL streams the copy tile by tile; tags, band description and nodata are copied. ``scratch``: ``src``
+    is this process's own intermediate, which may be changed — the overviews a layer gets are built into it
+    first, then copied (:func:`_build_overviews`); otherwise the COG driver builds them (overviews ``src``
+    already has are used as they are).
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -179,8 +221,11 @@ def to_cog(src: str | Path, dst: str | Path) -> Path:
     os.close(fd)
     try:
         with rasterio.open(src) as ds:
-            shape = ds.shape
-        rasterio.shutil.copy(str(src), tmp, driver="COG", **cog_options(shape))
+            shape, has_overviews = ds.shape, bool(ds.overviews(1))
+        settings = cog_settings()
+        if scratch and settings.wants_overviews(shape) and not has_overviews:
+            _build_overviews(src, shape, settings)
+        rasterio.shutil.copy(str(src), tmp, driver="COG", **settings.options(shape))
         follow_umask(tmp)
         os.replace(tmp, dst)
     finally:
@@ -254,7 +299,7 @@ class BlockLayerWriter:
         def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
             try:
                 part = self._part(stem)
-                done = to_cog(part, self.folder / f"{stem}.tif")
+                done = to_cog(part, self.folder / f"{stem}.tif", scratch=True)
                 part.unlink()
                 return done
             except BaseException as exc:
