@@ -130,6 +130,8 @@ def test_overviews_built_in_the_scratch_file_are_the_drivers_average(tmp_path: P
     own cost). They are what the driver makes with ``overview_resampling = average`` — bit for bit — and
     an overview cell is the mean of the cells it covers, NaN left out (the driver's default, cubic,
     invents values beyond the cells' range)."""
+    import rasterio.shutil
+
     import qingshan.io.cog as cog
 
     monkeypatch.setenv("QINGSHAN_COG_OVERVIEWS", "always")
@@ -141,13 +143,23 @@ def test_overviews_built_in_the_scratch_file_are_the_drivers_average(tmp_path: P
     monkeypatch.setattr(cog, "_build_overviews", lambda path, shape, settings: (built.append(shape), real(path, shape, settings)))
     blockwise = _blockwise_layer(tmp_path / "b", a)
     assert built == [(600, 700)]  # in the scratch file, not by the driver
-    _write(tmp_path / "whole.tif", (600, 700))  # write_cog: the COG driver builds them itself
-    with rasterio.open(tmp_path / "whole.tif", "r") as ds:
-        np.testing.assert_array_equal(ds.read(1), _layer((600, 700)))
     write_cog(tmp_path / "whole.tif", a, Grid.from_crs(CRS, TRANSFORM, 600, 700), units="mm", description="x")
+    assert built == [(600, 700)] * 2  # a whole array takes the same path
+    with rasterio.open(tmp_path / "whole.tif") as ds:
+        assert ds.tags(1)["units"] == "mm" and ds.descriptions == ("x",) and ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        np.testing.assert_array_equal(ds.read(1), a)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "whole.tif"]  # no scratch file left
+
+    src = tmp_path / "plain.tif"
+    with rasterio.open(src, "w", driver="GTiff", height=600, width=700, count=1, dtype="float64", crs=CRS,
+                       transform=TRANSFORM, nodata=np.nan) as dst:
+        dst.write(a, 1)
+    rasterio.shutil.copy(str(src), str(tmp_path / "driver.tif"), driver="COG", blocksize=256, overviews="auto",
+                         overview_resampling="average")  # the COG driver building them itself
     for level in (0, 1):
-        with rasterio.open(blockwise, overview_level=level) as b, rasterio.open(tmp_path / "whole.tif", overview_level=level) as w:
-            np.testing.assert_array_equal(b.read(1), w.read(1))
+        for other in ("whole.tif", "driver.tif"):
+            with rasterio.open(blockwise, overview_level=level) as b, rasterio.open(tmp_path / other, overview_level=level) as w:
+                np.testing.assert_array_equal(b.read(1), w.read(1))
     with rasterio.open(blockwise) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1) == [2, 4]
         np.testing.assert_array_equal(ds.read(1), a)  # full resolution: exact
