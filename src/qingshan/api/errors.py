@@ -18,6 +18,7 @@ from qingshan.core.errors import (
     InputError,
     QingshanError,
     RegionError,
+    StorageError,
     UnitsError,
     UnknownIndicatorError,
 )
@@ -60,6 +61,7 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (InputError, 422),
     (UnitsError, 422),
     (VendorMissingError, 503),
+    (StorageError, 507),  # the server's disk is full: not the request's fault
 )
 
 

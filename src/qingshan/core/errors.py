@@ -20,6 +20,7 @@ __all__ = [
     "MissingPriceError",
     "QingshanError",
     "RegionError",
+    "StorageError",
     "UnitsError",
     "UnknownIndicatorError",
 ]
@@ -125,3 +126,33 @@ class RegionError(QingshanError, ValueError):
     """Administrative regions are inconsistent: unknown, duplicate or orphan codes."""
 
     code = "region_error"
+
+
+class StorageError(QingshanError, OSError):
+    """An output could not be written: the disk is full, or the folder is read-only or gone. Not the
+    input's fault, and nothing half-written is kept (:func:`storage_error` builds one that says which)."""
+
+    code = "storage_error"
+
+
+def storage_error(path: str | Path, exc: BaseException) -> StorageError:
+    """A :class:`StorageError` for a failed write of ``path``, saying how much room its disk has left."""
+    import shutil
+
+    folder = Path(path).parent
+    try:
+        free_mb = shutil.disk_usage(folder).free / 2**20
+        room, room_zh = f"{free_mb:,.0f} MB free on its disk", f"所在磁盘剩余 {free_mb:,.0f} MB"
+    except OSError:
+        room, room_zh = "its folder cannot be reached", "其所在文件夹无法访问"
+    causes = [exc, exc.__cause__, exc.__context__]  # GDAL: "Write failed. See previous exception for details."
+    said = [str(e).splitlines()[0] for e in causes if e is not None and str(e) and "previous exception" not in str(e)]
+    reason = said[0] if said else str(exc) or type(exc).__name__
+    return StorageError(
+        f"Could not write {Path(path).name} ({room}): {reason}",
+        f"无法写入 {Path(path).name}（{room_zh}）：{reason}",
+        file=path,
+        fix="Free disk space, or write to another folder (one that exists and can be written); nothing of the "
+            "failed write was kept, so run the command again.",
+        fix_zh="请清理磁盘空间，或改写到其他（存在且可写的）文件夹；失败的写入未留下任何文件，请重新运行命令。",
+    )

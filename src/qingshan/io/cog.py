@@ -36,7 +36,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from qingshan.core.errors import ConfigError
+from qingshan.core.errors import ConfigError, QingshanError, storage_error
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
 from qingshan.io.rasters import (
@@ -45,6 +45,7 @@ from qingshan.io.rasters import (
     follow_umask,
     set_band_metadata,
     write_cog,
+    writing,
 )
 
 __all__ = [
@@ -252,7 +253,8 @@ class BlockLayerWriter:
     def __init__(self, folder: str | Path, grid: Grid, *, scope: str | None = ACCOUNTED_SCOPE) -> None:
         self.folder = Path(folder)
         self.scope = scope  # dataset tag saying which cells hold values (None: no tag, as ``qingshan compute``)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        with writing(self.folder / "."):
+            self.folder.mkdir(parents=True, exist_ok=True)
         self.grid = grid
         self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
         self._done: list[Path] = []
@@ -275,9 +277,10 @@ class BlockLayerWriter:
         """
         if values.shape != window.shape or not window.within(self.grid.shape):
             raise ValueError(f"{stem}: block of shape {values.shape} does not fit window {window} of grid {self.grid.shape}")
-        ds = self._dataset(stem, units, description)
-        # a (1, h, w) view with a band list: rasterio stacks a 2-D array into a new 3-D copy first
-        ds.write(values.astype(ds.dtypes[0], copy=False)[np.newaxis], [1], window=window.to_rasterio())
+        with writing(self.folder / f"{stem}.tif"):  # disk full, folder gone: a StorageError (the caller aborts)
+            ds = self._dataset(stem, units, description)
+            # a (1, h, w) view with a band list: rasterio stacks a 2-D array into a new 3-D copy first
+            ds.write(values.astype(ds.dtypes[0], copy=False)[np.newaxis], [1], window=window.to_rasterio())
 
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
@@ -294,7 +297,8 @@ class BlockLayerWriter:
         """
         stems = sorted(self._open)
         for stem in stems:
-            self._open[stem].close()  # stays listed until converted: abort() deletes what is left
+            with writing(self.folder / f"{stem}.tif"):  # closing flushes the last tiles
+                self._open[stem].close()  # stays listed until converted: abort() deletes what is left
 
         def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
             try:
@@ -320,7 +324,9 @@ class BlockLayerWriter:
             if isinstance(res, Path):
                 self._open.pop(stem)
                 self._done.append(res)
-        for res in results:
+        for stem, res in zip(stems, results, strict=False):
+            if isinstance(res, OSError) and not isinstance(res, QingshanError):
+                raise storage_error(self.folder / f"{stem}.tif", res) from res
             if isinstance(res, BaseException):
                 raise res
         return sorted(self._done)

@@ -21,15 +21,27 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
 from qingshan.core.crs import crs_facts
-from qingshan.core.errors import GridMismatchError, InputError
+from qingshan.core.errors import GridMismatchError, InputError, StorageError, storage_error
 from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
 from qingshan.core.variables import VARIABLES, Variable
 
 __all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "offer_whole_read", "read_aligned",
-           "set_band_metadata", "sharing_whole_reads", "take_whole_read", "write_cog"]
+           "set_band_metadata", "sharing_whole_reads", "take_whole_read", "write_cog", "writing"]
 
 _WHOLE_READS: dict[tuple[str, int, int, int], np.ndarray] | None = None
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Within: an operating-system error (disk full, read-only or missing folder; GDAL's write errors alike)
+    becomes a bilingual :class:`~qingshan.core.errors.StorageError` naming ``path`` and its disk's free space."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise storage_error(path, exc) from exc
 
 
 @contextmanager
@@ -262,7 +274,15 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
     The band carries ``units`` and ``description`` (GDAL unit type, description and tags); the
     CRS is written with its EPSG code where it has one; ``scope`` (e.g. :data:`ACCOUNTED_SCOPE`)
     says which cells hold values. Compression, overviews and threads: :func:`qingshan.io.cog.cog_options`.
+    A failed write (disk full, read-only folder) is a :class:`~qingshan.core.errors.StorageError`; nothing of
+    it is left.
     """
+    path = Path(path)
+    with writing(path):
+        _write_cog(path, values, grid, units, description, scope)
+
+
+def _write_cog(path: Path, values: np.ndarray, grid: Grid, units: str, description: str, scope: str | None) -> None:
     from qingshan.core.window import Window
     from qingshan.io.cog import (  # io.cog builds on this module
         BlockLayerWriter,
@@ -270,7 +290,6 @@ def write_cog(path: str | Path, values: np.ndarray, grid: Grid, *, units: str, d
         cog_settings,
     )
 
-    path = Path(path)
     if cog_settings().wants_overviews(values.shape) and path.suffix == ".tif":
         # overviews built in a scratch file, as for a block-wise layer: the same cells, half the driver's cost
         with BlockLayerWriter(path.parent, grid, scope=scope) as writer:
