@@ -6,6 +6,8 @@ FastAPI; the body of every error response is the bilingual :meth:`QingshanError.
 
 from __future__ import annotations
 
+import errno
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -107,8 +109,42 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""Operating-system errors that mean the server cannot write (disk full, quota, file size limit, read-only)."""
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError, or a database error wrapping SQLite's or PostgreSQL's) says the disk is full."""
+    if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+        return True
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError
+    text = f"{exc} {orig}".lower()
+    return getattr(orig, "pgcode", None) == "53100" or "disk is full" in text or "no space left" in text
+
+
+def _store_full() -> StorageError:
+    return StorageError(
+        "The server could not save this: its disk is full",
+        "服务器无法保存：磁盘已满",
+        field="storage",
+        fix="Nothing was saved; tell the platform's administrator (free disk space), then send it again.",
+        fix_zh="未保存任何内容；请通知平台管理员清理磁盘空间后重新提交。",
+    )
+
+
+async def _os_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A full disk while handling a request: 507 with the bilingual error (any other error: a 500, as before)."""
+    if not _disk_full(exc):
+        raise exc
+    return JSONResponse(safe_body(_store_full()), status_code=507)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Install the bilingual handlers for domain errors and request validation errors."""
     app.add_exception_handler(QingshanError, _qingshan_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BodyTooLargeError, _body_too_large)
+    from sqlalchemy.exc import OperationalError
+
+    app.add_exception_handler(OSError, _os_error)  # a StorageError is a QingshanError: handled above
+    app.add_exception_handler(OperationalError, _os_error)
