@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,8 @@ def compute_indicator(
     inter_units = _INTERMEDIATES.get((spec.id, m.id), (_soil_layers, dict))[1]()
     sink = _LayerSink(spec, inter_units, grid, Path(output) if output is not None else None, keep_layers,
                       write_layers)
-    with _derived_inputs(m, sources, grid, pset, block, cache) as derived, open_scheduler(scheduler) as client, sink:
+    with _one_writer(output), _derived_inputs(m, sources, grid, pset, block, cache) as derived, \
+            open_scheduler(scheduler) as client, sink:
         total = map_blocks(grid, indicator_block, ({**sources, **derived}, (spec, m), pset), block_size=block,
                            client=client, on_block=sink)
         for found in total.notices:  # raised in worker threads or processes: into the caller's collector
@@ -221,6 +222,15 @@ def compute_indicator(
     totals = {c: (float(total.totals[c][0, 0]), units[c]) for c in comps}
     return ComputeResult(spec.id, m.id, grid, sink.components(), units, totals, sink.intermediates(),
                          {k: inter_units[k] for k in sink.intermediates()} if keep_layers else {}, files)
+
+
+def _one_writer(output: str | Path | None) -> AbstractContextManager[None]:
+    """No other Qingshan command writes ``output``'s files meanwhile (:func:`qingshan.io.cog.exclusive_output`)."""
+    if output is None:
+        return nullcontext()
+    from qingshan.io.cog import exclusive_output
+
+    return exclusive_output(output)
 
 
 BLOCK_LAYER_BYTES = 64 * 2**20

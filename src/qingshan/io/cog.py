@@ -24,7 +24,9 @@ Example
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -36,7 +38,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from qingshan.core.errors import ConfigError, QingshanError, storage_error
+from qingshan.core.errors import ConfigError, InputError, QingshanError, storage_error
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
 from qingshan.io.rasters import (
@@ -54,6 +56,7 @@ __all__ = [
     "CogSettings",
     "cog_options",
     "cog_settings",
+    "exclusive_output",
     "overview_factors",
     "to_cog",
     "using_cog_settings",
@@ -235,6 +238,70 @@ def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
     return dst
 
 
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+
+
+def _sweep_dead_parts(folder: Path) -> None:
+    """Delete the scratch files that writers on this host left when they were killed (``kill -9``): those whose
+    process no longer runs. Files of other hosts (a shared folder) and of running processes are left alone."""
+    for part in folder.glob(f".*.{_HOST}-*.part.tif"):
+        try:
+            pid = int(part.name.rsplit(".part.tif", 1)[0].rsplit(".", 1)[1].split("-")[1])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, PermissionError):
+            continue  # not ours to judge, or alive under another user
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+
+
+@contextmanager
+def exclusive_output(path: str | Path) -> Iterator[None]:
+    """Within: this process is the only Qingshan command writing the outputs named after ``path`` (``OUT.tif``,
+    ``OUT.<layer>.tif``). A second one is refused at once with a bilingual :class:`InputError` instead of the two
+    interleaving their files.
+
+    The lock is an advisory ``flock`` on ``.<name>.lock`` beside ``path``: it ends with the process however it
+    ends (``kill -9`` included), and the file is removed on leaving. A lock taken on a file another process has
+    just removed is taken again on the new one (the file's inode is checked after locking).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        with writing(lock):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError(
+                f"Another Qingshan command is writing {path.name} (and its layers) in {path.parent} right now",
+                f"另一个青山命令正在 {path.parent} 中写入 {path.name}（及其图层）",
+                file=path,
+                field="output",
+                fix="Wait for it to finish, or give this command another output (-o).",
+                fix_zh="请等待其完成，或为本命令指定其他输出路径（-o）。",
+            ) from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # locked a file its holder removed on leaving: lock the current one
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still holding it: a waiting opener sees the inode change
+        os.close(fd)
+
+
 class BlockLayerWriter:
     """Per-cell layers of one grid, written block by block into ``folder/<stem>.tif`` COGs.
 
@@ -255,6 +322,11 @@ class BlockLayerWriter:
         self.scope = scope  # dataset tag saying which cells hold values (None: no tag, as ``qingshan compute``)
         with writing(self.folder / "."):
             self.folder.mkdir(parents=True, exist_ok=True)
+        # this writer's own scratch files: two writers into one folder never share one (found: two `qingshan
+        # compute -o out/q.tif` at once wrote into the same q.part.tif, and one printed its total beside an
+        # all-NaN q.tif); the host and process id let a later writer remove what a killed one left
+        self._token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        _sweep_dead_parts(self.folder)
         self.grid = grid
         self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
         self._done: list[Path] = []
@@ -268,7 +340,7 @@ class BlockLayerWriter:
         return ds
 
     def _part(self, stem: str) -> Path:
-        return self.folder / f"{stem}.part.tif"
+        return self.folder / f".{stem}.{self._token}.part.tif"
 
     def write(self, stem: str, window: Window, values: np.ndarray, *, units: str, description: str) -> None:
         """Write one block of layer ``stem`` (float64 on disk unless the settings say float32; NaN = nodata).
