@@ -54,7 +54,10 @@ def test_a_second_writer_of_the_same_output_is_refused_in_both_languages(tmp_pat
         assert "-o" in err.value.fix and "-o" in err.value.fix_zh
         with exclusive_output(tmp_path / "out" / "other.tif"):  # another output in the same folder: fine
             pass
-    assert list((tmp_path / "out").iterdir()) == []  # the lock file goes with the lock
+    assert not (tmp_path / "out").exists()  # the lock file goes with the lock, and the folder made for it
+    with exclusive_output(tmp_path / "a" / "b" / "q.tif"):
+        (tmp_path / "a" / "b" / "q.tif").write_text("written")
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["q.tif"]  # a folder with outputs stays
     with exclusive_output(out):  # and can be taken again
         pass
 

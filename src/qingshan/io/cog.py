@@ -262,7 +262,8 @@ def exclusive_output(path: str | Path) -> Iterator[None]:
 
     The lock is an advisory ``flock`` on ``.<name>.lock`` beside ``path``: it ends with the process however it
     ends (``kill -9`` included), and the file is removed on leaving. A lock taken on a file another process has
-    just removed is taken again on the new one (the file's inode is checked after locking).
+    just removed is taken again on the new one (the file's inode is checked after locking). Folders it had to
+    create for the lock file are removed on leaving if they are still empty.
     """
     try:
         import fcntl
@@ -271,6 +272,7 @@ def exclusive_output(path: str | Path) -> Iterator[None]:
         return
     path = Path(path)
     lock = path.parent / f".{path.name}.lock"
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # removed again if left empty
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -300,6 +302,11 @@ def exclusive_output(path: str | Path) -> Iterator[None]:
     finally:
         lock.unlink(missing_ok=True)  # while still holding it: a waiting opener sees the inode change
         os.close(fd)
+        for folder in created:  # a command refused for bad input leaves no output folder behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty: the outputs, or another command's
 
 
 class BlockLayerWriter:
