@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from qingshan.api.limits import BodyTooLargeError
 from qingshan.api.vendor import VendorMissingError
@@ -144,7 +145,5 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QingshanError, _qingshan_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BodyTooLargeError, _body_too_large)
-    from sqlalchemy.exc import OperationalError
-
     app.add_exception_handler(OSError, _os_error)  # a StorageError is a QingshanError: handled above
     app.add_exception_handler(OperationalError, _os_error)

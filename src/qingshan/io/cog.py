@@ -327,7 +327,7 @@ class BlockLayerWriter:
     def __init__(self, folder: str | Path, grid: Grid, *, scope: str | None = ACCOUNTED_SCOPE) -> None:
         self.folder = Path(folder)
         self.scope = scope  # dataset tag saying which cells hold values (None: no tag, as ``qingshan compute``)
-        with writing(self.folder / "."):
+        with writing(self.folder):
             self.folder.mkdir(parents=True, exist_ok=True)
         # this writer's own scratch files: two writers into one folder never share one (found: two `qingshan
         # compute -o out/q.tif` at once wrote into the same q.part.tif, and one printed its total beside an
