@@ -64,3 +64,39 @@ def test_value_in_cny() -> None:
 def test_value_in_cny_unit_mismatch() -> None:
     with pytest.raises(UnitsError):
         value_in_cny(1.0, "t", 5.0, "CNY/m3")
+
+
+def test_threads_asking_at_once_on_a_fresh_machine_share_one_registry(tmp_path) -> None:
+    """Found on a fresh machine: the first `qingshan compute soil_retention` died with pint's
+    DimensionalityError ('metric_ton * meter ** 2 / hectare' to 'dimensionless') — its two block threads
+    built two unit registries at once (nothing remembered yet), and a quantity of one was checked against
+    the other's class. A fresh process, an empty cache, eight threads asking at the same moment."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import threading
+        import dask  # loaded first, as in the engine
+        from qingshan.core.units import conversion_factor
+        go = threading.Barrier(8)
+        out, errors = [], []
+        def ask(i):
+            go.wait()
+            try:
+                out.append(conversion_factor("(t/hm2)*m**2", "t") if i % 2 else conversion_factor("万t", "kg"))
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert sorted(set(out)) == [1e-4, 1e7], out
+        print("ok")
+    """)
+    for attempt in range(3):  # each attempt a fresh cache: the race is at the first question
+        env = {**__import__("os").environ, "QINGSHAN_CACHE_DIR": str(tmp_path / f"cache{attempt}")}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -81,17 +82,18 @@ def _import_pint() -> Any:
     arrays, which Qingshan never makes: it converts units by factors), and that import pulls in dask's
     config, jinja2, yaml and psutil — most of ``import pint``'s time (pint issue #2265). Hiding dask
     while pint is first imported skips it; dask itself imports normally afterwards."""
-    if "pint" in sys.modules or "dask" in sys.modules:
-        import pint
+    with _REGISTRY_LOCK:  # dask is hidden from every thread meanwhile: one thread at a time
+        if "pint" in sys.modules or "dask" in sys.modules:
+            import pint
 
+            return pint
+        sys.modules["dask"] = None  # type: ignore[assignment]  # find_spec("dask") → None while pint loads
+        try:
+            import pint
+        finally:
+            if sys.modules.get("dask", 0) is None:
+                del sys.modules["dask"]
         return pint
-    sys.modules["dask"] = None  # type: ignore[assignment]  # find_spec("dask") → None while pint loads
-    try:
-        import pint
-    finally:
-        if sys.modules.get("dask", 0) is None:
-            del sys.modules["dask"]
-    return pint
 
 
 T = TypeVar("T")
@@ -111,10 +113,27 @@ def pint_answer(kind: str, args: tuple[str, ...], ask_pint: Callable[[], T]) -> 
     return _BOOK.answer(kind, args, ask_pint)
 
 
-@lru_cache(maxsize=1)
+_REGISTRY_LOCK = threading.RLock()  # also taken by _import_pint, which unit_registry calls
+
+
 def unit_registry() -> pint.UnitRegistry:
-    """The unit registry, built on first use (not at import: parsing pint's definitions takes
-    about a second; the parsed definitions are cached on disk, see :func:`_cache_folder`)."""
+    """The one unit registry of this process, built on first use (not at import: parsing pint's definitions
+    takes about a second; the parsed definitions are cached on disk, see :func:`_cache_folder`).
+
+    Built once under a lock: the engine's block threads ask for it at the same moment when no answer is
+    remembered yet (a fresh machine), and two registries would make quantities that cannot be compared —
+    ``parse_unit`` then failed with pint's ``DimensionalityError`` in the middle of a run."""
+    with _REGISTRY_LOCK:
+        if _registry:
+            return _registry[0]
+        _registry.append(_new_registry())
+        return _registry[0]
+
+
+_registry: list[pint.UnitRegistry] = []
+
+
+def _new_registry() -> pint.UnitRegistry:
     pint_ = _import_pint()
     try:
         reg = pint_.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=_cache_folder())
@@ -207,8 +226,9 @@ def parse_unit(text: str) -> pint.Quantity:
         When the string cannot be understood; the message lists accepted examples.
     """
     norm = normalise_unit(text)
+    reg = unit_registry()
     try:
-        q = unit_registry().parse_expression(norm)
+        q = reg.parse_expression(norm)
     except Exception as exc:
         raise UnitsError(
             f"Cannot parse unit '{text}' (read as '{norm}'): {exc}",
@@ -216,8 +236,8 @@ def parse_unit(text: str) -> pint.Quantity:
             fix="Use SI or Chinese statistical units such as m3, 亿m³, t, 万t, kWh, 亿kWh, hm2, km2, CNY/t, 元/m3.",
             fix_zh="请使用标准单位，例如 m3、亿m³、t、万t、kWh、亿kWh、hm2、km2、元/t、元/m3。",
         ) from exc
-    if not isinstance(q, unit_registry().Quantity):  # a bare number such as "1"
-        q = unit_registry().Quantity(float(q), "")
+    if not isinstance(q, reg.Quantity):  # a bare number such as "1"
+        q = reg.Quantity(float(q), "")
     return q
 
 
