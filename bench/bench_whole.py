@@ -122,9 +122,9 @@ def commands(case: str, data: Path, ws: Path, a: argparse.Namespace, tables: Pat
         out["plain"] = ([sys.executable, str(ROOT / "bench" / "plain_water.py"), str(data), str(ws / "plain" / "q.tif")], env)
         if a.float32:  # float32 layers, as InVEST writes them: the plain script's too
             out["plain_f32"] = ([*out["plain"][0][:-1], str(ws / "plain_f32" / "q.tif"), "--dtype", "float32"], env)
-    if a.float32 and case != "carbon":  # Qingshan's --dtype float32: float32 layers, as InVEST writes them
+    if a.float32 and case != "carbon":  # the outputs InVEST writes: float32 layers (--dtype float32), no overviews
         q32 = qingshan_cmd(case, data, ws / "qingshan_f32", tables)
-        out["qingshan_f32"] = ([*q32, "--dtype", "float32"], q_env)
+        out["qingshan_f32"] = ([*q32, "--dtype", "float32"], {**q_env, "QINGSHAN_COG_OVERVIEWS": "never"})
     return out
 
 
@@ -140,8 +140,10 @@ def main() -> None:
     ap.add_argument("--before-src", type=Path)
     ap.add_argument("--keep-outputs", action="store_true", help="keep each run's outputs (default: removed once the run "
                     "is timed, its log kept: a 10 000² soil run writes ~20 GB, and a full disk fails everything else)")
-    ap.add_argument("--float32", action="store_true", help="also Qingshan --dtype float32 (water and soil) and the plain "
-                    "script writing float32 (columns qingshan_f32, plain_f32 in bench_whole.jsonl and below the table)")
+    ap.add_argument("--float32", action="store_true", help="also Qingshan writing what InVEST writes — float32 layers "
+                    "(--dtype float32) without overviews (QINGSHAN_COG_OVERVIEWS=never; no layer up to 8 192² gets them "
+                    "anyway) — for water and soil, and the plain script writing float32 (columns qingshan_f32, plain_f32 "
+                    "in bench_whole.jsonl and below the table)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.no_invest and not Path(a.invest_python).exists():
@@ -203,7 +205,7 @@ def main() -> None:
         if "qingshan_f32_s" in row:
             plain = (f", plain {row['plain_f32_s']:.2f} s ({row['plain_f32_cpu_s']:.2f} s CPU)"
                      if "plain_f32_s" in row else "")
-            print(f"{row['case']} {row['size']}² float32 layers: Qingshan {row['qingshan_f32_s']:.2f} s "
+            print(f"{row['case']} {row['size']}² float32 layers, no overviews (as InVEST writes): Qingshan {row['qingshan_f32_s']:.2f} s "
                   f"({row['qingshan_f32_cpu_s']:.2f} s CPU, {row['qingshan_f32_mib']:.0f} MiB){plain}; InVEST / Qingshan "
                   f"float32 {row.get('invest_over_qingshan_f32', float('nan')):.2f}")
 
