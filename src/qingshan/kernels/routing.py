@@ -31,9 +31,12 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from numba import njit, prange
 
+from qingshan.kernels._numba import load_numba
 from qingshan.kernels._rows import map_row_blocks
+
+load_numba()  # without scipy.linalg (0.13 s): see the module
+from numba import njit, prange  # noqa: E402
 
 __all__ = [
     "accuflux_d8",

@@ -51,10 +51,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-from numba import njit
 
-from qingshan.kernels._rows import threads
-from qingshan.kernels.routing import (
+from qingshan.kernels._numba import load_numba
+
+load_numba()  # without scipy.linalg (0.13 s): see the module
+from numba import njit  # noqa: E402
+
+from qingshan.kernels._rows import threads  # noqa: E402
+from qingshan.kernels.routing import (  # noqa: E402
     _PG_BLOCK,
     _PG_DC,
     _PG_DR,
