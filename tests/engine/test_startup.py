@@ -330,9 +330,10 @@ def test_gdal_block_cache_is_bounded_unless_the_environment_says_otherwise() -> 
     assert out[0] == "64"
 
 
-def test_routing_kernels_load_numba_without_scipy_linalg(tmp_path: Path) -> None:
-    """numba's BLAS probe imported all of scipy.linalg (0.13 s of every soil-retention command's start-up);
-    the routing kernels use no linear algebra. The kernels still run, and scipy.linalg imports normally after."""
+def test_routing_kernels_load_numba_without_scipy_linalg_nor_cffi(tmp_path: Path) -> None:
+    """numba's probes imported all of scipy.linalg and built cffi's C parser (0.18 s of every soil-retention
+    command's start-up); the routing kernels use neither linear algebra nor cffi. The kernels still run, and both
+    import normally after."""
     mods = _modules_after("""
         import numpy as np
         from qingshan.kernels.routing import fill_pits_invest
@@ -340,10 +341,13 @@ def test_routing_kernels_load_numba_without_scipy_linalg(tmp_path: Path) -> None
         assert fill_pits_invest(z)[1, 1] == 3.0
     """, tmp_path)
     assert "numba" in mods and "scipy.linalg" not in mods, sorted(m for m in mods if m.startswith("scipy"))
+    assert "pycparser" not in mods and "cffi" not in mods
     after = _modules_after("""
         import qingshan.kernels.tiled_routing
         import scipy.linalg.cython_blas
         from scipy.linalg import solve
         assert solve([[2.0]], [4.0])[0] == 2.0
+        import cffi
+        assert cffi.FFI().sizeof("int") == 4
     """, tmp_path)
-    assert "scipy.linalg.cython_blas" in after
+    assert "scipy.linalg.cython_blas" in after and "pycparser" in after

@@ -1,10 +1,15 @@
-"""``import numba`` without its BLAS probe: about 0.13 s of every routing command's start-up.
+"""``import numba`` without two probes that cost about 0.18 s of every routing command's start-up.
 
-When it is first imported, numba (0.68, ``numba.np.arraymath``) checks whether a BLAS is available for ``np.dot``
-and ``np.linalg`` in compiled code by importing ``scipy.linalg.cython_blas`` — which imports all of
-``scipy.linalg`` (0.13 s here, more than a small grid's routing). Qingshan's kernels use no linear algebra, so
-the probe is answered "no BLAS" while numba loads; scipy imports normally afterwards. In a process where numba
-was imported first by someone else, nothing changes.
+When first used, numba 0.68 probes for optional features by importing their libraries:
+
+* ``numba.np.arraymath`` checks whether a BLAS is available for ``np.dot`` and ``np.linalg`` in compiled code by
+  importing ``scipy.linalg.cython_blas``, which imports all of ``scipy.linalg`` (0.13 s here);
+* ``numba.core.typing.cffi_utils`` builds a ``cffi.FFI()`` to type cffi functions, whose C parser builds its
+  lexer tables (pycparser, 0.05 s).
+
+Qingshan's kernels use neither linear algebra nor cffi, so both probes are answered "not available" while numba
+loads; scipy and cffi import normally afterwards. In a process where numba was loaded first by someone else,
+nothing changes.
 """
 
 from __future__ import annotations
@@ -14,19 +19,23 @@ import threading
 
 __all__ = ["load_numba"]
 
-_PROBE = "scipy.linalg.cython_blas"
+_HIDDEN = ("scipy.linalg.cython_blas", "cffi")
 _LOCK = threading.Lock()
 
 
 def load_numba() -> None:
-    """Import numba, with ``scipy.linalg`` hidden from its BLAS probe if numba is not loaded yet."""
+    """Import numba, with ``scipy.linalg`` and ``cffi`` hidden from its probes if numba is not loaded yet."""
     with _LOCK:
-        if "numba" in sys.modules or _PROBE in sys.modules:
+        if "numba" in sys.modules:
             return
-        sys.modules[_PROBE] = None  # type: ignore[assignment]  # "import scipy.linalg.cython_blas" → ImportError
+        hidden = [name for name in _HIDDEN if name not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]  # "import NAME" → ImportError
         try:
-            import numba  # noqa: F401
-            import numba.np.arraymath  # noqa: F401  # where the probe runs (else at the first compiled call)
+            import numba
+            import numba.core.typing.cffi_utils  # the probes run here, else at the first compiled call
+            import numba.np.arraymath  # noqa: F401
         finally:
-            if sys.modules.get(_PROBE, 0) is None:
-                del sys.modules[_PROBE]
+            for name in hidden:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
