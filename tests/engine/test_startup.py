@@ -351,3 +351,30 @@ def test_routing_kernels_load_numba_without_scipy_linalg_nor_cffi(tmp_path: Path
         assert cffi.FFI().sizeof("int") == 4
     """, tmp_path)
     assert "scipy.linalg.cython_blas" in after and "pycparser" in after
+
+
+def test_soil_retention_compute_imports_neither_pyproj_nor_numbas_probes_the_second_time(tmp_path: Path) -> None:
+    """Start-up of a routing command (issue 11): the cell size came from a pyproj CRS (0.05 s to import) although
+    the CRS facts are remembered; numba's probes loaded scipy.linalg and cffi's parser. A second run imports none."""
+    def run(out: str) -> set[str]:
+        ins = {"dem": _write(tmp_path / "dem.tif", 100.0), "lulc": _write(tmp_path / "lulc.tif", 1.0, 255),
+               "rain_erosivity": _write(tmp_path / "r.tif", 3000.0), "soil_erodibility": _write(tmp_path / "k.tif", 0.03),
+               "ndvi": _write(tmp_path / "ndvi.tif", 0.6)}
+        args = ["qingshan", "compute", "soil_retention", "--option", "ls_formula=invest", "-o", str(tmp_path / out)]
+        for name, path in ins.items():
+            args += ["--input", f"{name}={path}"]
+        return _modules_after(f"""
+            import sys
+            from qingshan.cli import main
+            sys.argv = {args!r}
+            try:
+                main()
+            except SystemExit as exc:
+                assert not exc.code, exc.code
+        """, tmp_path, QINGSHAN_CACHE_DIR=str(tmp_path / "cache"))
+
+    run("a.tif")
+    mods = run("b.tif")
+    assert (tmp_path / "b.soil_retained.tif").is_file() and "numba" in mods
+    assert {"pyproj", "scipy.linalg", "pycparser"}.isdisjoint(mods), sorted({"pyproj", "scipy.linalg", "pycparser"} & mods)
+    assert (tmp_path / "a.ls.tif").read_bytes() == (tmp_path / "b.ls.tif").read_bytes()

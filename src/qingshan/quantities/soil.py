@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pyproj import Geod
 
+from qingshan.core.crs import crs_facts
 from qingshan.core.errors import InputError
 from qingshan.core.grid import Grid
 from qingshan.core.params import ParamSet
@@ -64,17 +64,18 @@ def cell_dims_m(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Cell width and height per row [m]; geodesic at the row's centre latitude for lon/lat grids."""
     t = grid.transform
     rows = np.arange(grid.height)
-    if grid.crs.is_geographic:
-        ell = grid.crs.ellipsoid
-        assert ell is not None  # a geographic CRS always has one
-        geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
+    facts = crs_facts(grid.crs_wkt)  # pyproj's answers, remembered: projected grids never import pyproj (0.05 s)
+    if facts.is_geographic:
+        from pyproj import Geod
+
+        assert facts.ellipsoid is not None  # a geographic CRS always has one
+        geod = Geod(a=facts.ellipsoid[0], b=facts.ellipsoid[1])
         lat_c = t.f + t.e * (rows + 0.5)
         lon0 = np.full(grid.height, t.c)
         _, _, dx = geod.inv(lon0, lat_c, lon0 + t.a, lat_c)
         _, _, dy = geod.inv(lon0, lat_c - t.e / 2, lon0, lat_c + t.e / 2)
         return np.abs(np.asarray(dx)), np.abs(np.asarray(dy))
-    unit = grid.crs.axis_info[0].unit_conversion_factor if grid.crs.axis_info else 1.0
-    return np.full(grid.height, abs(t.a) * unit), np.full(grid.height, abs(t.e) * unit)
+    return np.full(grid.height, abs(t.a) * facts.unit_factor), np.full(grid.height, abs(t.e) * facts.unit_factor)
 
 
 def _r_factor(inputs: RasterInputs, params: ParamSet) -> np.ndarray:
