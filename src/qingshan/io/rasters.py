@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import rasterio
@@ -26,7 +26,7 @@ from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
 from qingshan.core.variables import VARIABLES, Variable
 
-__all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "offer_whole_read", "read_aligned",
+__all__ = ["ACCOUNTED_SCOPE", "COG_DTYPE", "crs_for_write", "follow_umask", "grid_of", "offer_whole_read", "read_aligned", "scratch_name",
            "set_band_metadata", "sharing_whole_reads", "take_whole_read", "write_cog", "writing"]
 
 _WHOLE_READS: dict[tuple[str, int, int, int], np.ndarray] | None = None
@@ -319,3 +319,17 @@ def _write_cog(path: Path, values: np.ndarray, grid: Grid, units: str, descripti
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def scratch_name(filename: str | None, default: str = ".tif") -> str:
+    """A safe name for a temporary copy of an uploaded file called ``filename``, in a folder of its own: the
+    file's own name without folders when that is a plain one (so that validation messages name the user's file),
+    else ``upload`` with the file's extension when that is short and plain (GDAL may choose a driver by it), else
+    ``upload.tif``. Found: a raster uploaded as ``..`` or with a 300-byte name answered 500, the name naming a file
+    on the server."""
+    name = PurePosixPath(PureWindowsPath(filename or "").name).name.strip()
+    if name not in ("", ".", "..") and len(name.encode()) <= 200 and name.isprintable():
+        return name
+    suffix = PurePosixPath(name).suffix.lower()
+    ok = 1 < len(suffix) <= 8 and suffix[1:].isascii() and suffix[1:].isalnum()
+    return "upload" + (suffix if ok else default)

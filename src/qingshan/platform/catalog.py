@@ -42,9 +42,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
 from qingshan.core.limits import Limits, check_bytes, check_raster_file, current_limits
+from qingshan.io.rasters import scratch_name
 from qingshan.platform.accounts import Principal, in_region_scope
 from qingshan.platform.audit import Actor, record
 from qingshan.platform.errors import NotFoundError, PermissionDeniedError, StateError
+from qingshan.store.db import one_writer_at_a_time
 from qingshan.store.platform_models import (
     CatalogEntry,
     CatalogVersion,
@@ -366,6 +368,7 @@ def create_entry(factory: sessionmaker[Session], principal: Principal, meta: Map
                          extra=dict(meta.get("extra") or {}), created_by=principal.username, created_at=_now(),
                          **fields)
     with factory.begin() as s:
+        one_writer_at_a_time(s, "catalog_entries")  # read-then-insert: no other request in between
         if s.scalar(select(CatalogEntry.id).where(CatalogEntry.key == key)) is not None:
             from qingshan.platform.errors import ConflictError
 
@@ -404,7 +407,7 @@ def _raster_facts(content: bytes, filename: str, limits: Limits) -> dict[str, st
     import rasterio
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(filename).name or "upload.tif")
+        path = Path(tmp) / scratch_name(filename)  # never the user's name: "..", 300 bytes, "a/b"
         path.write_bytes(content)
         check_raster_file(path, limits, filename=filename)
         try:
@@ -485,6 +488,7 @@ def add_version(factory: sessionmaker[Session], principal: Principal, entry_id: 
     _check_file(kind, filename, content, limits)
     facts = _raster_facts(content, filename, limits) if kind == "raster" else {}
     with factory.begin() as s:
+        one_writer_at_a_time(s, "catalog_entries")  # read-then-insert: no other request in between
         entry = s.get(CatalogEntry, entry_id)
         assert entry is not None
         for k, v in facts.items():
@@ -634,6 +638,7 @@ def sync_results(factory: sessionmaker[Session], actor: Actor) -> list[str]:
 
     added = []
     with factory.begin() as s:
+        one_writer_at_a_time(s, "catalog_entries")  # read-then-insert: no other request in between
         known = set(s.scalars(select(CatalogEntry.key).where(CatalogEntry.kind == "result")))
         for run_id in s.scalars(select(RunPublication.run_id).where(RunPublication.state == "published")):
             if f"result:{run_id}" not in known:
@@ -708,6 +713,7 @@ def register_base(factory: sessionmaker[Session], name: str, config_path: str | 
     region = top[0] if len(top) == 1 else None
     added = []
     with factory.begin() as s:
+        one_writer_at_a_time(s, "catalog_entries")  # read-then-insert: no other request in between
         for f in _base_files(config, name):
             content = Path(f["path"]).read_bytes()
             entry = s.scalars(select(CatalogEntry).where(CatalogEntry.key == f["key"])).first()

@@ -44,6 +44,7 @@ from qingshan.platform.errors import (
     TooManyOpenUploadsError,
 )
 from qingshan.platform.forms import get_group
+from qingshan.store.db import one_writer_at_a_time
 from qingshan.store.platform_models import UploadChunk, UploadSession
 
 __all__ = ["CHUNK_BYTES", "complete", "put_chunk", "start", "status"]
@@ -139,6 +140,7 @@ def put_chunk(factory: sessionmaker[Session], principal: Principal, upload_id: s
               content: bytes) -> dict[str, Any]:
     """Store chunk ``index``; every chunk but the last has exactly ``chunk_size`` bytes."""
     with factory.begin() as s:
+        one_writer_at_a_time(s, "upload_chunks")  # read-then-insert: no other request in between
         up = _session(s, principal, upload_id)
         if up.status != "open":
             raise StateError(f"Upload {upload_id} is {up.status}", f"上传 {upload_id} 的状态为 {up.status}",

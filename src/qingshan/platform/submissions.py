@@ -25,10 +25,12 @@ from qingshan.core.errors import InputError
 from qingshan.core.limits import Limits, check_bytes, check_raster_file, current_limits
 from qingshan.core.redact import redact_mapping
 from qingshan.core.variables import VARIABLES
+from qingshan.io.rasters import scratch_name
 from qingshan.platform.accounts import Principal, in_region_scope, require_form
 from qingshan.platform.audit import record
 from qingshan.platform.errors import NotFoundError, PermissionDeniedError, StateError
 from qingshan.platform.forms import get_group, parse_form
+from qingshan.store.db import one_writer_at_a_time
 from qingshan.store.platform_models import FormSubmission, SubmissionVersion, Upload
 
 __all__ = [
@@ -152,6 +154,7 @@ def _store_version(factory: sessionmaker[Session], principal: Principal, *, grou
                    data: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
     digest = hashlib.sha256(content).hexdigest()
     with factory.begin() as s:
+        one_writer_at_a_time(s, "form_submissions")  # read-then-insert: no other request in between
         sub = s.scalars(select(FormSubmission).where(
             FormSubmission.group == group, FormSubmission.year == year,
             FormSubmission.created_by == principal.username,
@@ -255,7 +258,7 @@ def upload_raster(factory: sessionmaker[Session], principal: Principal, variable
             fix_zh=f"可用变量：{', '.join(f'{v}（{VARIABLES[v].name_zh}）' for v in group.variables)}。",
         )
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(filename).name or "upload.tif")
+        path = Path(tmp) / scratch_name(filename)  # never the user's name: "..", 300 bytes, "a/b"
         path.write_bytes(content)
         check_raster_file(path, limits, filename=filename)
         check = validate_raster(path, variable)

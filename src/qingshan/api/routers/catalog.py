@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from qingshan.api.deps import PrincipalDep, SettingsDep, StoreDep, require_role
+from qingshan.api.download import attachment
 from qingshan.api.platform_schemas import JobOut
 from qingshan.platform import assembly as asm
 from qingshan.platform import catalog as svc
@@ -193,7 +194,7 @@ def download_file(entry_id: EntryId, version: Version, store: StoreDep, settings
     """The file as stored (checked against its SHA-256 first); an unapproved version only for its department."""
     f = _version_file(store, settings, principal, entry_id, version)
     return Response(f.content, media_type=f.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{f.filename}"', "X-Content-SHA256": f.sha256})
+        "Content-Disposition": attachment(f.filename), "X-Content-SHA256": f.sha256})
 
 
 @router.get("/api/catalog/{entry_id}/versions/{version}/download", summary="Download with metadata · 下载（含元数据）",

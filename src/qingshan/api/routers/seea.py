@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from qingshan.api.deps import PrincipalDep, RunDep, SettingsDep, StoreDep, get_any_run, plain
+from qingshan.api.download import attachment
 
 __all__ = ["router"]
 
@@ -72,5 +73,5 @@ def run_seea(
         from qingshan.use.seea.output import workbook_bytes
 
         name = f"qingshan-seea-{view.run.id[:8]}-{t.region}.xlsx"
-        return Response(workbook_bytes(t), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(workbook_bytes(t), media_type=XLSX, headers={"Content-Disposition": attachment(name)})
     return SeeaOut(run_id=view.run.id, meta=t.meta(), tables={k: _records(v) for k, v in t.tables.items()})

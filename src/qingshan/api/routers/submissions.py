@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from qingshan.api.deps import SettingsDep, StoreDep, known_regions, require_role
+from qingshan.api.download import attachment
 from qingshan.api.platform_schemas import ReviewIn, SubmissionOut
 from qingshan.platform import submissions as svc
 from qingshan.platform.accounts import Principal
@@ -96,7 +97,7 @@ def get_submission(submission_id: SubmissionId, store: StoreDep, user: Reader) -
 def download(submission_id: SubmissionId, version: Version, store: StoreDep, user: Reader) -> Response:
     """The file exactly as uploaded (its SHA-256 is in the version)."""
     name, ctype, content = svc.read_upload(store, user, submission_id, version)
-    return Response(content, media_type=ctype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(content, media_type=ctype, headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/{submission_id}/versions/{version}/submit", summary="Submit for review · 提交审核")

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from qingshan.api.deps import PrincipalDep, RunDep, SettingsDep, StoreDep, get_any_run, plain
+from qingshan.api.download import attachment
 
 __all__ = ["router"]
 
@@ -120,7 +121,7 @@ def run_report(
         content = path.read_bytes()
     name = f"qingshan-gep-report-{view.run.id[:8]}-{region or 'top'}-{y}-{lang}.{format}"
     return Response(content, media_type="application/pdf" if format == "pdf" else DOCX,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/{run_id}/parcel/report", summary="Parcel valuation report (PDF) · 地块价值评估报告",
@@ -152,7 +153,7 @@ async def run_parcel_report(
 
     content = await run_in_threadpool(render)
     name = f"qingshan-parcel-{view.run.id[:8]}-{y}-{lang}.pdf"
-    return Response(content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(content, media_type="application/pdf", headers={"Content-Disposition": attachment(name)})
 
 
 POPULATION_ITEMS = ("population", "人口", "常住人口", "resident_population")
