@@ -45,9 +45,21 @@ login (POST /api/auth/login sets an HttpOnly session cookie and returns a Bearer
 结果与数据共享服务：已发布的核算结果公开；报表填报、审核、核算任务与审计日志需要登录。"""
 
 
+def _preload() -> None:
+    """Import dask and pint here, in one thread, before requests run in many: two request threads importing them
+    for the first time at once could meet dask's circular imports half-done ("cannot import name 'annotate' from
+    partially initialized module 'dask.base'"), found by an attack pass on a fresh process."""
+    import dask  # noqa: F401
+
+    from qingshan.core.units import _import_pint
+
+    _import_pint()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the results store is opened on the first request that needs it."""
     settings = settings or Settings.from_env()
+    _preload()
     app = FastAPI(title=settings.title, version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = None

@@ -32,7 +32,10 @@ def cache_folder(name: str) -> Path | None:
             import platformdirs  # a dependency of pint and of pyproj's tools
         except ImportError:
             return None
-        root = platformdirs.user_cache_dir("qingshan", appauthor=False)
+        try:
+            root = platformdirs.user_cache_dir("qingshan", appauthor=False)
+        except (RuntimeError, KeyError, OSError):  # no usable HOME nor user entry (a bare container): no cache
+            return None
     folder = Path(root) / name
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -83,8 +83,8 @@ def _import_pint() -> Any:
     config, jinja2, yaml and psutil — most of ``import pint``'s time (pint issue #2265). Hiding dask
     while pint is first imported skips it; dask itself imports normally afterwards."""
     with _REGISTRY_LOCK:  # dask is hidden from every thread meanwhile: one thread at a time
-        if "pint" in sys.modules or "dask" in sys.modules:
-            import pint
+        if "pint" in sys.modules or "dask" in sys.modules or threading.active_count() > 1:
+            import pint  # with other threads running (a server), dask is never hidden: they may be importing it
 
             return pint
         sys.modules["dask"] = None  # type: ignore[assignment]  # find_spec("dask") → None while pint loads

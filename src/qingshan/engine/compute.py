@@ -273,12 +273,21 @@ def _derived_inputs(m: MethodSpec, sources: Mapping[str, Source], grid: Grid, ps
             yield {"ls": ls_source(sources["dem"], grid, pset, DerivedCache(tmp, throwaway=True), block_size=block)}
 
 
+def _user() -> str:
+    """The user's name, or their numeric id when the system knows no name for it (a container run with
+    ``--user 12345`` and no ``USER``: ``getpass.getuser`` raised KeyError and soil retention died)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "user"
+
+
 def scratch_root() -> Path:
     """``<temp dir>/qingshan-scratch-<user>``: the temporary LS folders of ``qingshan compute`` (one per user,
     so that another user's run never finds a folder it cannot write)."""
-    import getpass
-
-    root = Path(tempfile.gettempdir()) / f"qingshan-scratch-{getpass.getuser()}"
+    root = Path(tempfile.gettempdir()) / f"qingshan-scratch-{_user()}"
     root.mkdir(exist_ok=True)
     return root
 

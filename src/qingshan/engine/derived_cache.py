@@ -202,6 +202,8 @@ class DerivedCache:
             return None
         try:
             meta = json.loads(manifest.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):  # valid JSON but no manifest (damaged by hand or disk): recompute
+                return None
             if not self.throwaway and meta.get("sha256") != _file_sha256(data):
                 return None
             arr = np.load(data, mmap_mode="r", allow_pickle=False)
