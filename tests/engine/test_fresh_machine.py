@@ -87,3 +87,25 @@ def test_dask_is_never_hidden_while_other_threads_run(tmp_path: Path) -> None:
         print("ok")
     """, QINGSHAN_CACHE_DIR=str(tmp_path / "cache"), QINGSHAN_STORE_URL=f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_read_only_install_keeps_compiled_kernels_in_qingshans_cache(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found: a read-only install (site-packages owned by root) and no writable home: numba raised "cannot cache
+    function '_flood_key': no locator available" at import, so every routing command ended in a traceback."""
+    from qingshan.kernels import _numba
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setattr(_numba, "_IN_TREE", blocker / "__pycache__")  # cannot be made, even by root
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("QINGSHAN_CACHE_DIR", str(tmp_path / "cache"))
+    _numba.choose_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "numba")
+    monkeypatch.setenv("QINGSHAN_CACHE_DIR", str(blocker))  # no Qingshan cache either: a temporary folder
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    _numba.choose_cache_dir()
+    assert Path(os.environ["NUMBA_CACHE_DIR"]).name.startswith("qingshan-numba-")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/chosen")  # the user's choice is kept
+    _numba.choose_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/chosen"
