@@ -224,3 +224,39 @@ def test_bodies_that_cannot_be_parsed_get_the_bilingual_error(client: TestClient
         assert r.status_code == status, r.text
         _bilingual(r)
     assert Counter(r.json()["error"] for r in (bad_json, bad_form)) == {"http_error": 2}
+
+
+def test_commands_publishing_one_run_at_once_all_succeed(factory: sessionmaker[Session]) -> None:
+    """Found: three `qingshan publish RUN` at once — one won, the others exited 2 ("is 'approved', it must be
+    'draft' to approve") although the run ended published; two `qingshan demo` into one store likewise, and one
+    failed on "Username 'demo-admin' is taken"."""
+    import pandas as pd
+
+    from qingshan.cli.demo_service import load_into_service
+    from qingshan.platform import jobs
+    from qingshan.platform.audit import Actor
+    from qingshan.store import repo
+
+    repo.start_run(factory, run_id="r", name="t", profile="p", years=[2019], base_year=None, config={}, code_version="t")
+    repo.finish_run_succeeded(factory, "r", results=pd.DataFrame(columns=repo.RESULT_COLUMNS), regions=[],
+                              provenance={}, output_dir=None, content_hash="0" * 64)
+    gate = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def go(i: int) -> None:
+        gate.wait()
+        try:
+            if i % 2:
+                jobs.publish_run(factory, Actor(None, "cli"), "r", acknowledge_qc=True)
+            else:
+                load_into_service(factory, "r")
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert jobs.publication_of(factory, "r")["state"] == "published"

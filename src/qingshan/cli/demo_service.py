@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,18 +39,18 @@ def load_into_service(factory: sessionmaker[Session], run_id: str) -> list[DemoA
     """
     from qingshan.platform.accounts import create_user, list_users
     from qingshan.platform.audit import Actor
+    from qingshan.platform.errors import ConflictError
     from qingshan.platform.forms import form_groups
-    from qingshan.platform.jobs import publication_of, set_publication
+    from qingshan.platform.jobs import publish_run
 
     actor = Actor(None, "demo")
-    if (publication_of(factory, run_id) or {}).get("state") in (None, "draft"):
-        set_publication(factory, actor, run_id, "approve", acknowledge_qc=True)
-    if (publication_of(factory, run_id) or {}).get("state") != "published":
-        set_publication(factory, actor, run_id, "publish")
+    publish_run(factory, actor, run_id, acknowledge_qc=True)
     existing = {u.username for u in list_users(factory)}
     groups = set(form_groups())
     for acc in DEMO_ACCOUNTS:
         if acc.username not in existing:
             forms = [f for f in acc.forms if f in groups] or (sorted(groups) if acc.role == "submitter" else [])
-            create_user(factory, acc.username, DEMO_PASSWORD, acc.role, regions=acc.regions, forms=forms, actor=actor)
+            with suppress(ConflictError):  # another `qingshan demo` into this store made it meanwhile: as if it existed
+                create_user(factory, acc.username, DEMO_PASSWORD, acc.role, regions=acc.regions, forms=forms,
+                            actor=actor)
     return list(DEMO_ACCOUNTS)

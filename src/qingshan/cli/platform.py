@@ -92,16 +92,10 @@ def publish(
 ) -> None:
     """Approve and publish a succeeded run from the command line (e.g. the demo run)."""
     from qingshan.platform.audit import Actor
-    from qingshan.platform.jobs import publication_of, set_publication
+    from qingshan.platform.jobs import publish_run
     from qingshan.store.db import open_store
 
-    factory = open_store(store)
-    actor = Actor(None, "cli")
-    pub = publication_of(factory, run_id)
-    if pub is None or pub["state"] == "draft":
-        set_publication(factory, actor, run_id, "approve", acknowledge_qc=acknowledge_qc)
-    if (publication_of(factory, run_id) or {}).get("state") != "published":
-        set_publication(factory, actor, run_id, "publish")
+    publish_run(open_store(store), Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc)
     typer.echo(f"Published 已发布 {run_id}")
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "known_bases",
     "list_jobs",
     "publication_of",
+    "publish_run",
     "published_run_ids",
     "request_assembled",
     "request_run",
@@ -558,3 +559,27 @@ def publication_epoch() -> int:
     """A number that changes whenever this process changes a run's publication (other processes' changes
     are seen by the caches within their refresh interval)."""
     return _PUBLICATION_EPOCH[0]
+
+
+def publish_run(factory: sessionmaker[Session], actor: Actor, run_id: str, *, acknowledge_qc: bool = False) -> None:
+    """Approve (when still a draft) and publish ``run_id``: done when the run ends published, whoever did it.
+
+    Two commands publishing the same run at once (``qingshan publish``, ``qingshan demo`` into one store): one
+    wins each step, and the other finds the state already reached — success, not the 409 of a web request (found:
+    the losers exited 2 although the run ended published)."""
+    def state() -> str | None:
+        return (publication_of(factory, run_id) or {}).get("state")
+
+    if state() in (None, "draft"):
+        try:
+            set_publication(factory, actor, run_id, "approve", acknowledge_qc=acknowledge_qc)
+        except StateError:
+            if state() not in ("approved", "published"):
+                raise
+    if state() != "published":
+        try:
+            set_publication(factory, actor, run_id, "publish")
+        except StateError:
+            if state() != "published":
+                raise
+
