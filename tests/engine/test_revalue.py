@@ -201,6 +201,34 @@ def test_api_revalue_creates_a_linked_run_and_builds_exports_on_demand(api, synt
                for j in jobs)
 
 
+def test_a_published_revalued_run_has_every_export_and_its_manifest_never_grows(api, synth_run) -> None:  # type: ignore[no-untyped-def]
+    """Found (attack pass): the first download of a published revalued run's workbook or GeoPackage — by anyone,
+    the public too — built it and appended it to the manifest a bank had already recorded. Publishing now builds
+    every export first."""
+    from qingshan.platform import accounts
+    from qingshan.platform.audit import Actor
+    from qingshan.platform.jobs import set_publication
+
+    client, headers, parent, _ = api
+    prices = _prices(synth_run[0]).read_text(encoding="utf-8")
+    child = client.post(f"/api/runs/{parent.run_id}/revalue", json={"prices_csv": prices}, headers=headers).json()["run"]
+    factory = open_store(synth_run[2])
+    set_publication(factory, Actor("admin", "admin"), child["id"], "approve", acknowledge_qc=True)
+    accounts.create_user(factory, "rv_publisher", PASSWORD, "accountant")
+    login = client.post("/api/auth/login", json={"username": "rv_publisher", "password": PASSWORD}).json()
+    client.cookies.clear()
+    r = client.post(f"/api/runs/{child['id']}/publish", headers={"Authorization": f"Bearer {login['token']}"})
+    assert r.status_code == 200, r.text
+    published = client.get(f"/api/runs/{child['id']}/artifacts").json()  # anonymous: the run is public now
+    names = {a["name"] for a in published}
+    assert {"gep_accounts.xlsx", "regions.gpkg", "qc_report.md"} <= names
+    for name in ("gep_accounts.xlsx", "regions.gpkg"):
+        got = client.get(f"/api/runs/{child['id']}/artifacts/{name}")
+        assert got.status_code == 200
+        assert got.headers["X-Content-SHA256"] == hashlib.sha256(got.content).hexdigest()
+    assert client.get(f"/api/runs/{child['id']}/artifacts").json() == published  # unchanged by the downloads
+
+
 def test_api_revalue_4xx_are_bilingual(api, synth_run) -> None:  # type: ignore[no-untyped-def]
     client, headers, parent, failed = api
     prices = _prices(synth_run[0]).read_text(encoding="utf-8")

@@ -91,11 +91,15 @@ def publish(
                                                  help="I have read the run's QC report 已阅质量控制报告")] = False,
 ) -> None:
     """Approve and publish a succeeded run from the command line (e.g. the demo run)."""
+    from qingshan.engine.revalue import complete_exports
     from qingshan.platform.audit import Actor
     from qingshan.platform.jobs import publish_run
+    from qingshan.store.artifacts import find_data_dir
     from qingshan.store.db import open_store
 
-    publish_run(open_store(store), Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc)
+    factory = open_store(store)
+    complete_exports(factory, run_id, find_data_dir(store))  # a revalued run is published complete
+    publish_run(factory, Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc)
     typer.echo(f"Published 已发布 {run_id}")
 
 

@@ -17,7 +17,8 @@ parent's per-cell quantity rasters and land-cover inputs are hard links (same by
 *quantities* do not depend on prices; per-cell *values* are not recomputed — parcel valuation prices the
 quantities at the child's regional prices). The workbook and the GeoPackage are written **on demand**
 (:data:`ON_DEMAND`, :func:`ensure_export`): the first request builds the file, adds it to the sealed folder
-read-only and records its SHA-256 in the manifest; later requests serve that file.
+read-only and records its SHA-256 in the manifest; later requests serve that file. Publishing a revalued run
+builds all of them first (:func:`complete_exports`): a published run's manifest never grows.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from qingshan.aggregate.regions import RegionSet
     from qingshan.store.run_writer import RunWriter
 
-__all__ = ["ON_DEMAND", "QuantityParameterError", "RevalueOutcome", "ensure_export", "quantity_parameters", "revalue"]
+__all__ = ["ON_DEMAND", "QuantityParameterError", "RevalueOutcome", "complete_exports", "ensure_export", "quantity_parameters", "revalue"]
 
 ON_DEMAND = ("gep_accounts.xlsx", "regions.gpkg", "qc_report.md")
 """Exports of a revalued run written on the first request (:func:`ensure_export`), not at revaluation."""
@@ -509,6 +510,20 @@ def ensure_export(factory: sessionmaker[Session], run: Any, data_dir: Path | Non
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
     return repo.get_run(factory, run.id)
+
+
+def complete_exports(factory: sessionmaker[Session], run_id: str, data_dir: Path | None) -> None:
+    """Every on-demand export of a revalued run (:data:`ON_DEMAND`), built now: called before the run is
+    published, so that a published run's manifest is complete and never grows afterwards (found: the first
+    download of a published revalued run's workbook — by anyone, the public too — appended a file to the
+    manifest a bank had already recorded). Nothing for other runs."""
+    from qingshan.store import repo
+
+    run = repo.get_run(factory, run_id)
+    if run is None or not getattr(run, "parent_run_id", None) or data_dir is None or run.status != "succeeded":
+        return
+    for name in ON_DEMAND:
+        run = ensure_export(factory, run, data_dir, name)
 
 
 def _build_export(factory: sessionmaker[Session], run: Any, data_dir: Path, folder: Path, name: str) -> dict[str, Any]:

@@ -85,8 +85,13 @@ def approve_run(run_id: RunId, store: StoreDep, user: Accountant, body: ApproveI
 
 
 @router.post("/api/runs/{run_id}/publish", summary="Publish a run · 发布核算结果")
-def publish_run(run_id: RunId, store: StoreDep, user: Accountant) -> PublicationOut:
-    """Publish an approved run: the public sees it from now on (not by the run's requester: 403)."""
+def publish_run(run_id: RunId, store: StoreDep, settings: SettingsDep, user: Accountant) -> PublicationOut:
+    """Publish an approved run: the public sees it from now on (not by the run's requester: 403). A revalued
+    run's exports are built first: what is published is complete and never changes afterwards."""
+    from qingshan.engine.revalue import complete_exports
+    from qingshan.store.artifacts import find_data_dir
+
+    complete_exports(store, run_id, find_data_dir(settings.store_url))
     return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "publish"))
 
 
