@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
+from helpers_server import served as serving
 
 pytestmark = pytest.mark.browser
 
@@ -29,17 +28,9 @@ DISTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(example: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """A copy of the example's store with one stored uncertainty analysis, served by uvicorn on loopback."""
-    import uvicorn
-
     from qingshan.api.app import create_app
     from qingshan.api.settings import Settings
     from qingshan.store.db import open_store
@@ -54,19 +45,8 @@ def served(example: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -
     url = f"sqlite:///{tmp / 'store.sqlite'}"
     res = run_uncertainty(open_store(url), example.run_id, read_distributions(DISTS), draws=300, seed=2, sobol_n=64)
     save_analysis(res, tmp / "qingshan-data")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(store_url=url)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}", result=res)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Settings(store_url=url))) as base_url:
+        yield SimpleNamespace(base_url=base_url, result=res)
 
 
 def test_tornado_chart_and_error_bars_render_the_stored_analysis(served: SimpleNamespace) -> None:

@@ -15,10 +15,7 @@ import io
 import json
 import re
 import shutil
-import socket
 import sqlite3
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from helpers_server import served as serving
 
 pytestmark = pytest.mark.browser
 
@@ -40,12 +39,6 @@ CITY = "360100"
 def _growth(i: int) -> float:
     """Known growth 2018 → 2019 of the i-th county (fraction): −10 % … +20 %, all distinct per step."""
     return round(-0.10 + 0.03 * (i % 11), 2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _two_year_run(url: str, run_a: str) -> tuple[str, dict[str, float]]:
@@ -96,8 +89,6 @@ def _two_year_run(url: str, run_a: str) -> tuple[str, dict[str, float]]:
 @pytest.fixture(scope="module")
 def served(example: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """A copy of the example's store with run B added, served by uvicorn on a free loopback port."""
-    import uvicorn
-
     from qingshan.api.app import create_app
     from qingshan.api.settings import Settings
 
@@ -108,20 +99,9 @@ def served(example: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(src.parent / "qingshan-data", tmp / "qingshan-data")  # the runs' sealed artifacts go with the store
     url = f"sqlite:///{tmp / 'store.sqlite'}"
     run_b, growth = _two_year_run(url, example.run_id)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(store_url=url)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}", run_a=example.run_id, run_b=run_b, growth=growth,
-                          tmp=tmp)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Settings(store_url=url))) as base_url:
+        yield SimpleNamespace(base_url=base_url, run_a=example.run_id, run_b=run_b, growth=growth,
+                              tmp=tmp)
 
 
 @pytest.fixture(scope="module")

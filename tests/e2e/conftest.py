@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -19,6 +16,7 @@ from typing import NoReturn
 
 import pytest
 
+from helpers_server import served
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
 from qingshan.platform import accounts
@@ -73,27 +71,8 @@ def store_url(tmp_path: Path) -> str:
     return url
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def base_url(store_url: str) -> Iterator[str]:
     """``create_app`` over the fresh store, served by uvicorn in a background thread."""
-    import uvicorn
-
-    port = _free_port()
-    app = create_app(Settings(store_url=store_url))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(Settings(store_url=store_url))) as url:
+        yield url

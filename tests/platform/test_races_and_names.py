@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpers_server import served
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
 from qingshan.platform import submissions
@@ -34,32 +34,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PRICES = "price_key,price_year,region,value,unit,source\nwater_supply,2019,360000,2.1,元/m3,水利局 2019\n".encode()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(store_url: str) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port (requests really run at the same time)."""
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(Settings(store_url=store_url)), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(Settings(store_url=store_url))) as url:
+        yield url
 
 
 def _token(base: str, user: str) -> dict[str, str]:
