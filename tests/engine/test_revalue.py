@@ -229,6 +229,24 @@ def test_a_published_revalued_run_has_every_export_and_its_manifest_never_grows(
     assert client.get(f"/api/runs/{child['id']}/artifacts").json() == published  # unchanged by the downloads
 
 
+def test_a_refused_publication_builds_no_export(api, synth_run) -> None:  # type: ignore[no-untyped-def]
+    """Found (review of the fix above): the exports were built before the four-eyes check, so the requester's own
+    publish — refused with 403 — still wrote three files into the approved run and grew its manifest. They are built
+    once the publication is allowed."""
+    from qingshan.platform.audit import Actor
+    from qingshan.platform.jobs import set_publication
+
+    client, headers, parent, _ = api
+    prices = _prices(synth_run[0]).read_text(encoding="utf-8")
+    child = client.post(f"/api/runs/{parent.run_id}/revalue", json={"prices_csv": prices}, headers=headers).json()["run"]
+    set_publication(open_store(synth_run[2]), Actor("admin", "admin"), child["id"], "approve", acknowledge_qc=True)
+    before = client.get(f"/api/runs/{child['id']}/artifacts", headers=headers).json()
+    r = client.post(f"/api/runs/{child['id']}/publish", headers=headers)  # the requester: four-eyes
+    assert r.status_code == 403, r.text
+    assert client.get(f"/api/runs/{child['id']}/artifacts", headers=headers).json() == before
+    assert "gep_accounts.xlsx" not in {a["name"] for a in before}  # still on demand: the check above can fail
+
+
 def test_api_revalue_4xx_are_bilingual(api, synth_run) -> None:  # type: ignore[no-untyped-def]
     client, headers, parent, failed = api
     prices = _prices(synth_run[0]).read_text(encoding="utf-8")

@@ -495,9 +495,12 @@ def _ensure_publication(factory: sessionmaker[Session], run_id: str) -> None:
 
 
 def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, action: str, *,
-                    acknowledge_qc: bool = False) -> dict[str, Any]:
+                    acknowledge_qc: bool = False, prepare: Callable[[], None] | None = None) -> dict[str, Any]:
     """``approve`` (draft → approved), ``publish`` (approved → published) or ``withdraw``
     (published → approved) a succeeded run; audit-logged.
+
+    ``prepare()`` runs once every check has passed, before the state changes (publishing a revalued run builds
+    its on-demand exports there): a refused request changes nothing of the run.
 
     The change is one conditional UPDATE (``... WHERE state = <expected>``): of N concurrent calls
     exactly one wins and writes the audit line; the others get a :class:`StateError` (HTTP 409).
@@ -526,6 +529,8 @@ def set_publication(factory: sessionmaker[Session], actor: Actor, run_id: str, a
         raise _publication_state_error(run_id, state, frm, action)
     if action == "approve":
         _check_qc_acknowledged(provenance, run_id, acknowledge_qc)
+    if prepare is not None:
+        prepare()
     if pub is None:
         _ensure_publication(factory, run_id)
     values: dict[str, Any] = {"state": to}

@@ -91,8 +91,10 @@ def publish_run(run_id: RunId, store: StoreDep, settings: SettingsDep, user: Acc
     from qingshan.engine.revalue import complete_exports
     from qingshan.store.artifacts import find_data_dir
 
-    complete_exports(store, run_id, find_data_dir(settings.store_url))
-    return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "publish"))
+    def prepare() -> None:  # once the publication is allowed: a refused request builds nothing
+        complete_exports(store, run_id, find_data_dir(settings.store_url))
+
+    return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "publish", prepare=prepare))
 
 
 @router.post("/api/runs/{run_id}/withdraw", summary="Withdraw a publication · 撤回发布")
