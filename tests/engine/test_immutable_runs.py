@@ -170,6 +170,9 @@ def test_artifact_download_with_sha256_header(runs: SimpleNamespace) -> None:
         assert r.status_code == 200
         assert r.headers["x-content-sha256"] == entry["sha256"] == hashlib.sha256(r.content).hexdigest()
         assert client.get(f"/api/runs/{runs.a.run_id}/artifacts/../store.sqlite").status_code in (404, 422)
+        missing = client.get(f"/api/runs/{runs.a.run_id}/artifacts/no_such_table.csv")  # was 422, as if malformed
+        assert missing.status_code == 404, missing.text
+        assert "no_such_table.csv" in missing.json()["message_en"] and missing.json()["message_zh"]
         # run B is not published: the public neither lists nor downloads its files
         assert client.get(f"/api/runs/{runs.b.run_id}/artifacts").status_code == 404
         assert client.get(f"/api/runs/{runs.b.run_id}/artifacts/results.csv").status_code == 404

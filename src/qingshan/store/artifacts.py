@@ -36,6 +36,7 @@ from qingshan.core.params import file_sha256
 
 __all__ = [
     "DATA_DIR_ENV",
+    "NoSuchArtifactError",
     "artifact_dir",
     "artifact_file",
     "clean_tmp",
@@ -248,11 +249,17 @@ def _missing(run_id: str, where: str) -> InputError:
     )
 
 
+class NoSuchArtifactError(InputError, LookupError):
+    """A run has no artifact of that name: "not found" (HTTP 404), not a malformed request (422)."""
+
+    code = "not_found"
+
+
 def artifact_file(run: Any, data_dir: Path | None, name: str) -> tuple[Path, Mapping[str, Any]]:
     """One artifact of a run by its manifest name: its path and its manifest entry (size, SHA-256)."""
     entries = {e["name"]: e for e in (getattr(run, "artifacts", None) or [])}
     if name not in entries:
-        raise InputError(
+        raise NoSuchArtifactError(
             f"Run '{run.id}' has no artifact '{name}'",
             f"核算记录 '{run.id}' 没有成果文件 '{name}'",
             field="name",
