@@ -10,17 +10,26 @@ When first used, numba 0.68 probes for optional features by importing their libr
 Qingshan's kernels use neither linear algebra nor cffi, so both probes are answered "not available" while numba
 loads; scipy and cffi import normally afterwards. In a process where numba was loaded first by someone else,
 nothing changes.
+
+It also makes numba's on-disk cache safe between processes (:func:`lock_numba_cache`): two processes compiling the
+same kernel at once could leave an index entry pointing to another signature's machine code, and every later
+process that loaded it crashed with a segmentation fault (numba issue #4807, open; seen here with two pytest
+workers).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["load_numba"]
+__all__ = ["load_numba", "lock_numba_cache"]
 
 _HIDDEN = ("scipy.linalg.cython_blas", "cffi")
 _IN_TREE = Path(__file__).resolve().parent / "__pycache__"
@@ -32,6 +41,7 @@ def load_numba() -> None:
     """Import numba, with ``scipy.linalg`` and ``cffi`` hidden from its probes if numba is not loaded yet."""
     with _LOCK:
         if "numba" in sys.modules:
+            lock_numba_cache()
             return
         choose_cache_dir()
         hidden = [name for name in _HIDDEN if name not in sys.modules]
@@ -45,6 +55,54 @@ def load_numba() -> None:
             for name in hidden:
                 if sys.modules.get(name, 0) is None:
                     del sys.modules[name]
+        lock_numba_cache()
+
+
+def lock_numba_cache() -> None:
+    """Make numba's cache index and data files change together, between processes too.
+
+    numba's ``IndexDataCacheFile.save`` reads the function's index, picks the first free data-file name, writes the
+    index and then the data file, with nothing held between the steps. Two processes compiling two signatures of
+    one kernel at the same time both pick ``….1.nbc``: the index may then name, for one signature, the machine code
+    of the other, and every process that loads it crashes (found: after two pytest workers compiled the routing
+    kernels, ``qingshan compute soil_retention`` died with a segmentation fault until the cache was deleted). Here
+    ``save`` holds an exclusive and ``load`` a shared ``flock`` on ``<index>.lock`` beside the index. Where
+    ``fcntl`` is missing (Windows) nothing changes. Idempotent.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    from numba.core import caching
+
+    cls = caching.IndexDataCacheFile
+    if getattr(cls, "_qingshan_locked", False):
+        return
+
+    @contextlib.contextmanager
+    def held(cache_file: Any, mode: int) -> Iterator[None]:
+        try:
+            fd = os.open(cache_file._index_path + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # a read-only cache folder: numba cannot write there either
+            yield
+            return
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def locked(method: Callable[..., Any], mode: int) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with held(self, mode):
+                return method(self, *args, **kwargs)
+
+        return wrapper
+
+    cls.save = locked(cls.save, fcntl.LOCK_EX)  # type: ignore[method-assign]
+    cls.load = locked(cls.load, fcntl.LOCK_SH)  # type: ignore[method-assign]
+    cls._qingshan_locked = True  # type: ignore[attr-defined]
 
 
 def choose_cache_dir() -> None:
