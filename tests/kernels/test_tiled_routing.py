@@ -183,7 +183,7 @@ def test_tiled_accumulation_invest_d8_bit_identical_mfd_to_1e12(case, monkeypatc
     filled = R.fill_pits_invest(dem)
     if not whole_fill:  # as beyond WHOLE_FILL_CELLS
         monkeypatch.setattr(T, "WHOLE_FILL_CELLS", 0)
-        monkeypatch.setattr(T, "fill_pits_invest", None)  # not called
+        monkeypatch.setattr(T, "_fill_pits_inplace", None)  # not called
     f, d8 = T.tiled_flow_accumulation_invest(dem, "D8", tile)
     assert np.array_equal(f, filled, equal_nan=True)
     assert np.array_equal(d8, R.flow_accumulation_invest(filled, "D8"), equal_nan=True)

@@ -599,6 +599,20 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
     for i in range(nr):
         for j in range(nc):
             out[i, j] = z[i, j] if valid[i, j] else np.nan  # nodata is never read
+    _fill_pits_inplace(out, valid, np.empty(nr * nc, dtype=np.int64))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _fill_pits_inplace(out: np.ndarray, valid: np.ndarray, queue: np.ndarray) -> None:
+    """:func:`_fill_pits_kernel` on ``out`` itself: elevations in, filled levels out (any float dtype
+    holding the elevations exactly; NaN or anything at nodata, which is never read).
+
+    ``queue`` holds cell indices (int32 below 2**31 cells, else int64) and needs one slot per cell;
+    only the slots used are touched. Taking ``out`` and ``queue`` from the caller lets a grid-sized
+    fill run on memory-mapped arrays whose pages the caller releases (:mod:`qingshan.io.memmaps`).
+    """
+    nr, nc = out.shape
     seen = ~valid
     heap = [(0.0, 0)]
     heap.pop()
@@ -614,9 +628,8 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
                     break
             if edge:
                 seen[i, j] = True
-                heapq.heappush(heap, (out[i, j], i * nc + j))
-    queue = np.empty(nr * nc, dtype=np.int64)  # a cell enters it once at most
-    while len(heap) > 0:
+                heapq.heappush(heap, (float(out[i, j]), i * nc + j))
+    while len(heap) > 0:  # queue: a cell enters it once at most
         h, c0 = heapq.heappop(heap)
         queue[0] = c0
         head, tail = 0, 1
@@ -648,8 +661,7 @@ def _fill_pits_kernel(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
                     else:
                         lower = True
                 if lower:
-                    heapq.heappush(heap, (level, c))
-    return out
+                    heapq.heappush(heap, (float(level), np.int64(c)))  # type: ignore[misc]  # numba: int64 as the seeds
 
 
 def fill_pits_invest(dem: np.ndarray) -> np.ndarray:
@@ -1150,9 +1162,18 @@ def _mfd_indegree(w, valid):
     """Number of valid neighbours with a share in each valid cell (pulled: rows in parallel)."""
     nr, nc = valid.shape
     indeg = np.zeros((nr, nc), dtype=np.int8)
-    for r in prange(nr):
+    _mfd_indegree_rows(w, valid, indeg, 0, nr)
+    return indeg
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mfd_indegree_rows(w, valid, indeg, r0, r1):
+    """:func:`_mfd_indegree` of rows ``r0:r1`` into ``indeg`` (reads rows ``r0 - 1:r1 + 1`` of ``w``)."""
+    nr, nc = valid.shape
+    for r in prange(r0, r1):
         for s in range(nc):
             if not valid[r, s]:
+                indeg[r, s] = 0
                 continue
             n = 0
             for k in range(8):
@@ -1160,7 +1181,6 @@ def _mfd_indegree(w, valid):
                 if 0 <= rr < nr and 0 <= ss < nc and valid[rr, ss] and w[rr, ss, (k + 4) % 8] != 0:
                     n += 1
             indeg[r, s] = n
-    return indeg
 
 
 @njit(cache=True, nogil=True)
@@ -1168,21 +1188,41 @@ def _accumulate_kernel(w, valid, queue):
     """MFD ``FA_i = 1 + Σ_j FA_j · w_ji / Σ_k w_jk`` in topological order (FIFO from the sources
     in row-major order: the order of pygeoprocessing's sums, which fixes the last bits).
 
-    ``queue``: scratch of one entry per cell (int32 where the cell count allows).
+    ``queue``: scratch of one entry per cell (int32 where the cell count allows). Returns
+    (accumulation, cells done). :func:`_accumulate_sources` and :func:`_accumulate_steps` are the same
+    computation in pieces, for a caller that releases memory-mapped pages between them.
     """
     nr, nc = valid.shape
     indeg = _mfd_indegree(w, valid)
-    acc = np.full((nr, nc), np.nan)  # nodata stays NaN (never a receiver)
-    tail = 0
-    for r in range(nr):
+    acc = np.empty((nr, nc))
+    tail = _accumulate_sources(valid, indeg, acc, queue, 0, nr, 0)
+    _, tail = _accumulate_steps(w, valid, indeg, acc, queue, 0, tail, nr * nc)
+    return acc, tail
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_sources(valid, indeg, acc, queue, r0, r1, tail):
+    """Rows ``r0:r1``: ``acc`` = 1 at valid cells (NaN at nodata, never a receiver), cells without
+    inflow appended to ``queue`` from ``tail`` in row-major order; returns the new tail."""
+    nc = valid.shape[1]
+    for r in range(r0, r1):
         for s in range(nc):
             if valid[r, s]:
                 acc[r, s] = 1.0
                 if indeg[r, s] == 0:
                     queue[tail] = r * nc + s
                     tail += 1
-    head = 0
-    while head < tail:
+            else:
+                acc[r, s] = np.nan
+    return tail
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_steps(w, valid, indeg, acc, queue, head, tail, limit):
+    """Up to ``limit`` cells of the topological pass from ``queue[head:tail]``; returns (head, tail)."""
+    nr, nc = valid.shape
+    stop = head + limit
+    while head < tail and head < stop:
         c = queue[head]
         head += 1
         r, s = c // nc, c % nc
@@ -1200,7 +1240,7 @@ def _accumulate_kernel(w, valid, queue):
                 if indeg[rr, ss] == 0:
                     queue[tail] = rr * nc + ss
                     tail += 1
-    return acc, tail
+    return head, tail
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -62,13 +62,15 @@ from qingshan.kernels.routing import (  # noqa: E402
     _PG_BLOCK,
     _PG_DC,
     _PG_DR,
-    _accumulate_kernel,
+    _accumulate_sources,
+    _accumulate_steps,
     _d8_invest_kernel,
     _d8_kernel,
+    _fill_pits_inplace,
+    _mfd_indegree_rows,
     _mfd_weights_kernel,
     _per_row,
     _receivers,
-    fill_pits_invest,
     flood_fill,
 )
 
@@ -78,6 +80,7 @@ __all__ = [
     "MFD_WHOLE_ACCUMULATION_CELLS",
     "Alloc",
     "NotFloat32Error",
+    "Release",
     "map_tiles",
     "tiled_accumulate",
     "tiled_accumulate_d8",
@@ -94,18 +97,26 @@ __all__ = [
 
 Alloc = Callable[[tuple[int, ...], type | np.dtype], np.ndarray]
 """Scratch-array factory ``alloc(shape, dtype) -> array`` (memmap or in-memory)."""
+Release = Callable[[np.ndarray], None]
+"""Called on an array a pass is done with (a memmap's pages may be dropped from the process)."""
+
+
+def _keep(arr: np.ndarray) -> None:
+    """The default :data:`Release`: in-memory arrays have no pages to give back."""
 
 _OCEAN = 0
 MFD_WHOLE_ACCUMULATION_CELLS = 400_000_000
 """Largest grid (cells) whose InVEST-chain MFD accumulation runs as one topological pass over the tiled weights
-(:func:`tiled_flow_accumulation_invest`): 9 bytes a cell in memory (accumulation and in-degree; the weights and
-the queue stay in ``alloc``'s scratch), 3.6 GB at this bound, a 20 000² grid. Beyond it, the perimeter exchange
+(:func:`tiled_flow_accumulation_invest`, :func:`_mfd_one_pass`): everything grid-sized comes from ``alloc``; the
+pass walks a front spread over the whole grid, so a memory-mapped run still holds the pages of about 18 bytes a cell
+(weights, accumulation, in-degree, mask) while it runs, 7 GB at this bound, a 20 000² grid. Beyond it, the perimeter exchange
 (:func:`tiled_accumulate`), bounded by the tile but far slower: MFD flow zigzags across tile edges and each
 crossing re-runs a tile (``qingshan compute soil_retention`` at 10 000² with 2048² tiles: 28 min)."""
 WHOLE_FILL_CELLS = 150_000_000
 """Largest grid (cells) whose InVEST-chain pit fill in :func:`tiled_flow_accumulation_invest` runs as the
-whole-grid kernel (:func:`~qingshan.kernels.routing.fill_pits_invest`, the same bits as :func:`tiled_fill`):
-about 18 bytes a cell in memory while it runs (levels, queue, masks), 2.7 GB at this bound. Barnes' two flood
+whole-grid kernel (:func:`~qingshan.kernels.routing.fill_pits_invest`, the same bits as :func:`tiled_fill`) in
+place on the scratch array (:func:`_fill_whole_in_place`): about 14 bytes a cell while it runs (levels, masks,
+the queue's cells), 2.1 GB at this bound. Barnes' two flood
 passes per tile cost about five times the whole-grid kernel per cell (84 s of thread time at 10 000², two
 threads), so on two cores the whole fill takes about a third of the time; beyond the bound, tiles (memory
 bounded by the tile)."""
@@ -533,9 +544,11 @@ def _component(filled, f32, seed_r, seed_c, seen):
     return q[:tail], rmin, rmax + 1, cmin, cmax + 1
 
 
-WindowSolver = Callable[[np.ndarray, int, int], np.ndarray]
-"""``solve(z_window_with_halo, row0, col0) -> result for the window's cells`` (row0/col0: grid
-position of the window's first cell, −1 where the halo lies beyond the grid)."""
+WindowSolver = Callable[[np.ndarray, np.ndarray, int, int], np.ndarray]
+"""``solve(z_window_with_halo, valid, row0, col0) -> result for the window's cells`` (row0/col0: grid
+position of the window's first cell, −1 where the halo lies beyond the grid; ``valid`` = finite cells of
+the window). The solver may overwrite the window's nodata cells (its own fill value): a plateau's window
+may be a large share of the grid, so it is not copied."""
 
 
 def _tiled_directions(
@@ -546,26 +559,36 @@ def _tiled_directions(
     *,
     f32_plateaus: bool,
     alloc: Alloc,
+    release: Release = _keep,
 ) -> None:
     """Run a whole-grid direction kernel tile by tile (tiles on threads: the kernels release the GIL);
-    plateaus crossing tiles in a 2nd pass, in tile order."""
+    plateaus crossing tiles in a 2nd pass, in tile order.
+
+    Memory of the 2nd pass: about 20 bytes a cell of the largest plateau's bounding box (window,
+    masks, the kernel's distances and queue); ``release(filled)`` and ``release(out)`` after each
+    pass and each plateau keep the pages of the grid-sized arrays out of the process.
+    """
     nr, nc = filled.shape
 
     def one(t: tuple[int, int, int, int]) -> list[tuple[int, int]]:
         r0, r1, c0, c1 = t
-        zw = _window(filled, r0, r1, c0, c1, 1, np.nan).astype(np.float64)
-        res = solve(zw, r0 - 1, c0 - 1)
-        out[r0:r1, c0:c1] = res[1:-1, 1:-1]  # tiles are disjoint
+        zw = _window(filled, r0, r1, c0, c1, 1, np.nan).astype(np.float64, copy=False)
         valid = np.isfinite(zw)
-        flat = _flat_cells(np.where(valid, zw, 0.0), valid)
-        if not flat.any():
+        flat = _flat_cells(zw, valid)  # reads valid cells only, as does _escaping
+        reps = None
+        if flat.any():
+            key = zw.astype(np.float32).astype(np.float64) if f32_plateaus else zw
+            reps = _escaping(key, valid, flat)
+        res = solve(zw, valid, r0 - 1, c0 - 1)
+        out[r0:r1, c0:c1] = res[1:-1, 1:-1]  # tiles are disjoint
+        if reps is None:
             return []
-        key = zw.astype(np.float32).astype(np.float64) if f32_plateaus else zw
-        reps = _escaping(np.where(valid, key, 0.0), valid, flat)
         wc = zw.shape[1]
         return [(r0 - 1 + int(c) // wc, c0 - 1 + int(c) % wc) for c in reps]
 
     pending = [cell for found in map_tiles(one, list(tiles((nr, nc), tile))) for cell in found]
+    release(filled)
+    release(out)
     if not pending:
         return
     seen = alloc((nr, nc), np.bool_)
@@ -575,34 +598,40 @@ def _tiled_directions(
         if seen[r, c]:
             continue
         cells, a0, a1, b0, b1 = _component(src, f32_plateaus, r, c, np.asarray(seen))
-        zw = _window(filled, a0, a1, b0, b1, 1, np.nan).astype(np.float64)
-        res = solve(zw, a0 - 1, b0 - 1)
+        zw = _window(filled, a0, a1, b0, b1, 1, np.nan).astype(np.float64, copy=False)
+        res = solve(zw, np.isfinite(zw), a0 - 1, b0 - 1)
+        del zw
         rr, cc = cells // nc, cells % nc
         out[rr, cc] = res[rr - a0 + 1, cc - b0 + 1]
+        del res, rr, cc, cells
+        for arr in (filled, out, seen):
+            release(arr)
 
 
-def tiled_d8_invest(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty) -> None:
+def tiled_d8_invest(
+    filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty, release: Release = _keep
+) -> None:
     """:func:`~qingshan.kernels.routing.d8_directions_invest` tile by tile (int8 codes into ``out``)."""
     cells = float(filled.shape[0] * filled.shape[1])
 
-    def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
-        valid = np.isfinite(zw)
-        return _d8_invest_kernel(np.where(valid, zw, 0.0), valid, _PG_BLOCK, r0, c0, cells)
+    def solve(zw: np.ndarray, valid: np.ndarray, r0: int, c0: int) -> np.ndarray:
+        zw[~valid] = 0.0
+        return _d8_invest_kernel(zw, valid, _PG_BLOCK, r0, c0, cells)
 
-    _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc)
+    _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc, release=release)
 
 
 def tiled_mfd_weights_invest(
-    filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty
+    filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty, release: Release = _keep
 ) -> None:
     """:func:`~qingshan.kernels.routing.mfd_weights_invest` tile by tile (uint8 (rows, cols, 8))."""
     cells = float(filled.shape[0] * filled.shape[1])
 
-    def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
-        valid = np.isfinite(zw)
-        return _mfd_weights_kernel(np.where(valid, zw, 0.0), valid, cells)
+    def solve(zw: np.ndarray, valid: np.ndarray, r0: int, c0: int) -> np.ndarray:
+        zw[~valid] = 0.0
+        return _mfd_weights_kernel(zw, valid, cells)
 
-    _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc)
+    _tiled_directions(filled, out, tile, solve, f32_plateaus=False, alloc=alloc, release=release)
 
 
 def tiled_flood_d8(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: Alloc = _empty) -> None:
@@ -615,9 +644,9 @@ def tiled_flood_d8(filled: np.ndarray, out: np.ndarray, tile: int, *, alloc: All
     filled : the filled DEM from :func:`tiled_fill` with ``flavour="pyflwdir"``.
     """
 
-    def solve(zw: np.ndarray, r0: int, c0: int) -> np.ndarray:
-        z = np.where(np.isfinite(zw), zw, _NODATA)
-        return flood_fill(z, _NODATA)[1]
+    def solve(zw: np.ndarray, valid: np.ndarray, r0: int, c0: int) -> np.ndarray:
+        zw[~valid] = _NODATA
+        return flood_fill(zw, _NODATA)[1]
 
     _tiled_directions(filled, out, tile, solve, f32_plateaus=True, alloc=alloc)
 
@@ -1174,15 +1203,74 @@ def _d8_receivers(fdir, valid_window):
     return out
 
 
+def _fill_whole_in_place(
+    dem: np.ndarray, filled: np.ndarray, valid: np.ndarray, tile: int, alloc: Alloc, release: Release
+) -> None:
+    """The whole-grid InVEST-chain fill (the kernel of :func:`~qingshan.kernels.routing.fill_pits_invest`)
+    run on ``filled`` itself: the elevations are copied in window by window, then raised in place. Nothing
+    grid-sized is allocated besides what ``alloc`` gives (memory-mapped scratch for out-of-core runs), and
+    ``release(dem)`` is called as windows are copied: the fill holds the levels, the masks and the cells
+    queued, not a second copy of the DEM.
+    """
+    for r0, r1, c0, c1 in tiles(dem.shape, tile):
+        z = np.asarray(dem[r0:r1, c0:c1], dtype=np.float64)
+        filled[r0:r1, c0:c1] = z
+        valid[r0:r1, c0:c1] = np.isfinite(z)
+        release(dem)
+    cells = dem.shape[0] * dem.shape[1]
+    queue = alloc((cells,), np.int32 if cells < 2**31 else np.int64)  # one slot per cell; only those used are touched
+    _fill_pits_inplace(np.asarray(filled), np.asarray(valid), np.asarray(queue))
+    for arr in (filled, valid, queue):
+        release(arr)
+
+
+MFD_STEP_CELLS = 4_000_000
+"""Cells of the one-pass MFD accumulation between two calls of ``release`` (:func:`_mfd_one_pass`)."""
+
+
+def _mfd_one_pass(
+    wts: np.ndarray, valid: np.ndarray, acc: np.ndarray, tile: int, alloc: Alloc, release: Release
+) -> int:
+    """The whole-grid MFD accumulation (:func:`~qingshan.kernels.routing._accumulate_kernel`: its order,
+    its bits) into ``acc``, in pieces: in-degrees and sources by row bands, then the topological pass
+    :data:`MFD_STEP_CELLS` cells at a time, with ``release`` on every grid-sized array in between — the
+    pass walks the grid in a front, so a memory-mapped run holds the pages of the front, not the grid's
+    weights (8 bytes a cell) and accumulation (8). Returns the number of cells done."""
+    nr, nc = valid.shape
+    cells = nr * nc
+    indeg = alloc((nr, nc), np.int8)
+    queue = alloc((cells,), np.int32 if cells < 2**31 else np.int64)
+    w, v, d, a, q = (np.asarray(x) for x in (wts, valid, indeg, acc, queue))
+    arrays = (wts, valid, indeg, acc, queue)
+    tail = 0
+    for r0 in range(0, nr, tile):
+        r1 = min(r0 + tile, nr)
+        _mfd_indegree_rows(w, v, d, r0, r1)
+        tail = _accumulate_sources(v, d, a, q, r0, r1, tail)
+        for arr in arrays:
+            release(arr)
+    head = 0
+    while head < tail:
+        head, tail = _accumulate_steps(w, v, d, a, q, head, tail, MFD_STEP_CELLS)
+        for arr in arrays:
+            release(arr)
+    return tail
+
+
 def tiled_flow_accumulation_invest(
     dem: np.ndarray,
     algorithm: str,
     tile: int,
     *,
     alloc: Alloc = _empty,
+    release: Release = _keep,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~qingshan.kernels.routing.fill_pits_invest` and
     :func:`~qingshan.kernels.routing.flow_accumulation_invest` tile by tile.
+
+    ``release(arr)`` is called on ``dem`` and on scratch arrays when a pass over them is done: a
+    memory-mapped caller drops their pages from the process there
+    (:func:`qingshan.io.memmaps.release_pages`).
 
     Returns ``(filled, accumulation)`` as arrays from ``alloc``. Filled DEM (filled whole up to
     :data:`WHOLE_FILL_CELLS`, else tile by tile) and D8 pixel counts are bit-identical. MFD weights are computed tile by tile, bit-identical; up to
@@ -1195,19 +1283,16 @@ def tiled_flow_accumulation_invest(
         raise ValueError(f"flow algorithm must be 'D8' or 'MFD', got {algorithm!r}")
     shape = dem.shape
     filled = alloc(shape, np.float64)
+    valid = alloc(shape, np.bool_)
     if shape[0] * shape[1] <= WHOLE_FILL_CELLS:
-        whole = fill_pits_invest(np.asarray(dem))
-        for r0, r1, c0, c1 in tiles(shape, tile):
-            filled[r0:r1, c0:c1] = whole[r0:r1, c0:c1]
-        del whole
+        _fill_whole_in_place(dem, filled, valid, tile, alloc, release)
     else:
         tiled_fill(dem, filled, tile, flavour="invest")
-    valid = alloc(shape, np.bool_)
-    for r0, r1, c0, c1 in tiles(shape, tile):
-        valid[r0:r1, c0:c1] = np.isfinite(filled[r0:r1, c0:c1])
+        for r0, r1, c0, c1 in tiles(shape, tile):
+            valid[r0:r1, c0:c1] = np.isfinite(filled[r0:r1, c0:c1])
     if algo == "D8":
         fdir = alloc(shape, np.int8)
-        tiled_d8_invest(filled, fdir, tile, alloc=alloc)
+        tiled_d8_invest(filled, fdir, tile, alloc=alloc, release=release)
 
         def receivers(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
             fw = _window(fdir, r0, r1, c0, c1, 1, -1)
@@ -1218,17 +1303,14 @@ def tiled_flow_accumulation_invest(
         tiled_accumulate_d8(shape, valid, _ones, receivers, acc, tile)
         return filled, acc
     wts = alloc((*shape, 8), np.uint8)
-    tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc)
+    tiled_mfd_weights_invest(filled, wts, tile, alloc=alloc, release=release)
 
     acc = alloc(shape, np.float64)
     cells = shape[0] * shape[1]
     if cells <= MFD_WHOLE_ACCUMULATION_CELLS:  # one pass, the whole-grid kernel's order: its bits
-        queue = alloc((cells,), np.int32 if cells < 2**31 else np.int64)
-        whole, done = _accumulate_kernel(wts, np.asarray(valid), queue)
+        done = _mfd_one_pass(wts, valid, acc, tile, alloc, release)
         if done != int(np.count_nonzero(valid)):  # pragma: no cover - acyclic by construction
             raise RuntimeError("routing graph has a cycle; the DEM could not be ordered")
-        for r0, r1, c0, c1 in tiles(shape, tile):
-            acc[r0:r1, c0:c1] = whole[r0:r1, c0:c1]
         return filled, acc
 
     def shares(r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,7 @@ def ls_factor_tiled(
     algo = _flow_algorithm(params)
     out = alloc(dem.shape, np.float64)
     if str(params.option("ls_formula", "rusle_mccool")) == "invest":
-        filled, fa = tiled_flow_accumulation_invest(dem, algo, tile, alloc=alloc)
+        filled, fa = tiled_flow_accumulation_invest(dem, algo, tile, alloc=alloc, release=release_pages)
         l_max = float(params.option("l_max", 122.0))  # type: ignore[arg-type]
         for r0, r1, c0, c1 in tiles(dem.shape, tile):
             win, rs, cs = _clipped(filled, r0, r1, c0, c1)
