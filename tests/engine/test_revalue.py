@@ -247,6 +247,26 @@ def test_a_refused_publication_builds_no_export(api, synth_run) -> None:  # type
     assert "gep_accounts.xlsx" not in {a["name"] for a in before}  # still on demand: the check above can fail
 
 
+def test_a_refused_cli_publication_builds_no_export(synth_run) -> None:  # type: ignore[no-untyped-def]
+    """The same at the command line (review): ``qingshan publish`` built the exports before approving, so a publish
+    refused for an unacknowledged QC report (exit 2) still wrote three files into the draft run."""
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+
+    cfg_path, parent, url = synth_run
+    child = revalue(url, parent.run_id, prices=_prices(cfg_path)).run_id
+    factory = open_store(url)
+    before = [a["name"] for a in repo.get_run(factory, child).artifacts]
+    r = CliRunner().invoke(app, ["publish", child, "--store", url])  # no --acknowledge-qc: refused
+    assert r.exit_code == 2, r.output
+    assert [a["name"] for a in repo.get_run(factory, child).artifacts] == before
+    assert "gep_accounts.xlsx" not in before
+    r = CliRunner().invoke(app, ["publish", child, "--store", url, "--acknowledge-qc"])
+    assert r.exit_code == 0, r.output
+    assert {"gep_accounts.xlsx", "regions.gpkg", "qc_report.md"} <= {a["name"] for a in repo.get_run(factory, child).artifacts}
+
+
 def test_api_revalue_4xx_are_bilingual(api, synth_run) -> None:  # type: ignore[no-untyped-def]
     client, headers, parent, failed = api
     prices = _prices(synth_run[0]).read_text(encoding="utf-8")

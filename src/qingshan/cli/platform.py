@@ -98,8 +98,8 @@ def publish(
     from qingshan.store.db import open_store
 
     factory = open_store(store)
-    complete_exports(factory, run_id, find_data_dir(store))  # a revalued run is published complete
-    publish_run(factory, Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc)
+    publish_run(factory, Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc,  # a revalued run is published
+                prepare=lambda: complete_exports(factory, run_id, find_data_dir(store)))  # complete, once allowed
     typer.echo(f"Published 已发布 {run_id}")
 
 

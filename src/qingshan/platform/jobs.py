@@ -566,8 +566,10 @@ def publication_epoch() -> int:
     return _PUBLICATION_EPOCH[0]
 
 
-def publish_run(factory: sessionmaker[Session], actor: Actor, run_id: str, *, acknowledge_qc: bool = False) -> None:
+def publish_run(factory: sessionmaker[Session], actor: Actor, run_id: str, *, acknowledge_qc: bool = False,
+                prepare: Callable[[], None] | None = None) -> None:
     """Approve (when still a draft) and publish ``run_id``: done when the run ends published, whoever did it.
+    ``prepare`` as for :func:`set_publication`'s publish step: it runs only once the publication is allowed.
 
     Two commands publishing the same run at once (``qingshan publish``, ``qingshan demo`` into one store): one
     wins each step, and the other finds the state already reached — success, not the 409 of a web request (found:
@@ -583,7 +585,7 @@ def publish_run(factory: sessionmaker[Session], actor: Actor, run_id: str, *, ac
                 raise
     if state() != "published":
         try:
-            set_publication(factory, actor, run_id, "publish")
+            set_publication(factory, actor, run_id, "publish", prepare=prepare)
         except StateError:
             if state() != "published":
                 raise
