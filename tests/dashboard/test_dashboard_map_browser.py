@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+
+from helpers_server import served
 
 pytestmark = pytest.mark.browser
 
@@ -29,29 +28,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-quic", "--no-first-run", "--disable-
 COUNTY = "360124"  # 进贤县 in 南昌市 (360100), 江西省 (360000)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(app: FastAPI) -> Iterator[str]:
     """uvicorn serving the example run, in a background thread."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def _click_lonlat(page: Any, lon: float, lat: float, *, double: bool = False) -> None:

@@ -1189,15 +1189,14 @@ def _accumulate_kernel(w, valid, queue):
     in row-major order: the order of pygeoprocessing's sums, which fixes the last bits).
 
     ``queue``: scratch of one entry per cell (int32 where the cell count allows). Returns
-    (accumulation, cells done). :func:`_accumulate_sources` and :func:`_accumulate_steps` are the same
-    computation in pieces, for a caller that releases memory-mapped pages between them.
+    (accumulation, cells done). :func:`_accumulate_sources` and :func:`_accumulate_pass` are its two steps,
+    for a caller that gives the arrays (memory-mapped scratch) and releases pages between row bands.
     """
     nr, nc = valid.shape
     indeg = _mfd_indegree(w, valid)
     acc = np.empty((nr, nc))
     tail = _accumulate_sources(valid, indeg, acc, queue, 0, nr, 0)
-    _, tail = _accumulate_steps(w, valid, indeg, acc, queue, 0, tail, nr * nc)
-    return acc, tail
+    return acc, _accumulate_pass(w, valid, indeg, acc, queue, tail)
 
 
 @njit(cache=True, nogil=True)
@@ -1218,11 +1217,11 @@ def _accumulate_sources(valid, indeg, acc, queue, r0, r1, tail):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_steps(w, valid, indeg, acc, queue, head, tail, limit):
-    """Up to ``limit`` cells of the topological pass from ``queue[head:tail]``; returns (head, tail)."""
+def _accumulate_pass(w, valid, indeg, acc, queue, tail):
+    """The topological pass from the sources ``queue[:tail]`` (first in, first out); returns the cells done."""
     nr, nc = valid.shape
-    stop = head + limit
-    while head < tail and head < stop:
+    head = 0
+    while head < tail:
         c = queue[head]
         head += 1
         r, s = c // nc, c % nc
@@ -1240,7 +1239,7 @@ def _accumulate_steps(w, valid, indeg, acc, queue, head, tail, limit):
                 if indeg[rr, ss] == 0:
                     queue[tail] = rr * nc + ss
                     tail += 1
-    return head, tail
+    return tail
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -62,8 +62,8 @@ from qingshan.kernels.routing import (  # noqa: E402
     _PG_BLOCK,
     _PG_DC,
     _PG_DR,
+    _accumulate_pass,
     _accumulate_sources,
-    _accumulate_steps,
     _d8_invest_kernel,
     _d8_kernel,
     _fill_pits_inplace,
@@ -1255,7 +1255,7 @@ def _mfd_one_pass(
         tail = _accumulate_sources(v, d, a, q, r0, r1, tail)
         for arr in arrays:
             release(arr)
-    _, tail = _accumulate_steps(w, v, d, a, q, 0, tail, cells)
+    tail = _accumulate_pass(w, v, d, a, q, tail)
     for arr in arrays:
         release(arr)
     return tail
