@@ -1,6 +1,8 @@
 """Requests that race on one object, and file names the server must not trust — an attack pass on the running
-service (a real uvicorn on loopback, SQLite, requests released together by a barrier). Each test is a finding:
-it answered 500, or left duplicate records, or an English-only error.
+service (a real uvicorn on loopback, requests released together by a barrier). Each test is a finding: it
+answered 500, or left duplicate records, or an English-only error. The races run on SQLite and on PostgreSQL
+(``postgres`` marker, a real server from pg_harness): ``store.db.one_writer_at_a_time`` takes a different lock
+on each.
 """
 
 from __future__ import annotations
@@ -19,25 +21,44 @@ import pytest
 import rasterio
 from affine import Affine
 from fastapi.testclient import TestClient
-from platform_support import PASSWORD, fill_products
+from platform_support import PASSWORD, USERS, fill_products
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpers_server import served
+from pg_harness import BACKENDS, pg_database_url, pg_server  # noqa: F401  (fixtures used below)
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
-from qingshan.platform import submissions
+from qingshan.platform import accounts, submissions
+from qingshan.store.db import open_store, sqlite_url
 from qingshan.store.platform_models import FormSubmission
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PRICES = "price_key,price_year,region,value,unit,source\nwater_supply,2019,360000,2.1,元/m3,水利局 2019\n".encode()
 
 
+@pytest.fixture(params=BACKENDS)
+def race_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated store of each backend with one account per role."""
+    url = (sqlite_url(tmp_path / "race.sqlite") if request.param == "sqlite"
+           else str(request.getfixturevalue("pg_database_url")))
+    factory = open_store(url)
+    for name, (role, regions, forms) in USERS.items():
+        accounts.create_user(factory, name, PASSWORD, role, regions=regions, forms=forms)
+    return url
+
+
 @pytest.fixture
-def server(store_url: str) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port (requests really run at the same time)."""
-    with served(create_app(Settings(store_url=store_url))) as url:
+def race_factory(race_url: str) -> sessionmaker[Session]:
+    return open_store(race_url)
+
+
+@pytest.fixture
+def server(race_url: str) -> Iterator[str]:
+    """The app over each backend, served by uvicorn on a free loopback port (requests really run at the same
+    time)."""
+    with served(create_app(Settings(store_url=race_url))) as url:
         yield url
 
 
@@ -71,7 +92,7 @@ def _bilingual(r: httpx.Response) -> None:
 
 
 def test_one_form_uploaded_four_times_at_once_is_one_submission_with_four_versions(
-        server: str, factory: sessionmaker[Session]) -> None:
+        server: str, race_factory: sessionmaker[Session]) -> None:
     """Found: four first uploads at once made four submissions (the later approval of an old duplicate would win
     in the accounting); four more at once answered one 201 and three 500s (two versions numbered n + 1)."""
     h = _token(server, "submitter")
@@ -83,7 +104,7 @@ def test_one_form_uploaded_four_times_at_once_is_one_submission_with_four_versio
 
     for _ in range(2):
         assert [r.status_code for r in _at_once(4, upload)] == [201] * 4
-    with factory() as s:
+    with race_factory() as s:
         subs = s.scalars(select(FormSubmission).where(FormSubmission.group == "products")).all()
     assert len(subs) == 1
     versions = httpx.get(f"{server}/api/submissions/{subs[0].id}", headers=h).json()["versions"]
@@ -205,7 +226,7 @@ def test_bodies_that_cannot_be_parsed_get_the_bilingual_error(client: TestClient
     assert Counter(r.json()["error"] for r in (bad_json, bad_form)) == {"http_error": 2}
 
 
-def test_commands_publishing_one_run_at_once_all_succeed(factory: sessionmaker[Session]) -> None:
+def test_commands_publishing_one_run_at_once_all_succeed(race_factory: sessionmaker[Session]) -> None:
     """Found: three `qingshan publish RUN` at once — one won, the others exited 2 ("is 'approved', it must be
     'draft' to approve") although the run ended published; two `qingshan demo` into one store likewise, and one
     failed on "Username 'demo-admin' is taken"."""
@@ -216,8 +237,8 @@ def test_commands_publishing_one_run_at_once_all_succeed(factory: sessionmaker[S
     from qingshan.platform.audit import Actor
     from qingshan.store import repo
 
-    repo.start_run(factory, run_id="r", name="t", profile="p", years=[2019], base_year=None, config={}, code_version="t")
-    repo.finish_run_succeeded(factory, "r", results=pd.DataFrame(columns=repo.RESULT_COLUMNS), regions=[],
+    repo.start_run(race_factory, run_id="r", name="t", profile="p", years=[2019], base_year=None, config={}, code_version="t")
+    repo.finish_run_succeeded(race_factory, "r", results=pd.DataFrame(columns=repo.RESULT_COLUMNS), regions=[],
                               provenance={}, output_dir=None, content_hash="0" * 64)
     gate = threading.Barrier(4)
     errors: list[BaseException] = []
@@ -226,9 +247,9 @@ def test_commands_publishing_one_run_at_once_all_succeed(factory: sessionmaker[S
         gate.wait()
         try:
             if i % 2:
-                jobs.publish_run(factory, Actor(None, "cli"), "r", acknowledge_qc=True)
+                jobs.publish_run(race_factory, Actor(None, "cli"), "r", acknowledge_qc=True)
             else:
-                load_into_service(factory, "r")
+                load_into_service(race_factory, "r")
         except BaseException as exc:  # collected for the assertion
             errors.append(exc)
 
@@ -238,4 +259,4 @@ def test_commands_publishing_one_run_at_once_all_succeed(factory: sessionmaker[S
     for t in threads:
         t.join()
     assert not errors, errors
-    assert jobs.publication_of(factory, "r")["state"] == "published"
+    assert jobs.publication_of(race_factory, "r")["state"] == "published"
