@@ -345,6 +345,7 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
         yield None if scheduler in (None, "threads") else scheduler
         return
     if not isinstance(scheduler, str):
+        _prepare(scheduler)
         yield scheduler
         return
     from dask.distributed import Client
@@ -363,7 +364,16 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
                    "的形式给出地址；或使用 'threads'（默认）或 'processes' 在本机计算。",
         ) from None
     with client:
+        _prepare(client)
         yield client
+
+
+def _prepare(client: Any) -> None:
+    """A ``distributed.Client``'s workers made ready for blocks (:mod:`qingshan.engine.cluster`)."""
+    if hasattr(client, "register_plugin"):
+        from qingshan.engine.cluster import prepare_workers
+
+        prepare_workers(client)
 
 
 def _threads(client: Any) -> int:
