@@ -43,6 +43,12 @@ def _mapped_bytes_of_a_layer() -> int:
     return mapped
 
 
+def _empty_block(window: object, grid: object, shared: object, keep: bool) -> object:
+    from qingshan.engine.blocks import BlockPartial
+
+    return BlockPartial()
+
+
 def _trim_env() -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
@@ -81,5 +87,20 @@ def test_the_engine_makes_workers_reuse_block_memory(nanny_cluster: object, how:
 def test_a_worker_joining_later_reuses_block_memory_too(nanny_cluster: object) -> None:
     with distributed.Client(nanny_cluster, set_as_default=False) as c, open_scheduler(c):
         c.restart()  # the worker process is replaced: the plugin is set up again in the new one
+        (mapped,) = c.run(_mapped_bytes_of_a_layer).values()
+    assert mapped == 0
+
+
+def test_blocks_given_a_client_directly_prepare_its_workers(nanny_cluster: object) -> None:
+    """The Python API's ``compute_blockwise(..., client=Client(...))`` never passes through ``open_scheduler``."""
+    from affine import Affine
+
+    from qingshan.core.grid import Grid
+    from qingshan.engine.blocks import map_blocks
+
+    with distributed.Client(nanny_cluster, set_as_default=False) as c:
+        c.restart()
+        grid = Grid.from_crs("EPSG:32650", Affine(30.0, 0.0, 0.0, 0.0, -30.0, 0.0), 64, 64)
+        map_blocks(grid, _empty_block, [0], block_size=32, client=c)
         (mapped,) = c.run(_mapped_bytes_of_a_layer).values()
     assert mapped == 0

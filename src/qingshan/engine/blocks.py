@@ -275,6 +275,7 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
     if local is not None:  # shared objects enter the graph once, not once per block
         d_shared = [dask.delayed(x, pure=True, traverse=False) for x in shared]
     else:  # sent to every worker once, before the blocks
+        _prepare(client)
         d_shared = client.scatter(list(shared), broadcast=True)
     keep = on_block is not None
     tasks = [dask.delayed(task, pure=True)(w, grid, *d_shared, keep, *args) for w in windows]
@@ -369,7 +370,7 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
 
 
 def _prepare(client: Any) -> None:
-    """A ``distributed.Client``'s workers made ready for blocks (:mod:`qingshan.engine.cluster`)."""
+    """A ``distributed.Client``'s workers made ready for blocks (:mod:`qingshan.engine.cluster`), once per client."""
     if hasattr(client, "register_plugin"):
         from qingshan.engine.cluster import prepare_workers
 

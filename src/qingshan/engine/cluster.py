@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+import weakref
 from typing import Any
 
 from distributed import WorkerPlugin
@@ -63,6 +64,14 @@ class BlockMemory(WorkerPlugin):
         worker.qingshan_block_memory = keep_block_memory()
 
 
+_PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Clients whose cluster has :class:`BlockMemory` (one round trip per client, not per call)."""
+
+
 def prepare_workers(client: Any) -> None:
-    """Register :class:`BlockMemory` on ``client``'s cluster (once per cluster; registering again replaces it)."""
+    """Register :class:`BlockMemory` on ``client``'s cluster, once per client (the plugin stays with the
+    scheduler: workers that join or restart later set it up too)."""
+    if client in _PREPARED:
+        return
     client.register_plugin(BlockMemory(), name=BlockMemory.name)
+    _PREPARED.add(client)
