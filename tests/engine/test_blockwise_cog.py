@@ -14,6 +14,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
@@ -288,6 +289,34 @@ def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcom
     for name, path in got.items():
         with rasterio.open(path) as ds, rasterio.open(expected[name]) as ref:
             np.testing.assert_allclose(ds.read(1), ref.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
+
+
+def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunOutcome, write_config: Any,
+                                                             tmp_path: Path) -> None:
+    """``account(..., scheduler=Client)`` end to end: the indicator blocks and the SEEA basis's blocks run on the
+    workers (the basis used to run on the client's threads), and the result rows, the COGs and the SEEA files are
+    the threads run's (one block: sums in another order, hence the tolerances)."""
+    distributed = pytest.importorskip("dask.distributed")
+    cfg = _config(write_config, tmp_path)
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"block_size": 64})})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client, distributed.get_task_stream(client) as stream:
+        out = R.account(cfg, scheduler=client)
+    ran = {name: {t["worker"] for t in stream.data if name in str(t["key"])} for name in ("block_partial", "_basis_block")}
+    assert all(len(workers) == 2 for workers in ran.values()), ran
+    keys = ["region_code", "year", "indicator", "component", "ecosystem"]
+    a, b = (r.results.sort_values(keys).reset_index(drop=True) for r in (example_run, out))
+    pd.testing.assert_frame_equal(a[keys], b[keys])
+    np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float), rtol=1e-12, atol=0)
+    assert set(_layers(out.output_dir)) == set(_layers(example_run.output_dir))
+    for name, values in (("extent.csv", ["area_km2"]), ("condition.csv", ["weighted_sum", "area_km2"])):
+        x, y = (pd.read_csv(r.output_dir / "seea" / name, dtype={"region_code": str}) for r in (out, example_run))
+        same = [c for c in y.columns if c not in values]
+        pd.testing.assert_frame_equal(x[same], y[same])
+        np.testing.assert_allclose(x[values].to_numpy(), y[values].to_numpy(), rtol=1e-9, atol=0)  # block sums
+    with rasterio.open(out.output_dir / "seea" / f"ecosystem.{YEAR}.tif") as x, \
+            rasterio.open(example_run.output_dir / "seea" / f"ecosystem.{YEAR}.tif") as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
 
 
 def test_in_flight_blocks_are_bounded_and_computed_while_written(monkeypatch: pytest.MonkeyPatch) -> None:

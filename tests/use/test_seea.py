@@ -350,3 +350,62 @@ def test_change_matrix_block_by_block_is_the_whole_grid_crosstab(seea_run: Simpl
     keys = ["region_code", "ecosystem_from", "ecosystem_to"]
     pd.testing.assert_frame_equal(got[keys], want[keys])
     np.testing.assert_allclose(got["area_km2"], want["area_km2"], rtol=1e-9, atol=0)
+
+
+def test_seea_basis_on_a_cluster_runs_its_blocks_on_the_workers(seea_run: SimpleNamespace, tmp_path: Path) -> None:
+    """Issue 11 (one code path on threads or a cluster): with the run's ``dask.distributed`` client the basis's
+    blocks are computed by the workers (they used to run on the client's threads whatever the run's scheduler),
+    and give the same extent, condition and ecosystem rasters."""
+    distributed = pytest.importorskip("dask.distributed")
+    from qingshan.engine.extent import write_seea_basis
+
+    cfg = seea_run.config
+    cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"block_size": 32})})
+    folder = tmp_path / "cluster"
+    folder.mkdir()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client, distributed.get_task_stream(client) as stream:
+        write_seea_basis(folder, seea_run.regions, cfg, client=client)
+    blocks = [t for t in stream.data if "_basis_block" in str(t["key"])]
+    assert len(blocks) == 2 * 5 * 4 and len({t["worker"] for t in blocks}) == 2
+    whole = seea_run.folder / "seea"
+    for name, values in (("extent.csv", ["area_km2"]), ("condition.csv", ["weighted_sum", "area_km2"])):
+        a = pd.read_csv(whole / name, dtype={"region_code": str})
+        b = pd.read_csv(folder / "seea" / name, dtype={"region_code": str})
+        keys = [c for c in a.columns if c not in values]
+        pd.testing.assert_frame_equal(a[keys], b[keys])
+        np.testing.assert_allclose(b[values].to_numpy(), a[values].to_numpy(), rtol=1e-9, atol=0)
+    for year in (2019, 2020):
+        with rasterio.open(whole / f"ecosystem.{year}.tif") as a, \
+                rasterio.open(folder / "seea" / f"ecosystem.{year}.tif") as b:
+            np.testing.assert_array_equal(b.read(1), a.read(1))
+
+
+def test_the_basis_is_written_beside_the_exports_and_its_error_is_raised(seea_run: SimpleNamespace, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_artifacts writes the SEEA basis while the exports are written (two threads), and a failing basis
+    still fails the run's artifacts once the exports have ended (nothing left running)."""
+    import threading
+
+    from qingshan.engine import extent
+    from qingshan.engine.run import write_artifacts
+
+    seen: dict[str, object] = {}
+    gate = threading.Barrier(2, timeout=30)  # passes only if the exports and the basis are under way together
+
+    def basis(*_a: object, **_k: object) -> None:
+        seen["basis"] = threading.current_thread().name
+        gate.wait()
+        raise InputError("basis failed", "基础数据失败", field="lulc", fix="x", fix_zh="x")
+
+    import qingshan.engine.export as export
+
+    def exports(*_a: object, **_k: object) -> None:
+        seen["exports"] = threading.current_thread().name
+        gate.wait()
+
+    monkeypatch.setattr(extent, "write_seea_basis", basis)
+    monkeypatch.setattr(export, "export_all", exports)
+    with pytest.raises(InputError, match="basis failed"):
+        write_artifacts(tmp_path, seea_run.results, seea_run.regions, {}, None, seea_run.config, {}, "r")
+    assert seen["basis"] != seen["exports"]

@@ -532,7 +532,7 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
             cogs = sorted(staging.glob("*.tif")) if staging is not None else []
             return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
                                        progress=progress, extra_provenance={"engine": facts}, cogs=cogs,
-                                       notices=found)
+                                       notices=found, client=scheduler)
         finally:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)

@@ -19,8 +19,8 @@ Written into the run's artifacts under ``seea/`` by :func:`write_seea_basis` (ca
   [t/hm²/a] by the run's own method, inputs and parameters (opt-in: it computes RUSLE, routing
   included, a second time for each year).
 
-Block by block (:func:`~qingshan.engine.blocks.map_blocks`, ``[run] block_size``, Dask's local
-threads): each block reads its windows of land cover and NDVI (:func:`~qingshan.engine.blocks.read_window`),
+Block by block (:func:`~qingshan.engine.blocks.map_blocks`, ``[run] block_size``, on the run's
+scheduler: Dask's local threads by default): each block reads its windows of land cover and NDVI (:func:`~qingshan.engine.blocks.read_window`),
 computes the coverage of its own cells by the leaves (as the engine's blocks do; the whole grid's
 coverage matrix is never built), its ecosystem codes and its extent and condition sums; totals are
 added over blocks and the codes written into ``ecosystem.<year>.tif`` in window order. Memory is
@@ -278,10 +278,11 @@ def _ndvi_params(config: RunConfig) -> tuple[float | None, float | None]:
     return get.get("ndvi_soil"), get.get("ndvi_veg")
 
 
-def write_seea_basis(folder: Path, regions: RegionSet, config: RunConfig) -> None:
+def write_seea_basis(folder: Path, regions: RegionSet, config: RunConfig, *, client: Any = None) -> None:
     """Write ``folder/seea/`` (see module docstring); nothing when the run has no land cover table.
 
-    Block by block (``[run] block_size``, Dask's local threads): each block reads its windows of
+    Block by block (``[run] block_size``, on ``client``: local threads by default, or the run's scheduler,
+    see :func:`~qingshan.engine.blocks.open_scheduler`): each block reads its windows of
     land cover and NDVI, computes the coverage of its cells by the leaves, its ecosystem codes and
     its extent and condition sums; the codes are written into ``ecosystem.<year>.tif`` in window
     order. Memory is bounded by the block size, not by the grid.
@@ -299,7 +300,8 @@ def write_seea_basis(folder: Path, regions: RegionSet, config: RunConfig) -> Non
     extent, condition = [], []
     for year in config.run.years:
         grid = reference_grid(config, year)
-        totals = _basis_year(out / f"ecosystem.{year}.tif", config, year, grid, landcover, regions, ndvi_params)
+        totals = _basis_year(out / f"ecosystem.{year}.tif", config, year, grid, landcover, regions, ndvi_params,
+                             client=client)
         extent.append(_crosstab_frame(codes, totals["extent"]).assign(year=year))
         rows = _condition_frame_rows(codes, totals, ["ndvi", "vegetation_cover", "soil_loss_rate"])
         condition += [{**r, "year": year} for r in rows]
@@ -310,7 +312,7 @@ def write_seea_basis(folder: Path, regions: RegionSet, config: RunConfig) -> Non
 
 
 def _basis_year(path: Path, config: RunConfig, year: int, grid: Grid, landcover: LandcoverTable, regions: RegionSet,
-                ndvi_params: tuple[float | None, float | None]) -> dict[str, np.ndarray]:
+                ndvi_params: tuple[float | None, float | None], *, client: Any = None) -> dict[str, np.ndarray]:
     """Every block of ``year``: ``ecosystem.<year>.tif`` written at ``path``; the summed totals returned."""
     names = ["lulc", "ndvi"] if "ndvi" in config.inputs else ["lulc"]
     sources = sources_on_grid({n: config.input_path(n, year) for n in names}, grid, resample=config.grid.resample)
@@ -319,7 +321,7 @@ def _basis_year(path: Path, config: RunConfig, year: int, grid: Grid, landcover:
     writer = _EcosystemCog(path, grid, f"ecosystem type {year} (SEEA extent basis)")
     try:
         total = map_blocks(grid, _basis_block, [sources, landcover, regions, extra, ndvi_params],
-                           block_size=config.run.block_size, on_block=lambda w, part: writer.write(w, part.layers["ecosystem"]))
+                           block_size=config.run.block_size, client=client, on_block=lambda w, part: writer.write(w, part.layers["ecosystem"]))
         check_coverage(total, sources)
     except BaseException:
         writer.abort()

@@ -354,6 +354,7 @@ def value_record_export(
     extra_provenance: dict[str, Any] | None = None,
     cogs: Sequence[Path] = (),
     notices: list[Notice] | None = None,
+    client: Any = None,
 ) -> RunOutcome:
     """The steps every engine shares after computing leaf rows: value → roll up → record → artifacts → store.
 
@@ -364,7 +365,8 @@ def value_record_export(
     ``<data dir>/runs/<run id>`` (:mod:`qingshan.store.artifacts`), then copied to the output folder.
     ``cogs``: per-cell COGs an engine has already written, in a folder of the data dir's ``runs/``
     (moved into the artifacts' ``rasters/``). ``notices``: the list the run's notices are
-    collected into (its QC report lists them).
+    collected into (its QC report lists them). ``client``: where the SEEA basis's blocks run (the run's
+    scheduler, see :func:`~qingshan.engine.blocks.open_scheduler`; default local threads).
     """
     from qingshan.store import artifacts, repo
     from qingshan.store.db import open_store
@@ -396,7 +398,8 @@ def value_record_export(
             provenance["example"] = provenance["qc"]["example_data"]
             progress("export", 0.9)
             staging = artifacts.make_tmp(artifacts.runs_root(data_dir))
-            write_artifacts(staging, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs)
+            write_artifacts(staging, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs,
+                            client=client)
             rel, manifest = artifacts.seal(staging, data_dir, run_id)
             sealed, staging = data_dir / rel, None
             files = artifacts.export_copy(sealed, Path(config.run.output), manifest)
@@ -416,14 +419,25 @@ def value_record_export(
 
 def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],
                     grid: Grid | None, config: RunConfig, provenance: dict[str, Any], run_id: str, *,
-                    cogs: Sequence[Path] = ()) -> None:
-    """Every file of a run into ``folder``: the exports, and the inputs its readers need later (``inputs/``:
-    land cover for parcels, the statistics table for GDP), so that nothing outside the folder is read again."""
-    from qingshan.engine.export import export_all
+                    cogs: Sequence[Path] = (), client: Any = None) -> None:
+    """Every file of a run into ``folder``: the exports, the SEEA basis (``seea/``), and the inputs its readers
+    need later (``inputs/``: land cover for parcels, the statistics table for GDP), so that nothing outside the
+    folder is read again.
 
-    export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+    The SEEA basis (blocks of raster reads and coverage, on ``client``) is written while the exports (tables and
+    the workbook: Python, one core) are: side by side, not one after the other. Both have ended when this returns
+    or raises.
+    """
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qingshan.engine.export import export_all
     from qingshan.engine.extent import write_seea_basis  # SEEA extent and condition basis (seea/)
-    write_seea_basis(folder, regions, config)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="seea") as pool:  # leaving waits for the basis, even on an error
+        basis = pool.submit(contextvars.copy_context().run, write_seea_basis, folder, regions, config, client=client)
+        export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+    basis.result()  # the basis's own error, once the exports are written
     if config.tables.statistics is not None:
         (folder / "inputs").mkdir(exist_ok=True)
         shutil.copyfile(config.tables.statistics, folder / "inputs" / "statistics.csv")
