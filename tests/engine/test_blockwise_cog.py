@@ -269,10 +269,10 @@ def test_rasters_off_writes_none(write_config: Any, tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- dask.distributed
-def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcome, write_config: Any,
-                                                        tmp_path: Path) -> None:
-    """Blocks computed on two workers (soil retention's reading the derived LS) come back to this process and give
-    the same COGs."""
+def test_local_cluster_blocks_are_written_by_the_workers(example_run: R.RunOutcome, write_config: Any,
+                                                         tmp_path: Path) -> None:
+    """Blocks computed on two workers (soil retention's reading the derived LS) write their layers into block files
+    the client's writer mosaics (the arrays do not travel back): the same COGs, and no block file left."""
     distributed = pytest.importorskip("dask.distributed")
     cfg = _config(write_config, tmp_path)
     p0 = R.plan(cfg)
@@ -286,6 +286,8 @@ def test_local_cluster_blocks_are_written_by_the_client(example_run: R.RunOutcom
     expected = _layers(example_run.output_dir)
     got = {p.name[: -len(f".{YEAR}.tif")]: p for p in folder.glob("*.tif")}
     assert set(got) == set(expected) >= SOIL and not list(folder.glob("*.part.tif"))  # soil too: LS is a derived input
+    assert not [p for p in folder.rglob("*") if p.is_file() and p.suffix != ".tif"]
+    assert not [p for p in (folder / ".blocks").rglob("*") if p.is_file()]
     for name, path in got.items():
         with rasterio.open(path) as ds, rasterio.open(expected[name]) as ref:
             np.testing.assert_allclose(ds.read(1), ref.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
@@ -302,13 +304,20 @@ def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunO
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
             distributed.Client(cl) as client, distributed.get_task_stream(client) as stream:
         out = R.account(cfg, scheduler=client)
-    ran = {name: {t["worker"] for t in stream.data if name in str(t["key"])} for name in ("block_partial", "_basis_block")}
+    ran = {name: {t["worker"] for t in stream.data if name in str(t["key"])} for name in ("block_to_file", "_basis_block")}
     assert all(len(workers) == 2 for workers in ran.values()), ran
     keys = ["region_code", "year", "indicator", "component", "ecosystem"]
     a, b = (r.results.sort_values(keys).reset_index(drop=True) for r in (example_run, out))
     pd.testing.assert_frame_equal(a[keys], b[keys])
     np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float), rtol=1e-12, atol=0)
-    assert set(_layers(out.output_dir)) == set(_layers(example_run.output_dir))
+    got, want = _layers(out.output_dir), _layers(example_run.output_dir)
+    assert set(got) == set(want) >= SOIL
+    for name in want:  # the same layers (some cells' last digits depend on the block: shares of block sums)
+        with rasterio.open(got[name]) as x, rasterio.open(want[name]) as y:
+            px, py = ({k: v for k, v in ds.profile.items() if k != "nodata"} for ds in (x, y))  # NaN ≠ NaN
+            assert np.isnan(x.nodata) and np.isnan(y.nodata)
+            assert (px, x.tags(), x.tags(1), x.descriptions, x.units) == (py, y.tags(), y.tags(1), y.descriptions, y.units)
+            np.testing.assert_allclose(x.read(1), y.read(1), rtol=1e-12, atol=0, equal_nan=True, err_msg=name)
     for name, values in (("extent.csv", ["area_km2"]), ("condition.csv", ["weighted_sum", "area_km2"])):
         x, y = (pd.read_csv(r.output_dir / "seea" / name, dtype={"region_code": str}) for r in (out, example_run))
         same = [c for c in y.columns if c not in values]
@@ -317,6 +326,26 @@ def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunO
     with rasterio.open(out.output_dir / "seea" / f"ecosystem.{YEAR}.tif") as x, \
             rasterio.open(example_run.output_dir / "seea" / f"ecosystem.{YEAR}.tif") as y:
         np.testing.assert_array_equal(x.read(1), y.read(1))
+
+
+def test_block_files_the_client_cannot_see_are_a_bilingual_storage_error(write_config: Any, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers on other machines without the data dir on shared storage write their block files where this
+    process cannot see them (here: not at all): the run fails saying so in both languages, and no raster or
+    staging folder is left."""
+    distributed = pytest.importorskip("dask.distributed")
+    from qingshan.core.errors import StorageError
+
+    monkeypatch.setattr(bw, "write_block_file", lambda path, *a, **k: path)  # "written" on another disk
+    cfg = _config(write_config, tmp_path)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client, pytest.raises(StorageError) as err:
+        R.account(cfg, scheduler=client)
+    assert "not visible" in err.value.en and "共享的存储" in err.value.fix_zh and "data_dir" in err.value.fix
+    from qingshan.store import artifacts
+
+    data = artifacts.data_dir_for(R.store_url_of(cfg, None), cfg.run.data_dir)
+    assert data.is_dir() and not [p for p in data.rglob("*.tif")], "rasters left behind"
 
 
 def test_in_flight_blocks_are_bounded_and_computed_while_written(monkeypatch: pytest.MonkeyPatch) -> None:

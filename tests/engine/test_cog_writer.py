@@ -200,3 +200,53 @@ def test_overview_resampling_setting(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError, match="QINGSHAN_COG_OVERVIEW_RESAMPLING") as err:
         _write(tmp_path / "e.tif", (10, 10))
     assert "环境变量" in err.value.zh
+
+
+# ----------------------------------------------------------------------------- blocks written by workers
+def _blocks(shape: tuple[int, int], side: int) -> list[tuple[object, dict[str, np.ndarray]]]:
+    from qingshan.core.window import block_windows
+
+    a, b = _layer(shape), _layer(shape)[::-1].copy()
+    return [(w, {"a": a[w.slices()], "b": b[w.slices()]}) for w in block_windows(shape, side)]
+
+
+@pytest.mark.parametrize(("dtype", "overviews"), [("float64", "auto"), ("float32", "auto"), ("float64", "always")])
+def test_layers_from_block_files_are_the_layers_written_by_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  dtype: str, overviews: str) -> None:
+    """On a cluster each worker writes its blocks' layers into a file of its own (write_block_file) and the
+    client's writer mosaics them (write_file): the COGs are the very files written from the arrays, byte for byte
+    (values, NaN, band and dataset tags, overviews), and no block file or VRT is left."""
+    from qingshan.io.cog import BlockLayerWriter, write_block_file
+
+    monkeypatch.setenv("QINGSHAN_COG_OVERVIEWS", overviews)
+    shape = (700, 600)  # blocks of 192: not aligned with the 256-cell tiles, short edge blocks
+    grid = Grid.from_crs(CRS, TRANSFORM, *shape)
+    tags = {"a": ("t/hm2", "layer a"), "b": ("mm", "layer b 水")}
+    with using_cog_settings(CogSettings(dtype=dtype)):  # type: ignore[arg-type]
+        with BlockLayerWriter(tmp_path / "arrays", grid) as w:
+            for window, layers in _blocks(shape, 192):
+                for stem, values in layers.items():
+                    w.write(stem, window, values, units=tags[stem][0], description=tags[stem][1])
+            by_arrays = w.finish()
+        with BlockLayerWriter(tmp_path / "files", grid) as w:
+            for i, (window, layers) in enumerate(_blocks(shape, 192)[::-1]):  # any order
+                path = write_block_file(tmp_path / "files" / ".blocks" / f"{i}.tif", grid, window, layers, dtype)  # type: ignore[arg-type]
+                w.write_file(window, path, {stem: tags[stem] for stem in layers})
+            by_files = w.finish()
+    assert [p.name for p in by_files] == [p.name for p in by_arrays] == ["a.tif", "b.tif"]
+    for x, y in zip(by_files, by_arrays, strict=True):
+        assert x.read_bytes() == y.read_bytes(), x.name
+    assert sorted(p.name for p in (tmp_path / "files").rglob("*") if p.is_file()) == ["a.tif", "b.tif"]
+
+
+def test_an_aborted_writer_deletes_its_block_files(tmp_path: Path) -> None:
+    from qingshan.core.window import Window
+    from qingshan.io.cog import BlockLayerWriter, write_block_file
+
+    grid = Grid.from_crs(CRS, TRANSFORM, 64, 64)
+    window = Window(0, 0, 32, 64)
+    with pytest.raises(RuntimeError), BlockLayerWriter(tmp_path, grid) as w:
+        path = write_block_file(tmp_path / ".blocks" / "0.tif", grid, window, {"a": np.ones((32, 64))}, "float64")
+        w.write_file(window, path, {"a": ("mm", "a")})
+        raise RuntimeError("a block failed")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -198,6 +198,8 @@ class BlockPartial:
     cells: int = 0
     layers: dict[str, np.ndarray] = field(default_factory=dict)  # one block's per-cell values; not summed
     notices: list[Notice] = field(default_factory=list)  # raised while computing these blocks (kept once each)
+    layer_file: str | None = None  # one block's per-cell values written by a worker (a band per key of layer_keys)
+    layer_keys: tuple[str, ...] = ()
 
     def add(self, other: BlockPartial) -> BlockPartial:
         """Add ``other``'s totals, counts and notices into this partial (in place) and return it (layers are not kept)."""

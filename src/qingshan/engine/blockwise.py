@@ -68,7 +68,7 @@ import scipy.sparse as sp
 
 from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import EcosystemSplit, ZoneWeights, accounted_cells, zone_weights
-from qingshan.core.errors import ConfigError
+from qingshan.core.errors import ConfigError, StorageError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
@@ -113,7 +113,7 @@ from qingshan.engine.run import (
     reference_grid,
     value_record_export,
 )
-from qingshan.io.cog import BlockLayerWriter
+from qingshan.io.cog import BlockLayerWriter, CellType, cog_settings, write_block_file
 from qingshan.io.plausibility import check_inputs
 
 __all__ = [
@@ -260,6 +260,7 @@ def blockwise_totals(
     client: Any = None,
     on_block: OnBlock | None = None,
     area: bool = False,
+    layer_files: Path | None = None,
 ) -> BlockPartial:
     """Sum of :func:`block_partial` over every block of ``grid``, computed by Dask.
 
@@ -274,10 +275,32 @@ def blockwise_totals(
     later blocks are computed: at most :data:`AHEAD_PER_THREAD` blocks per worker thread are
     computed ahead of it (see :func:`_stream_blocks`). Without it, partial totals are summed in
     a tree of Dask tasks and no layer leaves a worker.
+
+    ``layer_files``: with ``on_block``, the layers do not travel back either: each block writes them into a
+    file of this folder (:func:`block_to_file`) and ``on_block`` gets its name (``partial.layer_file``) — for
+    a ``dask.distributed`` cluster, whose workers share the folder with this process.
     """
     w_shared = weights if isinstance(weights, RegionSet) else weights.matrix.tocsc()
-    return map_blocks(grid, block_partial, (dict(sources), tuple(items), params, w_shared), args=(area,),
-                      block_size=block_size, client=client, on_block=on_block)
+    shared = (dict(sources), tuple(items), params, w_shared)
+    if layer_files is not None and on_block is not None:
+        return map_blocks(grid, block_to_file, shared, args=(area, str(layer_files), cog_settings().dtype),
+                          block_size=block_size, client=client, on_block=on_block)
+    return map_blocks(grid, block_partial, shared, args=(area,), block_size=block_size, client=client,
+                      on_block=on_block)
+
+
+def block_to_file(window: Window, grid: Grid, sources: Mapping[str, Source], items: Sequence[Item], params: ParamSet,
+                  weights: sp.csc_matrix | RegionSet, keep_layers: bool, area: bool, folder: str,
+                  dtype: CellType) -> BlockPartial:
+    """:func:`block_partial` whose layers are written into ``folder/<row>_<col>.tif`` (:func:`write_block_file`,
+    cells of ``dtype``) where the block is computed, and returned as that file's name and band keys."""
+    part = block_partial(window, grid, sources, items, params, weights, True, area)
+    if keep_layers and part.layers:
+        path = Path(folder) / f"{window.row_off}_{window.col_off}.tif"
+        write_block_file(path, grid, window, part.layers, dtype)
+        part.layer_file, part.layer_keys = str(path), tuple(part.layers)
+    part.layers = {}
+    return part
 
 
 # ----------------------------------------------------------------------------- a run
@@ -307,6 +330,35 @@ def _layer_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> O
         for key, arr in part.layers.items():
             ind, comp = key.split(".", 1)
             writer.write(f"{key}.{year}", window, arr, **layer_tags(specs[ind], comp, year))
+
+    return write
+
+
+def _file_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> OnBlock:
+    """``on_block`` that hands each block's file of layers (written by a worker, :func:`block_to_file`) to
+    ``writer``; a file this process cannot see is a :class:`~qingshan.core.errors.StorageError` (the workers
+    must share the data dir with it)."""
+    specs = {s.id: s for s, _ in items}
+
+    def write(window: Window, part: BlockPartial) -> None:
+        if part.layer_file is None:
+            return
+        if not Path(part.layer_file).is_file():
+            raise StorageError(
+                f"The block file {part.layer_file} a dask worker wrote is not visible to this process",
+                f"计算节点写出的分块文件 {part.layer_file} 在本机不可见",
+                file=part.layer_file,
+                fix="On a dask.distributed cluster, put the data dir ([run] data_dir) on storage that every worker and "
+                    "this machine share (NFS or similar), or run with scheduler 'threads'.",
+                fix_zh="使用 dask.distributed 集群时，请将数据目录（[run] data_dir）放在所有计算节点与本机共享的存储上"
+                       "（如 NFS），或改用 'threads' 调度器。",
+            )
+        layers = {}
+        for key in part.layer_keys:
+            ind, comp = key.split(".", 1)
+            tags = layer_tags(specs[ind], comp, year)
+            layers[f"{key}.{year}"] = (tags["units"], tags["description"])
+        writer.write_file(window, part.layer_file, layers)
 
     return write
 
@@ -435,9 +487,11 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                     log.info("year %d: LS factor ready in %.1f s (derived cache: %d hit(s), %d miss(es))", year,
                              time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
+                on_cluster = writer is not None and rasters is not None and _local(client) is None
+                sink = (_file_sink if on_cluster else _layer_sink)(writer, blockwise, year) if writer else None
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
-                                           client=client, area=area,
-                                           on_block=_layer_sink(writer, blockwise, year) if writer else None)
+                                           client=client, area=area, on_block=sink,
+                                           layer_files=rasters / ".blocks" / str(year) if on_cluster and rasters else None)
                 for found in partial.notices:  # raised in worker threads or processes: into the run's collector
                     notice(found)
                 check_coverage(partial, sources)

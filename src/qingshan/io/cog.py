@@ -12,6 +12,12 @@ GDAL datasets are not safe to write from several threads or processes: one
 order. The uncompressed intermediate keeps windowed writes cheap when blocks do not line up with
 the 256-cell tiles (a partly written tile is read back and completed, not appended again).
 
+On a ``dask.distributed`` cluster the arrays do not travel to the client: each worker writes its
+block's layers into a file of its own (:func:`write_block_file`, a band per layer) in a folder the
+client can read, and hands the writer only the file's name (:meth:`BlockLayerWriter.write_file`);
+:meth:`~BlockLayerWriter.finish` mosaics each layer's bands with a VRT and converts that, so the COGs
+are the same files as when the client wrote every block.
+
 Example
 -------
 >>> w = BlockLayerWriter(folder, grid)                                     # doctest: +SKIP
@@ -27,7 +33,8 @@ import os
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,6 +67,7 @@ __all__ = [
     "overview_factors",
     "to_cog",
     "using_cog_settings",
+    "write_block_file",
 ]
 
 TILE = 256
@@ -211,6 +219,61 @@ def _part_profile(grid: Grid) -> dict[str, Any]:
     }
 
 
+def write_block_file(path: str | Path, grid: Grid, window: Window, layers: Mapping[str, np.ndarray],
+                     dtype: CellType) -> Path:
+    """One block's layers in one GeoTIFF at ``path``: band *i* is the *i*-th of ``layers`` (its key as the
+    band's description), on the block's own grid (``window`` of ``grid``), tiled and uncompressed, cells of
+    ``dtype`` with NaN nodata. Written under a temporary name beside ``path`` and renamed: a reader never sees
+    half a block. A failed write is a :class:`~qingshan.core.errors.StorageError` and leaves nothing."""
+    from qingshan.core.window import block_grid
+
+    path = Path(path)
+    bgrid = block_grid(grid, window)
+    profile = {**_part_profile(bgrid), "dtype": dtype, "count": len(layers), "interleave": "band"}
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with rasterio.open(tmp, "w", **profile) as ds:
+                for band, (key, values) in enumerate(layers.items(), start=1):
+                    if values.shape != window.shape:
+                        raise ValueError(f"{key}: block of shape {values.shape} does not fit window {window}")
+                    ds.write(values.astype(dtype, copy=False)[np.newaxis], [band])
+                    ds.set_band_description(band, key)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path
+
+
+def _mosaic_vrt(path: Path, grid: Grid, dtype: str, sources: list[tuple[Window, Path, int]], *, units: str,
+                description: str, scope: str | None) -> Path:
+    """A VRT at ``path`` of ``grid`` whose cells are band ``b`` of each block file at its window (NaN where no
+    block was written), with the band metadata :func:`~qingshan.io.rasters.set_band_metadata` gives a layer."""
+    root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
+    ET.SubElement(root, "SRS").text = crs_for_write(grid).to_string()
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in grid.transform.to_gdal())
+    if scope:
+        ET.SubElement(ET.SubElement(root, "Metadata"), "MDI", key="scope").text = scope
+    vrt_type = {"float64": "Float64", "float32": "Float32"}[dtype]
+    band = ET.SubElement(root, "VRTRasterBand", dataType=vrt_type, band="1")
+    meta = ET.SubElement(band, "Metadata")
+    ET.SubElement(meta, "MDI", key="description").text = description
+    ET.SubElement(meta, "MDI", key="units").text = units
+    ET.SubElement(band, "Description").text = description
+    ET.SubElement(band, "NoDataValue").text = "nan"
+    ET.SubElement(band, "UnitType").text = units
+    for window, file, b in sources:
+        src = ET.SubElement(band, "SimpleSource")
+        ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(file)
+        ET.SubElement(src, "SourceBand").text = str(b)
+        w, h = str(window.width), str(window.height)
+        ET.SubElement(src, "SrcRect", xOff="0", yOff="0", xSize=w, ySize=h)
+        ET.SubElement(src, "DstRect", xOff=str(window.col_off), yOff=str(window.row_off), xSize=w, ySize=h)
+    ET.ElementTree(root).write(path, encoding="utf-8")
+    return path
+
+
 def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
     """Convert the GeoTIFF ``src`` to a COG at ``dst``, atomically (temp file beside ``dst``, then rename).
 
@@ -336,6 +399,8 @@ class BlockLayerWriter:
         _sweep_dead_parts(self.folder)
         self.grid = grid
         self._open: dict[str, Any] = {}  # stem → open rasterio dataset (intermediate)
+        self._files: dict[str, list[tuple[Window, Path, int]]] = {}  # stem → (window, block file, band)
+        self._file_tags: dict[str, tuple[str, str]] = {}  # stem → (units, description) of a layer in block files
         self._done: list[Path] = []
 
     def _dataset(self, stem: str, units: str, description: str) -> Any:
@@ -361,6 +426,18 @@ class BlockLayerWriter:
             # a (1, h, w) view with a band list: rasterio stacks a 2-D array into a new 3-D copy first
             ds.write(values.astype(ds.dtypes[0], copy=False)[np.newaxis], [1], window=window.to_rasterio())
 
+    def write_file(self, window: Window, path: str | Path, layers: Mapping[str, tuple[str, str]]) -> None:
+        """The layers of one block already on disk, in ``path`` (:func:`write_block_file`): band *i* is the *i*-th
+        of ``layers``, stem → (units, description). The file becomes this writer's: :meth:`finish` and
+        :meth:`abort` delete it."""
+        if not window.within(self.grid.shape):
+            raise ValueError(f"{path}: window {window} is outside the grid {self.grid.shape}")
+        for band, (stem, tags) in enumerate(layers.items(), start=1):
+            if stem in self._open:
+                raise ValueError(f"{stem}: blocks written both as arrays and as files")
+            self._files.setdefault(stem, []).append((window, Path(path), band))
+            self._file_tags[stem] = tags
+
     def write_whole(self, stem: str, values: np.ndarray, *, units: str, description: str) -> None:
         """A layer already computed on the whole grid (not block-wise): written as a COG directly."""
         path = self.folder / f"{stem}.tif"
@@ -374,16 +451,16 @@ class BlockLayerWriter:
         compresses its tiles on all cores): one copy alone leaves the CPUs idle while it reads its source
         and writes its tiles (about 30 % faster on 2 cores, ``docs/benchmarks.md``).
         """
-        stems = sorted(self._open)
-        for stem in stems:
+        stems = sorted(set(self._open) | set(self._files))
+        for stem in self._open:
             with writing(self.folder / f"{stem}.tif"):  # closing flushes the last tiles
                 self._open[stem].close()  # stays listed until converted: abort() deletes what is left
 
         def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
             try:
-                part = self._part(stem)
-                done = to_cog(part, self.folder / f"{stem}.tif", scratch=True)
-                part.unlink()
+                done = self._convert(stem)
+                self._part(stem).unlink(missing_ok=True)
+                self._vrt(stem).unlink(missing_ok=True)
                 return done
             except BaseException as exc:
                 return exc
@@ -401,8 +478,10 @@ class BlockLayerWriter:
                     break
         for stem, res in zip(stems, results, strict=False):
             if isinstance(res, Path):
-                self._open.pop(stem)
+                self._open.pop(stem, None)
                 self._done.append(res)
+        if all(isinstance(res, Path) for res in results) and len(results) == len(stems):
+            self._drop_block_files()
         for stem, res in zip(stems, results, strict=False):
             if isinstance(res, OSError) and not isinstance(res, QingshanError):
                 raise storage_error(self.folder / f"{stem}.tif", res) from res
@@ -410,11 +489,42 @@ class BlockLayerWriter:
                 raise res
         return sorted(self._done)
 
+    def _vrt(self, stem: str) -> Path:
+        return self.folder / f".{stem}.{self._token}.vrt"
+
+    def _convert(self, stem: str) -> Path:
+        """``folder/<stem>.tif`` from the stem's intermediate, or from the VRT of its block files (copied into an
+        intermediate first when the layer gets overviews, so that they are built as for any other layer)."""
+        dst = self.folder / f"{stem}.tif"
+        if stem not in self._files:
+            return to_cog(self._part(stem), dst, scratch=True)
+        units, description = self._file_tags[stem]
+        with writing(dst):
+            dtype = cog_settings().dtype
+            vrt = _mosaic_vrt(self._vrt(stem), self.grid, dtype, self._files[stem], units=units,
+                              description=description, scope=self.scope)
+            if not cog_settings().wants_overviews(self.grid.shape):
+                return to_cog(vrt, dst)
+            profile = {k: v for k, v in _part_profile(self.grid).items() if k not in ("driver", "count", "height",
+                                                                                      "width", "crs", "transform")}
+            rasterio.shutil.copy(str(vrt), str(self._part(stem)), driver="GTiff", **profile)
+            return to_cog(self._part(stem), dst, scratch=True)
+
+    def _drop_block_files(self) -> None:
+        for path in {p for sources in self._files.values() for _, p, _ in sources}:
+            path.unlink(missing_ok=True)
+        for stem in self._files:
+            self._vrt(stem).unlink(missing_ok=True)
+        self._files.clear()
+
     def abort(self) -> None:
-        """Close and delete every intermediate and COG written so far."""
+        """Close and delete every intermediate, block file and COG written so far."""
         for stem in list(self._open):
             self._open.pop(stem).close()
             self._part(stem).unlink(missing_ok=True)
+        for stem in self._files:
+            self._part(stem).unlink(missing_ok=True)
+        self._drop_block_files()
         for path in self._done:
             path.unlink(missing_ok=True)
         self._done.clear()
