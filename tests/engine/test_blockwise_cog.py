@@ -345,7 +345,7 @@ def test_block_files_the_client_cannot_see_are_a_bilingual_storage_error(write_c
     from qingshan.store import artifacts
 
     data = artifacts.data_dir_for(R.store_url_of(cfg, None), cfg.run.data_dir)
-    assert data.is_dir() and not [p for p in data.rglob("*.tif")], "rasters left behind"
+    assert data.is_dir() and not list(data.rglob("*.tif")), "rasters left behind"
 
 
 def test_in_flight_blocks_are_bounded_and_computed_while_written(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -245,8 +245,12 @@ def test_an_aborted_writer_deletes_its_block_files(tmp_path: Path) -> None:
 
     grid = Grid.from_crs(CRS, TRANSFORM, 64, 64)
     window = Window(0, 0, 32, 64)
-    with pytest.raises(RuntimeError), BlockLayerWriter(tmp_path, grid) as w:
-        path = write_block_file(tmp_path / ".blocks" / "0.tif", grid, window, {"a": np.ones((32, 64))}, "float64")
-        w.write_file(window, path, {"a": ("mm", "a")})
-        raise RuntimeError("a block failed")
+    def a_block_fails() -> None:
+        with BlockLayerWriter(tmp_path, grid) as w:
+            path = write_block_file(tmp_path / ".blocks" / "0.tif", grid, window, {"a": np.ones((32, 64))}, "float64")
+            w.write_file(window, path, {"a": ("mm", "a")})
+            raise RuntimeError("a block failed")
+
+    with pytest.raises(RuntimeError):
+        a_block_fails()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
