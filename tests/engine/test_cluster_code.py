@@ -1,5 +1,7 @@
 """A run refuses a dask.distributed cluster whose workers run other Qingshan code, or that has no worker
-(issue 11; :mod:`qingshan.engine.cluster`).
+(issue 11; :mod:`qingshan.engine.cluster`); the cluster's failures are bilingual errors (an attack pass on the
+distributed path: a scheduler killed mid-run, an HTTP server on the port, strings that are not addresses, inputs
+a worker cannot see).
 
 Found: workers started from the previous commit's checkout ended ``qingshan account --scheduler`` with a
 traceback (``ModuleNotFoundError: No module named 'qingshan.engine.cluster'``, exit 1); a worker with other
@@ -98,3 +100,72 @@ def test_a_cluster_without_workers_is_refused(tmp_path: Path, monkeypatch: pytes
     with _cluster(None, tmp_path) as address, pytest.raises(ConfigError) as err, open_scheduler(address):
         pytest.fail("a cluster without workers was accepted")
     assert "no worker" in err.value.en and "没有计算节点" in err.value.zh and err.value.field == "run.scheduler"
+
+
+def test_a_scheduler_killed_during_the_run_is_a_bilingual_error(tmp_path: Path) -> None:
+    """Found: the run ended in a traceback (FutureCancelledError / CommClosedError, exit 1)."""
+    import threading
+
+    src = _copy_of_qingshan(tmp_path)
+
+    def run_while_the_scheduler_dies(address: str) -> None:
+        with open_scheduler(address) as client:
+            threading.Timer(1.0, os.kill, (client.run_on_scheduler(os.getpid), 9)).start()
+            client.submit(time.sleep, 30).result()
+
+    with _cluster(src, tmp_path) as address, pytest.raises(ConfigError) as err:
+        run_while_the_scheduler_dies(address)
+    e = err.value
+    assert "failed during the run" in e.en and "未保留任何结果" in e.zh and "shared storage" in e.fix
+    assert e.field == "run.scheduler"
+
+
+def test_a_port_that_is_not_a_scheduler_is_refused_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found: a port served by an HTTP server hung the run for ever (dask's handshake never completes)."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from qingshan.engine import blocks
+
+    monkeypatch.setattr(blocks, "SCHEDULER_TIMEOUT", 1.0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ConfigError) as err, open_scheduler(f"tcp://127.0.0.1:{server.server_address[1]}"):
+            pytest.fail("an HTTP server was taken for a scheduler")
+    finally:
+        server.shutdown()
+    assert time.monotonic() - t0 < 20 and err.value.field == "run.scheduler" and err.value.zh
+
+
+@pytest.mark.parametrize("text", ["not-an-address", "tcp://", "http://example.org", "threads please"])
+def test_strings_that_are_not_addresses_are_refused_at_once(text: str) -> None:
+    """Found: they took 22 s to fail, then printed a traceback (the half-built client closed by the collector)."""
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as err, open_scheduler(text):
+        pytest.fail("accepted")
+    assert time.monotonic() - t0 < 2 and "tcp://HOST:PORT" in err.value.en and "threads" in err.value.en
+
+
+@pytest.mark.parametrize("name", ["Threads", " threads ", "SYNCHRONOUS"])
+def test_local_scheduler_names_in_any_case(name: str) -> None:
+    with open_scheduler(name) as s:
+        assert s in (None, "synchronous")
+
+
+def test_an_input_a_worker_cannot_see_names_the_worker_not_the_config(tmp_path: Path) -> None:
+    """Found: a worker without the client's storage reported "Raster not found … check [inputs]" for a file the
+    client had just read and hashed."""
+    from qingshan.core.errors import InputError
+    from qingshan.io.rasters import _open
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl, set_as_default=False) as c:
+        future = c.submit(_open, tmp_path / "precip.tif")
+        with pytest.raises(InputError) as err:
+            future.result()
+    assert "not visible on the dask worker" in err.value.en and "计算节点" in err.value.zh
+    assert "same paths" in err.value.fix
+    with pytest.raises(InputError, match="Raster not found"):  # in the client: the config's path is wrong
+        _open(tmp_path / "precip.tif")

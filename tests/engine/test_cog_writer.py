@@ -228,6 +228,7 @@ def test_layers_from_block_files_are_the_layers_written_by_arrays(tmp_path: Path
                 for stem, values in layers.items():
                     w.write(stem, window, values, units=tags[stem][0], description=tags[stem][1])
             by_arrays = w.finish()
+        (tmp_path / "files" / ".blocks").mkdir(parents=True)
         with BlockLayerWriter(tmp_path / "files", grid) as w:
             for i, (window, layers) in enumerate(_blocks(shape, 192)[::-1]):  # any order
                 path = write_block_file(tmp_path / "files" / ".blocks" / f"{i}.tif", grid, window, layers, dtype)  # type: ignore[arg-type]
@@ -245,6 +246,8 @@ def test_an_aborted_writer_deletes_its_block_files(tmp_path: Path) -> None:
 
     grid = Grid.from_crs(CRS, TRANSFORM, 64, 64)
     window = Window(0, 0, 32, 64)
+    (tmp_path / ".blocks").mkdir()
+
     def a_block_fails() -> None:
         with BlockLayerWriter(tmp_path, grid) as w:
             path = write_block_file(tmp_path / ".blocks" / "0.tif", grid, window, {"a": np.ones((32, 64))}, "float64")
@@ -254,3 +257,17 @@ def test_an_aborted_writer_deletes_its_block_files(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         a_block_fails()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_block_file_is_not_written_into_a_folder_that_is_gone(tmp_path: Path) -> None:
+    """Found: after Ctrl-C the run deleted its staging folder while a worker still computed a block, which then
+    created the folder again and left an 8 MB file. The folder is the run's to create and delete."""
+    from qingshan.core.errors import StorageError
+    from qingshan.core.window import Window
+    from qingshan.io.cog import write_block_file
+
+    grid = Grid.from_crs(CRS, TRANSFORM, 64, 64)
+    with pytest.raises(StorageError):
+        write_block_file(tmp_path / "gone" / ".blocks" / "0_0.tif", grid, Window(0, 0, 64, 64), {"a": np.ones((64, 64))},
+                         "float64")
+    assert not list(tmp_path.iterdir())

@@ -16,9 +16,11 @@ than one), so that a single-indicator command starts quickly.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -28,7 +30,7 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
-from qingshan.core.errors import ConfigError, GridMismatchError
+from qingshan.core.errors import ConfigError, GridMismatchError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
 from qingshan.core.notices import Notice
@@ -344,31 +346,104 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
         with ProcessPoolExecutor(int(dask.system.CPU_COUNT), mp_context=get_context("spawn")) as pool:
             yield ProcessPool(pool)
         return
-    if scheduler is None or (isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS):
+    if isinstance(scheduler, str) and scheduler.strip().lower() in LOCAL_SCHEDULERS:  # "Threads" too
+        scheduler = scheduler.strip().lower()
+    if scheduler is None or scheduler in LOCAL_SCHEDULERS:
         yield None if scheduler in (None, "threads") else scheduler
         return
     if not isinstance(scheduler, str):
         _prepare(scheduler)
         yield scheduler
         return
+    address = _checked_address(scheduler, file)
+    client = _connect(address, file)
+    try:
+        with client:
+            _prepare(client)
+            yield client
+    except QingshanError:
+        raise
+    except Exception as exc:
+        if not _from_the_cluster(exc):
+            raise
+        raise _cluster_failed(address, exc, file) from None
+
+
+_ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}|inproc://\S+")
+
+
+def _not_a_scheduler(scheduler: str, file: Path | str | None, reason: str, reason_zh: str) -> ConfigError:
+    return ConfigError(
+        f"Cannot use the dask.distributed scheduler '{scheduler}': {reason}",
+        f"无法使用 dask.distributed 调度器 '{scheduler}'：{reason_zh}",
+        file=file,
+        field="run.scheduler",
+        fix="Start the scheduler and its workers (`dask scheduler`, `dask worker tcp://HOST:8786`) and give its "
+            "address as tcp://HOST:PORT; or use 'threads' (the default) or 'processes' to compute on this machine.",
+        fix_zh="请先启动调度器和计算节点（`dask scheduler`、`dask worker tcp://主机:8786`），并以 tcp://主机:端口 "
+               "的形式给出地址；或使用 'threads'（默认）或 'processes' 在本机计算。",
+    )
+
+
+def _checked_address(scheduler: str, file: Path | str | None) -> str:
+    """``scheduler`` if it reads as a scheduler address (``tcp://HOST:PORT``); otherwise a ConfigError at once
+    (found: 'not-an-address' and 'Threads' took 22 s to fail, then printed a traceback)."""
+    address = scheduler.strip()
+    if not _ADDRESS.fullmatch(address):
+        raise _not_a_scheduler(scheduler, file, "not an address such as tcp://HOST:PORT, nor one of "
+                               + ", ".join(LOCAL_SCHEDULERS), "不是 tcp://主机:端口 形式的地址，也不是 "
+                               + "、".join(LOCAL_SCHEDULERS) + " 之一")
+    return address
+
+
+def _connect(address: str, file: Path | str | None) -> Any:
+    """A ``distributed.Client`` of ``address``, or a ConfigError within :data:`SCHEDULER_TIMEOUT` + 5 s whatever
+    answers there (found: a port served by an HTTP server hung the run for ever; distributed's own timeout
+    covers the connection, not a peer that never completes the handshake). A client that failed half-way is
+    closed here, not by the garbage collector (which waited 20 s and printed a traceback)."""
     from dask.distributed import Client
 
-    try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError (not an address), …
-        raise ConfigError(
-            f"Cannot use the dask.distributed scheduler '{scheduler}': {type(exc).__name__}: {exc}",
-            f"无法连接 dask.distributed 调度器 '{scheduler}'（{SCHEDULER_TIMEOUT:g} 秒内无响应或地址无效）",
-            file=file,
-            field="run.scheduler",
-            fix="Start the scheduler and its workers (`dask scheduler`, `dask worker tcp://HOST:8786`) and give its "
-                "address as tcp://HOST:PORT; or use 'threads' (the default) or 'processes' to compute on this machine.",
-            fix_zh="请先启动调度器和计算节点（`dask scheduler`、`dask worker tcp://主机:8786`），并以 tcp://主机:端口 "
-                   "的形式给出地址；或使用 'threads'（默认）或 'processes' 在本机计算。",
-        ) from None
-    with client:
-        _prepare(client)
-        yield client
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        client = Client.__new__(Client)
+        try:
+            client.__init__(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)  # type: ignore[misc]
+            box["client"] = client
+        except BaseException as exc:
+            box["error"] = exc
+            with suppress(BaseException):
+                client.close(timeout=2)
+
+    thread = threading.Thread(target=connect, name="qingshan-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT + 5)
+    if "client" in box:
+        return box["client"]
+    exc = box.get("error")
+    reason = f"{type(exc).__name__}: {exc}" if exc is not None else f"no answer within {SCHEDULER_TIMEOUT + 5:g} s"
+    raise _not_a_scheduler(address, file, reason, f"{SCHEDULER_TIMEOUT:g} 秒内无响应或地址无效")
+
+
+def _from_the_cluster(exc: BaseException) -> bool:
+    """Whether ``exc`` is the cluster's (a connection closed, a worker or the scheduler gone, a task cancelled)."""
+    module = type(exc).__module__ or ""
+    return module.startswith(("distributed", "tornado")) or isinstance(exc, TimeoutError)
+
+
+def _cluster_failed(address: str, exc: BaseException, file: Path | str | None) -> ConfigError:
+    return ConfigError(
+        f"The dask.distributed cluster {address} failed during the run ({type(exc).__name__}: {str(exc)[:300]}); "
+        "nothing of this run was kept",
+        f"dask.distributed 集群 {address} 在核算过程中出错（{type(exc).__name__}），本次核算未保留任何结果",
+        file=file,
+        field="run.scheduler",
+        fix="Check that the scheduler and its workers still run, and that every worker reads the inputs and the data "
+            "dir at the same paths as this machine (shared storage); their logs say more. Then run again, or use "
+            "the scheduler 'threads'.",
+        fix_zh="请检查调度器和计算节点是否仍在运行、每个计算节点能否以与本机相同的路径读取输入数据和数据目录（共享存储），"
+               "详见其日志；然后重试，或改用 'threads' 调度器。",
+    )
 
 
 def _prepare(client: Any) -> None:
@@ -414,15 +489,20 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
         return total
     queue = iter(zip(windows, tasks, strict=True))
     pending: deque[tuple[Window, Any]] = deque((w, client.compute(t)) for w, t in islice(queue, ahead))
-    while pending:
-        window, future = pending.popleft()
-        part = future.result()
-        future.release()
-        nxt = next(queue, None)
-        if nxt is not None:
-            pending.append((nxt[0], client.compute(nxt[1])))
-        on_block(window, part)
-        total.add(part)
+    try:
+        while pending:
+            window, future = pending.popleft()
+            part = future.result()
+            future.release()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt[0], client.compute(nxt[1])))
+            on_block(window, part)
+            total.add(part)
+    except BaseException:  # an error or Ctrl-C: the blocks not yet started are not started
+        with suppress(Exception):
+            client.cancel([f for _, f in pending])
+        raise
     return total
 
 

@@ -488,6 +488,8 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                              time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
                 on_cluster = writer is not None and rasters is not None and _local(client) is None
+                if on_cluster and rasters is not None:  # the workers write into it; never create it themselves
+                    (rasters / ".blocks" / str(year)).mkdir(parents=True, exist_ok=True)
                 sink = (_file_sink if on_cluster else _layer_sink)(writer, blockwise, year) if writer else None
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
                                            client=client, area=area, on_block=sink,

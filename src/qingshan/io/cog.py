@@ -224,14 +224,15 @@ def write_block_file(path: str | Path, grid: Grid, window: Window, layers: Mappi
     """One block's layers in one GeoTIFF at ``path``: band *i* is the *i*-th of ``layers`` (its key as the
     band's description), on the block's own grid (``window`` of ``grid``), tiled and uncompressed, cells of
     ``dtype`` with NaN nodata. Written under a temporary name beside ``path`` and renamed: a reader never sees
-    half a block. A failed write is a :class:`~qingshan.core.errors.StorageError` and leaves nothing."""
+    half a block. ``path``'s folder is not created: the run creates it and deletes it when it ends, so a block
+    still running on a worker after that cannot leave a file behind. A failed write (the folder gone included)
+    is a :class:`~qingshan.core.errors.StorageError` and leaves nothing."""
     from qingshan.core.window import block_grid
 
     path = Path(path)
     bgrid = block_grid(grid, window)
     profile = {**_part_profile(bgrid), "dtype": dtype, "count": len(layers), "interleave": "band"}
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path):  # the folder must exist: a block still running after its run was stopped writes nothing
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             with rasterio.open(tmp, "w", **profile) as ds:

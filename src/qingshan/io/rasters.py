@@ -8,6 +8,7 @@ variables) before any computation, and are aligned to the accounting grid: categ
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,9 +92,32 @@ def grid_of(path: str | Path) -> Grid:
         return Grid.from_crs(ds.crs.to_wkt(), ds.transform, ds.height, ds.width)
 
 
+def _dask_worker() -> str | None:
+    """The address of the ``dask.distributed`` worker this code runs on, or None (not on a worker)."""
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return None
+
+
 def _open(path: str | Path) -> rasterio.DatasetReader:
     p = Path(path)
     if not p.is_file():
+        worker = _dask_worker()
+        if worker is not None:  # the client found it: this worker does not share its storage
+            raise InputError(
+                f"Raster not visible on the dask worker {worker}: {p}",
+                f"计算节点 {worker} 上看不到栅格文件：{p}",
+                file=p,
+                fix="Every dask worker must read the inputs and the data dir at the same paths as the machine that "
+                    "starts the run (shared storage, e.g. NFS); or use the scheduler 'threads'.",
+                fix_zh="每个计算节点都须以与发起核算的机器相同的路径读取输入数据和数据目录（共享存储，如 NFS）；"
+                       "或改用 'threads' 调度器。",
+            )
         raise InputError(
             f"Raster not found: {p}",
             f"找不到栅格文件：{p}",
