@@ -157,3 +157,21 @@ def test_a_run_marked_abandoned_cannot_then_succeed(tmp_path: Path) -> None:
                                   provenance={}, output_dir=None, content_hash="h")
     run = repo.get_run(factory, "late")
     assert run is not None and run.status == "failed" and (run.error or {}).get("error") == "abandoned"
+
+
+def test_ctrl_c_in_the_export_phase_says_so_and_marks_the_run_failed(write_config: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found (attack pass): Ctrl-C printed an empty line. Now both languages, exit 130, and the run recorded before
+    the interruption is failed with its temporary folders removed."""
+    import qingshan.engine.run as run_module
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "write_artifacts", interrupted)
+    result = CliRunner().invoke(app, ["account", str(write_config(tmp_path))])
+    assert result.exit_code == 130, result.output
+    assert "Interrupted 已中断" in result.output and "请重新运行" in result.output
+    runs = repo.list_runs(open_store(f"sqlite:///{tmp_path / 'store.sqlite'}"))
+    assert [r.status for r in runs] == ["failed"]
+    assert not [p for p in artifacts.runs_root(tmp_path / "qingshan-data").iterdir() if ".tmp-" in p.name]

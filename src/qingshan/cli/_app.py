@@ -34,7 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(fn: F) -> F:
-    """Print Qingshan errors in both languages and exit with status 2 (no traceback)."""
+    """Print Qingshan errors in both languages and exit with status 2 (no traceback); Ctrl-C says so in both
+    languages and exits with 130 (found: it printed an empty line)."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -43,6 +44,10 @@ def friendly(fn: F) -> F:
         except QingshanError as exc:
             print_error(exc)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("\nInterrupted 已中断 (Ctrl-C). Run the command again 请重新运行该命令"
+                             " (an accounting run already recorded is marked failed 已登记的核算已标记为失败).\n")
+            raise typer.Exit(code=130) from None
 
     wrapper._qingshan_friendly = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
