@@ -295,8 +295,8 @@ def test_local_cluster_blocks_are_written_by_the_workers(example_run: R.RunOutco
 
 def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunOutcome, write_config: Any,
                                                              tmp_path: Path) -> None:
-    """``account(..., scheduler=Client)`` end to end: the indicator blocks and the SEEA basis's blocks run on the
-    workers (the basis used to run on the client's threads), and the result rows, the COGs and the SEEA files are
+    """``account(..., scheduler=Client)`` end to end: the indicator blocks, the conversion of their layers to COGs
+    and the SEEA basis's blocks run on the workers (the basis used to run on the client's threads), and the result rows, the COGs and the SEEA files are
     the threads run's (one block: sums in another order, hence the tolerances)."""
     distributed = pytest.importorskip("dask.distributed")
     cfg = _config(write_config, tmp_path)
@@ -306,12 +306,13 @@ def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunO
         out = R.account(cfg, scheduler=client)
     ran = {name: {t["worker"] for t in stream.data if name in str(t["key"])} for name in ("block_to_file", "_basis_block")}
     assert all(len(workers) == 2 for workers in ran.values()), ran
+    converted = [t for t in stream.data if "convert_mosaic" in str(t["key"])]  # COGs compressed on the workers
     keys = ["region_code", "year", "indicator", "component", "ecosystem"]
     a, b = (r.results.sort_values(keys).reset_index(drop=True) for r in (example_run, out))
     pd.testing.assert_frame_equal(a[keys], b[keys])
     np.testing.assert_allclose(b["value"].to_numpy(float), a["value"].to_numpy(float), rtol=1e-12, atol=0)
     got, want = _layers(out.output_dir), _layers(example_run.output_dir)
-    assert set(got) == set(want) >= SOIL
+    assert set(got) == set(want) >= SOIL and len(converted) == len(want)
     for name in want:  # the same layers (some cells' last digits depend on the block: shares of block sums)
         with rasterio.open(got[name]) as x, rasterio.open(want[name]) as y:
             px, py = ({k: v for k, v in ds.profile.items() if k != "nodata"} for ds in (x, y))  # NaN ≠ NaN

@@ -514,7 +514,7 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                     frames.append(rows.assign(year=year, indicator=spec.id))
             if writer is not None:
                 progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                writer.finish()
+                writer.finish(client=client if _local(client) is None else None)  # a cluster converts there
     leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)

@@ -45,7 +45,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
-from qingshan.core.errors import ConfigError, InputError, QingshanError, storage_error
+from qingshan.core.errors import ConfigError, InputError, QingshanError, StorageError, storage_error
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
 from qingshan.io.rasters import (
@@ -63,6 +63,7 @@ __all__ = [
     "CogSettings",
     "cog_options",
     "cog_settings",
+    "convert_mosaic",
     "exclusive_output",
     "overview_factors",
     "to_cog",
@@ -275,13 +276,13 @@ def _mosaic_vrt(path: Path, grid: Grid, dtype: str, sources: list[tuple[Window, 
     return path
 
 
-def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
+def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False, settings: CogSettings | None = None) -> Path:
     """Convert the GeoTIFF ``src`` to a COG at ``dst``, atomically (temp file beside ``dst``, then rename).
 
     GDAL streams the copy tile by tile; tags, band description and nodata are copied. ``scratch``: ``src``
     is this process's own intermediate, which may be changed — the overviews a layer gets are built into it
     first, then copied (:func:`_build_overviews`); otherwise the COG driver builds them (overviews ``src``
-    already has are used as they are).
+    already has are used as they are). ``settings``: default the settings in force (:func:`cog_settings`).
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +291,7 @@ def to_cog(src: str | Path, dst: str | Path, *, scratch: bool = False) -> Path:
     try:
         with rasterio.open(src) as ds:
             shape, has_overviews = ds.shape, bool(ds.overviews(1))
-        settings = cog_settings()
+        settings = settings or cog_settings()
         if scratch and settings.wants_overviews(shape) and not has_overviews:
             _build_overviews(src, shape, settings)
         rasterio.shutil.copy(str(src), tmp, driver="COG", **settings.options(shape))
@@ -373,6 +374,26 @@ def exclusive_output(path: str | Path) -> Iterator[None]:
                 break  # not empty: the outputs, or another command's
 
 
+def convert_mosaic(vrt: str | Path, part: str | Path, dst: str | Path, settings: CogSettings, shape: tuple[int, int]) -> str:
+    """The COG ``dst`` of a layer whose blocks are files (the VRT ``vrt`` of :class:`BlockLayerWriter`), with
+    ``settings``; a layer that gets overviews is first copied into the intermediate ``part``, so that they are
+    built as for any other layer. One task on a ``dask.distributed`` worker (it reads the block files and writes
+    ``dst`` on the shared data dir), or called in the writer's process. Returns ``dst``."""
+    if not settings.wants_overviews(shape):
+        return str(to_cog(vrt, dst, settings=settings))
+    profile = {"dtype": settings.dtype, "nodata": np.nan, **_part_profile_options()}
+    try:
+        rasterio.shutil.copy(str(vrt), str(part), driver="GTiff", **profile)
+        return str(to_cog(part, dst, scratch=True, settings=settings))
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
+def _part_profile_options() -> dict[str, Any]:
+    """Creation options of the intermediate GeoTIFF (:func:`_part_profile` without the grid and cell type)."""
+    return {"tiled": True, "blockxsize": TILE, "blockysize": TILE, "BIGTIFF": "IF_SAFER", "SPARSE_OK": True}
+
+
 class BlockLayerWriter:
     """Per-cell layers of one grid, written block by block into ``folder/<stem>.tif`` COGs.
 
@@ -445,12 +466,14 @@ class BlockLayerWriter:
         write_cog(path, values, self.grid, units=units, description=description, scope=self.scope)
         self._done.append(path)
 
-    def finish(self) -> list[Path]:
+    def finish(self, client: Any = None) -> list[Path]:
         """Close every layer, convert it to ``folder/<stem>.tif`` (COG) and delete the intermediate.
 
         Layers are converted :data:`CONVERT_AT_ONCE` at a time (GDAL releases the GIL; each copy also
         compresses its tiles on all cores): one copy alone leaves the CPUs idle while it reads its source
-        and writes its tiles (about 30 % faster on 2 cores, ``docs/benchmarks.md``).
+        and writes its tiles (about 30 % faster on 2 cores, ``docs/benchmarks.md``). ``client``: a
+        ``dask.distributed`` client whose workers convert the layers written as block files (one task per
+        layer, as many at a time as the cluster has threads, at least :data:`CONVERT_AT_ONCE`).
         """
         stems = sorted(set(self._open) | set(self._files))
         for stem in self._open:
@@ -459,7 +482,7 @@ class BlockLayerWriter:
 
         def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
             try:
-                done = self._convert(stem)
+                done = self._convert(stem, client)
                 self._part(stem).unlink(missing_ok=True)
                 self._vrt(stem).unlink(missing_ok=True)
                 return done
@@ -467,10 +490,11 @@ class BlockLayerWriter:
                 return exc
 
         results: list[Path | BaseException] = []
-        if len(stems) > 1 and CONVERT_AT_ONCE > 1:
+        at_once = CONVERT_AT_ONCE if client is None else max(CONVERT_AT_ONCE, sum(client.nthreads().values()))
+        if len(stems) > 1 and at_once > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(min(CONVERT_AT_ONCE, len(stems)), thread_name_prefix="cog") as pool:
+            with ThreadPoolExecutor(min(at_once, len(stems)), thread_name_prefix="cog") as pool:
                 results = list(pool.map(convert, stems))
         else:
             for stem in stems:
@@ -493,23 +517,32 @@ class BlockLayerWriter:
     def _vrt(self, stem: str) -> Path:
         return self.folder / f".{stem}.{self._token}.vrt"
 
-    def _convert(self, stem: str) -> Path:
-        """``folder/<stem>.tif`` from the stem's intermediate, or from the VRT of its block files (copied into an
-        intermediate first when the layer gets overviews, so that they are built as for any other layer)."""
+    def _convert(self, stem: str, client: Any = None) -> Path:
+        """``folder/<stem>.tif`` from the stem's intermediate, or from the VRT of its block files
+        (:func:`convert_mosaic`: on a worker of ``client`` when given, else here)."""
         dst = self.folder / f"{stem}.tif"
         if stem not in self._files:
             return to_cog(self._part(stem), dst, scratch=True)
         units, description = self._file_tags[stem]
+        settings = cog_settings()
         with writing(dst):
-            dtype = cog_settings().dtype
-            vrt = _mosaic_vrt(self._vrt(stem), self.grid, dtype, self._files[stem], units=units,
+            vrt = _mosaic_vrt(self._vrt(stem), self.grid, settings.dtype, self._files[stem], units=units,
                               description=description, scope=self.scope)
-            if not cog_settings().wants_overviews(self.grid.shape):
-                return to_cog(vrt, dst)
-            profile = {k: v for k, v in _part_profile(self.grid).items() if k not in ("driver", "count", "height",
-                                                                                      "width", "crs", "transform")}
-            rasterio.shutil.copy(str(vrt), str(self._part(stem)), driver="GTiff", **profile)
-            return to_cog(self._part(stem), dst, scratch=True)
+            args = (str(vrt), str(self._part(stem)), str(dst), settings, self.grid.shape)
+            if client is None:
+                return Path(convert_mosaic(*args))
+            done = Path(client.submit(convert_mosaic, *args, pure=False).result())
+        if not done.is_file():
+            raise StorageError(
+                f"The COG {done} a dask worker wrote is not visible to this process",
+                f"计算节点写出的 COG 文件 {done} 在本机不可见",
+                file=done,
+                fix="On a dask.distributed cluster, put the data dir ([run] data_dir) on storage that every worker and "
+                    "this machine share (NFS or similar), or run with scheduler 'threads'.",
+                fix_zh="使用 dask.distributed 集群时，请将数据目录（[run] data_dir）放在所有计算节点与本机共享的存储上"
+                       "（如 NFS），或改用 'threads' 调度器。",
+            )
+        return done
 
     def _drop_block_files(self) -> None:
         for path in {p for sources in self._files.values() for _, p, _ in sources}:
