@@ -148,10 +148,12 @@ def test_strings_that_are_not_addresses_are_refused_at_once(text: str) -> None:
     assert time.monotonic() - t0 < 2 and "tcp://HOST:PORT" in err.value.en and "threads" in err.value.en
 
 
-@pytest.mark.parametrize("name", ["Threads", " threads ", "SYNCHRONOUS"])
+@pytest.mark.parametrize("name", ["Threads", " threads ", "SYNCHRONOUS", "Processes"])
 def test_local_scheduler_names_in_any_case(name: str) -> None:
+    from qingshan.engine.blocks import ProcessPool
+
     with open_scheduler(name) as s:
-        assert s in (None, "synchronous")
+        assert s in (None, "synchronous") or isinstance(s, ProcessPool)  # one pool for the run, as "processes"
 
 
 def test_an_input_a_worker_cannot_see_names_the_worker_not_the_config(tmp_path: Path) -> None:

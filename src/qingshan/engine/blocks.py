@@ -334,9 +334,13 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
     (one pool of worker processes for the ``with`` block), ``"synchronous"``, a ``dask.distributed.Client`` (used as it is), or a scheduler address such as
     ``tcp://host:8786`` (a client is connected for the ``with`` block and closed after).
 
-    An address that does not answer within :data:`SCHEDULER_TIMEOUT` seconds, or is not an
-    address, is a :class:`ConfigError` naming ``run.scheduler`` (``file``: the config).
+    Local scheduler names are read in any case. A string that is not an address is a :class:`ConfigError`
+    naming ``run.scheduler`` at once (``file``: the config); so is an address that does not complete dask's
+    handshake within :data:`SCHEDULER_TIMEOUT` (+ 5) seconds, a cluster whose workers run other code or that
+    has no worker (:mod:`qingshan.engine.cluster`), and a cluster that fails while the ``with`` block runs.
     """
+    if isinstance(scheduler, str) and scheduler.strip().lower() in LOCAL_SCHEDULERS:  # "Threads" too
+        scheduler = scheduler.strip().lower()
     if scheduler == "processes":
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -346,8 +350,6 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
         with ProcessPoolExecutor(int(dask.system.CPU_COUNT), mp_context=get_context("spawn")) as pool:
             yield ProcessPool(pool)
         return
-    if isinstance(scheduler, str) and scheduler.strip().lower() in LOCAL_SCHEDULERS:  # "Threads" too
-        scheduler = scheduler.strip().lower()
     if scheduler is None or scheduler in LOCAL_SCHEDULERS:
         yield None if scheduler in (None, "threads") else scheduler
         return
