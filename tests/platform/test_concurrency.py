@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from platform_support import PASSWORD, USERS, fill_products
+from platform_support import PASSWORD, fill_products
 from sqlalchemy.orm import Session, sessionmaker
 
-from pg_harness import BACKENDS, pg_database_url, pg_server  # noqa: F401  (fixtures used below)
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
 from qingshan.platform import accounts, jobs, submissions
@@ -29,22 +27,17 @@ from qingshan.platform.accounts import Principal
 from qingshan.platform.audit import Actor
 from qingshan.platform.errors import StateError
 from qingshan.store import repo
-from qingshan.store.db import open_store, sqlite_url
+from qingshan.store.db import open_store
 from qingshan.store.platform_models import AuditEntry, Job, RunPublication, SubmissionVersion
 
 Factory = sessionmaker[Session]
 N = 50  # concurrent callers
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated store of each backend with the platform test accounts."""
-    url = (sqlite_url(tmp_path / "race.sqlite") if request.param == "sqlite"
-           else str(request.getfixturevalue("pg_database_url")))
-    factory = open_store(url)
-    for name, (role, regions, forms) in USERS.items():
-        accounts.create_user(factory, name, PASSWORD, role, regions=regions, forms=forms)
-    return url
+@pytest.fixture
+def db_url(backend_url: str) -> str:
+    """A migrated store of each backend with the platform test accounts (``backend_url``, conftest)."""
+    return backend_url
 
 
 @pytest.fixture

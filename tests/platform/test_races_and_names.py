@@ -1,7 +1,7 @@
 """Requests that race on one object, and file names the server must not trust — an attack pass on the running
 service (a real uvicorn on loopback, requests released together by a barrier). Each test is a finding: it
 answered 500, or left duplicate records, or an English-only error. The races run on SQLite and on PostgreSQL
-(``postgres`` marker, a real server from pg_harness): ``store.db.one_writer_at_a_time`` takes a different lock
+(``backend_url``, conftest): ``store.db.one_writer_at_a_time`` takes a different lock
 on each.
 """
 
@@ -21,44 +21,32 @@ import pytest
 import rasterio
 from affine import Affine
 from fastapi.testclient import TestClient
-from platform_support import PASSWORD, USERS, fill_products
+from platform_support import PASSWORD, fill_products
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpers_server import served
-from pg_harness import BACKENDS, pg_database_url, pg_server  # noqa: F401  (fixtures used below)
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
-from qingshan.platform import accounts, submissions
-from qingshan.store.db import open_store, sqlite_url
+from qingshan.platform import submissions
+from qingshan.store.db import open_store
 from qingshan.store.platform_models import FormSubmission
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PRICES = "price_key,price_year,region,value,unit,source\nwater_supply,2019,360000,2.1,元/m3,水利局 2019\n".encode()
 
 
-@pytest.fixture(params=BACKENDS)
-def race_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated store of each backend with one account per role."""
-    url = (sqlite_url(tmp_path / "race.sqlite") if request.param == "sqlite"
-           else str(request.getfixturevalue("pg_database_url")))
-    factory = open_store(url)
-    for name, (role, regions, forms) in USERS.items():
-        accounts.create_user(factory, name, PASSWORD, role, regions=regions, forms=forms)
-    return url
+@pytest.fixture
+def race_factory(backend_url: str) -> sessionmaker[Session]:
+    return open_store(backend_url)
 
 
 @pytest.fixture
-def race_factory(race_url: str) -> sessionmaker[Session]:
-    return open_store(race_url)
-
-
-@pytest.fixture
-def server(race_url: str) -> Iterator[str]:
+def server(backend_url: str) -> Iterator[str]:
     """The app over each backend, served by uvicorn on a free loopback port (requests really run at the same
     time)."""
-    with served(create_app(Settings(store_url=race_url))) as url:
+    with served(create_app(Settings(store_url=backend_url))) as url:
         yield url
 
 

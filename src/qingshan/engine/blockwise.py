@@ -68,7 +68,7 @@ import scipy.sparse as sp
 
 from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import EcosystemSplit, ZoneWeights, accounted_cells, zone_weights
-from qingshan.core.errors import ConfigError, StorageError
+from qingshan.core.errors import ConfigError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice, collecting, notice
 from qingshan.core.params import ECOSYSTEMS, ParamSet, file_sha256
@@ -113,7 +113,7 @@ from qingshan.engine.run import (
     reference_grid,
     value_record_export,
 )
-from qingshan.io.cog import BlockLayerWriter, CellType, cog_settings, write_block_file
+from qingshan.io.cog import BlockLayerWriter, CellType, cog_settings, not_shared, write_block_file
 from qingshan.io.plausibility import check_inputs
 
 __all__ = [
@@ -344,15 +344,7 @@ def _file_sink(writer: BlockLayerWriter, items: Sequence[Item], year: int) -> On
         if part.layer_file is None:
             return
         if not Path(part.layer_file).is_file():
-            raise StorageError(
-                f"The block file {part.layer_file} a dask worker wrote is not visible to this process",
-                f"计算节点写出的分块文件 {part.layer_file} 在本机不可见",
-                file=part.layer_file,
-                fix="On a dask.distributed cluster, put the data dir ([run] data_dir) on storage that every worker and "
-                    "this machine share (NFS or similar), or run with scheduler 'threads'.",
-                fix_zh="使用 dask.distributed 集群时，请将数据目录（[run] data_dir）放在所有计算节点与本机共享的存储上"
-                       "（如 NFS），或改用 'threads' 调度器。",
-            )
+            raise not_shared(part.layer_file, "block file", "分块文件")
         layers = {}
         for key in part.layer_keys:
             ind, comp = key.split(".", 1)
@@ -487,13 +479,13 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                     log.info("year %d: LS factor ready in %.1f s (derived cache: %d hit(s), %d miss(es))", year,
                              time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
-                on_cluster = writer is not None and rasters is not None and _local(client) is None
-                if on_cluster and rasters is not None:  # the workers write into it; never create it themselves
-                    (rasters / ".blocks" / str(year)).mkdir(parents=True, exist_ok=True)
-                sink = (_file_sink if on_cluster else _layer_sink)(writer, blockwise, year) if writer else None
+                blocks_dir = None  # on a cluster: where the workers write their blocks' layers
+                if writer is not None and rasters is not None and _local(client) is None:
+                    blocks_dir = rasters / ".blocks" / str(year)
+                    blocks_dir.mkdir(parents=True, exist_ok=True)  # created here: the workers never create it
+                sink = (_file_sink if blocks_dir else _layer_sink)(writer, blockwise, year) if writer else None
                 partial = blockwise_totals(grid, sources, blockwise, tables.params, zones, block_size=block_size,
-                                           client=client, area=area, on_block=sink,
-                                           layer_files=rasters / ".blocks" / str(year) if on_cluster and rasters else None)
+                                           client=client, area=area, on_block=sink, layer_files=blocks_dir)
                 for found in partial.notices:  # raised in worker threads or processes: into the run's collector
                     notice(found)
                 check_coverage(partial, sources)

@@ -65,6 +65,7 @@ __all__ = [
     "cog_settings",
     "convert_mosaic",
     "exclusive_output",
+    "not_shared",
     "overview_factors",
     "to_cog",
     "using_cog_settings",
@@ -212,12 +213,27 @@ def _part_profile(grid: Grid) -> dict[str, Any]:
         "crs": crs_for_write(grid),
         "transform": grid.transform,
         "nodata": np.nan,
-        "tiled": True,
-        "blockxsize": TILE,
-        "blockysize": TILE,
-        "BIGTIFF": "IF_SAFER",
-        "SPARSE_OK": True,
+        **_part_profile_options(),
     }
+
+
+def _part_profile_options() -> dict[str, Any]:
+    """Creation options of the intermediate GeoTIFF (:func:`_part_profile` without the grid and cell type)."""
+    return {"tiled": True, "blockxsize": TILE, "blockysize": TILE, "BIGTIFF": "IF_SAFER", "SPARSE_OK": True}
+
+
+def not_shared(path: str | Path, what: str, what_zh: str) -> StorageError:
+    """The error for ``what`` at ``path``, written by a dask worker, that this process cannot see (the workers do
+    not share the data dir with it)."""
+    return StorageError(
+        f"The {what} {path} a dask worker wrote is not visible to this process",
+        f"计算节点写出的{what_zh} {path} 在本机不可见",
+        file=path,
+        fix="On a dask.distributed cluster, put the data dir ([run] data_dir) on storage that every worker and "
+            "this machine share (NFS or similar), or run with scheduler 'threads'.",
+        fix_zh="使用 dask.distributed 集群时，请将数据目录（[run] data_dir）放在所有计算节点与本机共享的存储上"
+               "（如 NFS），或改用 'threads' 调度器。",
+    )
 
 
 def write_block_file(path: str | Path, grid: Grid, window: Window, layers: Mapping[str, np.ndarray],
@@ -389,11 +405,6 @@ def convert_mosaic(vrt: str | Path, part: str | Path, dst: str | Path, settings:
         Path(part).unlink(missing_ok=True)
 
 
-def _part_profile_options() -> dict[str, Any]:
-    """Creation options of the intermediate GeoTIFF (:func:`_part_profile` without the grid and cell type)."""
-    return {"tiled": True, "blockxsize": TILE, "blockysize": TILE, "BIGTIFF": "IF_SAFER", "SPARSE_OK": True}
-
-
 class BlockLayerWriter:
     """Per-cell layers of one grid, written block by block into ``folder/<stem>.tif`` COGs.
 
@@ -533,15 +544,7 @@ class BlockLayerWriter:
                 return Path(convert_mosaic(*args))
             done = Path(client.submit(convert_mosaic, *args, pure=False).result())
         if not done.is_file():
-            raise StorageError(
-                f"The COG {done} a dask worker wrote is not visible to this process",
-                f"计算节点写出的 COG 文件 {done} 在本机不可见",
-                file=done,
-                fix="On a dask.distributed cluster, put the data dir ([run] data_dir) on storage that every worker and "
-                    "this machine share (NFS or similar), or run with scheduler 'threads'.",
-                fix_zh="使用 dask.distributed 集群时，请将数据目录（[run] data_dir）放在所有计算节点与本机共享的存储上"
-                       "（如 NFS），或改用 'threads' 调度器。",
-            )
+            raise not_shared(done, "COG", " COG 文件")
         return done
 
     def _drop_block_files(self) -> None:
