@@ -20,10 +20,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 import qingshan
+from qingshan.core.codeversion import code_identity
 from qingshan.core.errors import ConfigError
 from qingshan.engine import cluster
 from qingshan.engine.blocks import open_scheduler
@@ -78,12 +81,13 @@ def test_workers_of_other_code_are_refused_before_any_block(tmp_path: Path, chan
     if change == "formula":  # the same modules, another formula (a constant edited)
         path = src / "qingshan" / "quantities" / "carbon.py"
         path.write_text(path.read_text() + "\n# a different formula\n")
-    elif change == "module":  # a checkout from before engine/cluster.py existed
-        (src / "qingshan" / "engine" / "cluster.py").unlink()
+    elif change == "module":  # a checkout from before code_identity existed (it cannot unpickle the check)
+        path = src / "qingshan" / "core" / "codeversion.py"
+        path.write_text(path.read_text().replace("def code_identity", "def _not_yet"))
     with _cluster(src, tmp_path) as address:
         if change == "none":
             with open_scheduler(address) as client:
-                assert list(client.run(cluster.worker_code).values()) == [cluster.worker_code()]
+                assert list(client.run(code_identity).values()) == [code_identity()]
             return
         with pytest.raises(ConfigError) as err, open_scheduler(address):
             pytest.fail("the cluster was accepted")
@@ -91,7 +95,7 @@ def test_workers_of_other_code_are_refused_before_any_block(tmp_path: Path, chan
     assert e.field == "run.scheduler" and "do not run this Qingshan" in e.en and "不同" in e.zh
     assert "same Qingshan" in e.fix and e.fix_zh
     if change == "module":
-        assert "ModuleNotFoundError" in e.en
+        assert "AttributeError" in e.en, e.en
 
 
 def test_a_cluster_without_workers_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,3 +175,71 @@ def test_an_input_a_worker_cannot_see_names_the_worker_not_the_config(tmp_path: 
     assert "same paths" in err.value.fix
     with pytest.raises(InputError, match="Raster not found"):  # in the client: the config's path is wrong
         _open(tmp_path / "precip.tif")
+
+
+def _worker(src: Path, address: str, tmp: Path) -> subprocess.Popen[bytes]:
+    log = (tmp / "worker.log").open("w")
+    return subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard"], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(src)}, cwd=tmp)
+
+
+def _grid_inputs(n: int) -> tuple[dict[str, np.ndarray], Any]:
+    from affine import Affine
+
+    from qingshan.core.grid import Grid
+
+    rng = np.random.default_rng(3)
+    inputs = {"precip": rng.uniform(800, 2000, (n, n)), "pet": rng.uniform(600, 1400, (n, n)),
+              "root_depth": rng.uniform(300, 3000, (n, n)), "pawc": rng.uniform(0.05, 0.3, (n, n)),
+              "lulc": rng.choice([1.0, 4.0, 10.0, 12.0], (n, n))}
+    return inputs, Grid.from_crs("EPSG:32650", Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3300000.0), n, n)
+
+
+@pytest.mark.parametrize("change", ["formula", "older"])
+def test_a_worker_joining_after_the_check_is_refused_at_its_first_task(tmp_path: Path, change: str) -> None:
+    """Found: only the workers present when the run started were checked; one that joined later (or restarted
+    from another installation) computed its blocks with its own formulas. Here the only worker left after the
+    check runs other code: an edited formula, or a version without :class:`SameCode` (it cannot unpickle the task)."""
+    from qingshan.engine.compute import compute_indicator
+
+    good = _copy_of_qingshan(tmp_path / "good")
+    bad = _copy_of_qingshan(tmp_path / "bad")
+    if change == "formula":
+        path = bad / "qingshan" / "quantities" / "water.py"
+        path.write_text(path.read_text() + "\n# a different formula\n")
+    else:  # an older version: the module exists, the wrapper does not
+        path = bad / "qingshan" / "core" / "codeversion.py"
+        path.write_text(path.read_text().replace("class SameCode", "class _NotYet"))
+    inputs, grid = _grid_inputs(96)
+    expected = compute_indicator("water_conservation", inputs, method="budyko", grid=grid, block_size=32)
+    with _cluster(good, tmp_path) as address, open_scheduler(address) as client:  # checked: one good worker
+        first = set(client.scheduler_info()["workers"])
+        same = compute_indicator("water_conservation", inputs, method="budyko", grid=grid, block_size=32,
+                                 scheduler=client)
+        assert same.totals == expected.totals
+        joined = _worker(bad, address, tmp_path)
+        try:
+            client.wait_for_workers(2, timeout=60)
+            client.retire_workers(list(first))  # the blocks can only go to the newcomer
+            (newcomer,) = set(client.scheduler_info()["workers"]) - first
+            with pytest.raises(ConfigError) as err:
+                compute_indicator("water_conservation", inputs, method="budyko", grid=grid, block_size=32,
+                                  scheduler=client)
+        finally:
+            joined.terminate()
+            joined.wait(timeout=30)
+    e = err.value
+    assert "do not run this Qingshan" in e.en and newcomer in e.en and "不同" in e.zh and e.field == "run.scheduler"
+
+
+def test_same_code_refuses_in_a_process_with_other_code_and_its_error_travels_whole() -> None:
+    import pickle
+
+    from qingshan.core.codeversion import SameCode
+
+    assert SameCode.of(sum)([1, 2]) == 3
+    with pytest.raises(ConfigError) as err:
+        SameCode(sum, ("0.0.1", "0" * 64))([1, 2])
+    back = pickle.loads(pickle.dumps(err.value))  # as a worker's error reaches the client
+    assert (back.en, back.zh, back.fix_zh, back.field) == (err.value.en, err.value.zh, err.value.fix_zh, "run.scheduler")
+    assert "this process" in back.en and "0.0.1" in back.en

@@ -261,3 +261,24 @@ def test_sobol_of_several_outputs_ranks_each_output_separately() -> None:
     # var(b + 0.1 a) = 1 + 0.01/12: S1(b) = 1/(1 + 0.01/12)
     assert second.loc["b", "S1"] == pytest.approx(1 / (1 + 0.01 / 12), abs=0.03)
     assert second.index[0] == "b"
+
+
+@pytest.mark.parametrize("scheduler", ["not-an-address", "tcp://127.0.0.1:9"])
+def test_a_scheduler_that_is_not_one_is_a_bilingual_error(use_store: SimpleNamespace, tmp_path: Path,
+                                                          scheduler: str) -> None:
+    """Found: ``--scheduler`` opened a bare ``distributed.Client`` (none of `account`'s checks): a string that is
+    not an address ended in a traceback (exit 1) and no worker's code was compared with this one's."""
+    dist = tmp_path / "dist.csv"
+    dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,1,,test\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["uncertainty", use_store.run, "--distributions", str(dist), "--draws", "10",
+                                 "--scheduler", scheduler, "--store", str(use_store.url)])
+    assert r.exit_code == 2, r.output
+    assert "dask.distributed" in r.output and "调度器" in r.output and "Traceback" not in r.output
+
+
+def test_local_scheduler_names_run_in_this_process(use_store: SimpleNamespace, tmp_path: Path) -> None:
+    dist = tmp_path / "dist.csv"
+    dist.write_text(f"key,kind,a,b,c,source\n{KEY}@2019@A,normal,7,1,,test\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["uncertainty", use_store.run, "--distributions", str(dist), "--draws", "10",
+                                 "--scheduler", "Threads", "--store", str(use_store.url)])
+    assert r.exit_code == 0, r.output

@@ -191,6 +191,7 @@ def uncertainty(
 ) -> None:
     """Uncertainty of a stored run: intervals of every total, the sensitivity ranking of GEP and its
     indicators (prices and parameters), stored as its own analysis record 不确定性分析."""
+    from qingshan.engine.blocks import local_scheduler, open_scheduler
     from qingshan.store.artifacts import find_data_dir
     from qingshan.store.db import open_store
     from qingshan.use.uncertainty import read_distributions, run_uncertainty
@@ -198,14 +199,11 @@ def uncertainty(
 
     console = Console()
     dists = read_distributions(distributions) if distributions is not None else []
-    client = _dask_client(scheduler)
-    try:
+    with open_scheduler(scheduler) as client:  # an address checked as for `account`: its workers run this code
         res = run_uncertainty(open_store(store), run, dists, draws=draws, seed=seed, year=year, sobol_n=sobol_n,
                               method=method, morris_r=morris_r, param_tables=param_tables,
-                              percentiles=(5.0, 50.0, 95.0, *(percentile or [])), client=client)
-    finally:
-        if client is not None:
-            client.close()
+                              percentiles=(5.0, 50.0, 95.0, *(percentile or [])),
+                              client=None if local_scheduler(client) else client)  # local names: in this process
     _print_uncertainty(res, console)
     data_dir = find_data_dir(store)
     if data_dir is not None:
@@ -222,14 +220,6 @@ def uncertainty(
             console.print(f"Written 已写出: {output}")
         else:
             _write(res.intervals, output, console)
-
-
-def _dask_client(address: str | None) -> Any:
-    if address is None:
-        return None
-    from dask.distributed import Client
-
-    return Client(address)
 
 
 def _print_uncertainty(res: Any, console: Console) -> None:

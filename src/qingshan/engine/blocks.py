@@ -30,6 +30,7 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 
+from qingshan.core.codeversion import SameCode
 from qingshan.core.errors import ConfigError, GridMismatchError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.limits import check_raster_size
@@ -244,12 +245,12 @@ def validate_block(inputs: Mapping[str, np.ndarray], sources: Mapping[str, Sourc
     return finite
 
 
-def _tree_sum(parts: list[Any]) -> Any:
+def _tree_sum(parts: list[Any], merge: Callable[..., BlockPartial] = _merge) -> Any:
     """Delayed sum of delayed partials, ``FAN_IN`` at a time (memory stays bounded)."""
     import dask
 
     while len(parts) > 1:
-        parts = [dask.delayed(_merge, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+        parts = [dask.delayed(merge, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
     return parts[0]
 
 
@@ -268,7 +269,7 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
         with open_scheduler(client) as c:
             return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block)
     windows = list(block_windows(grid.shape, block_size))
-    local = _local(client)
+    local = local_scheduler(client)
     if local is not None and len(windows) == 1:  # the whole grid as one block: no task graph (nor Dask import)
         part = task(windows[0], grid, *shared, on_block is not None, *args)
         if on_block is not None:
@@ -276,16 +277,18 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
         return part
     import dask
 
+    merge: Callable[..., BlockPartial] = _merge
     if local is not None:  # shared objects enter the graph once, not once per block
         d_shared = [dask.delayed(x, pure=True, traverse=False) for x in shared]
-    else:  # sent to every worker once, before the blocks
+    else:  # sent to every worker once, before the blocks; a task runs only on a worker with this code
         _prepare(client)
         d_shared = client.scatter(list(shared), broadcast=True)
+        task, merge = SameCode.of(task), SameCode.of(_merge)
     keep = on_block is not None
     tasks = [dask.delayed(task, pure=True)(w, grid, *d_shared, keep, *args) for w in windows]
     if on_block is not None:
         return _stream_blocks(windows, tasks, client, on_block)
-    total = _tree_sum(tasks)
+    total = _tree_sum(tasks, merge)
     if local is not None:
         (result,) = dask.compute(total, **_compute_options(client))
         return result
@@ -308,8 +311,9 @@ class ProcessPool:
     pool: Any  # concurrent.futures.ProcessPoolExecutor
 
 
-def _local(client: Any) -> str | None:
-    """The name of a local Dask scheduler, or None for a ``dask.distributed`` client."""
+def local_scheduler(client: Any) -> str | None:
+    """The name of a local Dask scheduler (what :func:`open_scheduler` yields for one), or None for a
+    ``dask.distributed`` client."""
     if client is None:
         return "threads"
     if isinstance(client, ProcessPool):
@@ -325,7 +329,7 @@ def _compute_options(client: Any) -> dict[str, Any]:
     import dask.threaded
 
     # the scheduler function, not its name: for a name, dask imports distributed (~0.4 s) to look for a Client
-    return {"scheduler": dask.local.get_sync if _local(client) == "synchronous" else dask.threaded.get}
+    return {"scheduler": dask.local.get_sync if local_scheduler(client) == "synchronous" else dask.threaded.get}
 
 
 @contextmanager
@@ -355,7 +359,13 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
         return
     if not isinstance(scheduler, str):
         _prepare(scheduler)
-        yield scheduler
+        try:
+            yield scheduler
+        except QingshanError:
+            raise
+        except Exception as exc:
+            _other_code(scheduler, exc)
+            raise
         return
     address = _checked_address(scheduler, file)
     client = _connect(address, file)
@@ -366,6 +376,7 @@ def open_scheduler(scheduler: Any, *, file: Path | str | None = None) -> Iterato
     except QingshanError:
         raise
     except Exception as exc:
+        _other_code(client, exc)
         if not _from_the_cluster(exc):
             raise
         raise _cluster_failed(address, exc, file) from None
@@ -427,6 +438,20 @@ def _connect(address: str, file: Path | str | None) -> Any:
     raise _not_a_scheduler(address, file, reason, f"{SCHEDULER_TIMEOUT:g} 秒内无响应或地址无效")
 
 
+def _other_code(client: Any, exc: BaseException) -> None:
+    """Raise :func:`~qingshan.core.codeversion.other_code_error` from ``exc`` when a worker of ``client``'s cluster
+    runs other code: a worker of another version that joined during the run fails its first task while unpickling
+    it (``AttributeError``, ``ModuleNotFoundError``), before :class:`~qingshan.core.codeversion.SameCode` can name it."""
+    from qingshan.engine.cluster import check_code
+
+    try:
+        check_code(client)
+    except QingshanError as other:
+        raise other from exc
+    except Exception:  # the cluster itself is gone: the caller says so
+        return
+
+
 def _from_the_cluster(exc: BaseException) -> bool:
     """Whether ``exc`` is the cluster's (a connection closed, a worker or the scheduler gone, a task cancelled)."""
     module = type(exc).__module__ or ""
@@ -458,7 +483,7 @@ def _prepare(client: Any) -> None:
 
 def _threads(client: Any) -> int:
     """Worker threads of the scheduler: local CPUs (``client`` None or a local scheduler's name) or the cluster's."""
-    local = _local(client)
+    local = local_scheduler(client)
     if local is not None:
         import dask.system
 
@@ -479,7 +504,7 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
 
     total = BlockPartial()
     ahead = AHEAD_PER_THREAD * _threads(client)
-    local = _local(client)
+    local = local_scheduler(client)
     if local == "threads":
         return _stream_on_threads(windows, tasks, ahead, on_block)
     if local is not None:

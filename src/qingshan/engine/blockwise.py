@@ -82,9 +82,9 @@ from qingshan.engine.blocks import (
     InputSource,
     OnBlock,
     Source,
-    _local,
     check_coverage,
     is_blockwise,
+    local_scheduler,
     map_blocks,
     open_scheduler,
     read_window,
@@ -480,7 +480,7 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                              time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
                 blocks_dir = None  # on a cluster: where the workers write their blocks' layers
-                if writer is not None and rasters is not None and _local(client) is None:
+                if writer is not None and rasters is not None and local_scheduler(client) is None:
                     blocks_dir = rasters / ".blocks" / str(year)
                     blocks_dir.mkdir(parents=True, exist_ok=True)  # created here: the workers never create it
                 sink = (_file_sink if blocks_dir else _layer_sink)(writer, blockwise, year) if writer else None
@@ -506,7 +506,7 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                     frames.append(rows.assign(year=year, indicator=spec.id))
             if writer is not None:
                 progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                writer.finish(client=client if _local(client) is None else None)  # a cluster converts there
+                writer.finish(client=client if local_scheduler(client) is None else None)  # a cluster converts there
     leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
@@ -521,7 +521,7 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
         "blocks": n_blocks,
         "weights": weights,
         "blockwise_methods": [f"{s.id}/{m.id}" for s, m in blockwise],
-        "scheduler": _local(client) or str(getattr(getattr(client, "scheduler", None), "address", client)),
+        "scheduler": local_scheduler(client) or str(getattr(getattr(client, "scheduler", None), "address", client)),
     }
     if routed and cache is not None:  # provenance: LS routed (misses) or reused (hits) by content hash
         facts["derived_cache"] = {"layers": ["ls"], "hits": cache.hits, "misses": cache.misses}

@@ -6,25 +6,24 @@ Imported only when a run uses a ``distributed.Client`` (it imports ``distributed
 another version (or another checkout) could compute some blocks with other formulas — wrong numbers nobody
 would notice — or fail with a traceback while unpickling a task (found: ``ModuleNotFoundError: No module named
 'qingshan.engine.cluster'`` from workers of the previous commit). :func:`prepare_workers` therefore compares
-every worker's :func:`code_fingerprint` with the client's before any block is sent, and stops the run with a
-bilingual :class:`~qingshan.core.errors.ConfigError` naming the workers that differ. (Workers that join the
-cluster during a run are not checked.)
+every worker's :func:`~qingshan.core.codeversion.code_identity` (version and SHA-256 of the sources) with the
+client's before any block is sent, and stops the run with a bilingual :class:`~qingshan.core.errors.ConfigError`
+naming the workers that differ. A worker that joins during the run is refused at its first task: every task
+sent to a cluster is wrapped in :class:`~qingshan.core.codeversion.SameCode`; one that cannot even unpickle its
+task (another version) fails it, and :func:`check_code` then names it (:func:`qingshan.engine.blocks.open_scheduler`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
-import hashlib
 import sys
 import weakref
-from pathlib import Path
 from typing import Any
 
 from distributed import WorkerPlugin
 
-from qingshan import __version__
+from qingshan.core.codeversion import code_identity, other_code_error
 from qingshan.core.errors import ConfigError
 
 __all__ = [
@@ -32,10 +31,9 @@ __all__ = [
     "TRIM_THRESHOLD",
     "WORKER_TIMEOUT",
     "BlockMemory",
-    "code_fingerprint",
+    "check_code",
     "keep_block_memory",
     "prepare_workers",
-    "worker_code",
 ]
 
 M_TRIM_THRESHOLD = -1
@@ -65,21 +63,6 @@ def keep_block_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
-_CODE_SUFFIXES = (".py", ".toml", ".yaml", ".yml", ".json", ".csv")
-"""Files of the package whose content can change what is computed (the rasters of the examples cannot)."""
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """SHA-256 of this installation's Qingshan code: every ``.py`` file and table of the package, by relative
-    path and content (about 10 ms; remembered per process)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 class BlockMemory(WorkerPlugin):
     """Worker plugin: :func:`keep_block_memory` in each worker process, now and in workers that join later."""
 
@@ -88,11 +71,6 @@ class BlockMemory(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         worker.qingshan_block_memory = keep_block_memory()
-
-
-def worker_code() -> tuple[str, str]:
-    """(Qingshan version, :func:`code_fingerprint`) of the process this runs in (run on each worker)."""
-    return __version__, code_fingerprint()
 
 
 _PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -106,20 +84,31 @@ def prepare_workers(client: Any) -> None:
     if client in _PREPARED:
         return
     _wait_for_a_worker(client)
-    here = worker_code()
-    try:
-        codes: dict[str, Any] = client.run(worker_code)
-    except Exception as exc:  # raised on a worker: it has no such module (another version, or no Qingshan)
-        codes = {"?": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    differ = {addr: code for addr, code in codes.items() if tuple(code) != here}
-    if differ:
-        _refuse(client, here, differ)
+    check_code(client)
     client.register_plugin(BlockMemory(), name=BlockMemory.name)
     _PREPARED.add(client)
 
 
 WORKER_TIMEOUT = 30.0
 """Seconds a run waits for a cluster without workers to get one before it stops."""
+
+
+def check_code(client: Any) -> None:
+    """Raise :func:`~qingshan.core.codeversion.other_code_error` unless every worker of ``client``'s cluster runs
+    this code (:func:`~qingshan.core.codeversion.code_identity`)."""
+    here = code_identity()
+    codes: dict[str, Any] = client.run(code_identity, on_error="return")
+    differ = {addr: _what_runs(code) for addr, code in codes.items() if _what_runs(code) != here}
+    if differ:
+        raise other_code_error(differ, here, getattr(getattr(client, "scheduler", None), "address", "?"))
+
+
+def _what_runs(code: Any) -> tuple[str, str] | str:
+    """A worker's answer to :func:`code_identity`: the pair, or what failed there (a worker of another version
+    has no such function, one without Qingshan no such module)."""
+    if isinstance(code, BaseException):
+        return f"{type(code).__name__}: {str(code)[:300]}"
+    return tuple(code)
 
 
 def _wait_for_a_worker(client: Any) -> None:
@@ -134,20 +123,3 @@ def _wait_for_a_worker(client: Any) -> None:
             fix="Start workers for it (`dask worker tcp://HOST:8786`) and run again, or use the scheduler 'threads'.",
             fix_zh="请为该调度器启动计算节点（`dask worker tcp://主机:8786`）后重试，或改用 'threads' 调度器。",
         ) from None
-
-
-def _refuse(client: Any, here: tuple[str, str], differ: dict[str, Any]) -> None:
-    address = getattr(getattr(client, "scheduler", None), "address", "?")
-    found = "; ".join(f"{addr}: {code if isinstance(code, str) else f'{code[0]} (code {code[1][:12]})'}"
-                      for addr, code in sorted(differ.items())[:5])
-    raise ConfigError(
-        f"{len(differ)} worker(s) of the dask.distributed cluster {address} do not run this Qingshan "
-        f"({here[0]}, code {here[1][:12]}): {found}",
-        f"dask.distributed 集群 {address} 有 {len(differ)} 个计算节点运行的青山与本机（{here[0]}）不同或未安装；"
-        "为免以不同公式计算，本次核算未开始",
-        field="run.scheduler",
-        fix="Install this same Qingshan (same version and files) on every worker, restart the workers "
-            "(`dask worker tcp://HOST:8786`), and run again; or use the scheduler 'threads'.",
-        fix_zh="请在每个计算节点安装与本机完全相同的青山（同一版本、同一文件），重启计算节点"
-               "（`dask worker tcp://主机:8786`）后重试；或改用 'threads' 调度器。",
-    )

@@ -45,6 +45,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 
+from qingshan.core.codeversion import SameCode
 from qingshan.core.errors import ConfigError, InputError, QingshanError, StorageError, storage_error
 from qingshan.core.grid import Grid
 from qingshan.core.window import Window
@@ -542,7 +543,7 @@ class BlockLayerWriter:
             args = (str(vrt), str(self._part(stem)), str(dst), settings, self.grid.shape)
             if client is None:
                 return Path(convert_mosaic(*args))
-            done = Path(client.submit(convert_mosaic, *args, pure=False).result())
+            done = Path(client.submit(SameCode.of(convert_mosaic), *args, pure=False).result())
         if not done.is_file():
             raise not_shared(done, "COG", " COG 文件")
         return done

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from qingshan.core.codeversion import SameCode
 from qingshan.core.distributions import KINDS, Distribution, parse_distribution
 from qingshan.core.errors import ConfigError, InputError
 
@@ -318,7 +319,7 @@ class Model:
         overrides = [{self.dists[i].key.removeprefix(PARAM): float(x[i, j]) for i in keys} for j in range(n)]
         cfg, inds = self.recompute
         if self.client is not None:
-            futures = self.client.map(_remote_values, [cfg] * n, [inds] * n, [self.year] * n, overrides, pure=False)
+            futures = self.client.map(SameCode.of(_remote_values), [cfg] * n, [inds] * n, [self.year] * n, overrides, pure=False)
             frames = self.client.gather(futures)
         else:
             frames = [_recompute(cfg, inds, self.year).values(o) for o in overrides]
