@@ -16,7 +16,9 @@ than one), so that a single-indicator command starts quickly.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -256,7 +258,7 @@ def _tree_sum(parts: list[Any], merge: Callable[..., BlockPartial] = _merge) -> 
 
 def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[Any], *, args: Sequence[Any] = (),
                block_size: int | tuple[int, int] = DEFAULT_BLOCK_SIZE, client: Any = None,
-               on_block: OnBlock | None = None) -> BlockPartial:
+               on_block: OnBlock | None = None, low_priority: bool = False) -> BlockPartial:
     """Run ``task(window, grid, *shared, keep_layers, *args)`` on every block of ``grid`` and sum the partials.
 
     The engine's one loop over blocks, for an accounting (:func:`block_partial`) and for one indicator
@@ -264,10 +266,13 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
     (scattered to every worker once with a ``distributed.Client``). With ``on_block``, each block's
     result (``keep_layers=True``) is handed to it in window order (:func:`_stream_blocks`);
     without it, the partials are summed in a tree of tasks. ``client``: see :func:`blockwise_totals`.
+    ``low_priority`` (with ``on_block``, on local threads): compute at :func:`lower_priority`, for work done
+    beside a run's own blocks (:class:`~qingshan.engine.extent.BasisInBackground`).
     """
     if isinstance(client, str) and client not in ("threads", "synchronous"):  # an address, or "processes": a pool
         with open_scheduler(client) as c:
-            return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block)
+            return map_blocks(grid, task, shared, args=args, block_size=block_size, client=c, on_block=on_block,
+                              low_priority=low_priority)
     windows = list(block_windows(grid.shape, block_size))
     local = local_scheduler(client)
     if local is not None and len(windows) == 1:  # the whole grid as one block: no task graph (nor Dask import)
@@ -287,12 +292,25 @@ def map_blocks(grid: Grid, task: Callable[..., BlockPartial], shared: Sequence[A
     keep = on_block is not None
     tasks = [dask.delayed(task, pure=True)(w, grid, *d_shared, keep, *args) for w in windows]
     if on_block is not None:
-        return _stream_blocks(windows, tasks, client, on_block)
+        return _stream_blocks(windows, tasks, client, on_block, low_priority)
     total = _tree_sum(tasks, merge)
     if local is not None:
         (result,) = dask.compute(total, **_compute_options(client))
         return result
     return client.compute(total).result()
+
+
+LOW_PRIORITY_NICE = 10
+"""Niceness added to threads of background work (Linux): the run's own threads come first, it takes the rest."""
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority by :data:`LOW_PRIORITY_NICE` (Linux schedules threads one by one;
+    elsewhere nothing is changed). For work beside a run's critical path: the SEEA basis while one thread routes
+    flow for LS (:class:`~qingshan.engine.extent.BasisInBackground`)."""
+    if sys.platform.startswith("linux"):
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
 
 
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
@@ -491,7 +509,8 @@ def _threads(client: Any) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock) -> BlockPartial:
+def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any, on_block: OnBlock,
+                   low_priority: bool = False) -> BlockPartial:
     """Compute ``tasks`` (one per window), hand each result to ``on_block`` in window order, sum the totals.
 
     At most ``AHEAD_PER_THREAD × threads`` block results exist at a time. With local threads (the
@@ -506,7 +525,7 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
     ahead = AHEAD_PER_THREAD * _threads(client)
     local = local_scheduler(client)
     if local == "threads":
-        return _stream_on_threads(windows, tasks, ahead, on_block)
+        return _stream_on_threads(windows, tasks, ahead, on_block, low_priority)
     if local is not None:
         for i in range(0, len(tasks), ahead):
             results = dask.compute(*tasks[i : i + ahead], **_compute_options(client))
@@ -533,11 +552,13 @@ def _stream_blocks(windows: Sequence[Window], tasks: Sequence[Any], client: Any,
     return total
 
 
-def _stream_on_threads(windows: Sequence[Window], tasks: Sequence[Any], ahead: int, on_block: OnBlock) -> BlockPartial:
+def _stream_on_threads(windows: Sequence[Window], tasks: Sequence[Any], ahead: int, on_block: OnBlock,
+                       low_priority: bool = False) -> BlockPartial:
     """:func:`_stream_blocks` on a pool of local threads: ``ahead`` blocks in flight while the oldest is handed over.
 
     Each task is computed whole in one pool thread (Dask's synchronous scheduler on its small graph). On an error
     the blocks not yet started are cancelled and the error is raised once the running ones have ended.
+    ``low_priority``: the pool's threads run at :func:`lower_priority`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -551,7 +572,8 @@ def _stream_on_threads(windows: Sequence[Window], tasks: Sequence[Any], ahead: i
 
     total = BlockPartial()
     queue = iter(zip(windows, tasks, strict=True))
-    pool = ThreadPoolExecutor(int(dask.system.CPU_COUNT), thread_name_prefix="block")
+    pool = ThreadPoolExecutor(int(dask.system.CPU_COUNT), thread_name_prefix="block",
+                              initializer=lower_priority if low_priority else None)
     try:
         pending = deque((w, pool.submit(one, t)) for w, t in islice(queue, ahead))
         while pending:

@@ -94,6 +94,7 @@ from qingshan.engine.blocks import (
 from qingshan.engine.caps import apply_emission_caps, cap_rules
 from qingshan.engine.config import RunConfig
 from qingshan.engine.derived_cache import DerivedCache, default_cache_root, ls_source, needs_ls
+from qingshan.engine.extent import BasisInBackground
 from qingshan.engine.rules import apply_profile_rules
 from qingshan.engine.run import (
     LEAF_COLUMNS,
@@ -573,6 +574,7 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
     hashes = {**tables.hashes, **_input_hashes(config, p), str(config.regions.file): file_sha256(config.regions.file)}
     with open_scheduler(client, file=config.source_path) as scheduler:
         staging = _staging_folder(config, store_url) if rasters else None
+        basis = BasisInBackground(_staging_folder(config, store_url, ".seea"), regions, config, client=scheduler)
         try:
             leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size,
                                                         client=scheduler, weights=weights, progress=progress,
@@ -580,17 +582,19 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
             cogs = sorted(staging.glob("*.tif")) if staging is not None else []
             return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
                                        progress=progress, extra_provenance={"engine": facts}, cogs=cogs,
-                                       notices=found, client=scheduler)
+                                       notices=found, client=scheduler, basis=basis)
         finally:
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
+            basis.stop()  # at once when the run failed; the basis has been moved into the run when it succeeded
+            for folder in (staging, basis.folder):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
-def _staging_folder(config: RunConfig, store_url: str | None) -> Path:
+def _staging_folder(config: RunConfig, store_url: str | None, stem: str = ".rasters") -> Path:
     """A new temporary folder in the data dir's ``runs/`` (same file system as the run's artifacts:
     its COGs are moved into them by a rename; removed by a later repair if this process dies)."""
     from qingshan.engine.run import store_url_of
     from qingshan.store import artifacts
 
     data_dir = artifacts.data_dir_for(store_url_of(config, store_url), config.run.data_dir)
-    return artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".rasters")
+    return artifacts.make_tmp(artifacts.runs_root(data_dir), stem=stem)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,9 @@ from qingshan.io.rasters import grid_of, read_aligned
 from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
 from qingshan.quantities.statistics_bounds import check_statistics_bounds
 from qingshan.valuation.prices import Deflator, PriceTable
+
+if TYPE_CHECKING:
+    from qingshan.engine.extent import BasisInBackground
 
 __all__ = ["Plan", "RunOutcome", "Tables", "account", "content_hash", "store_url_of", "write_artifacts"]
 
@@ -355,6 +358,7 @@ def value_record_export(
     cogs: Sequence[Path] = (),
     notices: list[Notice] | None = None,
     client: Any = None,
+    basis: BasisInBackground | None = None,
 ) -> RunOutcome:
     """The steps every engine shares after computing leaf rows: value → roll up → record → artifacts → store.
 
@@ -366,7 +370,9 @@ def value_record_export(
     ``cogs``: per-cell COGs an engine has already written, in a folder of the data dir's ``runs/``
     (moved into the artifacts' ``rasters/``). ``notices``: the list the run's notices are
     collected into (its QC report lists them). ``client``: where the SEEA basis's blocks run (the run's
-    scheduler, see :func:`~qingshan.engine.blocks.open_scheduler`; default local threads).
+    scheduler, see :func:`~qingshan.engine.blocks.open_scheduler`; default local threads). ``basis``: the SEEA
+    basis already started beside the blocks (:class:`~qingshan.engine.extent.BasisInBackground`); its error, like
+    bad statistics, stops the run before it is recorded.
     """
     from qingshan.store import artifacts, repo
     from qingshan.store.db import open_store
@@ -378,6 +384,8 @@ def value_record_export(
     valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
     results = _roll_up_valued(valued, regions)
     digest = content_hash(config, p, tables, hashes, prices_used)
+    if basis is not None:
+        basis.result()
 
     url = store_url_of(config, store_url)
     data_dir = artifacts.data_dir_for(url, config.run.data_dir)
@@ -399,7 +407,7 @@ def value_record_export(
             progress("export", 0.9)
             staging = artifacts.make_tmp(artifacts.runs_root(data_dir))
             write_artifacts(staging, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs,
-                            client=client)
+                            client=client, basis=basis)
             rel, manifest = artifacts.seal(staging, data_dir, run_id)
             sealed, staging = data_dir / rel, None
             files = artifacts.export_copy(sealed, Path(config.run.output), manifest)
@@ -419,14 +427,15 @@ def value_record_export(
 
 def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],
                     grid: Grid | None, config: RunConfig, provenance: dict[str, Any], run_id: str, *,
-                    cogs: Sequence[Path] = (), client: Any = None) -> None:
+                    cogs: Sequence[Path] = (), client: Any = None, basis: BasisInBackground | None = None) -> None:
     """Every file of a run into ``folder``: the exports, the SEEA basis (``seea/``), and the inputs its readers
     need later (``inputs/``: land cover for parcels, the statistics table for GDP), so that nothing outside the
     folder is read again.
 
     The SEEA basis (blocks of raster reads and coverage, on ``client``) is written while the exports (tables and
     the workbook: Python, one core) are: side by side, not one after the other. Both have ended when this returns
-    or raises.
+    or raises. ``basis``: one already written beside the blocks (:class:`~qingshan.engine.extent.BasisInBackground`),
+    moved into ``folder``.
     """
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
@@ -434,10 +443,15 @@ def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, lay
     from qingshan.engine.export import export_all
     from qingshan.engine.extent import write_seea_basis  # SEEA extent and condition basis (seea/)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="seea") as pool:  # leaving waits for the basis, even on an error
-        basis = pool.submit(contextvars.copy_context().run, write_seea_basis, folder, regions, config, client=client)
+    if basis is not None:
         export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
-    basis.result()  # the basis's own error, once the exports are written
+        basis.move_into(folder)
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="seea") as pool:  # leaving waits for the basis, even on an error
+            started = pool.submit(contextvars.copy_context().run, write_seea_basis, folder, regions, config,
+                                  client=client)
+            export_all(results, regions, layers, grid, config, provenance, run_id, cogs=cogs, dest=folder)
+        started.result()  # the basis's own error, once the exports are written
     if config.tables.statistics is not None:
         (folder / "inputs").mkdir(exist_ok=True)
         shutil.copyfile(config.tables.statistics, folder / "inputs" / "statistics.csv")
