@@ -14,7 +14,11 @@ nothing changes.
 It also makes numba's on-disk cache safe between processes (:func:`lock_numba_cache`): two processes compiling the
 same kernel at once could leave an index entry pointing to another signature's machine code, and every later
 process that loaded it crashed with a segmentation fault (numba issue #4807, open; seen here with two pytest
-workers).
+workers). And safe between versions of the kernels (:func:`_kernels_key`): numba keys a kernel's cached machine
+code by its own module's modification time and its own bytecode, not by the kernels it calls, which are compiled
+into it. After ``routing.py`` changed and ``tiled_routing.py`` did not (a ``git pull`` into an editable install),
+the tiled kernels ran their cached copies of the old routing kernels: a segmentation fault in
+``tests/kernels/test_routing_rss.py`` (found 2026-12-02) — or, had the change been a formula, old numbers, silently.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_numba", "lock_numba_cache"]
+__all__ = ["key_by_kernels", "load_numba", "lock_numba_cache"]
 
 _HIDDEN = ("scipy.linalg.cython_blas", "cffi")
 _IN_TREE = Path(__file__).resolve().parent / "__pycache__"
@@ -67,13 +71,16 @@ def lock_numba_cache() -> None:
     of the other, and every process that loads it crashes (found: after two pytest workers compiled the routing
     kernels, ``qingshan compute soil_retention`` died with a segmentation fault until the cache was deleted). Here
     ``save`` holds an exclusive and ``load`` a shared ``flock`` on ``<index>.lock`` beside the index. Where
-    ``fcntl`` is missing (Windows) nothing changes. Idempotent.
+    ``fcntl`` is missing (Windows) nothing changes. Also keys the cache by every kernel's source
+    (:func:`key_by_kernels`). Idempotent.
     """
+    from numba.core import caching
+
+    key_by_kernels(caching.Cache)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         return
-    from numba.core import caching
 
     cls = caching.IndexDataCacheFile
     if getattr(cls, "_qingshan_locked", False):
@@ -103,6 +110,40 @@ def lock_numba_cache() -> None:
     cls.save = locked(cls.save, fcntl.LOCK_EX)  # type: ignore[method-assign]
     cls.load = locked(cls.load, fcntl.LOCK_SH)  # type: ignore[method-assign]
     cls._qingshan_locked = True  # type: ignore[attr-defined]
+
+
+_KERNELS = Path(__file__).resolve().parent
+"""The package of Qingshan's compiled kernels (every ``@njit`` function, and every function they call)."""
+
+
+@functools.cache
+def _kernels_key() -> str:
+    """SHA-256 of the source of every module of :data:`_KERNELS`, by name and content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(_KERNELS.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def key_by_kernels(cache_cls: Any) -> None:
+    """Add :func:`_kernels_key` to numba's cache index key of Qingshan's kernels (``cache_cls``: numba's ``Cache``),
+    so that a change to any kernel recompiles all of them, not only those of the changed module (see module
+    docstring). Other libraries' kernels keep numba's key. Idempotent."""
+    if getattr(cache_cls, "_qingshan_keyed", False):
+        return
+    index_key = cache_cls._index_key
+
+    @functools.wraps(index_key)
+    def keyed(self: Any, sig: Any, codegen: Any) -> Any:
+        key = index_key(self, sig, codegen)
+        if str(getattr(self._py_func, "__module__", "")).startswith(__package__ + "."):
+            return (*key, _kernels_key())
+        return key
+
+    cache_cls._index_key = keyed
+    cache_cls._qingshan_keyed = True
 
 
 def choose_cache_dir() -> None:
