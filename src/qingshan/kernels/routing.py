@@ -171,6 +171,60 @@ def _flood_key(v: np.float32, flag: int, idx: int, s32: np.ndarray, su: np.ndarr
     return np.int64((b - 0x80000000) * 4294967296 + flag * 2147483648 + idx)
 
 
+_HEAP_ARITY = 4
+"""Children per node of the flood's heap: a 4-ary heap in one int64 array is 25–30 % faster than ``heapq`` on a
+list at 3000² (fewer levels, siblings in one cache line; measured in one process, alternating), same order."""
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_push(h: np.ndarray, n: int, key: np.int64) -> int:
+    """Add ``key`` to the :data:`_HEAP_ARITY`-ary min-heap ``h[:n]`` (room for one more); returns the new size."""
+    i = n
+    while i > 0:
+        p = (i - 1) // _HEAP_ARITY
+        if h[p] <= key:
+            break
+        h[i] = h[p]
+        i = p
+    h[i] = key
+    return n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_pop(h: np.ndarray, n: int) -> tuple[np.int64, int]:
+    """Remove the least key of the min-heap ``h[:n]`` (n ≥ 1); returns it and the new size."""
+    top = h[0]
+    n -= 1
+    last = h[n]
+    i = 0
+    while True:
+        c = _HEAP_ARITY * i + 1
+        if c >= n:
+            break
+        m = c
+        least = h[c]
+        for j in range(c + 1, min(c + _HEAP_ARITY, n)):
+            if h[j] < least:
+                least = h[j]
+                m = j
+        if least >= last:
+            break
+        h[i] = least
+        i = m
+    h[i] = last
+    return top, n
+
+
+@njit(cache=True, nogil=True)
+def _heap_room(h: np.ndarray, n: int) -> np.ndarray:
+    """``h``, or a copy twice as large when it is full."""
+    if n < h.size:
+        return h
+    bigger = np.empty(2 * h.size, dtype=h.dtype)
+    bigger[:n] = h[:n]
+    return bigger
+
+
 @njit(cache=True, nogil=True)
 def _flood_kernel(z: np.ndarray, nodata: float) -> tuple[np.ndarray, np.ndarray]:
     nrow, ncol = z.shape
@@ -185,8 +239,8 @@ def _flood_kernel(z: np.ndarray, nodata: float) -> tuple[np.ndarray, np.ndarray]
     qz = np.empty(nrow * ncol, dtype=np.float32)  # each cell's queue elevation (a cell is queued once)
     s32 = np.empty(1, dtype=np.float32)
     su = s32.view(np.uint32)
-    heap = [np.int64(0)]
-    heap.pop()
+    heap = np.empty(1024, dtype=np.int64)  # a min-heap of queue keys (any exact one pops them in the same order)
+    n = 0
     for r in range(nrow):  # seeds: valid cells on the grid edge or next to nodata (pyflwdir's get_edge)
         for c in range(ncol):
             if done[r, c]:
@@ -201,10 +255,11 @@ def _flood_kernel(z: np.ndarray, nodata: float) -> tuple[np.ndarray, np.ndarray]
                 queued[r, c] = True
                 idx = r * ncol + c
                 qz[idx] = np.float32(z[r, c])
-                heap.append(_flood_key(qz[idx], 1, idx, s32, su))
-    heapq.heapify(heap)
-    while len(heap) > 0:
-        idx = heapq.heappop(heap) & 0x7FFFFFFF
+                heap = _heap_room(heap, n)
+                n = _heap_push(heap, n, _flood_key(qz[idx], 1, idx, s32, su))
+    while n > 0:
+        key, n = _heap_pop(heap, n)
+        idx = key & 0x7FFFFFFF
         r0 = idx // ncol
         c0 = idx - r0 * ncol
         z0 = qz[idx]
@@ -223,7 +278,8 @@ def _flood_kernel(z: np.ndarray, nodata: float) -> tuple[np.ndarray, np.ndarray]
             if not queued[r, c]:
                 j = r * ncol + c
                 qz[j] = np.float32(z1)
-                heapq.heappush(heap, _flood_key(qz[j], 0, j, s32, su))
+                heap = _heap_room(heap, n)
+                n = _heap_push(heap, n, _flood_key(qz[j], 0, j, s32, su))
                 queued[r, c] = True
             done[r, c] = True
             d8[r, c] = _US[dr + 1, dc + 1]
@@ -236,8 +292,9 @@ def flood_fill(z: np.ndarray, nodata: float = _NODATA) -> tuple[np.ndarray, np.n
 
     The same priority flood (Wang & Liu 2006) in the same order: pyflwdir queues ``(float32 elevation,
     edge flag, row, col)`` tuples, this queue one int64 per cell ordered the same way (the keys are
-    unique, so any exact priority queue pops the cells in the same order). About 1.6× faster than
-    pyflwdir 0.5.12 at 3000², and it releases the GIL. Grids of 2³¹ cells or more go to pyflwdir.
+    unique, so any exact priority queue pops the cells in the same order: here a 4-ary heap in one array,
+    :func:`_heap_push`, :func:`_heap_pop`). About 2× faster than pyflwdir 0.5.12 at 3000² (6.4–6.7 s against
+    3.1–3.3 s in one process, 2026-12-02; 1.6× with ``heapq``), and it releases the GIL. Grids of 2³¹ cells or more go to pyflwdir.
 
     Parameters
     ----------
