@@ -159,10 +159,11 @@ def test_a_run_marked_abandoned_cannot_then_succeed(tmp_path: Path) -> None:
     assert run is not None and run.status == "failed" and (run.error or {}).get("error") == "abandoned"
 
 
-def test_ctrl_c_in_the_export_phase_says_so_and_marks_the_run_failed(write_config: Any, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found (attack pass): Ctrl-C printed an empty line. Now both languages, exit 130, and the run recorded before
-    the interruption is failed with its temporary folders removed."""
+def test_ctrl_c_while_the_artifacts_are_written_says_so_and_leaves_no_run(write_config: Any, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found (attack pass): Ctrl-C printed an empty line. Now both languages and exit 130. The artifacts are
+    written before the run is recorded (so that the COGs convert while the tables are written): an interruption
+    there leaves no run and no temporary folder."""
     import qingshan.engine.run as run_module
 
     def interrupted(*_a: object, **_k: object) -> None:
@@ -172,6 +173,19 @@ def test_ctrl_c_in_the_export_phase_says_so_and_marks_the_run_failed(write_confi
     result = CliRunner().invoke(app, ["account", str(write_config(tmp_path))])
     assert result.exit_code == 130, result.output
     assert "Interrupted 已中断" in result.output and "请重新运行" in result.output
+    assert repo.list_runs(open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")) == []
+    assert not [p for p in artifacts.runs_root(tmp_path / "qingshan-data").iterdir() if p.name.startswith(".")]
+
+
+def test_ctrl_c_while_the_run_is_sealed_marks_it_failed(write_config: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once recorded, an interrupted run is failed, and neither its sealed folder nor a temporary one is left."""
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(artifacts, "export_copy", interrupted)  # after the seal
+    result = CliRunner().invoke(app, ["account", str(write_config(tmp_path))])
+    assert result.exit_code == 130, result.output
     runs = repo.list_runs(open_store(f"sqlite:///{tmp_path / 'store.sqlite'}"))
     assert [r.status for r in runs] == ["failed"]
-    assert not [p for p in artifacts.runs_root(tmp_path / "qingshan-data").iterdir() if ".tmp-" in p.name]
+    assert list(artifacts.runs_root(tmp_path / "qingshan-data").iterdir()) == []

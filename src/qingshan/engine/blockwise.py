@@ -9,7 +9,8 @@ windows) with its own block task. No input raster is ever read whole for an elem
     DEM, or reused from the cache) → blocks (read windows → validate → quantity functions on the
     block's grid → W[:, block] @ q by ecosystem, cell areas by ecosystem) → sum] → table methods →
     caps → rules → value → roll_up → export → store
-    (with per-cell COGs: blocks → this process → windowed writes; per year: → COG)
+    (with per-cell COGs: blocks → this process → windowed writes; per year: → COG, in the background
+    while the run goes on; the COGs are moved into the artifacts after the tables and the workbook)
 
 Each block is one task (:func:`map_blocks`; a grid of one block is computed directly, without a
 task graph). Its grid is :func:`qingshan.core.window.block_grid`, so ``per_cell`` multiplies by
@@ -35,8 +36,11 @@ block returns its layers (float64, NaN outside the accounted regions) to this pr
 writes them in window order into tiled GeoTIFFs (:class:`qingshan.io.cog.BlockLayerWriter`, one
 writer: GDAL datasets are not safe to write from several workers) while at most
 :data:`AHEAD_PER_THREAD` blocks per worker thread are computed ahead; each file is then
-converted to a COG in a staging folder of the data dir and moved into the run's artifacts. No
-whole raster is held in memory.
+converted to a COG in a staging folder of the data dir and moved into the run's artifacts. The
+conversions (GDAL compressing, the GIL released) run in a background thread
+(:class:`qingshan.io.cog.FinishInBackground`) beside the next year's blocks and the valuation and
+exports (Python, one core), and every artifact is written before the run is recorded. No whole
+raster is held in memory.
 
 Off-grid inputs (``[grid] resample = true``) are warped per window through a GDAL ``WarpedVRT`` on
 the accounting grid (equal to ``read_aligned``'s whole-raster ``reproject`` on the tests' case;
@@ -114,7 +118,14 @@ from qingshan.engine.run import (
     reference_grid,
     value_record_export,
 )
-from qingshan.io.cog import BlockLayerWriter, CellType, cog_settings, not_shared, write_block_file
+from qingshan.io.cog import (
+    BlockLayerWriter,
+    CellType,
+    FinishInBackground,
+    cog_settings,
+    not_shared,
+    write_block_file,
+)
 from qingshan.io.plausibility import check_inputs
 
 __all__ = [
@@ -379,6 +390,7 @@ def compute_blockwise(
     progress: Progress = _noop,
     rasters: Path | None = None,
     derived: DerivedCache | Path | None = None,
+    finisher: FinishInBackground | None = None,
 ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
     """Leaf rows of every indicator of every year: the engine's compute and aggregation step.
 
@@ -402,7 +414,9 @@ def compute_blockwise(
     ``rasters``: a folder that receives one COG per raster component and year,
     ``<indicator>.<component>.<year>.tif``, written window by window by a
     :class:`~qingshan.io.cog.BlockLayerWriter`; ``None`` writes none. On an error, the layers of
-    the failing year are deleted.
+    the failing year are deleted. ``finisher``: each year's layers are converted to COGs there, in the
+    background (:class:`~qingshan.io.cog.FinishInBackground`; the caller waits for them), instead of before
+    the next year starts.
 
     Notices raised in the blocks (worker threads or processes) are raised again here, in the
     caller's context, so that the run's QC report lists them.
@@ -420,7 +434,8 @@ def compute_blockwise(
     codes = tuple(str(c) for c in regions.leaves["code"])  # ZoneWeights rows, in this order
     with _derived_cache(config, derived, routed) as cache:
         return _compute_years(config, p, tables, regions, blockwise, names, lulc, area, codes, cache,
-                              block_size=block_size, client=client, weights=weights, progress=progress, rasters=rasters)
+                              block_size=block_size, client=client, weights=weights, progress=progress, rasters=rasters,
+                              finisher=finisher)
 
 
 @contextmanager
@@ -456,7 +471,8 @@ def _config_cache_root(config: RunConfig, store_url: str | None) -> Path | None:
 def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSet, blockwise: Sequence[Item],
                    names: set[str], lulc: set[str], area: bool, codes: tuple[str, ...], cache: DerivedCache | None, *,
                    block_size: int | tuple[int, int], client: Any, weights: WeightsMode, progress: Progress,
-                   rasters: Path | None) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
+                   rasters: Path | None, finisher: FinishInBackground | None
+                   ) -> tuple[pd.DataFrame, Grid | None, dict[str, Any]]:
     frames: list[pd.DataFrame] = []
     grid: Grid | None = None
     n_blocks = 0
@@ -507,7 +523,10 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                     frames.append(rows.assign(year=year, indicator=spec.id))
             if writer is not None:
                 progress(f"COG {year}", 0.1 + 0.7 * (y_i + 1) / len(config.run.years))
-                writer.finish(client=client if local_scheduler(client) is None else None)  # a cluster converts there
+                if finisher is not None:  # converted while the run goes on
+                    finisher.submit(writer)
+                else:
+                    writer.finish(client=client if local_scheduler(client) is None else None)  # a cluster converts there
     leaf = leaf_frame(frames)  # no rows at all: check_coverage names the indicators without data
     rules = cap_rules(p.items)
     if rules:  # use-bounded services: Q = min(capacity, emissions) per region (RCEES practice)
@@ -575,15 +594,17 @@ def _account_blockwise(config: RunConfig, block_size: int | tuple[int, int], cli
     with open_scheduler(client, file=config.source_path) as scheduler:
         staging = _staging_folder(config, store_url) if rasters else None
         basis = BasisInBackground(_staging_folder(config, store_url, ".seea"), regions, config, client=scheduler)
+        finisher = FinishInBackground(scheduler if local_scheduler(scheduler) is None else None)  # a cluster converts there
         try:
             leaf_rows, _grid, facts = compute_blockwise(config, p, tables, regions, block_size=block_size,
                                                         client=scheduler, weights=weights, progress=progress,
-                                                        rasters=staging, derived=_config_cache_root(config, store_url))
-            cogs = sorted(staging.glob("*.tif")) if staging is not None else []
+                                                        rasters=staging, derived=_config_cache_root(config, store_url),
+                                                        finisher=finisher)
             return value_record_export(config, p, tables, regions, leaf_rows, hashes, t0, store_url=store_url,
-                                       progress=progress, extra_provenance={"engine": facts}, cogs=cogs,
+                                       progress=progress, extra_provenance={"engine": facts}, cogs=finisher.result,
                                        notices=found, client=scheduler, basis=basis)
         finally:
+            finisher.stop()  # before the staging folder is removed: no conversion writes into it afterwards
             basis.stop()  # at once when the run failed; the basis has been moved into the run when it succeeded
             for folder in (staging, basis.folder):
                 if folder is not None:

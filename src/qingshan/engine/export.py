@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,14 @@ EQUAL_AREA = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +un
 
 
 def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]], grid: Grid | None,
-               config: RunConfig, provenance: dict[str, Any], run_id: str, *, cogs: Sequence[Path] = (),
+               config: RunConfig, provenance: dict[str, Any], run_id: str, *,
+               cogs: Sequence[Path] | Callable[[], Sequence[Path]] = (),
                dest: Path | None = None) -> list[Path]:
     """Write every export of a run into the new folder ``dest`` (the run's artifact staging folder),
     or, without it, atomically into ``config.run.output``.
 
-    ``cogs``: COG files already written (block-wise engine), moved into ``rasters/`` under their names.
+    ``cogs``: COG files already written (block-wise engine), moved into ``rasters/`` under their names; or a
+    callable returning them, called once the tables, the workbook and the regions are written.
     """
     from qingshan.engine.run import replace_dir
 
@@ -71,7 +73,7 @@ def export_all(results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict
                 write_cog(path, arr, grid, units=f"{unit} per cell per year", description=f"{ind}/{comp} {year}",
                           scope=ACCOUNTED_SCOPE)
                 files.append(path)
-    for cog in cogs:  # on the same file system, so a rename
+    for cog in cogs() if callable(cogs) else cogs:  # on the same file system, so a rename; after the tables
         path = tmp / "rasters" / Path(cog).name
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(cog, path)

@@ -355,20 +355,22 @@ def value_record_export(
     store_url: str | None = None,
     progress: Progress = _noop,
     extra_provenance: dict[str, Any] | None = None,
-    cogs: Sequence[Path] = (),
+    cogs: Sequence[Path] | Callable[[], Sequence[Path]] = (),
     notices: list[Notice] | None = None,
     client: Any = None,
     basis: BasisInBackground | None = None,
 ) -> RunOutcome:
     """The steps every engine shares after computing leaf rows: value → roll up → record → artifacts → store.
 
-    Values are computed before the run is recorded, so bad statistics or a missing price leave no
-    trace; a failure after ``start_run`` marks the run failed and deletes its partial artifacts.
-    The run holds a lease while it is recorded ``running`` (:mod:`qingshan.store.lifecycle`). Its
-    artifacts are written into a temporary folder of the data dir, sealed read-only as
-    ``<data dir>/runs/<run id>`` (:mod:`qingshan.store.artifacts`), then copied to the output folder.
-    ``cogs``: per-cell COGs an engine has already written, in a folder of the data dir's ``runs/``
-    (moved into the artifacts' ``rasters/``). ``notices``: the list the run's notices are
+    Values are computed and every artifact is written (into a temporary folder of the data dir) before
+    the run is recorded, so bad statistics, a missing price or a failed export leave no trace; then
+    the run is recorded, its artifacts sealed read-only as ``<data dir>/runs/<run id>``
+    (:mod:`qingshan.store.artifacts`) and copied to the output folder. A failure after ``start_run``
+    marks the run failed and deletes its artifacts. The run holds a lease while it is recorded
+    ``running`` (:mod:`qingshan.store.lifecycle`).
+    ``cogs``: per-cell COGs an engine has written, in a folder of the data dir's ``runs/`` (moved into
+    the artifacts' ``rasters/``), or a callable that returns them once written (called after the tables
+    and the workbook are written: an engine converts its layers meanwhile). ``notices``: the list the run's notices are
     collected into (its QC report lists them). ``client``: where the SEEA basis's blocks run (the run's
     scheduler, see :func:`~qingshan.engine.blocks.open_scheduler`; default local threads). ``basis``: the SEEA
     basis already started beside the blocks (:class:`~qingshan.engine.extent.BasisInBackground`); its error, like
@@ -384,31 +386,34 @@ def value_record_export(
     valued, prices_used = value_rows(leaf_rows, prices=tables.prices, regions=regions, base_year=base_year, deflator=tables.deflator)
     results = _roll_up_valued(valued, regions)
     digest = content_hash(config, p, tables, hashes, prices_used)
-    if basis is not None:
-        basis.result()
 
     url = store_url_of(config, store_url)
     data_dir = artifacts.data_dir_for(url, config.run.data_dir)
     factory = open_store(url)
     run_id = str(uuid.uuid4())
+    provenance = {**_provenance(config, p, tables, hashes, prices_used, digest, t0), **(extra_provenance or {})}
+    provenance["qc"] = qc.build_report(config=config, p=p, tables=tables, results=results, regions=regions,
+                                       prices_used=prices_used, notices=notices or [], not_computed=not_computed,
+                                       hashes=hashes, store=factory)
+    provenance["example"] = provenance["qc"]["example_data"]
+    progress("export", 0.9)
+    written = artifacts.make_tmp(artifacts.runs_root(data_dir))
+    try:  # every file is written before the run is recorded: an error here leaves no run and no file
+        write_artifacts(written, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs,
+                        client=client, basis=basis)
+    except BaseException:
+        artifacts.remove_tree(written)
+        raise
+
     holder = artifacts.holder()
     repo.start_run(factory, run_id=run_id, name=config.run.name, profile=p.profile.id, years=config.run.years,
                    base_year=base_year, config=config.model_dump(mode="json"), code_version=__version__,
                    lease_holder=holder, lease_expires_at=lease_expiry())
-    staging: Path | None = None
+    staging: Path | None = written
     sealed: Path | None = None
     try:
         with LeaseKeeper(factory, run_id, holder):
-            provenance = {**_provenance(config, p, tables, hashes, prices_used, digest, t0), **(extra_provenance or {})}
-            provenance["qc"] = qc.build_report(config=config, p=p, tables=tables, results=results, regions=regions,
-                                               prices_used=prices_used, notices=notices or [], not_computed=not_computed,
-                                               hashes=hashes, store=factory)
-            provenance["example"] = provenance["qc"]["example_data"]
-            progress("export", 0.9)
-            staging = artifacts.make_tmp(artifacts.runs_root(data_dir))
-            write_artifacts(staging, results, regions, layers_by_year or {}, grid, config, provenance, run_id, cogs=cogs,
-                            client=client, basis=basis)
-            rel, manifest = artifacts.seal(staging, data_dir, run_id)
+            rel, manifest = artifacts.seal(written, data_dir, run_id)
             sealed, staging = data_dir / rel, None
             files = artifacts.export_copy(sealed, Path(config.run.output), manifest)
             repo.finish_run_succeeded(factory, run_id, results=results, regions=_region_rows(regions),
@@ -427,7 +432,8 @@ def value_record_export(
 
 def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],
                     grid: Grid | None, config: RunConfig, provenance: dict[str, Any], run_id: str, *,
-                    cogs: Sequence[Path] = (), client: Any = None, basis: BasisInBackground | None = None) -> None:
+                    cogs: Sequence[Path] | Callable[[], Sequence[Path]] = (), client: Any = None,
+                    basis: BasisInBackground | None = None) -> None:
     """Every file of a run into ``folder``: the exports, the SEEA basis (``seea/``), and the inputs its readers
     need later (``inputs/``: land cover for parcels, the statistics table for GDP), so that nothing outside the
     folder is read again.

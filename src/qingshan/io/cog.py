@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -62,6 +63,8 @@ __all__ = [
     "TILE",
     "BlockLayerWriter",
     "CogSettings",
+    "FinishInBackground",
+    "Stopped",
     "cog_options",
     "cog_settings",
     "convert_mosaic",
@@ -406,6 +409,10 @@ def convert_mosaic(vrt: str | Path, part: str | Path, dst: str | Path, settings:
         Path(part).unlink(missing_ok=True)
 
 
+class Stopped(Exception):
+    """A conversion not started because the run stopped (:meth:`BlockLayerWriter.finish`'s ``stop``)."""
+
+
 class BlockLayerWriter:
     """Per-cell layers of one grid, written block by block into ``folder/<stem>.tif`` COGs.
 
@@ -478,14 +485,15 @@ class BlockLayerWriter:
         write_cog(path, values, self.grid, units=units, description=description, scope=self.scope)
         self._done.append(path)
 
-    def finish(self, client: Any = None) -> list[Path]:
+    def finish(self, client: Any = None, *, stop: threading.Event | None = None) -> list[Path]:
         """Close every layer, convert it to ``folder/<stem>.tif`` (COG) and delete the intermediate.
 
         Layers are converted :data:`CONVERT_AT_ONCE` at a time (GDAL releases the GIL; each copy also
         compresses its tiles on all cores): one copy alone leaves the CPUs idle while it reads its source
         and writes its tiles (about 30 % faster on 2 cores, ``docs/benchmarks.md``). ``client``: a
         ``dask.distributed`` client whose workers convert the layers written as block files (one task per
-        layer, as many at a time as the cluster has threads, at least :data:`CONVERT_AT_ONCE`).
+        layer, as many at a time as the cluster has threads, at least :data:`CONVERT_AT_ONCE`). ``stop``: once set,
+        no further layer is started and :class:`Stopped` is raised (the layers being converted are finished first).
         """
         stems = sorted(set(self._open) | set(self._files))
         for stem in self._open:
@@ -493,6 +501,8 @@ class BlockLayerWriter:
                 self._open[stem].close()  # stays listed until converted: abort() deletes what is left
 
         def convert(stem: str) -> Path | BaseException:  # an error is returned: the finished COGs are recorded first
+            if stop is not None and stop.is_set():
+                return Stopped(stem)
             try:
                 done = self._convert(stem, client)
                 self._part(stem).unlink(missing_ok=True)
@@ -573,4 +583,49 @@ class BlockLayerWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc_type is not None:
             self.abort()
+
+
+class FinishInBackground:
+    """The :meth:`BlockLayerWriter.finish` of each writer handed in, one after the other in a background thread,
+    while the caller goes on (the next year's blocks, the valuation and the exports).
+
+    GDAL compresses with the GIL released, while what follows the blocks is mostly Python on one core: side by
+    side rather than one after the other. A writer whose conversion fails is aborted (as leaving its ``with``
+    block on an error does). :meth:`result` waits for every conversion and raises the first error;
+    :meth:`stop` starts no further layer and waits for those being converted: call it before deleting the folder.
+    ``client``: as for :meth:`BlockLayerWriter.finish`.
+    """
+
+    def __init__(self, client: Any = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.client = client
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cog-finish")
+        self._pending: list[tuple[BlockLayerWriter, Any]] = []  # writers and the futures of their finish, in order
+
+    def submit(self, writer: BlockLayerWriter) -> None:
+        """Convert ``writer``'s layers once those submitted before are converted."""
+        import contextvars
+
+        def finish() -> list[Path]:
+            try:
+                return writer.finish(client=self.client, stop=self._stop)
+            except BaseException:
+                writer.abort()
+                raise
+
+        self._pending.append((writer, self._pool.submit(contextvars.copy_context().run, finish)))
+
+    def result(self) -> list[Path]:
+        """The COGs of every writer submitted, once all are converted; the first error is raised."""
+        return sorted(path for _, future in self._pending for path in future.result())
+
+    def stop(self) -> None:
+        """No further layer is started; returns when the conversions under way have ended."""
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for writer, future in self._pending:
+            if future.cancelled():  # never started: its intermediates are still open
+                writer.abort()
 
