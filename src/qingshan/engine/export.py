@@ -16,7 +16,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Font
 
 from qingshan.aggregate.regions import LEVELS, RegionSet
 from qingshan.core.grid import Grid
@@ -27,12 +26,12 @@ from qingshan.engine.qc import report_rows, write_report_files
 from qingshan.engine.workbook import (
     HEAD_ROWS,
     WORKBOOK_UNITS,
-    fit_widths,
+    Book,
     number_format_for,
-    style_table,
     unit_text,
     workbook_unit,
     write_rows,
+    write_table,
 )
 from qingshan.indicators import registry
 from qingshan.io.rasters import ACCOUNTED_SCOPE, write_cog
@@ -185,20 +184,19 @@ _HEADERS = {"region_code": "地区代码 Region code", "region_name": "地区 Re
             "indicator_zh": "指标 Indicator"}
 
 
-def _put(xw: Any, df: pd.DataFrame, sheet: str, title: str, note: str, key_cols: int, *, raw: bool = False) -> None:
+def _put(book: Book, df: pd.DataFrame, sheet: str, title: str, note: str, key_cols: int, *, raw: bool = False) -> None:
     """One table sheet: title, note, then ``df`` with its header frozen, formats and widths.
 
     ``raw``: keep the data column names (the detail sheet mirrors results.csv).
     """
-    sheet = sheet[:31]
     df = df if raw else df.rename(columns=_HEADERS)
-    df.to_excel(xw, sheet_name=sheet, index=False, startrow=HEAD_ROWS)
-    formats = {j: number_format_for(str(c), df[c].dropna().tolist()[:500]) for j, c in enumerate(df.columns, 1)}
-    style_table(xw.sheets[sheet], title=title, note=note, header_row=HEAD_ROWS + 1, key_cols=key_cols, formats=formats)
+    formats = [number_format_for(str(c), df[c].dropna().tolist()[:500]) for c in df.columns]
+    write_table(book, sheet, df, title=title, note=note, header=HEAD_ROWS, key_cols=key_cols, formats=formats)
 
 
 def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: dict[str, Any],
                 unit: str = "亿元") -> None:
+    """The accounts workbook at ``path`` (written in place once complete; nothing on an error)."""
     scale = WORKBOOK_UNITS[unit]
     years = sorted(int(y) for y in named["year"].unique())
     roots = sorted(named.loc[named["level"] == _top_level(named), "region_code"].unique())
@@ -210,7 +208,7 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
                 f"{what} · 单位 Unit: {u}")
 
     current = "当年价 current prices"
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with Book(path) as xw:
         for y in years:
             for code in roots[:3]:
                 name = _region_label(named, [code])
@@ -234,13 +232,12 @@ def _write_xlsx(named: pd.DataFrame, path: Path, *, base_year: int, provenance: 
              "价值量 value, value_comparable: 元 CNY (not scaled); 实物量 quantity: 见 unit 列 in column unit; "
              f"value_comparable at {base_year} prices", 5, raw=True)
         if isinstance(provenance.get("qc"), dict):
-            pd.DataFrame(report_rows(provenance["qc"]), columns=["部分 Section", "项目 Item", "说明 Detail"]).to_excel(
-                xw, sheet_name=QC_SHEET, index=False)
-            style_table(xw.sheets[QC_SHEET], title=None, note=None, header_row=1, key_cols=0, formats={})
-        _write_provenance(xw.book.create_sheet(PROVENANCE_SHEET), provenance)
+            qc = pd.DataFrame(report_rows(provenance["qc"]), columns=["部分 Section", "项目 Item", "说明 Detail"])
+            write_table(xw, QC_SHEET, qc, title=None, note=None, header=0, key_cols=0)
+        _write_provenance(xw, provenance)
 
 
-def _write_ecosystem_sheets(xw: Any, sub: pd.DataFrame, year: int, *, scale: float, label: str, note: str) -> None:
+def _write_ecosystem_sheets(xw: Book, sub: pd.DataFrame, year: int, *, scale: float, label: str, note: str) -> None:
     """Value by first-level ecosystem (second-level rows rolled up), and by subtype when any is given."""
     def pivot(df: pd.DataFrame) -> pd.DataFrame:
         p = df.pivot_table(index=["region_code", "indicator_zh"], columns="ecosystem", values="value",
@@ -267,10 +264,11 @@ _PROV_KEYS = {"run_id": "运行编号 Run id", "content_hash": "内容哈希 Con
               "deflator": "价格指数 Deflator"}  # key/value rows first, in this order
 
 
-def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
+def _write_provenance(book: Book, provenance: dict[str, Any]) -> None:
     """Key/value rows, then one row per method, input file, parameter and price (no JSON in cells)."""
-    ws.cell(row=1, column=1, value="核算来源 Provenance of the run").font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value="full record: provenance.json 完整记录见 provenance.json").font = Font(italic=True, size=9)
+    ws = book.sheet(PROVENANCE_SHEET, widths_from=3)
+    ws.put(0, 0, "核算来源 Provenance of the run", book.title)
+    ws.put(1, 0, "full record: provenance.json 完整记录见 provenance.json", book.plain_note)
     rows: list[list[Any]] = []
     tables: list[tuple[str, list[str], list[list[Any]]]] = []
     first = [k for k in _PROV_KEYS if k in provenance]
@@ -289,11 +287,10 @@ def _write_provenance(ws: Any, provenance: dict[str, Any]) -> None:
             tables.append((_PROV_SECTIONS.get(key, key), ["项目 Item", "值 Value"], [[k, v] for k, v in value.items()]))
         else:
             rows += _kv_rows(key, value)
-    nxt = write_rows(ws, 4, "运行 Run", ["项目 Key", "值 Value"], rows)
+    nxt = write_rows(ws, 3, "运行 Run", ["项目 Key", "值 Value"], rows)
     for heading, header, body in tables:
         nxt = write_rows(ws, nxt, heading, header, body)
-    fit_widths(ws, 4)
-    ws.freeze_panes = "B1"
+    ws.finish(freeze_row=0, freeze_col=1)
 
 
 def _kv_rows(name: str, value: object) -> list[list[Any]]:
