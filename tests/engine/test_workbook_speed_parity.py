@@ -192,3 +192,15 @@ def test_no_file_when_writing_fails(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="Invalid Excel character"):  # '/' is not allowed in a sheet name
         _write_xlsx(res, path, base_year=2019, provenance=PROVENANCE)
     assert not path.exists()
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
+    """Found while moving to XlsxWriter: openpyxl stored a region name beginning with ``=`` as a formula, which
+    Excel evaluates on opening (formula injection from an uploaded region file). It is text now."""
+    results = _results()
+    results.loc[results["region_code"] == "360103", "region_name"] = '=HYPERLINK("http://x.invalid","西湖区")'
+    path = tmp_path / "gep_accounts.xlsx"
+    _write_xlsx(results, path, base_year=2019, provenance=PROVENANCE)
+    cells = [c for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")]
+    assert cells and all(c.data_type == "s" for c in cells)
