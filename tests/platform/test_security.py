@@ -327,6 +327,20 @@ def test_bad_usernames_are_refused(factory: Factory, name: str) -> None:
     assert exc.value.field == "username" and exc.value.zh
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x.invalid","a")', "+1", "-dept", "@SUM(A1)", "＝cmd"])
+def test_usernames_read_as_formulas_are_refused(factory: Factory, client: TestClient,
+                                                auth: Callable[[str], dict[str, str]], name: str) -> None:
+    """The audit log's CSV export names the actor: a user called ``=HYPERLINK(...)`` ran as a formula when an
+    administrator opened it in Excel or WPS (CSV injection). The full-width ``＝`` is ``=`` after NFKC."""
+    with pytest.raises(InputError) as exc:
+        accounts.create_user(factory, name, "a long unusual passphrase", "viewer")
+    assert exc.value.field == "username" and "formula" in exc.value.en and "公式" in exc.value.zh
+    r = client.post("/api/users", headers=auth("admin"),
+                    json={"username": name, "password": "a long unusual passphrase", "role": "viewer"})
+    assert r.status_code == 422 and r.json()["field"] == "username", r.text
+    assert accounts.create_user(factory, "dept-" + name[1:4].strip("()\"'"), "a long unusual passphrase", "viewer")
+
+
 def test_full_width_look_alikes_collide_with_the_existing_name(factory: Factory, client: TestClient,
                                                                auth: Callable[[str], dict[str, str]]) -> None:
     with pytest.raises(ConflictError):

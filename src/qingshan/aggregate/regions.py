@@ -18,6 +18,7 @@ import shapely
 
 from qingshan.core.errors import InputError, RegionError
 from qingshan.core.notices import Notice, notice
+from qingshan.core.tables import FORMULA_START
 
 __all__ = ["EQUAL_AREA", "LEVELS", "LEVEL_ZH", "Region", "RegionSet"]
 
@@ -111,7 +112,7 @@ class RegionSet:
             parent: str | None = None
             for level, cf, nf in zip(levels, code_fields, name_fields, strict=True):
                 code = _clean_code(row[cf], path=path, field=cf, row=int(str(i)))
-                name = str(row[nf]).strip()
+                name = _clean_name(row[nf], code=code, path=path, field=nf)
                 region = Region(code, name, level, parent)
                 known = regions.get(code)
                 if known is None:
@@ -138,7 +139,8 @@ class RegionSet:
         leaves = gpd.GeoDataFrame(
             {
                 "code": [_clean_code(c, path=path, field=code_fields[-1], row=0) for c in gdf[code_fields[-1]]],
-                "name": [str(n) for n in gdf[name_fields[-1]]],
+                "name": [regions[_clean_code(c, path=path, field=code_fields[-1], row=0)].name
+                         for c in gdf[code_fields[-1]]],
             },
             geometry=gdf.geometry.values,
             crs=gdf.crs,
@@ -218,6 +220,37 @@ def _clean_code(value: object, *, path: Path, field: str, row: int) -> str:
             field=field,
             fix="Codes have 6 digits (county and above) or 9/12 digits (township).",
             fix_zh="县级及以上代码为 6 位数字，乡镇级为 9 位或 12 位。",
+        )
+    return text
+
+
+def _clean_name(value: object, *, code: str, path: Path, field: str) -> str:
+    """A region's name: present, not empty, and not read as a formula by a spreadsheet program.
+
+    A missing name used to become the text ``None`` or ``nan`` in every table, and a name such as
+    ``=HYPERLINK(...)`` ran as a formula when ``results.csv`` was opened in Excel.
+    """
+    missing = value is None or (isinstance(value, float) and value != value)
+    text = "" if missing else str(value).strip()
+    if not text:
+        raise RegionError(
+            f"Region {code} has no name in field '{field}'",
+            f"行政区 {code} 在字段 '{field}' 中没有名称",
+            file=path,
+            field=field,
+            fix=f"Fill in the name of region {code} in field '{field}' (every region needs one for the tables).",
+            fix_zh=f"请在字段 '{field}' 中填写行政区 {code} 的名称（各表格需要名称）。",
+        )
+    if text.startswith(FORMULA_START):
+        raise RegionError(
+            f"Name {text!r} of region {code} in field '{field}' begins with {text[:1]!r}: "
+            "spreadsheet programs run such a cell as a formula when results.csv is opened",
+            f"行政区 {code} 在字段 '{field}' 中的名称 {text!r} 以 '{text[:1]}' 开头："
+            "电子表格软件打开 results.csv 时会将其当作公式执行",
+            file=path,
+            field=field,
+            fix=f"Rename region {code} in field '{field}' so that its name begins with a letter or a character.",
+            fix_zh=f"请修改字段 '{field}' 中行政区 {code} 的名称，使其以文字开头。",
         )
     return text
 

@@ -22,10 +22,15 @@ from qingshan.core.notices import Notice, notice
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENCODINGS", "CsvRows", "decode_table_text", "read_csv_rows", "read_csv_table", "require_columns"]
+__all__ = ["ENCODINGS", "FORMULA_START", "CsvRows", "decode_table_text", "read_csv_rows", "read_csv_table", "require_columns"]
 
 ENCODINGS = ("UTF-8", "UTF-16 (with BOM)", "GB18030/GBK")
 """Encodings a CSV table may be saved in, tried in this order (Excel on Chinese Windows saves GBK)."""
+
+FORMULA_START = ("=", "+", "-", "@")
+"""First characters that make Excel, WPS and LibreOffice read a CSV cell as a formula (OWASP "CSV injection";
+its tab and carriage return are stripped from the names checked against this). Names that users give and that
+reach the exported tables (region names, usernames) may not begin with one."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingshan.core.errors import InputError
+from qingshan.core.tables import FORMULA_START
 from qingshan.platform.audit import Actor, record
 from qingshan.platform.errors import (
     AuthenticationError,
@@ -147,18 +148,25 @@ def check_password(password: str, username: str | None = None) -> None:
 
 def normalize_username(username: str) -> str:
     """The NFKC form of ``username`` (full-width look-alikes become ASCII, so ``ａｄｍｉｎ`` is ``admin``);
-    empty names, control, format (bidi overrides, zero-width) and separator characters are refused."""
+    empty names, control, format (bidi overrides, zero-width) and separator characters, and a first character
+    that spreadsheet programs read as a formula (``=``, ``+``, ``-``, ``@``) are refused."""
     name = unicodedata.normalize("NFKC", username).strip()
     bad = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c)[0] in "CZ"})
-    if not name or bad or len(name) > MAX_USERNAME:
-        what = ("is empty" if not name else f"contains control, direction or space characters ({', '.join(bad)})"
-                if bad else f"is longer than {MAX_USERNAME} characters")
-        what_zh = ("为空" if not name else f"含有控制、方向或空白字符（{', '.join(bad)}）" if bad
-                   else f"超过 {MAX_USERNAME} 个字符")
-        raise InputError(f"Username {what}", f"用户名{what_zh}", field="username",
-                         fix="Use letters, digits, '-', '_' or '.', e.g. dept-water.",
-                         fix_zh="请使用字母、数字、“-”“_”或“.”，例如 dept-water。")
-    return name
+    if not name:
+        what, what_zh = "is empty", "为空"
+    elif bad:
+        what, what_zh = f"contains control, direction or space characters ({', '.join(bad)})", \
+            f"含有控制、方向或空白字符（{', '.join(bad)}）"
+    elif len(name) > MAX_USERNAME:
+        what, what_zh = f"is longer than {MAX_USERNAME} characters", f"超过 {MAX_USERNAME} 个字符"
+    elif name.startswith(FORMULA_START):  # the audit log's CSV export names the actor
+        what = f"begins with '{name[0]}', which spreadsheet programs run as a formula in the audit log's CSV export"
+        what_zh = f"以“{name[0]}”开头，电子表格软件打开审计日志 CSV 时会将其当作公式执行"
+    else:
+        return name
+    raise InputError(f"Username {what}", f"用户名{what_zh}", field="username",
+                     fix="Use letters, digits, '-', '_' or '.', beginning with a letter or digit, e.g. dept-water.",
+                     fix_zh="请使用字母、数字、“-”“_”或“.”，并以字母或数字开头，例如 dept-water。")
 
 
 def _check_scope(role: str, regions: Sequence[str], forms: Sequence[str]) -> None:
