@@ -306,6 +306,9 @@ def test_a_whole_account_on_a_cluster_is_the_threads_account(example_run: R.RunO
         out = R.account(cfg, scheduler=client)
     ran = {name: {t["worker"] for t in stream.data if name in str(t["key"])} for name in ("block_to_file", "_basis_block")}
     assert all(len(workers) == 2 for workers in ran.values()), ran
+    routed = [t for t in stream.data if "_route_ls" in str(t["key"])]  # the LS routing too: once, on a worker
+    assert len(routed) == 1, [str(t["key"]) for t in stream.data][:20]
+    assert out.provenance["engine"]["derived_cache"] == {"layers": ["ls"], "hits": 0, "misses": 1}
     converted = [t for t in stream.data if "convert_mosaic" in str(t["key"])]  # COGs compressed on the workers
     keys = ["region_code", "year", "indicator", "component", "ecosystem"]
     a, b = (r.results.sort_values(keys).reset_index(drop=True) for r in (example_run, out))
@@ -414,3 +417,44 @@ def test_blockwise_run_seals_the_same_artifacts_as_account(dask_run: R.RunOutcom
     assert names(dask_run) == names(example_run)
     assert dask_run.artifacts_dir is not None and dask_run.artifacts_dir.name == dask_run.run_id
     assert not [p.name for p in dask_run.artifacts_dir.parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_ls_routed_on_a_worker_brings_its_notices_and_cache_counts_back(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a cluster the LS factor is routed on a worker (``_ls_layer``): a notice raised there reaches the run's
+    collector (else it would be lost in the worker), the derived cache's hits and misses are counted in the run,
+    and this process maps the worker's cached file; a file the client cannot see is a bilingual storage error."""
+    distributed = pytest.importorskip("dask.distributed")
+    from qingshan.core.errors import StorageError
+    from qingshan.core.notices import Notice, collecting, notice
+    from qingshan.engine.derived_cache import DerivedCache
+
+    layer = tmp_path / "cache" / "ls.npy"
+    layer.parent.mkdir()
+    np.save(layer, np.arange(12.0).reshape(3, 4))
+
+    def fake_ls_source(dem: Any, grid: Any, params: Any, cache: DerivedCache, *, block_size: Any) -> blocks.ArraySource:
+        cache.misses += 1
+        notice(Notice("dem_warped", "DEM warped in float64: routed whole", "DEM 以 float64 重采样：整体汇流"))
+        return blocks.ArraySource("ls", np.load(layer, mmap_mode="r"), derived=True)
+
+    monkeypatch.setattr(bw, "ls_source", fake_ls_source)
+    cache = DerivedCache(tmp_path / "cache")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client, collecting() as found:
+        ls = bw._ls_layer(None, None, None, cache, block_size=2, client=client)  # type: ignore[arg-type]
+        assert [n.code for n in found] == ["dem_warped"] and (cache.hits, cache.misses) == (0, 1)
+        assert isinstance(ls.values, np.memmap) and ls.derived
+        np.testing.assert_array_equal(ls.values, np.arange(12.0).reshape(3, 4))
+        gone = tmp_path / "elsewhere.npy"
+        np.save(gone, np.zeros(2))
+
+        def unseen(*args: Any, **kwargs: Any) -> blocks.ArraySource:
+            arr = np.load(gone, mmap_mode="r")
+            gone.unlink()  # as if written on a worker's own disk
+            return blocks.ArraySource("ls", arr, derived=True)
+
+        monkeypatch.setattr(bw, "ls_source", unseen)
+        with pytest.raises(StorageError) as info:
+            bw._ls_layer(None, None, None, cache, block_size=2, client=client)  # type: ignore[arg-type]
+    assert "not visible" in info.value.en and info.value.zh

@@ -27,7 +27,8 @@ Every raster method is block-wise. The one quantity whose value at a cell depend
 the LS factor of soil retention and soil fertility (flow routing over the DEM), is a derived input:
 :func:`qingshan.engine.derived_cache.ls_source` routes it once per DEM and LS settings before the
 blocks (tile by tile on large grids, cached by content hash in ``<data dir>/cache/derived``) and
-each block reads its window of it (input ``ls``). Which methods are block-wise is declared by the
+each block reads its window of it (input ``ls``). On a ``dask.distributed`` cluster it is routed on a
+worker (:func:`_ls_layer`): the client, perhaps a laptop, holds neither the DEM nor the routing's grids. Which methods are block-wise is declared by the
 ``blockwise`` flag of each method spec; a registry test checks it against
 :data:`BLOCKWISE_FUNCTIONS`, the functions verified block-invariant.
 
@@ -457,6 +458,46 @@ def _derived_cache(config: RunConfig, cache: DerivedCache | Path | None, routed:
             yield DerivedCache(tmp)
 
 
+def _ls_layer(dem: Source, grid: Grid, params: ParamSet, cache: DerivedCache, *,
+              block_size: int | tuple[int, int], client: Any) -> ArraySource:
+    """The derived input ``ls`` (:func:`~qingshan.engine.derived_cache.ls_source`): routed here with a local
+    scheduler; on a ``dask.distributed`` cluster on one of its workers, which writes it into ``cache`` (the data
+    dir's, shared with the workers) — the routing is a run's largest serial step and its memory grows with the
+    grid, so it belongs where the memory is, not on the client. The notices raised there and the cache's hits
+    and misses come back with the layer; this process only maps the cached file."""
+    if local_scheduler(client) is not None:
+        return ls_source(dem, grid, params, cache, block_size=block_size)
+    from qingshan.core.codeversion import SameCode
+    from qingshan.io.cog import not_shared
+    from qingshan.io.memmaps import open_memmap_spec
+
+    spec, found, hits, misses = client.submit(SameCode.of(_route_ls), dem, grid, params, cache.root, cache.throwaway,
+                                              block_size, pure=False).result()
+    for n in found:
+        notice(n)
+    cache.hits += hits
+    cache.misses += misses
+    if not Path(spec[0]).is_file():
+        raise not_shared(spec[0], "LS factor layer", " LS 因子图层")
+    return ArraySource("ls", open_memmap_spec(spec), derived=True)
+
+
+def _route_ls(dem: Source, grid: Grid, params: ParamSet, root: Path, throwaway: bool, block_size: int | tuple[int, int]
+              ) -> tuple[tuple[str, int, tuple[int, ...], str, str], list[Notice], int, int]:
+    """On a worker: :func:`~qingshan.engine.derived_cache.ls_source` into the cache at ``root``; returns the
+    cached layer's file (:func:`~qingshan.io.memmaps.memmap_spec`), the notices raised, and the cache's hits
+    and misses."""
+    from qingshan.io.memmaps import memmap_spec
+
+    cache = DerivedCache(root, throwaway=throwaway)
+    with collecting() as found:
+        ls = ls_source(dem, grid, params, cache, block_size=block_size)
+    spec = memmap_spec(ls.values)
+    if spec is None:  # ls_source returns a map of the cached .npy file
+        raise RuntimeError("the LS factor layer is not a file-backed memmap")
+    return spec, list(found), cache.hits, cache.misses
+
+
 def _config_cache_root(config: RunConfig, store_url: str | None) -> Path | None:
     """``<data dir>/cache/derived`` of the run's store (see :func:`_staging_folder`), or None when it has no data dir."""
     from qingshan.engine.run import store_url_of
@@ -492,7 +533,8 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
                 if routed:  # LS routed once per DEM and LS settings, before the blocks; blocks read its windows
                     assert cache is not None
                     progress(f"LS {year}", 0.1 + 0.7 * y_i / len(config.run.years))
-                    sources["ls"] = ls_source(sources["dem"], grid, tables.params, cache, block_size=block_size)
+                    sources["ls"] = _ls_layer(sources["dem"], grid, tables.params, cache, block_size=block_size,
+                                              client=client)
                     log.info("year %d: LS factor ready in %.1f s (derived cache: %d hit(s), %d miss(es))", year,
                              time.perf_counter() - t0, cache.hits, cache.misses)
                 zones = whole_w if weights == "grid" and whole_w is not None else regions
