@@ -184,3 +184,56 @@ def test_result_raises_the_first_error_and_lists_every_cog(tmp_path: Path, monke
     assert list((tmp_path / "bad").iterdir()) == []  # the failed writer was aborted
     finisher.stop()
     assert _cog_threads() == []
+
+
+def test_a_failed_conversion_stops_a_multi_year_run_before_the_next_year(write_config: Any, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the eleventh pass's review: a conversion that failed in 2019 was raised only after 2020's blocks
+    were computed (``FinishInBackground.result`` at the end). The run now stops before the next year's blocks."""
+    import shutil
+
+    from qingshan.engine import blockwise as bw
+    from qingshan.engine import run as R
+    from qingshan.engine.config import load_config
+
+    cfg0 = load_config(write_config(tmp_path / "probe"))
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    inputs = {}
+    for name, pattern in cfg0.inputs.items():
+        src = cfg0.input_path(name, 2019)
+        if "{year}" in pattern:
+            for year in (2019, 2020):
+                shutil.copy(src, folder / src.name.replace("2019", str(year)))
+            inputs[name] = str(folder / src.name.replace("2019", "{year}"))
+        else:
+            inputs[name] = str(src)
+    cfg = load_config(write_config(tmp_path, run={"years": [2019, 2020]}, inputs=inputs))
+    p0 = R.plan(cfg)
+    p = R.Plan(p0.profile, tuple((s, m) for s, m in p0.items if s.id == "water_conservation"))
+    tables, regions = R.load_tables(cfg, p), R.load_regions(cfg)
+
+    def failing_to_cog(*a: Any, **k: Any) -> Path:
+        raise InputError("disk full while converting", "转换时磁盘已满", fix="free space", fix_zh="释放空间")
+
+    submit = FinishInBackground.submit
+
+    def submit_and_wait(self: FinishInBackground, writer: BlockLayerWriter) -> None:
+        submit(self, writer)
+        self._pending[-1][1].exception(WAIT)  # this year's conversion has ended (failed) before the next year
+
+    years: list[int] = []
+    totals = bw.blockwise_totals
+
+    def counting_totals(grid: Any, sources: Any, *a: Any, **k: Any) -> Any:
+        years.append(len(years))
+        return totals(grid, sources, *a, **k)
+
+    monkeypatch.setattr(cog, "to_cog", failing_to_cog)
+    monkeypatch.setattr(FinishInBackground, "submit", submit_and_wait)
+    monkeypatch.setattr(bw, "blockwise_totals", counting_totals)
+    finisher = FinishInBackground()
+    with pytest.raises(InputError, match="disk full"):
+        bw.compute_blockwise(cfg, p, tables, regions, block_size=64, rasters=tmp_path / "cogs", finisher=finisher)
+    finisher.stop()
+    assert len(years) == 1, "2020's blocks were computed after 2019's layers had failed to convert"

@@ -519,6 +519,8 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
     n_blocks = 0
     routed = any(needs_ls(m) for _, m in blockwise)
     for y_i, year in enumerate(config.run.years):
+        if finisher is not None:  # an earlier year's layers failed to convert: stop before computing this one
+            finisher.raise_failed()
         check_inputs({n: config.input_path(n, year) for n in names}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))

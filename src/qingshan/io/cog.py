@@ -617,6 +617,14 @@ class FinishInBackground:
 
         self._pending.append((writer, self._pool.submit(contextvars.copy_context().run, finish)))
 
+    def raise_failed(self) -> None:
+        """Raise the error of the first conversion that has already failed (without waiting for the others): a
+        multi-year run checks before each year's blocks, so that a failed conversion stops it at once rather
+        than after every later year is computed."""
+        for _, future in self._pending:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                future.result()
+
     def result(self) -> list[Path]:
         """The COGs of every writer submitted, once all are converted; the first error is raised."""
         return sorted(path for _, future in self._pending for path in future.result())
