@@ -46,6 +46,7 @@ from qingshan.core.variables import VARIABLES
 from qingshan.engine import qc
 from qingshan.engine.caps import cap_rules
 from qingshan.engine.config import RunConfig
+from qingshan.engine.statistics_items import check_statistics_items
 from qingshan.engine.valuation import value_rows
 from qingshan.indicators import registry
 from qingshan.indicators.registry import Profile
@@ -186,6 +187,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
             )
         stats = check_statistics_rows(read_csv_table(t.statistics, STATISTICS_COLUMNS, what="statistics table", what_zh="统计数据表"), t.statistics)
         products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
+        check_statistics_items(stats, products, p.items, p.profile, str(t.statistics))  # rows nothing reads
     options = {**p.profile.options, **config.options}
     return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
 
