@@ -95,6 +95,10 @@ def test_items_of_other_profiles_are_an_info_and_unknown_ones_a_warning(tmp_path
     ("tcm.<zone>.visits", "tcm.lushan.visit", False),
     ("tcm.<zone>.visits", "tcm.a.b.visits", False),
     ("tcm.<zone>.visits", "xtcm.a.visits", False),
+    ("biomass_carbon_stock.<ecosystem>", "biomass_carbon_stock.forest", True),
+    ("biomass_carbon_stock.<ecosystem>", "biomass_carbon_stock.forest.bamboo", True),  # second-level types roll up
+    ("biomass_carbon_stock.<ecosystem>", "biomass_carbon_stock.", False),
+    ("biomass_carbon_stock.<ecosystem>", "biomass_carbon_stock_forest", False),
 ])
 def test_families(family: str, item: str, read: bool) -> None:
     assert bool(_family(family).match(item)) is read

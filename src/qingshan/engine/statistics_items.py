@@ -40,9 +40,13 @@ MAX_LINES = 5
 
 
 def _family(item: str) -> re.Pattern[str]:
-    """``tcm.<zone>.visits`` → a pattern matching ``tcm.lushan.visits`` (one dot-free part per ``<x>``)."""
-    parts = re.split(r"<[^>]+>", item)
-    return re.compile("[^.]+".join(re.escape(p) for p in parts) + r"\Z")
+    """``tcm.<zone>.visits`` → a pattern matching ``tcm.lushan.visits``: a ``<x>`` inside an item is one dot-free
+    part; at its end, any rest (``biomass_carbon_stock.<ecosystem>`` reads ``biomass_carbon_stock.forest.bamboo``,
+    second-level types that roll up)."""
+    *inner, last = re.split(r"<[^>]+>", item)
+    body = "[^.]+".join(re.escape(p) for p in inner)
+    tail = "[^.]+" + re.escape(last) if last else ".+"
+    return re.compile(body + tail + r"\Z" if inner else re.escape(item) + r"\Z")
 
 
 def items_read(items: Iterable[tuple[IndicatorSpec, MethodSpec]], products: pd.DataFrame | None,
