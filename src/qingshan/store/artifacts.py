@@ -28,10 +28,10 @@ import socket
 import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qingshan.core.errors import ConfigError, InputError
+from qingshan.core.errors import ArtifactIntegrityError, ConfigError, InputError
 from qingshan.core.params import file_sha256
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "NoSuchArtifactError",
     "artifact_dir",
     "artifact_file",
+    "check_artifact",
     "clean_tmp",
     "data_dir_for",
     "export_copy",
@@ -255,8 +256,10 @@ class NoSuchArtifactError(InputError, LookupError):
     code = "not_found"
 
 
-def artifact_file(run: Any, data_dir: Path | None, name: str) -> tuple[Path, Mapping[str, Any]]:
-    """One artifact of a run by its manifest name: its path and its manifest entry (size, SHA-256)."""
+def artifact_file(run: Any, data_dir: Path | None, name: str, *,
+                  verify: bool = False) -> tuple[Path, Mapping[str, Any]]:
+    """One artifact of a run by its manifest name: its path and its manifest entry (size, SHA-256).
+    ``verify``: the file is checked against its entry first (:func:`check_artifact`), as before serving it."""
     entries = {e["name"]: e for e in (getattr(run, "artifacts", None) or [])}
     if name not in entries:
         raise NoSuchArtifactError(
@@ -266,7 +269,50 @@ def artifact_file(run: Any, data_dir: Path | None, name: str) -> tuple[Path, Map
             fix="List the run's artifacts with GET /api/runs/{run_id}/artifacts.",
             fix_zh="请用 GET /api/runs/{run_id}/artifacts 查看成果文件列表。",
         )
-    path = artifact_dir(run, data_dir) / name
+    folder = artifact_dir(run, data_dir)
+    path = folder / name
     if not path.is_file():
         raise _missing(run.id, name)
+    if verify:
+        check_artifact(run.id, folder, name, entries[name])
     return path, entries[name]
+
+
+_VERIFIED: dict[tuple[str, int, int, int, int, int], str] = {}
+"""(path, device, inode, size, mtime, ctime) → SHA-256 of files already read: a file unchanged since (any write,
+chmod, rename onto it or link change moves its ctime) is not read again at every download."""
+
+
+def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any]) -> None:
+    """Refuse (:class:`ArtifactIntegrityError`) a sealed file that is not what was sealed: a symbolic link (its
+    target may be anything, writable by anyone), a path leaving the run folder, or bytes whose size or SHA-256
+    differ from the manifest entry. The catalogue (``platform.catalog``) and revaluation already checked this;
+    downloads and on-demand exports did not (found: a file edited in the data dir was served with the recorded
+    SHA-256 in ``X-Content-SHA256``, and a revalued run's workbook was built from an edited ``results.csv``)."""
+    path = folder / name
+    try:
+        linked = path.is_symlink() or any((folder / q).is_symlink() for q in PurePosixPath(name).parents
+                                          if q != PurePosixPath("."))
+        inside = path.resolve().is_relative_to(folder.resolve())
+        st = path.stat()
+    except OSError:
+        raise _missing(run_id, name) from None
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if linked or not inside:
+        why, why_zh = "it is a symbolic link", "该文件是符号链接"
+    elif st.st_size != entry.get("size"):
+        why, why_zh = f"its size is {st.st_size} bytes, {entry.get('size')} were sealed", \
+            f"其大小为 {st.st_size} 字节，封存时为 {entry.get('size')} 字节"
+    elif _VERIFIED.get(key) == entry.get("sha256") or file_sha256(path) == entry.get("sha256"):
+        _VERIFIED[key] = str(entry.get("sha256"))
+        return
+    else:
+        why, why_zh = "its SHA-256 differs from the one sealed", "其 SHA-256 与封存时记录的不同"
+    raise ArtifactIntegrityError(
+        f"The file '{name}' of run '{run_id}' was changed after the run was sealed ({why}); it is not served",
+        f"核算记录 '{run_id}' 的成果文件 '{name}' 在封存后被改动（{why_zh}），已拒绝提供",
+        field="name",
+        fix="Restore the run's files from a backup (`qingshan restore`), or rerun the accounting; tell the "
+            "administrator: a sealed file is read-only and should never change.",
+        fix_zh="请从备份恢复该核算的成果文件（`qingshan restore`），或重新运行核算；并通知管理员：封存的文件为只读，不应被改动。",
+    )

@@ -1,0 +1,208 @@
+"""Attacks on the trust guarantees of runs and published results (attack pass of 2026-12-03).
+
+Each test names what it found. The parent run is a tiny ``qingshan synth`` dataset accounted once for the module;
+the runs a test changes are revaluations of it (a second each), so that no test spoils another's run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qingshan.api.app import create_app
+from qingshan.api.settings import Settings
+from qingshan.core.errors import ArtifactIntegrityError
+from qingshan.engine.revalue import complete_exports, ensure_export, revalue
+from qingshan.platform import accounts, jobs
+from qingshan.platform.audit import Actor
+from qingshan.store import repo
+from qingshan.store.artifacts import artifact_dir, find_data_dir
+from qingshan.store.db import open_store
+from qingshan.store.run_writer import CoreRunWriter, SqliteRunWriter
+
+pytestmark = pytest.mark.slow
+
+SYSTEM = Actor(None, "admin")  # as `qingshan publish`: no requester, no four-eyes conflict
+PASSWORD = "correct horse battery trust"
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account, store_url_of
+    from qingshan.synth import SynthSpec, write_synth
+
+    cfg_path = write_synth(tmp_path_factory.mktemp("trust") / "data", SynthSpec(size=48, seed=7, counties=3))
+    cfg = load_config(cfg_path)
+    out = account(cfg)
+    url = store_url_of(cfg)
+    return SimpleNamespace(run_id=out.run_id, url=url, prices=cfg_path.parent / "tables" / "prices_default.csv",
+                           data_dir=find_data_dir(url))
+
+
+def _child(parent: SimpleNamespace) -> str:
+    """A new revalued run of the parent at the parent's prices (same numbers, its own sealed folder)."""
+    return revalue(parent.url, parent.run_id, prices=parent.prices).run_id
+
+
+def _publish(url: str, run_id: str) -> None:
+    jobs.set_publication(open_store(url), SYSTEM, run_id, "approve", acknowledge_qc=True)
+    jobs.set_publication(open_store(url), SYSTEM, run_id, "publish",
+                         prepare=lambda: complete_exports(open_store(url), run_id, find_data_dir(url)))
+
+
+def _writable(path: Path) -> None:
+    os.chmod(path.parent, stat.S_IRWXU)
+    if path.exists() and not path.is_symlink():
+        os.chmod(path, 0o644)
+
+
+@pytest.fixture(scope="module")
+def client(parent: SimpleNamespace) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(store_url=parent.url))) as c:
+        yield c
+
+
+def _bilingual(r: Any) -> None:
+    body = r.json()
+    assert body["message_en"] and body["message_zh"] and body["fix"] and body["fix_zh"]
+    assert "Traceback" not in r.text and "/tmp/" not in r.text
+
+
+# ----------------------------------------------------------------------------- tampering with sealed files
+def test_an_edited_artifact_of_a_published_run_is_refused_not_served(parent: SimpleNamespace,
+                                                                     client: TestClient) -> None:
+    """Found: a sealed file edited in the data dir (chmod, then one digit changed) was served to the public with
+    the SHA-256 recorded at sealing in ``X-Content-SHA256`` — a bank checking the header against the bytes would
+    catch it, one trusting the header would not. The catalogue checked; run downloads did not."""
+    run_id = _child(parent)
+    _publish(parent.url, run_id)
+    path = artifact_dir(repo.get_run(open_store(parent.url), run_id), parent.data_dir) / "results.csv"
+    good = client.get(f"/api/runs/{run_id}/artifacts/results.csv")
+    assert good.status_code == 200 and good.headers["X-Content-SHA256"] == hashlib.sha256(good.content).hexdigest()
+    _writable(path)
+    text = path.read_bytes()
+    i = next(i for i, b in enumerate(text) if chr(b).isdigit() and i > text.index(b"\n"))
+    path.write_bytes(text[:i] + (b"1" if text[i:i + 1] != b"1" else b"2") + text[i + 1:])  # same size, one digit
+    r = client.get(f"/api/runs/{run_id}/artifacts/results.csv")
+    assert r.status_code == 409, (r.status_code, r.headers.get("X-Content-SHA256"))
+    _bilingual(r)
+    assert r.json()["error"] == "artifact_integrity"
+
+
+def test_an_artifact_replaced_by_a_symlink_is_refused(parent: SimpleNamespace, client: TestClient,
+                                                      tmp_path: Path) -> None:
+    """Found: ``provenance.json`` replaced by a symbolic link to a writable file outside the sealed folder was served
+    (the link was followed); even with the same bytes today, tomorrow's are anyone's."""
+    run_id = _child(parent)
+    _publish(parent.url, run_id)
+    path = artifact_dir(repo.get_run(open_store(parent.url), run_id), parent.data_dir) / "provenance.json"
+    outside = tmp_path / "provenance.json"
+    outside.write_bytes(path.read_bytes())  # the very same bytes: only the link is wrong
+    _writable(path)
+    path.unlink()
+    path.symlink_to(outside)
+    r = client.get(f"/api/runs/{run_id}/artifacts/provenance.json")
+    assert r.status_code == 409, r.status_code
+    _bilingual(r)
+
+
+def test_an_on_demand_export_is_never_built_from_an_edited_results_csv(parent: SimpleNamespace) -> None:
+    """Found: a revalued run's workbook (built at its first download, or when it is published) was built from the
+    sealed ``results.csv`` without checking it against the manifest: an edited number went into
+    ``gep_accounts.xlsx``, which was then sealed and recorded with a fresh, valid SHA-256 — the edit laundered."""
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    run = repo.get_run(factory, run_id)
+    path = artifact_dir(run, parent.data_dir) / "results.csv"
+    _writable(path)
+    text = path.read_bytes()
+    i = text.rindex(b".") - 1  # a digit of the last number changed, the size kept
+    path.write_bytes(text[:i] + (b"1" if text[i:i + 1] != b"1" else b"2") + text[i + 1:])
+    with pytest.raises(ArtifactIntegrityError):
+        ensure_export(factory, run, parent.data_dir, "gep_accounts.xlsx")
+    jobs.set_publication(factory, SYSTEM, run_id, "approve", acknowledge_qc=True)
+    with pytest.raises(ArtifactIntegrityError):
+        jobs.set_publication(factory, SYSTEM, run_id, "publish",
+                             prepare=lambda: complete_exports(factory, run_id, parent.data_dir))
+    after = repo.get_run(factory, run_id)
+    assert not any(e["name"] == "gep_accounts.xlsx" for e in after.artifacts or [])
+    assert run_id not in jobs.published_run_ids(factory)
+
+
+# ----------------------------------------------------------------------------- a succeeded run stays succeeded
+@pytest.mark.parametrize("writer", [CoreRunWriter, SqliteRunWriter])
+def test_a_succeeded_run_is_never_turned_failed(parent: SimpleNamespace, writer: Any) -> None:
+    """Found: ``finish_run_failed`` had no ``status = 'running'`` condition: called on a succeeded run (see the next
+    test for how) it marked it failed and deleted every result row — a published run included."""
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    _publish(parent.url, run_id)
+    rows = len(repo.read_results(factory, run_id))
+    w = writer.open(parent.url)
+    changed = w.finish_run_failed(run_id, {"error": "x", "message_en": "late", "message_zh": "迟"})
+    run = repo.get_run(factory, run_id)
+    assert run.status == "succeeded" and run.error is None
+    assert len(repo.read_results(factory, run_id)) == rows > 0
+    assert changed is False
+
+
+def test_an_interrupt_after_the_commit_keeps_the_run_and_its_files(parent: SimpleNamespace,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found: Ctrl-C (or any error) arriving after the run was committed ``succeeded`` — while the lease thread
+    was being stopped — made ``qingshan revalue`` / ``account`` mark the committed run failed, delete its rows and
+    remove its sealed folder, under the feet of anyone already reading (or publishing) it."""
+    from qingshan.store import lifecycle
+
+    def interrupted(self: lifecycle.LeaseKeeper) -> None:
+        self._stop.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lifecycle.LeaseKeeper, "stop", interrupted)
+    factory = open_store(parent.url)
+    before = {r.id for r in repo.list_runs(factory)}
+    with pytest.raises(KeyboardInterrupt):
+        revalue(parent.url, parent.run_id, prices=parent.prices)
+    monkeypatch.undo()
+    (new,) = [r for r in repo.list_runs(factory) if r.id not in before]
+    assert new.status == "succeeded", new.error
+    assert len(repo.read_results(factory, new.id)) > 0
+    folder = artifact_dir(new, parent.data_dir)
+    assert all((folder / e["name"]).is_file() for e in new.artifacts)
+
+
+# ----------------------------------------------------------------------------- ids and roles (held; kept as guards)
+@pytest.mark.parametrize("run_id", ["-1", "0", "99999999999999999999999999", "abc", "%00", "..%2F..%2Fetc",
+                                    "x" * 5000, "' OR 1=1 --", "%E4%B8%AD"])
+def test_odd_run_ids_are_bilingual_4xx(client: TestClient, run_id: str) -> None:
+    for path in ("", "/artifacts", "/artifacts/results.csv", "/results", "/summary", "/ranking"):
+        r = client.get(f"/api/runs/{run_id}{path}")
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+        if r.status_code != 404 or r.headers.get("content-type", "").startswith("application/json"):
+            assert "Traceback" not in r.text
+
+
+def test_the_public_and_viewers_cannot_publish_revalue_or_read_unpublished(parent: SimpleNamespace,
+                                                                          client: TestClient) -> None:
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    jobs.set_publication(factory, SYSTEM, run_id, "approve", acknowledge_qc=True)
+    accounts.create_user(factory, "trust_viewer", PASSWORD, "viewer")
+    token = client.post("/api/auth/login", json={"username": "trust_viewer", "password": PASSWORD}).json()["token"]
+    client.cookies.clear()
+    for headers in ({}, {"Authorization": f"Bearer {token}"}):
+        assert client.post(f"/api/runs/{run_id}/publish", headers=headers).status_code in (401, 403)
+        assert client.post(f"/api/runs/{run_id}/withdraw", headers=headers).status_code in (401, 403)
+        r = client.post(f"/api/runs/{run_id}/revalue", json={"prices_csv": parent.prices.read_text()}, headers=headers)
+        assert r.status_code in (401, 403)
+        for path in ("", "/artifacts", "/artifacts/results.csv", "/results", "/summary"):
+            assert client.get(f"/api/runs/{run_id}{path}", headers=headers).status_code == 404, path
+    assert run_id not in jobs.published_run_ids(factory)
