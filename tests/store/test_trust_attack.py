@@ -206,3 +206,37 @@ def test_the_public_and_viewers_cannot_publish_revalue_or_read_unpublished(paren
         for path in ("", "/artifacts", "/artifacts/results.csv", "/results", "/summary"):
             assert client.get(f"/api/runs/{run_id}{path}", headers=headers).status_code == 404, path
     assert run_id not in jobs.published_run_ids(factory)
+
+
+# ----------------------------------------------------------------------------- one output folder, two runs
+def test_runs_exporting_into_one_folder_at_once_all_succeed(tmp_path: Path) -> None:
+    """Found: two runs copying into the same export folder at once (``qingshan account -o DIR`` twice) raced on the
+    folder's rename: one failed at its very end with a bare FileNotFoundError/OSError (7 of 600 copies here) and
+    its finished run was marked failed."""
+    import threading
+
+    from qingshan.store.artifacts import export_copy
+
+    sealed = tmp_path / "sealed"
+    sealed.mkdir()
+    manifest = []
+    for i in range(30):
+        (sealed / f"f{i}.txt").write_text(str(i) * 100, encoding="utf-8")
+        manifest.append({"name": f"f{i}.txt"})
+    errors: list[str] = []
+
+    def copy() -> None:
+        try:
+            export_copy(sealed, tmp_path / "out", manifest)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    for _ in range(200):
+        threads = [threading.Thread(target=copy) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(e["name"] for e in manifest)
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or p.name.endswith(".old")]

@@ -20,6 +20,7 @@ whose they are: one of a dead process of this host is removed (:func:`clean_tmp`
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -194,7 +195,12 @@ def seal(staging: Path, data_dir: Path, run_id: str, *,
 
 
 def export_copy(run_folder: Path, output: Path, manifest: Sequence[Mapping[str, Any]]) -> list[Path]:
-    """Copy a sealed run's files to ``output`` (the user's export folder, writable), replacing it atomically."""
+    """Copy a sealed run's files to ``output`` (the user's export folder, writable), replacing it atomically.
+
+    Replacements of one folder are serialised by a lock file beside it (``.<name>.lock``): two runs exporting into
+    the same folder at once (two ``qingshan account -o DIR``, two workers) made one of them fail at its very end with
+    a bare ``FileNotFoundError``/``OSError`` from the other's rename — and its finished run marked failed. The
+    last to finish leaves its copy."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_tmp(output.parent, stem=f".{output.name}")
     try:
@@ -202,7 +208,9 @@ def export_copy(run_folder: Path, output: Path, manifest: Sequence[Mapping[str, 
             dest = tmp / entry["name"]
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run_folder / entry["name"], dest)
-        _replace_dir(tmp, output)
+        with open(output.parent / f".{output.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            _replace_dir(tmp, output)
     finally:
         remove_tree(tmp)  # left only on an error
     return [output / e["name"] for e in manifest]
