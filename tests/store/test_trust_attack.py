@@ -7,6 +7,7 @@ the runs a test changes are revaluations of it (a second each), so that no test 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from shapely.geometry import mapping
+from shapely.geometry import shape as geometry_shape
 
 from qingshan.api.app import create_app
 from qingshan.api.settings import Settings
@@ -240,3 +243,58 @@ def test_runs_exporting_into_one_folder_at_once_all_succeed(tmp_path: Path) -> N
     assert errors == []
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(e["name"] for e in manifest)
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or p.name.endswith(".old")]
+
+
+# ----------------------------------------------------------------------------- per-cell rasters
+def _times_ten(path: Path) -> None:
+    """Rewrite a raster with every value times ten (a new file renamed over the sealed one: a hard-linked parent
+    raster keeps its bytes)."""
+    import numpy as np
+    import rasterio
+
+    _writable(path)
+    with rasterio.open(path) as src:
+        profile, data = src.profile, src.read()
+    profile.update(tiled=False)
+    profile.pop("blockxsize", None)
+    profile.pop("blockysize", None)
+    tmp = path.with_name(path.name + ".new")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data * 10 if np.issubdtype(data.dtype, np.floating) else data)
+    os.replace(tmp, path)
+
+
+def test_a_parcel_is_never_valued_from_edited_rasters(parent: SimpleNamespace, client: TestClient) -> None:
+    """Found: the per-cell rasters of a published run rewritten in the data dir (every value x10) changed its parcel
+    value (126 M → 1 033 M CNY) with a 200 and no warning; a raster the run was not sealed with was read too."""
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    _publish(parent.url, run_id)
+    regions = repo.read_regions(factory, run_id, with_geometry=True)  # GeoJSON in WGS84
+    shape = geometry_shape(json.loads(regions["geometry"].iloc[0])).centroid.buffer(0.01)
+    feature = {"type": "Feature", "properties": {}, "geometry": mapping(shape)}
+    good = client.post(f"/api/runs/{run_id}/parcel", json=feature)
+    assert good.status_code == 200, good.text
+    folder = artifact_dir(repo.get_run(factory, run_id), parent.data_dir)
+    for path in sorted((folder / "rasters").glob("*.tif")):
+        _times_ten(path)
+    r = client.post(f"/api/runs/{run_id}/parcel", json=feature)
+    assert r.status_code == 409, (r.status_code, good.json()["gep"], r.json().get("gep"))
+    _bilingual(r)
+
+
+def test_a_raster_added_to_a_sealed_folder_is_refused(tmp_path: Path) -> None:
+    """The parcel reader globs ``rasters/*.<year>.tif``: a raster the run was not sealed with must not be read."""
+    from qingshan.store.artifacts import check_year_files, seal
+
+    staging = tmp_path / "staging"
+    (staging / "rasters").mkdir(parents=True)
+    (staging / "rasters" / "water.quantity.2019.tif").write_bytes(b"sealed")
+    rel, manifest = seal(staging, tmp_path, "r1")
+    run = SimpleNamespace(id="r1", artifacts_dir=rel, artifacts=manifest)
+    folder = tmp_path / rel
+    check_year_files(run, folder, 2019)  # as sealed: passes
+    os.chmod(folder / "rasters", stat.S_IRWXU)
+    (folder / "rasters" / "extra.quantity.2019.tif").write_bytes(b"planted")
+    with pytest.raises(ArtifactIntegrityError, match="not one of the files sealed"):
+        check_year_files(run, folder, 2019)

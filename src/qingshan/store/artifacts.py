@@ -41,6 +41,7 @@ __all__ = [
     "artifact_dir",
     "artifact_file",
     "check_artifact",
+    "check_year_files",
     "clean_tmp",
     "data_dir_for",
     "export_copy",
@@ -286,15 +287,31 @@ def artifact_file(run: Any, data_dir: Path | None, name: str, *,
     return path, entries[name]
 
 
+def check_year_files(run: Any, folder: Path, year: int) -> None:
+    """The sealed files a per-cell reader of ``year`` opens (parcel valuation): every ``rasters/*.<year>.tif``,
+    ``inputs/lulc.<year>.tif`` and ``inputs/landcover.csv``, each checked by :func:`check_artifact`; a raster of
+    that year the manifest does not list (added to the folder later, and found by the reader's glob) is refused too.
+    Found: per-cell rasters of a published run rewritten in the data dir changed its parcel values (here x8) with
+    no error. Runs recorded before the manifest existed have nothing to check against."""
+    entries = {e["name"]: e for e in (getattr(run, "artifacts", None) or [])}
+    if not getattr(run, "artifacts_dir", None) or not entries:
+        return
+    names = [f"inputs/lulc.{year}.tif", "inputs/landcover.csv"]
+    names += [f"rasters/{p.name}" for p in sorted((folder / "rasters").glob(f"*.{year}.tif"))]
+    for name in names:
+        if name in entries or name.startswith("rasters/"):  # a raster not listed: refused
+            check_artifact(run.id, folder, name, entries.get(name))
+
+
 _VERIFIED: dict[tuple[str, int, int, int, int, int], str] = {}
 """(path, device, inode, size, mtime, ctime) → SHA-256 of files already read: a file unchanged since (any write,
 chmod, rename onto it or link change moves its ctime) is not read again at every download."""
 
 
-def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any]) -> None:
+def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any] | None) -> None:
     """Refuse (:class:`ArtifactIntegrityError`) a sealed file that is not what was sealed: a symbolic link (its
     target may be anything, writable by anyone), a path leaving the run folder, or bytes whose size or SHA-256
-    differ from the manifest entry. The catalogue (``platform.catalog``) and revaluation already checked this;
+    differ from the manifest entry (``None``: a file the run was not sealed with). The catalogue (``platform.catalog``) and revaluation already checked this;
     downloads and on-demand exports did not (found: a file edited in the data dir was served with the recorded
     SHA-256 in ``X-Content-SHA256``, and a revalued run's workbook was built from an edited ``results.csv``)."""
     path = folder / name
@@ -306,7 +323,9 @@ def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any
     except OSError:
         raise _missing(run_id, name) from None
     key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if linked or not inside:
+    if entry is None:
+        why, why_zh = "it is not one of the files sealed with the run", "该文件不属于封存时的成果文件"
+    elif linked or not inside:
         why, why_zh = "it is a symbolic link", "该文件是符号链接"
     elif st.st_size != entry.get("size"):
         why, why_zh = f"its size is {st.st_size} bytes, {entry.get('size')} were sealed", \
