@@ -298,3 +298,32 @@ def test_a_raster_added_to_a_sealed_folder_is_refused(tmp_path: Path) -> None:
     (folder / "rasters" / "extra.quantity.2019.tif").write_bytes(b"planted")
     with pytest.raises(ArtifactIntegrityError, match="not one of the files sealed"):
         check_year_files(run, folder, 2019)
+
+
+# ----------------------------------------------------------------------------- result rows against the sealed table
+def test_runs_verify_finds_a_result_row_changed_in_the_store(parent: SimpleNamespace) -> None:
+    """Found: one ``UPDATE results SET value = value * 2`` on a published run doubled its summary through the API
+    (126 M → 253 M CNY) with no sign anywhere, while its sealed results.csv still downloaded unchanged. The API still
+    serves the rows (checking every read against the CSV is left open); ``qingshan runs --verify`` now finds it."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+    from qingshan.store.verify import verify_run
+
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    _publish(parent.url, run_id)
+    assert verify_run(factory, repo.get_run(factory, run_id), parent.data_dir) == []
+    runner = CliRunner()
+    args = ["runs", "--verify", "--store", parent.url, "--data-dir", str(parent.data_dir)]
+    clean = runner.invoke(app, args)
+    assert clean.exit_code in (0, 1)  # other tests of this module may have edited their own runs' files
+    with sqlite3.connect(parent.url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE results SET value = value * 2 WHERE run_id = ? AND value > 0 AND rowid IN "
+                   "(SELECT rowid FROM results WHERE run_id = ? AND value > 0 LIMIT 1)", (run_id, run_id))
+    problems = verify_run(factory, repo.get_run(factory, run_id), parent.data_dir)
+    assert len(problems) == 1 and "value" in problems[0].en and problems[0].zh
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1 and run_id in r.output
