@@ -327,3 +327,30 @@ def test_runs_verify_finds_a_result_row_changed_in_the_store(parent: SimpleNames
     assert len(problems) == 1 and "value" in problems[0].en and problems[0].zh
     r = runner.invoke(app, args)
     assert r.exit_code == 1 and run_id in r.output
+
+
+def test_a_run_whose_rows_were_changed_in_the_store_is_not_published(parent: SimpleNamespace,
+                                                                     client: TestClient) -> None:
+    """Found: a result row changed in the store after the run was sealed (and before its publication) was published
+    as it stood. Publication (API and ``qingshan publish``) now checks files and rows first: bilingual 409."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+
+    factory = open_store(parent.url)
+    run_id = _child(parent)
+    jobs.set_publication(factory, SYSTEM, run_id, "approve", acknowledge_qc=True)
+    with sqlite3.connect(parent.url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE results SET value = value + 1 WHERE rowid = (SELECT min(rowid) FROM results "
+                   "WHERE run_id = ? AND value > 0)", (run_id,))
+    accounts.create_user(factory, "trust_publisher", PASSWORD, "accountant")
+    token = client.post("/api/auth/login", json={"username": "trust_publisher", "password": PASSWORD}).json()["token"]
+    client.cookies.clear()
+    r = client.post(f"/api/runs/{run_id}/publish", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 409, r.text
+    _bilingual(r)
+    cli = CliRunner().invoke(app, ["publish", run_id, "--store", parent.url])
+    assert cli.exit_code != 0
+    assert run_id not in jobs.published_run_ids(factory)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from qingshan.core.errors import QingshanError
+from qingshan.core.errors import ArtifactIntegrityError, QingshanError
 
-__all__ = ["Problem", "verify_run"]
+__all__ = ["Problem", "check_before_publication", "verify_run"]
 
 KEYS = ["region_code", "year", "indicator", "component", "ecosystem"]
 NUMBERS = ["quantity", "price", "value", "value_comparable"]
@@ -57,6 +57,27 @@ def verify_run(factory: Any, run: Any, data_dir: Path | None) -> list[Problem]:
     stored = repo.read_results(factory, run.id)
     problems += _compare(run.id, sealed, stored)
     return problems
+
+
+def check_before_publication(factory: Any, run_id: str, data_dir: Path | None) -> None:
+    """Refuse (:class:`ArtifactIntegrityError`, HTTP 409) to publish a run whose sealed files or stored result rows are
+    not as sealed (:func:`verify_run`): what is published is what was computed. Found: a result row changed in the
+    store before publication was published as it stood. Run once the publication is allowed (``prepare``)."""
+    from qingshan.store import repo
+
+    run = repo.get_run(factory, run_id)
+    problems = verify_run(factory, run, data_dir) if run is not None else []
+    if problems:
+        more, more_zh = (f" (and {len(problems) - 1} more)", f"（另有 {len(problems) - 1} 处）") if len(problems) > 1 \
+            else ("", "")
+        raise ArtifactIntegrityError(
+            f"Run '{run_id}' is not published: {problems[0].en}{more}",
+            f"核算记录 '{run_id}' 未发布：{problems[0].zh}{more_zh}",
+            field="run_id",
+            fix="Find the cause with `qingshan runs --verify`; restore the run from a backup (`qingshan restore`) or "
+                "rerun the accounting, then publish.",
+            fix_zh="请用 `qingshan runs --verify` 查明原因；从备份恢复（`qingshan restore`）或重新核算后再发布。",
+        )
 
 
 def _key(row: Any) -> tuple[Any, ...]:
