@@ -354,3 +354,29 @@ def test_a_run_whose_rows_were_changed_in_the_store_is_not_published(parent: Sim
     cli = CliRunner().invoke(app, ["publish", run_id, "--store", parent.url])
     assert cli.exit_code != 0
     assert run_id not in jobs.published_run_ids(factory)
+
+
+def test_an_interrupt_after_the_commit_of_an_account_keeps_the_run(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """As ``test_an_interrupt_after_the_commit_keeps_the_run_and_its_files``, for ``qingshan account``."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account, store_url_of
+    from qingshan.store import lifecycle
+    from qingshan.synth import SynthSpec, write_synth
+
+    cfg = load_config(write_synth(tmp_path / "data", SynthSpec(size=32, seed=3, counties=2)))
+
+    def interrupted(self: lifecycle.LeaseKeeper) -> None:
+        self._stop.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lifecycle.LeaseKeeper, "stop", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        account(cfg)
+    monkeypatch.undo()
+    factory = open_store(store_url_of(cfg))
+    (run,) = repo.list_runs(factory)
+    assert run.status == "succeeded", run.error
+    assert len(repo.read_results(factory, run.id)) > 0
+    folder = artifact_dir(run, find_data_dir(store_url_of(cfg)))
+    assert all((folder / e["name"]).is_file() for e in run.artifacts)
