@@ -380,3 +380,26 @@ def test_an_interrupt_after_the_commit_of_an_account_keeps_the_run(tmp_path: Pat
     assert len(repo.read_results(factory, run.id)) > 0
     folder = artifact_dir(run, find_data_dir(store_url_of(cfg)))
     assert all((folder / e["name"]).is_file() for e in run.artifacts)
+
+
+def test_a_scenario_never_copies_edited_rasters_of_its_base(tmp_path: Path) -> None:
+    """Found: a scenario copies its base run's per-cell rasters (and reuses its rows) for what it does not recompute;
+    rasters edited in the base's sealed folder were copied into the new scenario run and sealed there with fresh,
+    valid SHA-256s. The base is now checked first."""
+    from qingshan.engine.config import load_config
+    from qingshan.engine.run import account, store_url_of
+    from qingshan.synth import SynthSpec, write_synth
+    from qingshan.use.scenario import ScenarioSpec, run_scenario
+
+    cfg = load_config(write_synth(tmp_path / "data", SynthSpec(size=32, seed=3, counties=2)))
+    base = account(cfg)
+    url = store_url_of(cfg)
+    factory = open_store(url)
+    run = repo.get_run(factory, base.run_id)
+    folder = artifact_dir(run, find_data_dir(url))
+    raster = sorted((folder / "rasters").glob("*.tif"))[0]
+    _times_ten(raster)
+    before = {r.id for r in repo.list_runs(factory)}
+    with pytest.raises(ArtifactIntegrityError):
+        run_scenario(factory, url, base.run_id, ScenarioSpec(), output=tmp_path / "scenario")
+    assert {r.id for r in repo.list_runs(factory)} == before

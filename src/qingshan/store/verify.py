@@ -18,7 +18,7 @@ import pandas as pd
 
 from qingshan.core.errors import ArtifactIntegrityError, QingshanError
 
-__all__ = ["Problem", "check_before_publication", "verify_run"]
+__all__ = ["Problem", "check_before_publication", "check_sealed", "verify_run"]
 
 KEYS = ["region_code", "year", "indicator", "component", "ecosystem"]
 NUMBERS = ["quantity", "price", "value", "value_comparable"]
@@ -66,13 +66,20 @@ def check_before_publication(factory: Any, run_id: str, data_dir: Path | None) -
     from qingshan.store import repo
 
     run = repo.get_run(factory, run_id)
-    problems = verify_run(factory, run, data_dir) if run is not None else []
+    if run is not None:
+        check_sealed(factory, run, data_dir, "is not published", "未发布")
+
+
+def check_sealed(factory: Any, run: Any, data_dir: Path | None, refused: str, refused_zh: str) -> None:
+    """:class:`ArtifactIntegrityError` (``"Run '…' <refused>: <first problem>"``) unless :func:`verify_run` finds
+    nothing: for publication, and before a scenario copies a base run's rasters and rows into a new sealed run."""
+    problems = verify_run(factory, run, data_dir)
     if problems:
         more, more_zh = (f" (and {len(problems) - 1} more)", f"（另有 {len(problems) - 1} 处）") if len(problems) > 1 \
             else ("", "")
         raise ArtifactIntegrityError(
-            f"Run '{run_id}' is not published: {problems[0].en}{more}",
-            f"核算记录 '{run_id}' 未发布：{problems[0].zh}{more_zh}",
+            f"Run '{run.id}' {refused}: {problems[0].en}{more}",
+            f"核算记录 '{run.id}' {refused_zh}：{problems[0].zh}{more_zh}",
             field="run_id",
             fix="Find the cause with `qingshan runs --verify`; restore the run from a backup (`qingshan restore`) or "
                 "rerun the accounting, then publish.",
