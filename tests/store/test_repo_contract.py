@@ -204,16 +204,19 @@ def test_failed_run_keeps_no_result_rows(store_url: str) -> None:
     assert repo.read_results(factory, "failed").empty
 
 
-def test_failing_a_finished_run_deletes_only_its_rows(store_url: str) -> None:
+def test_failing_a_finished_run_changes_nothing(store_url: str) -> None:
+    """A succeeded run is never turned failed nor loses its rows (it did: an error after the commit — every export
+    is written before it now — marked a committed, possibly published, run failed and deleted its rows)."""
     factory = open_store(store_url)
-    keep, drop = _rows(5, seed=7), _rows(6, seed=8)
+    keep, done = _rows(5, seed=7), _rows(6, seed=8)
     _start(factory, "keep")
-    _start(factory, "drop")
+    _start(factory, "done")
     _succeed(factory, "keep", keep)
-    _succeed(factory, "drop", drop)
-    repo.finish_run_failed(factory, "drop", {"error": "RuntimeError", "message_en": "export failed"})
-    assert repo.read_results(factory, "drop").empty
-    assert repo.get_run(factory, "drop").status == "failed"  # type: ignore[union-attr]
+    _succeed(factory, "done", done)
+    assert repo.finish_run_failed(factory, "done", {"error": "RuntimeError", "message_en": "export failed"}) is False
+    run = repo.get_run(factory, "done")
+    assert run is not None and (run.status, run.error) == ("succeeded", None)
+    _assert_same_results(repo.read_results(factory, "done"), done)
     _assert_same_results(repo.read_results(factory, "keep"), keep)
 
 

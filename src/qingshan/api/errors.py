@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qingshan.api.limits import BodyTooLargeError
 from qingshan.api.vendor import VendorMissingError
 from qingshan.core.errors import (
+    ArtifactIntegrityError,
     ConfigError,
     InputError,
     QingshanError,
@@ -54,6 +55,7 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (ConflictError, 409),
+    (ArtifactIntegrityError, 409),
     (StateError, 409),
     (UnknownIndicatorError, 404),
     (RegionError, 404),

@@ -140,6 +140,25 @@ def _repair(store_url: str, data_dir: Path | None, *, verbose: bool = False) -> 
                       f"{len(done.removed)} temporary folder(s) removed 已清理临时目录")
 
 
+def _verify(store_url: str, data_dir: Path | None) -> None:
+    """``runs --verify``: every problem found, then exit 1 if there was any."""
+    from qingshan.store.artifacts import find_data_dir
+    from qingshan.store.db import open_store
+    from qingshan.store.repo import list_runs
+    from qingshan.store.verify import verify_run
+
+    factory = open_store(store_url)
+    ddir = data_dir.resolve() if data_dir else find_data_dir(store_url)
+    runs = list_runs(factory, status="succeeded")
+    problems = [p for r in runs for p in verify_run(factory, r, ddir)]
+    for p in problems:
+        err_console.print(f"[red]Run {p.run_id}[/]: {escape(p.en)}\n  {escape(p.zh)}", highlight=False, soft_wrap=True)
+    bad = len({p.run_id for p in problems})
+    console.print(f"Verified 已校验: {len(runs)} succeeded run(s), {bad} with differences 存在差异")
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command()
 @friendly
 def value(
@@ -172,6 +191,9 @@ def runs(
     repair: Annotated[bool, typer.Option("--repair", help="Mark runs of dead processes failed (abandoned) and "
                                          "remove their temporary folders 修复中止的核算")] = False,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run artifacts folder (see `account`)")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Check every succeeded run's files against their SHA-256 "
+                                         "and its stored result rows against its sealed results.csv; exit 1 on any "
+                                         "difference 校验成果文件与结果行")] = False,
 ) -> None:
     """List the runs recorded in a results store."""
     from qingshan.store.db import open_store
@@ -179,6 +201,8 @@ def runs(
 
     if repair:
         _repair(store, data_dir, verbose=True)
+    if verify:
+        _verify(store, data_dir)
 
     table = Table(title="Runs 核算记录")
     for col in ("id", "name", "status", "profile", "years", "created"):

@@ -96,10 +96,15 @@ def publish(
     from qingshan.platform.jobs import publish_run
     from qingshan.store.artifacts import find_data_dir
     from qingshan.store.db import open_store
+    from qingshan.store.verify import check_before_publication
 
     factory = open_store(store)
-    publish_run(factory, Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc,  # a revalued run is published
-                prepare=lambda: complete_exports(factory, run_id, find_data_dir(store)))  # complete, once allowed
+
+    def prepare() -> None:  # once allowed: a revalued run's exports complete, every file and row as sealed
+        complete_exports(factory, run_id, find_data_dir(store))
+        check_before_publication(factory, run_id, find_data_dir(store))
+
+    publish_run(factory, Actor(None, "cli"), run_id, acknowledge_qc=acknowledge_qc, prepare=prepare)
     typer.echo(f"Published 已发布 {run_id}")
 
 

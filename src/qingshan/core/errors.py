@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ArtifactIntegrityError",
     "ConfigError",
     "GridMismatchError",
     "InputError",
@@ -133,6 +134,13 @@ class StorageError(QingshanError, OSError):
     input's fault, and nothing half-written is kept (:func:`storage_error` builds one that says which)."""
 
     code = "storage_error"
+
+
+class ArtifactIntegrityError(QingshanError):
+    """A sealed run file no longer matches the size and SHA-256 recorded when its run was sealed (edited, replaced,
+    or a symbolic link): it is not served nor read. Not the request's fault (HTTP 409)."""
+
+    code = "artifact_integrity"
 
 
 def storage_error(path: str | Path, exc: BaseException) -> StorageError:

@@ -318,12 +318,18 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
                                        artifacts_dir=rel, artifacts=manifest)
     except BaseException as exc:
         error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
-        store.finish_run_failed(child, error)
+        if not store.finish_run_failed(child, error) and _committed(store.get_run(child)):
+            sealed = None  # the error came after the child was committed succeeded: its files are the run's
         for folder in (staging, sealed):
             if folder is not None:
                 artifacts.remove_tree(folder)
         raise
     return RevalueOutcome(child, parent.id, results, provenance, sealed, files, regions.roots())
+
+
+def _committed(row: Any) -> bool:
+    """Whether a run as stored (``RunWriter.get_run``) is ``succeeded``."""
+    return row is not None and row.status == "succeeded"
 
 
 def _unverified_prices(prices_used: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -532,6 +538,11 @@ def _build_export(factory: sessionmaker[Session], run: Any, data_dir: Path, fold
     from qingshan.engine.workbook import workbook_unit
     from qingshan.store import artifacts
 
+    entry = next((e for e in run.artifacts or [] if e["name"] == "results.csv"), None)
+    if entry is None:
+        raise artifacts.NoSuchArtifactError(f"Run '{run.id}' has no artifact 'results.csv'",
+                                            f"核算记录 '{run.id}' 没有成果文件 'results.csv'", field="name")
+    artifacts.check_artifact(run.id, folder, "results.csv", entry)  # never build (and seal) from edited numbers
     tmp = artifacts.make_tmp(artifacts.runs_root(data_dir), stem=f".{run.id}")
     try:
         results = pd.read_csv(folder / "results.csv", dtype={"region_code": str, "level": str}, encoding="utf-8-sig")

@@ -423,13 +423,19 @@ def value_record_export(
                                       artifacts_dir=rel, artifacts=manifest)
     except BaseException as exc:
         error = exc.to_dict() if isinstance(exc, QingshanError) else {"error": type(exc).__name__, "message_en": str(exc)}
-        repo.finish_run_failed(factory, run_id, error)
+        if not repo.finish_run_failed(factory, run_id, error) and _committed(repo.get_run_row(factory, run_id)):
+            sealed = None  # the error came after the run was committed succeeded: its files are the run's
         for folder in (staging, sealed):
             if folder is not None:
                 artifacts.remove_tree(folder)
         raise
     progress("done", 1.0)
     return RunOutcome(run_id, results, regions, Path(config.run.output), provenance, files, artifacts_dir=sealed)
+
+
+def _committed(row: Any) -> bool:
+    """Whether a run's stored row (``repo.get_run_row``) says ``succeeded``."""
+    return row is not None and row.status == "succeeded"
 
 
 def write_artifacts(folder: Path, results: pd.DataFrame, regions: RegionSet, layers: dict[int, dict[str, np.ndarray]],

@@ -20,6 +20,7 @@ whose they are: one of a dead process of this host is removed (:func:`clean_tmp`
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -28,10 +29,10 @@ import socket
 import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qingshan.core.errors import ConfigError, InputError
+from qingshan.core.errors import ArtifactIntegrityError, ConfigError, InputError
 from qingshan.core.params import file_sha256
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "NoSuchArtifactError",
     "artifact_dir",
     "artifact_file",
+    "check_artifact",
+    "check_year_files",
     "clean_tmp",
     "data_dir_for",
     "export_copy",
@@ -193,7 +196,12 @@ def seal(staging: Path, data_dir: Path, run_id: str, *,
 
 
 def export_copy(run_folder: Path, output: Path, manifest: Sequence[Mapping[str, Any]]) -> list[Path]:
-    """Copy a sealed run's files to ``output`` (the user's export folder, writable), replacing it atomically."""
+    """Copy a sealed run's files to ``output`` (the user's export folder, writable), replacing it atomically.
+
+    Replacements of one folder are serialised by a lock file beside it (``.<name>.lock``): two runs exporting into
+    the same folder at once (two ``qingshan account -o DIR``, two workers) made one of them fail at its very end with
+    a bare ``FileNotFoundError``/``OSError`` from the other's rename — and its finished run marked failed. The
+    last to finish leaves its copy."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_tmp(output.parent, stem=f".{output.name}")
     try:
@@ -201,7 +209,9 @@ def export_copy(run_folder: Path, output: Path, manifest: Sequence[Mapping[str, 
             dest = tmp / entry["name"]
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run_folder / entry["name"], dest)
-        _replace_dir(tmp, output)
+        with open(output.parent / f".{output.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            _replace_dir(tmp, output)
     finally:
         remove_tree(tmp)  # left only on an error
     return [output / e["name"] for e in manifest]
@@ -255,8 +265,10 @@ class NoSuchArtifactError(InputError, LookupError):
     code = "not_found"
 
 
-def artifact_file(run: Any, data_dir: Path | None, name: str) -> tuple[Path, Mapping[str, Any]]:
-    """One artifact of a run by its manifest name: its path and its manifest entry (size, SHA-256)."""
+def artifact_file(run: Any, data_dir: Path | None, name: str, *,
+                  verify: bool = False) -> tuple[Path, Mapping[str, Any]]:
+    """One artifact of a run by its manifest name: its path and its manifest entry (size, SHA-256).
+    ``verify``: the file is checked against its entry first (:func:`check_artifact`), as before serving it."""
     entries = {e["name"]: e for e in (getattr(run, "artifacts", None) or [])}
     if name not in entries:
         raise NoSuchArtifactError(
@@ -266,7 +278,68 @@ def artifact_file(run: Any, data_dir: Path | None, name: str) -> tuple[Path, Map
             fix="List the run's artifacts with GET /api/runs/{run_id}/artifacts.",
             fix_zh="请用 GET /api/runs/{run_id}/artifacts 查看成果文件列表。",
         )
-    path = artifact_dir(run, data_dir) / name
+    folder = artifact_dir(run, data_dir)
+    path = folder / name
     if not path.is_file():
         raise _missing(run.id, name)
+    if verify:
+        check_artifact(run.id, folder, name, entries[name])
     return path, entries[name]
+
+
+def check_year_files(run: Any, folder: Path, year: int) -> None:
+    """The sealed files a per-cell reader of ``year`` opens (parcel valuation): every ``rasters/*.<year>.tif``,
+    ``inputs/lulc.<year>.tif`` and ``inputs/landcover.csv``, each checked by :func:`check_artifact`; a raster of
+    that year the manifest does not list (added to the folder later, and found by the reader's glob) is refused too.
+    Found: per-cell rasters of a published run rewritten in the data dir changed its parcel values (here x8) with
+    no error. Runs recorded before the manifest existed have nothing to check against."""
+    entries = {e["name"]: e for e in (getattr(run, "artifacts", None) or [])}
+    if not getattr(run, "artifacts_dir", None) or not entries:
+        return
+    names = [f"inputs/lulc.{year}.tif", "inputs/landcover.csv"]
+    names += [f"rasters/{p.name}" for p in sorted((folder / "rasters").glob(f"*.{year}.tif"))]
+    for name in names:
+        if name in entries or name.startswith("rasters/"):  # a raster not listed: refused
+            check_artifact(run.id, folder, name, entries.get(name))
+
+
+_VERIFIED: dict[tuple[str, int, int, int, int, int], str] = {}
+"""(path, device, inode, size, mtime, ctime) → SHA-256 of files already read: a file unchanged since (any write,
+chmod, rename onto it or link change moves its ctime) is not read again at every download."""
+
+
+def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any] | None) -> None:
+    """Refuse (:class:`ArtifactIntegrityError`) a sealed file that is not what was sealed: a symbolic link (its
+    target may be anything, writable by anyone), a path leaving the run folder, or bytes whose size or SHA-256
+    differ from the manifest entry (``None``: a file the run was not sealed with). The catalogue (``platform.catalog``) and revaluation already checked this;
+    downloads and on-demand exports did not (found: a file edited in the data dir was served with the recorded
+    SHA-256 in ``X-Content-SHA256``, and a revalued run's workbook was built from an edited ``results.csv``)."""
+    path = folder / name
+    try:
+        linked = path.is_symlink() or any((folder / q).is_symlink() for q in PurePosixPath(name).parents
+                                          if q != PurePosixPath("."))
+        inside = path.resolve().is_relative_to(folder.resolve())
+        st = path.stat()
+    except OSError:
+        raise _missing(run_id, name) from None
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if entry is None:
+        why, why_zh = "it is not one of the files sealed with the run", "该文件不属于封存时的成果文件"
+    elif linked or not inside:
+        why, why_zh = "it is a symbolic link", "该文件是符号链接"
+    elif st.st_size != entry.get("size"):
+        why, why_zh = f"its size is {st.st_size} bytes, {entry.get('size')} were sealed", \
+            f"其大小为 {st.st_size} 字节，封存时为 {entry.get('size')} 字节"
+    elif _VERIFIED.get(key) == entry.get("sha256") or file_sha256(path) == entry.get("sha256"):
+        _VERIFIED[key] = str(entry.get("sha256"))
+        return
+    else:
+        why, why_zh = "its SHA-256 differs from the one sealed", "其 SHA-256 与封存时记录的不同"
+    raise ArtifactIntegrityError(
+        f"The file '{name}' of run '{run_id}' was changed after the run was sealed ({why}); it is not served",
+        f"核算记录 '{run_id}' 的成果文件 '{name}' 在封存后被改动（{why_zh}），已拒绝提供",
+        field="name",
+        fix="Restore the run's files from a backup (`qingshan restore`), or rerun the accounting; tell the "
+            "administrator: a sealed file is read-only and should never change.",
+        fix_zh="请从备份恢复该核算的成果文件（`qingshan restore`），或重新运行核算；并通知管理员：封存的文件为只读，不应被改动。",
+    )

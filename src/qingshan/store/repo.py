@@ -127,13 +127,19 @@ def add_artifact(factory: sessionmaker[Session], run_id: str, entry: Mapping[str
         return manifest
 
 
-def finish_run_failed(factory: Store, run_id: str, error: Mapping[str, Any]) -> None:
-    """Mark a run ``failed`` with its error; no result rows are kept."""
+def finish_run_failed(factory: Store, run_id: str, error: Mapping[str, Any]) -> bool:
+    """Mark a *running* run ``failed`` with its error; no result rows are kept. False (nothing changed) for a run
+    that is no longer running: a succeeded run — published, perhaps — is never turned failed nor loses its rows
+    (found: an interrupt or a driver error arriving after the ``succeeded`` commit made the recording process mark
+    the committed run failed, delete its result rows and its sealed folder)."""
     runs = tables.runs
     with factory.begin() as s:
-        s.execute(delete(tables.results).where(tables.results.c.run_id == run_id))
-        s.execute(update(runs).where(runs.c.id == run_id).values(
+        done = s.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running").values(
             status="failed", error=dict(error), lease_holder=None, lease_expires_at=None, finished_at=_now()))
+        if not done.rowcount:  # type: ignore[attr-defined]
+            return False
+        s.execute(delete(tables.results).where(tables.results.c.run_id == run_id))
+        return True
 
 
 def list_runs(factory: sessionmaker[Session], status: str | None = None) -> list[Run]:

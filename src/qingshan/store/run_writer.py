@@ -60,8 +60,8 @@ class RunWriter(Protocol):
                              artifacts: list[dict[str, Any]] | None = None) -> None:
         """:func:`qingshan.store.repo.finish_run_succeeded`."""
 
-    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> None:
-        """:func:`qingshan.store.repo.finish_run_failed`."""
+    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> bool:
+        """:func:`qingshan.store.repo.finish_run_failed`: False, changing nothing, for a run no longer running."""
 
     def renew_lease(self, run_id: str, holder: str, expires_at: datetime) -> bool:
         """Extend the lease of a running run held by ``holder``; False when it is no longer."""
@@ -114,10 +114,10 @@ class CoreRunWriter:
                                   output_dir=output_dir, content_hash=content_hash, artifacts_dir=artifacts_dir,
                                   artifacts=artifacts)
 
-    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> None:
+    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> bool:
         from qingshan.store import repo
 
-        repo.finish_run_failed(self.engine, run_id, error)
+        return repo.finish_run_failed(self.engine, run_id, error)
 
     def renew_lease(self, run_id: str, holder: str, expires_at: datetime) -> bool:
         from qingshan.store.lifecycle import renew_lease
@@ -246,12 +246,16 @@ class SqliteRunWriter:
                 assert found is not None, f"run {run_id} was never recorded"
                 raise no_longer_running(run_id, found[0])
 
-    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> None:
+    def finish_run_failed(self, run_id: str, error: Mapping[str, Any]) -> bool:
         with self._transaction() as conn:
+            cur = conn.execute("UPDATE runs SET status = ?, error = ?, lease_holder = ?, lease_expires_at = ?, "
+                               "finished_at = ? WHERE id = ? AND status = ?",
+                               ("failed", json.dumps(dict(error)), None, None, _stored_time(datetime.now(UTC)), run_id,
+                                "running"))
+            if not cur.rowcount:  # no longer running: a succeeded run keeps its status and rows
+                return False
             conn.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
-            conn.execute("UPDATE runs SET status = ?, error = ?, lease_holder = ?, lease_expires_at = ?, "
-                         "finished_at = ? WHERE id = ?",
-                         ("failed", json.dumps(dict(error)), None, None, _stored_time(datetime.now(UTC)), run_id))
+            return True
 
     def renew_lease(self, run_id: str, holder: str, expires_at: datetime) -> bool:
         with self._transaction() as conn:

@@ -18,12 +18,14 @@ def value_run_parcel(factory: sessionmaker[Session], run_id: str, parcel: BaseGe
     """``(valuation, run, regions)`` of ``parcel`` for ``year`` (default: the run's last), read from the
     run's own sealed artifacts in ``data_dir`` (:func:`qingshan.store.artifacts.artifact_dir`)."""
     from qingshan.engine.parcel import DEFAULT_MAX_AREA_KM2, value_parcel
-    from qingshan.store.artifacts import artifact_dir
+    from qingshan.store.artifacts import artifact_dir, check_year_files
 
     run, cube, regions = load_run(factory, run_id)
     y = year if year is not None else max(run.years)
     prov = dict(run.provenance or {})
-    valuation = value_parcel(parcel, output_dir=artifact_dir(run, data_dir), config=run.config or {},
+    folder = artifact_dir(run, data_dir)
+    check_year_files(run, folder, y)  # never a value from edited rasters
+    valuation = value_parcel(parcel, output_dir=folder, config=run.config or {},
                              methods=dict(prov.get("methods") or {}), regions=regions,
                              results=cube[cube["year"] == y], year=y,
                              max_area_km2=max_area_km2 or DEFAULT_MAX_AREA_KM2,

@@ -373,6 +373,7 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
     from qingshan.engine import run as engine
     from qingshan.engine.blockwise import compute_blockwise
     from qingshan.store import artifacts
+    from qingshan.store.verify import check_sealed
 
     t0 = time.time()
     progress("plan", 0.0)
@@ -383,6 +384,8 @@ def _run(factory: sessionmaker[Session], store_url: str, run: Any, cube: pd.Data
     regions = engine.load_regions(cfg)
     engine.check_statistics(tables, regions)
     data_dir = artifacts.data_dir_for(engine.store_url_of(cfg, store_url), cfg.run.data_dir)
+    # the base's rasters are copied and its rows reused: never from edited ones (they would be sealed anew, valid)
+    check_sealed(factory, run, data_dir, "cannot be the base of a scenario", "不能作为情景分析的基准")
     staging = artifacts.make_tmp(artifacts.runs_root(data_dir), stem=".scenario")
     try:  # the engine, on the recomputed indicators only (its COGs into staging, with the base's copied ones)
         new_leaf, _grid, facts = compute_blockwise(cfg, sub, tables, regions, **_engine_settings(run, cfg),

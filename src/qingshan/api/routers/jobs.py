@@ -90,9 +90,11 @@ def publish_run(run_id: RunId, store: StoreDep, settings: SettingsDep, user: Acc
     run's exports are built first: what is published is complete and never changes afterwards."""
     from qingshan.engine.revalue import complete_exports
     from qingshan.store.artifacts import find_data_dir
+    from qingshan.store.verify import check_before_publication
 
     def prepare() -> None:  # once the publication is allowed: a refused request builds nothing
         complete_exports(store, run_id, find_data_dir(settings.store_url))
+        check_before_publication(store, run_id, find_data_dir(settings.store_url))  # files and rows as sealed
 
     return PublicationOut.model_validate(svc.set_publication(store, user.actor, run_id, "publish", prepare=prepare))
 

@@ -45,7 +45,7 @@ from qingshan.engine.parcel import (
     value_parcel,
 )
 from qingshan.indicators import Registry
-from qingshan.store.artifacts import artifact_dir, find_data_dir
+from qingshan.store.artifacts import artifact_dir, check_year_files, find_data_dir
 
 __all__ = ["ParcelOut", "router"]
 
@@ -152,6 +152,7 @@ def _value(view: RunView, parcel: BaseGeometry, y: int, max_km2: float, settings
     results = view.results(year=y)
     methods = dict((run.provenance or {}).get("methods") or {})
     folder = artifact_dir(run, find_data_dir(settings.store_url))  # the run's own files, never its output folder
+    check_year_files(run, folder, y)  # as sealed, or a bilingual 409: never a value from edited rasters
     valuation = value_parcel(
         parcel, output_dir=folder, config=run.config or {}, methods=methods,
         regions=regions, results=results, year=y, max_area_km2=max_km2,

@@ -86,13 +86,14 @@ def list_artifacts(run: AnyRunDep) -> list[ArtifactOut]:
             responses={200: {"description": "The file; its SHA-256 in the X-Content-SHA256 header"}})
 def download_artifact(run: AnyRunDep, settings: SettingsDep, store: StoreDep, name: str) -> FileResponse:
     """One artifact by the name GET /api/runs/{run_id}/artifacts lists; the header `X-Content-SHA256` holds the
-    SHA-256 recorded when the run was sealed (下载文件，响应头 X-Content-SHA256 为其 SHA-256)."""
+    SHA-256 recorded when the run was sealed; a file changed since is refused with 409 (下载文件，响应头 X-Content-SHA256
+    为其 SHA-256；封存后被改动的文件不予提供)."""
     from qingshan.engine.revalue import ensure_export
     from qingshan.store.artifacts import artifact_file, find_data_dir
 
     data_dir = find_data_dir(settings.store_url)
     run = ensure_export(store, run, data_dir, name)  # a revalued run's workbook/GeoPackage: built on first download
-    path, entry = artifact_file(run, data_dir, name)
+    path, entry = artifact_file(run, data_dir, name, verify=True)  # an edited or swapped file: 409, not served
     return FileResponse(path, filename=PurePosixPath(name).name, headers={
         "X-Content-SHA256": str(entry["sha256"]), "Cache-Control": "private, max-age=31536000, immutable"})
 
