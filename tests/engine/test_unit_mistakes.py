@@ -1,0 +1,148 @@
+"""Unit mistakes of a data officer in the tables that a run took silently (GEP wrong, no QC notice).
+
+Each case is a copy of one table of the Jiangxi example with one unit mistake; found by running
+``qingshan account`` on the copy (issue: attack-units). With the code as found, each run below
+succeeded with the same QC notices as the example:
+
+- tourism revenue 元 or 万元 written under the example's unit 亿元: recreation × 10⁸ or × 10⁴
+  (GEP × 1.2 million or × 1 200);
+- tourism revenue 亿元 written under 万元: recreation ÷ 10 000 (GEP −12 %);
+- lake area in hm² or 亩 written under km²: flood regulation × 7.8 or × 45 (GEP +6.5 % or +42 %), with only
+  the lake-larger-than-region *warning* the example's Poyang Lake already gives;
+- emissions 万t written under t: air and water purification ÷ 10 000;
+- rice 万t written under t: agricultural products ÷ 10 000.
+
+The reverse mistakes (rice t under 万t, population persons under 万人) were already refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qingshan.core.errors import InputError
+from qingshan.core.notices import collecting
+from qingshan.engine.config import load_config
+from qingshan.engine.run import account, check_statistics, load_regions, load_tables, plan
+
+STATS = "approx_statistics_2019.csv"
+
+
+def _edit_statistics(example_dir: Path, dst: Path, item: str, value: Callable[[float], float],
+                     unit: str | None = None) -> Path:
+    """Copy of the example's statistics with every row of ``item`` (or ``item*``) changed."""
+    rows = list(csv.DictReader(io.StringIO((example_dir / STATS).read_text(encoding="utf-8-sig"))))
+    for r in rows:
+        if r["item"] == item or (item.endswith("*") and r["item"].startswith(item[:-1])):
+            r["value"] = repr(value(float(r["value"])))
+            if unit is not None:
+                r["unit"] = unit
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    dst.write_text(buf.getvalue(), encoding="utf-8")
+    return dst
+
+
+def _assert_no_trace(directory: Path) -> None:
+    from qingshan.store import repo
+    from qingshan.store.db import open_store
+
+    factory = open_store(f"sqlite:///{directory / 'store.sqlite'}")
+    assert repo.list_runs(factory, status="succeeded") == []
+    assert not (directory / "out").exists()
+
+
+def _rejected(tmp_path: Path, write_config: Any, bad: Path) -> InputError:
+    cfg = write_config(tmp_path, tables={"statistics": str(bad)})
+    with pytest.raises(InputError) as info:
+        account(load_config(cfg))
+    exc = info.value
+    assert Path(str(exc.file)).name == bad.name and exc.field == "value"
+    assert exc.zh and exc.fix and exc.fix_zh and "statistics_bounds_accept" in exc.fix
+    _assert_no_trace(tmp_path)
+    return exc
+
+
+def _notices(tmp_path: Path, write_config: Any, stats: Path) -> list[Any]:
+    cfg = load_config(write_config(tmp_path, tables={"statistics": str(stats)}))
+    tables, regions = load_tables(cfg, plan(cfg)), load_regions(cfg)
+    with collecting() as notes:
+        check_statistics(tables, regions)
+    return [n for n in notes if n.code == "statistics_bounds"]
+
+
+@pytest.mark.parametrize(("factor", "side"), [(1e8, "above"), (1e4, "above"), (1e-4, "below")])
+def test_tourism_revenue_in_the_wrong_money_unit_is_refused(factor: float, side: str, tmp_path: Path,
+                                                            write_config: Any, example_dir: Path) -> None:
+    """元 (× 10⁸) or 万元 (× 10⁴) typed under 亿元, and 亿元 typed under 万元 (÷ 10 000)."""
+    bad = _edit_statistics(example_dir, tmp_path / "stats_tourism.csv", "tourism_revenue", lambda v: v * factor)
+    exc = _rejected(tmp_path, write_config, bad)
+    assert "tourism_revenue" in exc.en and f"{side} the plausible" in exc.en and "tourism_revenue" in exc.zh
+    assert ("per person" in exc.en and "/人" in exc.zh) or ("per km² of region" in exc.en and "/km²" in exc.zh)
+
+
+def test_tourism_revenue_without_population_is_bounded_per_km2(tmp_path: Path, write_config: Any,
+                                                             example_dir: Path) -> None:
+    bad = _edit_statistics(example_dir, tmp_path / "stats_tourism.csv", "tourism_revenue", lambda v: v * 1e4)
+    text = bad.read_text(encoding="utf-8")
+    bad.write_text("\n".join(ln for ln in text.splitlines() if ",population," not in ln) + "\n", encoding="utf-8")
+    exc = _rejected(tmp_path, write_config, bad)
+    assert "tourism_revenue" in exc.en and "per km² of region" in exc.en
+
+
+@pytest.mark.parametrize("factor", [100.0, 1500.0])  # hm² or 亩 written under km²
+def test_lake_area_in_hectares_or_mu_is_refused(factor: float, tmp_path: Path, write_config: Any,
+                                               example_dir: Path) -> None:
+    bad = _edit_statistics(example_dir, tmp_path / "stats_lake.csv", "lake_area", lambda v: v * factor)
+    exc = _rejected(tmp_path, write_config, bad)
+    assert "lake_area" in exc.en and "above the plausible 10000" in exc.en and "360428" in exc.en
+
+
+def test_a_negative_lake_area_is_still_refused(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    """The lake's absolute bound replaces the ``*`` sign rule for lake_area: it keeps its lower 0."""
+    bad = _edit_statistics(example_dir, tmp_path / "stats_lake.csv", "lake_area", lambda v: -v)
+    assert "below the plausible 0" in _rejected(tmp_path, write_config, bad).en
+
+
+def test_emissions_in_wan_t_written_under_t_are_a_qc_notice(tmp_path: Path, write_config: Any,
+                                                            example_dir: Path) -> None:
+    bad = _edit_statistics(example_dir, tmp_path / "stats_emis.csv", "emissions.*", lambda v: v, unit="t")
+    notes = [n for n in _notices(tmp_path, write_config, bad) if "emissions." in n.en]
+    assert len(notes) == 4 * 100  # four pollutants × 100 counties
+    assert all("per person" in n.en and "below the plausible 1e-05" in n.en and "/人" in n.zh for n in notes)
+
+
+def test_rice_in_wan_t_written_under_t_is_a_qc_notice(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    """Checked per hm² of cropland of the land cover; counties without rice (0) are not judged."""
+    from qingshan.aggregate.zonal import zone_weights
+    from qingshan.engine.run import check_statistics_landcover, load_inputs
+
+    bad = _edit_statistics(example_dir, tmp_path / "stats_rice.csv", "rice", lambda v: v, unit="t")
+    cfg = load_config(write_config(tmp_path, tables={"statistics": str(bad)}))
+    p = plan(cfg)
+    tables, regions = load_tables(cfg, p), load_regions(cfg)
+    grid, arrays, _ = load_inputs(cfg, p, 2019, tables)
+    assert tables.params.landcover is not None and tables.statistics is not None
+    eco = tables.params.landcover.ecosystem_index(np.where(np.isfinite(arrays["lulc"]), arrays["lulc"], -1).astype(np.int64))
+    with collecting() as notes:
+        check_statistics_landcover(tables, regions, zone_weights(regions, grid), eco, grid, 2019)
+    found = [n for n in notes if n.code == "statistics_bounds"]
+    rice = tables.statistics[tables.statistics["item"] == "rice"]
+    nonzero = set(rice.loc[rice["value"] > 0, "region_code"].astype(str))
+    assert found and {n.region for n in found} <= nonzero
+    assert all("per hm² of cropland" in n.en and "below the plausible 0.002" in n.en for n in found)
+    assert len(found) >= 0.9 * len(nonzero & set(regions.codes_at(regions.leaf_level)))
+
+
+def test_example_statistics_give_no_new_notice(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    """The new bounds leave the example as it was: only Poyang Lake's lake-larger-than-region warning."""
+    notes = _notices(tmp_path, write_config, example_dir / STATS)
+    assert [n.region for n in notes] == ["360428"] and "lake_area" in notes[0].en
