@@ -146,3 +146,158 @@ def test_example_statistics_give_no_new_notice(tmp_path: Path, write_config: Any
     """The new bounds leave the example as it was: only Poyang Lake's lake-larger-than-region warning."""
     notes = _notices(tmp_path, write_config, example_dir / STATS)
     assert [n.region for n in notes] == ["360428"] and "lake_area" in notes[0].en
+
+
+# ----------------------------------------------------------------------------- prices and the deflator
+def _edit_prices(example_dir: Path, dst: Path, key: str, value: str | None = None, unit: str | None = None) -> Path:
+    """Copy of the default price table with the rows of ``key`` changed."""
+    src = example_dir.parent.parent / "tables" / "prices_default.csv"
+    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
+    for r in rows:
+        if r["price_key"] == key:
+            r["value"] = value if value is not None else r["value"]
+            r["unit"] = unit if unit is not None else r["unit"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    dst.write_text(buf.getvalue(), encoding="utf-8")
+    return dst
+
+
+PRICE_MISTAKES = {
+    # with the old code: GEP +726 %, −0.73 %, +3.5 % (water purification × 868), × 1 700 (flood regulation and
+    # water conservation × 10 000), each with exit code 0 and no QC notice about it
+    "rice_per_kg": ("product_price.rice", None, "元/kg", "above the plausible 50000 元/t"),
+    "rice_per_jin_under_t": ("product_price.rice", "1.2", None, "below the plausible 500 元/t"),
+    "cod_cost_per_kg": ("pollution_control_cost.cod", None, "元/kg", "above the plausible 200000 元/t"),
+    "reservoir_cost_in_yuan_of_wan": ("reservoir_capacity_cost", "61100", None, "above the plausible 200 元/m3"),
+}
+
+
+@pytest.mark.parametrize("case", list(PRICE_MISTAKES))
+def test_price_in_the_wrong_unit_is_refused(case: str, tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    key, value, unit, words = PRICE_MISTAKES[case]
+    bad = _edit_prices(example_dir, tmp_path / "prices.csv", key, value, unit)
+    cfg = write_config(tmp_path, tables={"prices": str(bad)})
+    with pytest.raises(InputError) as info:
+        account(load_config(cfg))
+    exc = info.value
+    assert Path(str(exc.file)).name == "prices.csv" and exc.field == "value"
+    assert key in exc.en and words in exc.en and "Row " in exc.en
+    assert key in exc.zh and "价格表" in exc.zh and "price_bounds_accept" in exc.fix and "price_bounds_accept" in exc.fix_zh
+    _assert_no_trace(tmp_path)
+
+
+def test_accepted_price_is_a_qc_notice(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    bad = _edit_prices(example_dir, tmp_path / "prices.csv", "product_price.rice", "60000")
+    cfg = load_config(write_config(tmp_path, tables={"prices": str(bad)},
+                                   options={"price_bounds_accept": ["product_price.rice"]}))
+    with collecting() as notes:
+        load_tables(cfg, plan(cfg))
+    found = [n for n in notes if n.code == "price_bounds"]
+    assert len(found) == 1 and "product_price.rice" in found[0].en and found[0].file == str(bad)
+
+
+def test_shipped_prices_lie_within_their_bounds() -> None:
+    from qingshan.valuation.price_bounds import PriceBounds, check_price_bounds
+    from qingshan.valuation.prices import PriceTable
+
+    tables = Path(__file__).parents[2] / "src" / "qingshan" / "data" / "tables"
+    check_price_bounds(PriceTable.from_csv(tables / "prices_default.csv"))
+    b = PriceBounds.default()
+    assert all(x.source.strip() for x in b.bounds)
+    assert b.matching("product_price.rice").key == "product_price.rice"  # type: ignore[union-attr]
+    assert b.matching("product_price.tea").key == "product_price.*"  # type: ignore[union-attr]
+    assert b.matching("no_such_price") is None
+
+
+def test_deflator_year_on_another_base_is_refused(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
+    """2019 written as 1.4437 (base 1) among years on base 100: every deflated price ÷ 100 with the old code."""
+    src = example_dir.parent.parent / "tables" / "deflator_cpi_china.csv"
+    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
+    for r in rows:
+        if r["year"] == "2019":
+            r["index"] = repr(float(r["index"]) / 100)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    bad = tmp_path / "deflator.csv"
+    bad.write_text(buf.getvalue(), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        account(load_config(write_config(tmp_path, tables={"deflator": str(bad)})))
+    exc = info.value
+    assert Path(str(exc.file)).name == "deflator.csv" and exc.field == "index"
+    assert "(2018)" in exc.en and "(2019)" in exc.en and "different bases" in exc.en and "不同基期" in exc.zh
+    assert "same base" in exc.fix and "同一基期" in exc.fix_zh
+    _assert_no_trace(tmp_path)
+
+
+def test_deflator_on_one_base_of_1_is_accepted(tmp_path: Path) -> None:
+    """Only ratios are used: a whole series on base 1 is right (and gives the same prices)."""
+    from qingshan.valuation.prices import Deflator
+
+    path = tmp_path / "d.csv"
+    path.write_text("year,index,source\n2018,1.0,t\n2019,1.029,t\n2021,1.06,t\n", encoding="utf-8")
+    assert Deflator.from_csv(path).ratio(2018, 2019) == pytest.approx(1.029)
+    path.write_text("year,index,source\n2018,1.0,t\n2019,0,t\n", encoding="utf-8")
+    with pytest.raises(InputError, match="must be positive"):
+        Deflator.from_csv(path)
+
+
+# ----------------------------------------------------------------------------- parameters
+@pytest.mark.parametrize(("key", "percent"), [("reservoir_flood_share", 35.0), ("nep_npp_ratio", 50.0),
+                                              ("sediment_deposition_ratio", 24.0), ("fpar_max", 95.0)])
+def test_share_written_in_percent_is_refused(key: str, percent: float, tmp_path: Path, write_config: Any,
+                                            example_dir: Path) -> None:
+    """With the old code: flood regulation × 17.7, carbon and oxygen × 100, soil retention × 39.7, exit code 0."""
+    src = example_dir.parent.parent / "tables" / "params_science.csv"
+    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
+    for r in rows:
+        if r["param_key"] == key:
+            r["value"] = f"{percent:g}"
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    bad = tmp_path / "params.csv"
+    bad.write_text(buf.getvalue(), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        account(load_config(write_config(tmp_path, tables={"parameters": [str(bad)]})))
+    exc = info.value
+    assert Path(str(exc.file)).name == "params.csv" and exc.field == key
+    assert key in exc.en and "percent written where a fraction is expected" in exc.en and "百分数" in exc.zh
+    assert f"{percent / 100:g}" in exc.fix and f"{percent / 100:g}" in exc.fix_zh
+    _assert_no_trace(tmp_path)
+
+
+def test_share_in_percent_as_a_config_override_names_the_config(tmp_path: Path, write_config: Any) -> None:
+    cfg = write_config(tmp_path, parameters={"reservoir_flood_share": 35})
+    with pytest.raises(InputError) as info:
+        account(load_config(cfg))
+    assert Path(str(info.value.file)) == cfg and info.value.field == "parameters.reservoir_flood_share"
+    _assert_no_trace(tmp_path)
+
+
+def test_shipped_parameters_lie_within_their_bounds() -> None:
+    from qingshan.core.param_bounds import check_parameter_bounds, parameter_bounds
+    from qingshan.core.params import ParameterTable
+
+    tables = Path(__file__).parents[2] / "src" / "qingshan" / "data" / "tables"
+    check_parameter_bounds(ParameterTable.from_csv(tables / "params_science.csv"))
+    assert all(b.source.strip() for b in parameter_bounds().values())
+
+
+# ----------------------------------------------------------------------------- number formats
+@pytest.mark.parametrize(("cell", "why", "write"), [
+    ("0,8071", "decimal comma", "'0.8071'"),  # the old fix said "Write '08071'": 10 000 × the value
+    ("12,345.6", "thousands separator", "'12345.6'"),
+    ("1,234", "thousands separator or a decimal comma", "'1234' if the comma separates thousands, or '1.234'"),
+])
+def test_comma_fix_does_not_multiply_the_value(cell: str, why: str, write: str) -> None:
+    from qingshan.core.tables import parse_float
+
+    with pytest.raises(InputError) as info:
+        parse_float(cell, path="stats.csv", field="value", row=2, what_zh="统计数据表")
+    assert why in info.value.en and write in info.value.fix and write.split(" ")[0] in info.value.fix_zh
