@@ -301,3 +301,55 @@ def test_comma_fix_does_not_multiply_the_value(cell: str, why: str, write: str) 
     with pytest.raises(InputError) as info:
         parse_float(cell, path="stats.csv", field="value", row=2, what_zh="统计数据表")
     assert why in info.value.en and write in info.value.fix and write.split(" ")[0] in info.value.fix_zh
+
+
+# ----------------------------------------------------------------------------- rasters
+def test_precipitation_with_undeclared_nodata_zero_is_refused(tmp_path: Path, write_config: Any,
+                                                              example_dir: Path) -> None:
+    """One cell in seven set to 0 (gaps of a station interpolation written as 0, no nodata tag): with the old
+    code water conservation and soil retention −14 % (GEP −2.4 %), exit code 0, no notice."""
+    import rasterio
+    from typer.testing import CliRunner
+
+    from qingshan.cli import app
+
+    src, bad = example_dir / "approx_precip_2019.tif", tmp_path / "precip_gaps.tif"
+    with rasterio.open(src) as ds:
+        a, profile = ds.read(1), ds.profile.copy()
+    a = np.where(np.arange(a.size).reshape(a.shape) % 7 == 0, np.float32(0), a).astype(a.dtype)
+    profile.pop("nodata", None)
+    with rasterio.open(bad, "w", **profile) as out:
+        out.write(a, 1)
+    cfg = write_config(tmp_path, inputs={"precip": str(bad)})
+    result = CliRunner().invoke(app, ["account", str(cfg)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "precip_gaps.tif" in text and "exactly 0 mm" in text and "nodata value the file does not declare" in text
+    assert "gdal_edit.py -a_nodata 0" in text and "无数据值" in text and "[plausibility]" in text
+    _assert_no_trace(tmp_path)
+    # the override lets it through (genuinely rainless cells), with a notice for the QC report
+    cfg = write_config(tmp_path / "ok", inputs={"precip": str(bad)}, plausibility={"precip": "off"})
+    from qingshan.io.plausibility import check_inputs
+
+    with collecting() as notes:
+        check_inputs({"precip": bad}, load_config(cfg).plausibility)
+    assert any(n.code == "plausibility_override" for n in notes)
+
+
+def test_ndvi_in_bytes_is_not_explained_as_modis_integers(tmp_path: Path) -> None:
+    """NDVI stored as bytes, (NDVI + 1) × 127.5: the old message said "NDVI scaled by 10 000 … A*0.0001",
+    a fix that gives NDVI ≈ 0.02 for a forest province."""
+    import rasterio
+    from affine import Affine
+
+    from qingshan.io.plausibility import check_raster
+
+    path = tmp_path / "ndvi_byte.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=20, width=20, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=Affine(0.05, 0, 115, 0, -0.05, 29), nodata=0) as ds:
+        ds.write(np.linspace(190, 245, 400).astype(np.uint8).reshape(20, 20), 1)
+    with pytest.raises(InputError) as info:
+        check_raster(path, "ndvi")
+    assert "10 000" not in info.value.en and "A*0.0001" not in info.value.fix
+    assert "Check the units" in info.value.fix
