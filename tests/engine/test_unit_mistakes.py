@@ -353,3 +353,14 @@ def test_ndvi_in_bytes_is_not_explained_as_modis_integers(tmp_path: Path) -> Non
         check_raster(path, "ndvi")
     assert "10 000" not in info.value.en and "A*0.0001" not in info.value.fix
     assert "Check the units" in info.value.fix
+
+
+def test_flood_storage_in_wan_m3_written_under_yi_m3_is_refused(tmp_path: Path, write_config: Any,
+                                                                example_dir: Path) -> None:
+    """木溪水库 690 万m3 written under 亿m3 (× 10 000): with the old code flood regulation × 10.4 (GEP +9 %), exit 0."""
+    rows = (example_dir / STATS).read_text(encoding="utf-8-sig").splitlines()
+    bad = tmp_path / "stats_storage.csv"
+    bad.write_text("\n".join(ln.replace(",690.0,万m3,", ",690.0,亿m3,") for ln in rows) + "\n", encoding="utf-8")
+    assert bad.read_text(encoding="utf-8").count(",690.0,亿m3,") == 1
+    exc = _rejected(tmp_path, write_config, bad)
+    assert "reservoir_flood_storage" in exc.en and "361127" in exc.en and "above the plausible 1e+07" in exc.en
