@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,19 +138,38 @@ def require_columns(
         )
 
 
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}([,，]\d{3})+(\.\d*)?")
+"""A number with thousands separators (``1,234``, ``12,345.6``)."""
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+[,，]\d+")
+"""A number with one decimal comma (``0,8071``; ``1,234`` matches both patterns)."""
+
+
 def parse_float(text: str, *, path: str | Path, field: str, row: int, what_zh: str) -> float:
     """Parse a finite number from a table cell; the error names file, row, column and the fix.
 
-    Empty cells, ``inf``/``NaN`` and thousands separators (``1,234`` — ambiguous with a decimal
-    comma) are rejected, as is anything ``float`` cannot read.
+    Empty cells, ``inf``/``NaN`` and commas are rejected, as is anything ``float`` cannot read. The fix
+    of a comma depends on its place: ``12,345.6`` a thousands separator (write ``12345.6``), ``0,8071`` a
+    decimal comma (write ``0.8071``; dropping it would give a value 10 000 × too large), ``1,234`` either.
     """
     cell = str(text).strip()
     if cell == "":
         why, why_zh, fix, fix_zh = "is empty", "为空", "Fill in the number (write 0 for a true zero), or delete the row.", "请填写数值（确为零时填 0），或删除该行。"
     elif "," in cell or "，" in cell:
         plain = cell.replace(",", "").replace("，", "")
-        why, why_zh = "has a thousands separator", "含千位分隔符"
-        fix, fix_zh = f"Write '{plain}' without separators (format the cells as plain numbers in Excel).", f"请写为 '{plain}'，不加分隔符（在 Excel 中将单元格设为常规数字格式）。"
+        decimal = cell.replace(",", ".").replace("，", ".")
+        if _THOUSANDS.fullmatch(cell) and not _DECIMAL_COMMA.fullmatch(cell):
+            why, why_zh = "has a thousands separator", "含千位分隔符"
+            fix, fix_zh = f"Write '{plain}' without separators (format the cells as plain numbers in Excel).", f"请写为 '{plain}'，不加分隔符（在 Excel 中将单元格设为常规数字格式）。"
+        elif _THOUSANDS.fullmatch(cell):  # 1,234: a thousands separator or a decimal comma
+            why, why_zh = "has a comma (a thousands separator or a decimal comma)", "含逗号（千位分隔符或小数逗号）"
+            fix = f"Write '{plain}' if the comma separates thousands, or '{decimal}' if it is a decimal comma."
+            fix_zh = f"若逗号为千位分隔符，请写为 '{plain}'；若为小数逗号，请写为 '{decimal}'。"
+        elif _DECIMAL_COMMA.fullmatch(cell):  # 0,8071: a decimal comma; without it the value would be 10 000 × larger
+            why, why_zh = "has a decimal comma", "使用了小数逗号"
+            fix, fix_zh = f"Write '{decimal}' with a decimal point.", f"请写为 '{decimal}'，使用小数点。"
+        else:
+            why, why_zh = "has a comma", "含逗号"
+            fix, fix_zh = "Write a plain number with a decimal point and no separators.", "请填写不含分隔符、使用小数点的数字。"
     else:
         try:
             value = float(cell)

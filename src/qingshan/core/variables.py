@@ -32,6 +32,9 @@ class Variable:
     typical_median: tuple[float, float] | None = None
     typical_p99: tuple[float, float] | None = None
     typical_note: str = ""
+    max_zero_share: float | None = None
+    """Largest plausible share of cells exactly 0 (``None``: not checked). A larger share is a nodata
+    value 0 that the raster does not declare: those cells would count as 0 mm of rain."""
 
 
 def _v(*args: object, **kw: object) -> Variable:
@@ -42,14 +45,17 @@ def _v(*args: object, **kw: object) -> Variable:
 _PRECIP_NOTE = (
     "Annual precipitation: the wettest places on Earth get ~11 900 mm (Mawsynram, WMO record), the driest "
     "inhabited basins of China 15-50 mm (Turpan, Tarim; CMA 中国气候公报). A regional median under 12 mm is a "
-    "hyper-arid desert, or a raster in metres (every region is < 12 m); over 9 000 mm, a raster in 0.1 mm."
+    "hyper-arid desert, or a raster in metres (every region is < 12 m); over 9 000 mm, a raster in 0.1 mm. "
+    "No cell of an annual grid gets exactly 0 mm (even the Atacama's driest stations record some years' rain "
+    "as a trace): more than 1 % of cells at 0 is a nodata value 0 the file does not declare."
 )
 _ET_NOTE = (
     "Annual evapotranspiration / evaporation is at most ~2 500 mm (FAO-56 ET0 of hot deserts; open water "
     "≤ ~3 000 mm), so a raster in metres has every value < 3 and its median below the lower bound."
 )
 _TYPICAL: dict[str, dict[str, object]] = {
-    "precip": {"typical_median": (12.0, 9000.0), "typical_p99": (12.0, 12000.0), "typical_note": _PRECIP_NOTE},
+    "precip": {"typical_median": (12.0, 9000.0), "typical_p99": (12.0, 12000.0), "typical_note": _PRECIP_NOTE,
+               "max_zero_share": 0.01},
     "storm_precip": {"typical_median": (0.0, 6000.0), "typical_p99": (5.0, 8000.0), "typical_note":
                      "Annual storm rainfall: a 99th percentile under 5 mm is a region without storms, or metres."},
     "aet": {"typical_median": (5.0, 2000.0), "typical_p99": (5.0, 4000.0), "typical_note": _ET_NOTE},

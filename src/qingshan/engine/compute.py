@@ -444,6 +444,9 @@ def _param_set(
     table = params if isinstance(params, ParameterTable) else ParameterTable.from_csv(params or DEFAULT_PARAMS)
     if overrides:
         table = table.with_overrides(overrides)
+    from qingshan.core.param_bounds import check_parameter_bounds
+
+    check_parameter_bounds(table)  # a share written in percent
     lc = landcover if isinstance(landcover, LandcoverTable) else LandcoverTable.from_csv(landcover or DEFAULT_LANDCOVER)
     return ParamSet(table, lc, dict(options or {}))
 

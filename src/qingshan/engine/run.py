@@ -39,6 +39,7 @@ from qingshan.aggregate.zonal import ZoneWeights, roll_up
 from qingshan.core.errors import ConfigError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice
+from qingshan.core.param_bounds import check_parameter_bounds
 from qingshan.core.params import ECOSYSTEMS, LandcoverTable, ParameterTable, ParamSet, file_sha256
 from qingshan.core.spec import IndicatorSpec, MethodSpec
 from qingshan.core.tables import read_csv_table
@@ -54,6 +55,7 @@ from qingshan.io.plausibility import check_inputs
 from qingshan.io.rasters import grid_of, read_aligned
 from qingshan.quantities.statistics import STATISTICS_COLUMNS, check_statistics_rows
 from qingshan.quantities.statistics_bounds import check_statistics_bounds
+from qingshan.valuation.price_bounds import check_price_bounds
 from qingshan.valuation.prices import Deflator, PriceTable
 
 if TYPE_CHECKING:
@@ -166,6 +168,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
     scalars = ParameterTable(params=merged, path=", ".join(str(x) for x in t.parameters) or "<none>")
     if config.parameters:
         scalars = scalars.with_overrides(config.parameters)
+    check_parameter_bounds(scalars, config_path=config.source_path)  # a share written in percent
     landcover = LandcoverTable.from_csv(t.landcover) if t.landcover else None
     if t.landcover:
         hashes[str(t.landcover)] = file_sha256(t.landcover)
@@ -189,6 +192,7 @@ def load_tables(config: RunConfig, p: Plan) -> Tables:
         products = read_csv_table(t.products, ["item", "name_zh", "name_en", "indicator", "ecosystem", "unit"], what="product table", what_zh="产品表")
         check_statistics_items(stats, products, p.items, p.profile, str(t.statistics))  # rows nothing reads
     options = {**p.profile.options, **config.options}
+    check_price_bounds(prices, accept=options.get("price_bounds_accept", []))  # 元/kg as 元/t, 元 as 万元
     return Tables(ParamSet(scalars, landcover, options), prices, deflator, stats, products, hashes)
 
 

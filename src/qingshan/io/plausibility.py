@@ -87,6 +87,8 @@ class Mistake:
     zh: str
     factor: float = 1.0
     offset: float = 0.0
+    raw_p99_min: float = -math.inf
+    """The mistake is offered only when the raster's 99th percentile is at least this (in the wrong unit)."""
 
     def convert(self, x: float) -> float:
         """``x`` corrected into the canonical unit."""
@@ -109,7 +111,8 @@ MISTAKES: dict[str, tuple[Mistake, ...]] = {
     "water_evaporation": (_M_TO_MM, _TENTH_MM),
     "air_temperature": (Mistake("kelvin instead of °C", "单位为开尔文而非摄氏度", offset=-273.15),
                         Mistake("0.1 °C units", "单位为 0.1 °C", factor=0.1)),
-    "ndvi": (Mistake("NDVI scaled by 10 000 (MODIS integers)", "NDVI 放大了 10 000 倍（MODIS 整数存储）", factor=1e-4),
+    "ndvi": (Mistake("NDVI scaled by 10 000 (MODIS integers)", "NDVI 放大了 10 000 倍（MODIS 整数存储）", factor=1e-4,
+                     raw_p99_min=1000.0),  # any vegetated region has NDVI ≥ 0.1 in 1 % of its cells; 0…255 bytes do not
              Mistake("percent instead of a ratio", "以百分数而非比值存储", factor=0.01)),
     "fvc": (Mistake("percent instead of a fraction", "以百分数而非比例存储", factor=0.01),),
     "dem": (Mistake("kilometres instead of metres", "单位为千米而非米", factor=1000.0),),
@@ -125,6 +128,7 @@ class SampleStats:
     median: float
     p99: float
     non_integer: float  # share of sampled cells that are not whole numbers
+    zero: float = 0.0  # share of sampled cells exactly 0
 
     @classmethod
     def of(cls, values: np.ndarray) -> SampleStats:
@@ -134,8 +138,9 @@ class SampleStats:
         if v.size == 0:
             return cls(0, math.nan, math.nan, 0.0)
         non_integer = np.count_nonzero(v != np.round(v)) / v.size  # = np.mean of the booleans, to the bit
+        zero = float(np.count_nonzero(v == 0) / v.size)
         med, p99 = np.percentile(v, [50, 99], overwrite_input=True)
-        return cls(int(v.size), float(med), float(p99), non_integer)
+        return cls(int(v.size), float(med), float(p99), non_integer, zero)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -212,7 +217,7 @@ def _explain(var: Variable, stats: SampleStats, med: tuple[float, float] | None,
              p99: tuple[float, float] | None) -> list[Mistake]:
     """The known mistakes whose correction brings both statistics into range."""
     return [m for m in MISTAKES.get(var.name, ())
-            if _inside(m.convert(stats.median), med) and _inside(m.convert(stats.p99), p99)]
+            if stats.p99 >= m.raw_p99_min and _inside(m.convert(stats.median), med) and _inside(m.convert(stats.p99), p99)]
 
 
 def _rng(r: tuple[float, float] | None) -> str:
@@ -236,6 +241,8 @@ def check_values(stats: SampleStats, variable: str, file: str | Path, *, overrid
     if var.categorical:
         _check_integer(var, file, stats, context)
         return
+    if var.max_zero_share is not None and stats.zero > var.max_zero_share:
+        _undeclared_zero(var, file, stats, context)
     med, p99 = var.typical_median, var.typical_p99
     if ov is not None:
         med, p99 = _bound(ov, "median") or med, _bound(ov, "p99") or p99
@@ -263,6 +270,24 @@ def check_values(stats: SampleStats, variable: str, file: str | Path, *, overrid
         fix=f"{conv_en}. If the values are genuinely right for your region, {how_en}.",
         fix_zh=f"{conv_zh}。若数值对该地区确属正确，{how_zh}。",
         extra={"median": stats.median, "p99": stats.p99, "expected_median": med, "expected_p99": p99},
+    )
+
+
+def _undeclared_zero(var: Variable, file: str | Path, stats: SampleStats, context: Context) -> None:
+    name = Path(str(file)).name
+    how_en, how_zh = _how(context, var.name)
+    raise InputError(
+        f"Raster {name} ('{var.name}', {var.description}) has {100 * stats.zero:.3g} % of {stats.n} sampled cells "
+        f"exactly 0 {var.units} (at most {100 * (var.max_zero_share or 0):g} % is plausible): 0 looks like a nodata "
+        "value the file does not declare, and those cells would count as 0",
+        f"栅格 {name}（'{var.name}'，{var.name_zh}）抽样 {stats.n} 个像元中 {100 * stats.zero:.3g}% 恰为 0 {var.units}"
+        f"（合理比例至多 {100 * (var.max_zero_share or 0):g}%）：0 像是未声明的无数据值，这些像元将按 0 计算",
+        file=file,
+        field=var.name,
+        fix=f"Declare the nodata value, e.g. gdal_edit.py -a_nodata 0 {name}, or fill the gaps. If the zeros are "
+            f"genuinely right, {how_en}.",
+        fix_zh=f"请声明无数据值，例如 gdal_edit.py -a_nodata 0 {name}，或补齐缺测像元。若 0 值确属正确，{how_zh}。",
+        extra={"zero_share": stats.zero, "median": stats.median, "p99": stats.p99},
     )
 
 

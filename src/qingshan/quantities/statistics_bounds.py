@@ -15,7 +15,9 @@ The bounds table (default ``src/qingshan/data/tables/statistics_bounds.csv``) ha
   the region, from the land-cover raster and table, during the computation of each year (numpy
   engine); a region without such area is not judged. Land-cover areas are estimates (class accuracy,
   cell size), so these rows are best ``warning``.
-- ``lower``, ``upper``: bounds of that ratio (either may be empty).
+- ``lower``, ``upper``: bounds of that ratio (either may be empty). A lower bound above 0 does not
+  judge a value of 0 (none of the item in the region, e.g. no rice in an urban district): it is there
+  to catch a value divided by a unit mistake (万t written under the unit t is 10 000 × too small).
 - ``severity``: ``error`` (the run stops) or ``warning`` (a QC notice). An error for a value that is
   genuinely right is turned into a notice by listing ``"REGION:ITEM"`` (or ``"ITEM"`` for every region)
   in the run's ``[options] statistics_bounds_accept``.
@@ -231,7 +233,8 @@ def _roll_up_ecosystem_areas(leaf: Mapping[str, Mapping[str, float]], regions: R
 
 
 def _outside(ratio: float, b: Bound) -> bool:
-    return (b.lower is not None and ratio < b.lower) or (b.upper is not None and ratio > b.upper)
+    """Whether ``ratio`` lies outside ``b``; a ratio of 0 is never below a positive lower bound (a true zero)."""
+    return (b.lower is not None and ratio < b.lower and not (ratio == 0 and b.lower > 0)) or (b.upper is not None and ratio > b.upper)
 
 
 def _finding(line: int, r: dict[str, object], name: str, b: Bound, ratio: float) -> tuple[str, str]:

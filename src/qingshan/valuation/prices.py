@@ -15,6 +15,7 @@ Deflator table columns: ``year, index, source`` (any base; only ratios are used)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,13 @@ from qingshan.core.units import is_price_unit
 __all__ = ["Deflator", "PriceRow", "PriceTable", "ResolvedPrice"]
 
 YearPolicy = Literal["exact", "deflate"]
+
+MAX_ANNUAL_INDEX_FACTOR = 1.5
+"""Largest plausible change of a price index from one year to the next (× or ÷; n years apart: its n-th power).
+
+China's CPI rose at most 24.1 % in a year since 1978 (1994, NBS 中国统计年鉴), the GDP deflator about as much;
+a series with one year written on base 1 (or 1 = 上年) among years on base 100 jumps by × 100, which
+otherwise moved every deflated price silently (GEP −86 % on the Jiangxi example)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Deflator:
             idx[int(parse_float(r.year, path=path, field="year", row=i, what_zh="价格指数表"))] = parse_float(
                 r.index, path=path, field="index", row=i, what_zh="价格指数表"
             )
+        _check_index_steps(idx, path)
         return cls(index=idx, source="; ".join(sorted(set(df["source"]))), path=str(path))
 
     def ratio(self, from_year: int, to_year: int) -> float:
@@ -87,6 +96,33 @@ class Deflator:
                     fix_zh=f"请在价格指数表中添加 '{y},<指数>,<来源>' 一行。",
                 )
         return self.index[to_year] / self.index[from_year]
+
+
+def _check_index_steps(idx: dict[int, float], path: str | Path) -> None:
+    """Refuse a non-positive index or a step between consecutive years of the series beyond
+    :data:`MAX_ANNUAL_INDEX_FACTOR` (a year on another base: 1 instead of 100, or 上年 = 100)."""
+    years = sorted(idx)
+    for y in years:
+        if idx[y] <= 0:
+            raise InputError(
+                f"The deflator index of {y} is {idx[y]:g}: an index must be positive",
+                f"价格指数表 {y} 年的指数为 {idx[y]:g}：指数必须为正数",
+                file=path, field="index",
+                fix="Give every year's index on one base year (e.g. 2005 = 100).",
+                fix_zh="请将各年指数统一到同一基期（例如 2005 年 = 100）。",
+            )
+    for a, b in itertools.pairwise(years):
+        step, limit = idx[b] / idx[a], MAX_ANNUAL_INDEX_FACTOR ** (b - a)
+        if not 1 / limit <= step <= limit:
+            raise InputError(
+                f"The deflator index moves from {idx[a]:g} ({a}) to {idx[b]:g} ({b}), × {step:.4g}: more than a price index "
+                f"changes in {b - a} year(s) (at most × {limit:g} or ÷ {limit:g}); the two years look written on different bases",
+                f"价格指数表从 {a} 年的 {idx[a]:g} 变为 {b} 年的 {idx[b]:g}（× {step:.4g}），超出价格指数 {b - a} 年内的合理变化"
+                f"（至多 × {limit:g} 或 ÷ {limit:g}）：两年的指数似乎采用了不同基期",
+                file=path, field="index",
+                fix=f"Write every year on the same base (e.g. 2005 = 100, not 1 and not 上年 = 100); check the rows of {a} and {b}.",
+                fix_zh=f"请将各年指数统一到同一基期（例如 2005 年 = 100，不要写成 1 或上年 = 100）；请检查 {a} 年和 {b} 年两行。",
+            )
 
 
 @dataclass(frozen=True)
