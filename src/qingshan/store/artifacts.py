@@ -305,7 +305,9 @@ def check_year_files(run: Any, folder: Path, year: int) -> None:
 
 _VERIFIED: dict[tuple[str, int, int, int, int, int], str] = {}
 """(path, device, inode, size, mtime, ctime) → SHA-256 of files already read: a file unchanged since (any write,
-chmod, rename onto it or link change moves its ctime) is not read again at every download."""
+chmod, rename onto it or link change moves its ctime) is not read again at every download. At most
+:data:`VERIFIED_MAX` entries (then emptied: the files are read again once)."""
+VERIFIED_MAX = 100_000
 
 
 def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any] | None) -> None:
@@ -331,6 +333,8 @@ def check_artifact(run_id: str, folder: Path, name: str, entry: Mapping[str, Any
         why, why_zh = f"its size is {st.st_size} bytes, {entry.get('size')} were sealed", \
             f"其大小为 {st.st_size} 字节，封存时为 {entry.get('size')} 字节"
     elif _VERIFIED.get(key) == entry.get("sha256") or file_sha256(path) == entry.get("sha256"):
+        if len(_VERIFIED) >= VERIFIED_MAX:
+            _VERIFIED.clear()
         _VERIFIED[key] = str(entry.get("sha256"))
         return
     else:
