@@ -516,3 +516,17 @@ def test_revaluation_of_an_sqlite_store_imports_no_sqlalchemy(synth_run, tmp_pat
         {"sqlalchemy", "qingshan.store.models", "geopandas"} & mods)
     (new,) = [r for r in repo.list_runs(open_store(url)) if r.id not in before]
     assert new.status == "succeeded" and new.parent_run_id == parent.run_id
+
+
+def test_a_price_in_the_wrong_unit_is_refused_before_a_child_is_recorded(synth_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The price bounds of ``account`` (attack-units) did not apply to revaluation, which is how a price change
+    is applied: an oxygen price in 元/kg (1 000 元/t typed as 1) gave a revalued run with oxygen release ÷ 1 000."""
+    from qingshan.core.errors import InputError
+
+    cfg_path, parent, url = synth_run
+    before = {r.id for r in repo.list_runs(open_store(url))}
+    wrong = _scaled_prices(_prices(cfg_path), tmp_path / "prices.csv", "oxygen_price", 1e-3)
+    with pytest.raises(InputError) as info:
+        revalue(url, parent.run_id, prices=wrong)
+    assert "oxygen_price" in info.value.en and info.value.zh and info.value.file
+    assert {r.id for r in repo.list_runs(open_store(url))} == before  # no child recorded

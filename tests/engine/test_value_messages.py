@@ -60,3 +60,11 @@ def test_value_rows_unit_error_carries_price_file() -> None:
         value_rows(rows, prices=table, regions=None, base_year=2011, deflator=None)
     exc = info.value
     assert exc.file == str(p) and exc.field == "unit" and "row 2" in exc.en and exc.zh and "m3" in exc.fix
+
+
+def test_a_price_in_the_wrong_unit_is_refused(tmp_path: Path) -> None:
+    """``qingshan value`` did not check the price bounds ``account`` checks: raw water at 500 元/m³ (a 元/t figure
+    typed ×1 000, or 万元 read as 元) valued the quantities without a word."""
+    text = _run(tmp_path, "130632,Anxin,2011,water_supply,raw_water,wetland,1,亿m³\n",
+                "water_price.raw_water,500,元/m3,2011,*,test\n")
+    assert "prices.csv" in text and "water_price.raw_water" in text and "修正方法" in text

@@ -258,6 +258,10 @@ def revalue(store_url: str, run_id: str, *, prices: str | Path, deflator: str | 
         defl, defl_sha = _parent_deflator(parent)
     policy = str(((parent.config or {}).get("prices") or {}).get("year_policy", "deflate"))
     table = PriceTable.from_csv(prices_p, deflator=defl, policy=policy)  # type: ignore[arg-type]
+    from qingshan.valuation.price_bounds import check_price_bounds
+
+    accept = ((parent.config or {}).get("options") or {}).get("price_bounds_accept", [])
+    check_price_bounds(table, accept=accept if isinstance(accept, list) else [str(accept)])  # 元/kg as 元/t
     base = int(base_year if base_year is not None else (parent.base_year or min(parent.years)))
     regions, region_rows = _region_set(store.region_records(parent.id, with_geometry=True))
     leaf = _leaf_rows(pdir, list(parent.artifacts or []), regions, parent.id)

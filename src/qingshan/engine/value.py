@@ -292,6 +292,9 @@ def value_quantities(quantities: str | Path, *, prices: str | Path, params: str 
         names = dict(zip(q["region_code"], q["region_name"], strict=False))
         defl = Deflator.from_csv(deflator) if deflator else None
         table = PriceTable.from_csv(prices, deflator=defl, policy=year_policy)  # type: ignore[arg-type]
+        from qingshan.valuation.price_bounds import check_price_bounds
+
+        check_price_bounds(table)  # a price in the wrong unit (元/kg as 元/t)
         loaded = ParameterTable.from_csv(params) if params else None
         param_table = _RecordingTable(params=loaded.params, path=loaded.path) if loaded else None
         q = derive_parts(q, param_table, quantities)
