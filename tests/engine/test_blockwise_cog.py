@@ -91,7 +91,7 @@ def test_run_provenance_and_no_staging_folder_left(dask_run: R.RunOutcome) -> No
     assert engine["derived_cache"]["layers"] == ["ls"]  # LS routed or reused once per DEM (provenance)
     assert engine["derived_cache"]["hits"] + engine["derived_cache"]["misses"] == 1
     leftovers = [p.name for p in dask_run.output_dir.parent.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    assert leftovers in ([], [f".{dask_run.output_dir.name}.lock"])  # the export lock (store.artifacts.export_copy) only
 
 
 # ----------------------------------------------------------------------------- parcel valuation

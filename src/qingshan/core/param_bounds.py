@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.core.params import ParameterTable
-from qingshan.core.tables import parse_float, read_csv_table
+from qingshan.core.tables import parse_float, read_csv_rows
 from qingshan.core.units import conversion_factor
 
 __all__ = ["ParameterBound", "check_parameter_bounds", "parameter_bounds"]
@@ -38,10 +38,10 @@ def parameter_bounds(path: str | Path | None = None) -> dict[str, ParameterBound
     """Bounds by parameter key (default: the table shipped with Qingshan)."""
     path = path or Path(str(resources.files("qingshan.data") / "tables" / "parameter_bounds.csv"))
     what_zh = "参数合理范围表"
-    df = read_csv_table(path, ["param_key", "unit", "lower", "upper", "source"], what="parameter bounds table",
-                        what_zh=what_zh)
+    table = read_csv_rows(path, ["param_key", "unit", "lower", "upper", "source"], what="parameter bounds table",
+                          what_zh=what_zh)  # as text: no pandas on a command's start-up path (tests/engine/test_startup.py)
     out = {}
-    for line, r in enumerate(df.to_dict("records"), start=2):
+    for line, r in enumerate(table.records(), start=2):
         lo, hi = (None if str(r[c]).strip() == "" else parse_float(r[c], path=path, field=c, row=line, what_zh=what_zh)
                   for c in ("lower", "upper"))
         key = str(r["param_key"]).strip()
