@@ -223,3 +223,27 @@ def test_names_are_stripped_alike_in_the_hierarchy_and_the_leaves(tmp_path: Path
     regions = load_regions(load_config(write_config(tmp_path, regions={"file": str(bad)})))
     assert regions.get("360103").name == "西湖区"
     assert regions.leaves.set_index("code").loc["360103", "name"] == "西湖区"
+
+
+def test_a_reference_raster_with_a_wrong_crs_label_names_itself(tmp_path: Path, write_config, example_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Found by the unit-mistake pass: the land cover (the reference grid) in degrees but labelled UTM 50N passed
+    its own area-of-use check (a few metres near the zone's origin lie in it), and the run stopped with
+    "Raster 'aet' has no valid cells", blaming a good file. The error now names the land cover and its CRS."""
+    import shutil
+
+    import rasterio
+
+    from qingshan.cli import app
+
+    lulc = tmp_path / "lulc_labelled_utm.tif"
+    shutil.copy(example_dir / "lulc_modis_igbp_2019.tif", lulc)
+    with rasterio.open(lulc, "r+") as ds:
+        ds.crs = "EPSG:32650"
+    cfg = write_config(tmp_path, inputs={"lulc": str(lulc)})
+    result = CliRunner().invoke(app, ["account", str(cfg)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "aet" not in out.split("Fix")[0], out
+    assert "lulc_labelled_utm.tif" in out and "does not meet the regions" in out and "不相交" in out
+    assert "gdal_edit.py -a_srs EPSG:4326" in out
+    assert_no_trace(tmp_path)

@@ -108,6 +108,7 @@ from qingshan.engine.run import (
     RunOutcome,
     Tables,
     _noop,
+    check_grid_meets_regions,
     check_statistics,
     check_statistics_hm2,
     compute_raster,
@@ -523,6 +524,7 @@ def _compute_years(config: RunConfig, p: Plan, tables: Tables, regions: RegionSe
             finisher.raise_failed()
         check_inputs({n: config.input_path(n, year) for n in names}, config.plausibility)  # unit mistakes first
         grid = reference_grid(config, year)
+        check_grid_meets_regions(config, grid, regions, year)  # a mislabelled reference raster names itself
         progress(f"blocks {year}", 0.1 + 0.7 * y_i / len(config.run.years))
         whole_w = zone_weights(regions, grid) if weights == "grid" else None
         by_key: dict[str, np.ndarray] = {}

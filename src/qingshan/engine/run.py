@@ -36,7 +36,7 @@ import pandas as pd
 from qingshan import __version__
 from qingshan.aggregate.regions import RegionSet
 from qingshan.aggregate.zonal import ZoneWeights, roll_up
-from qingshan.core.errors import ConfigError, QingshanError
+from qingshan.core.errors import ConfigError, InputError, QingshanError
 from qingshan.core.grid import Grid
 from qingshan.core.notices import Notice
 from qingshan.core.param_bounds import check_parameter_bounds
@@ -240,6 +240,42 @@ def reference_grid(config: RunConfig, year: int) -> Grid:
             fix_zh="请将 [inputs] 中的一个栅格设为参考格网。",
         )
     return grid_of(config.input_path(config.grid.reference, year))
+
+
+def check_grid_meets_regions(config: RunConfig, grid: Grid, regions: RegionSet, year: int) -> None:
+    """Refuse an accounting grid that does not meet the regions at all, naming the reference raster.
+
+    Found: a land-cover raster (the reference) with its coordinates in degrees but labelled UTM 50N made a grid of
+    a few metres near the zone's origin — inside that CRS's area of use, so its own checks passed — and the run
+    stopped at the first other input with "Raster 'aet' has no valid cells", blaming a good file.
+    """
+    from rasterio.warp import transform_bounds
+
+    leaves = regions.leaves
+    try:
+        rb = transform_bounds(leaves.crs.to_wkt(), grid.crs_wkt, *leaves.total_bounds, densify_pts=21)
+    except Exception:  # the regions cannot be placed in the grid's CRS at all: the next checks say more
+        return
+    gl, gb, gr, gt = grid.bounds
+    left, bottom, right, top = rb
+    if all(np.isfinite(rb)) and left < gr and right > gl and bottom < gt and top > gb:
+        return
+    path = config.input_path(config.grid.reference, year)
+    raise InputError(
+        f"The accounting grid of {path.name} (the reference '{config.grid.reference}', x {gl:.6g}…{gr:.6g}, "
+        f"y {gb:.6g}…{gt:.6g} in its CRS) does not meet the regions of {Path(str(config.regions.file)).name} "
+        f"(x {left:.6g}…{right:.6g}, y {bottom:.6g}…{top:.6g} there): its CRS label is likely wrong "
+        "(coordinates in degrees labelled as metres, or another zone), or the raster covers another area",
+        f"{path.name}（参考格网 '{config.grid.reference}'）的核算格网（其坐标系下 x {gl:.6g}…{gr:.6g}，"
+        f"y {gb:.6g}…{gt:.6g}）与 {Path(str(config.regions.file)).name} 中的行政区不相交：其坐标系标注可能有误"
+        "（经纬度被标为米制投影，或投影带不对），或栅格覆盖的是其他区域",
+        file=path,
+        field="crs",
+        fix=f"Label {path.name} with the CRS its coordinates are really in (e.g. gdal_edit.py -a_srs EPSG:4326 "
+            f"{path.name} for degrees), or give a raster of the regions' area.",
+        fix_zh=f"请为 {path.name} 标注其坐标真正所属的坐标系（经纬度如 gdal_edit.py -a_srs EPSG:4326 {path.name}），"
+               "或提供覆盖核算区域的栅格。",
+    )
 
 
 def plan_inputs(config: RunConfig, p: Plan) -> set[str]:
