@@ -34,21 +34,29 @@ from qingshan.engine.run import account, check_statistics, load_regions, load_ta
 STATS = "approx_statistics_2019.csv"
 
 
-def _edit_statistics(example_dir: Path, dst: Path, item: str, value: Callable[[float], float],
-                     unit: str | None = None) -> Path:
-    """Copy of the example's statistics with every row of ``item`` (or ``item*``) changed."""
-    rows = list(csv.DictReader(io.StringIO((example_dir / STATS).read_text(encoding="utf-8-sig"))))
+def _copy_with(src: Path, dst: Path, edit: Callable[[dict[str, str]], None]) -> Path:
+    """``dst``: a copy of the CSV table ``src`` with ``edit`` applied to each row (a dict, changed in place)."""
+    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
     for r in rows:
-        if r["item"] == item or (item.endswith("*") and r["item"].startswith(item[:-1])):
-            r["value"] = repr(value(float(r["value"])))
-            if unit is not None:
-                r["unit"] = unit
+        edit(r)
     buf = io.StringIO()
     w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     dst.write_text(buf.getvalue(), encoding="utf-8")
     return dst
+
+
+def _edit_statistics(example_dir: Path, dst: Path, item: str, value: Callable[[float], float],
+                     unit: str | None = None) -> Path:
+    """Copy of the example's statistics with every row of ``item`` (or ``item*``) changed."""
+    def edit(r: dict[str, str]) -> None:
+        if r["item"] == item or (item.endswith("*") and r["item"].startswith(item[:-1])):
+            r["value"] = repr(value(float(r["value"])))
+            if unit is not None:
+                r["unit"] = unit
+
+    return _copy_with(example_dir / STATS, dst, edit)
 
 
 def _assert_no_trace(directory: Path) -> None:
@@ -151,18 +159,12 @@ def test_example_statistics_give_no_new_notice(tmp_path: Path, write_config: Any
 # ----------------------------------------------------------------------------- prices and the deflator
 def _edit_prices(example_dir: Path, dst: Path, key: str, value: str | None = None, unit: str | None = None) -> Path:
     """Copy of the default price table with the rows of ``key`` changed."""
-    src = example_dir.parent.parent / "tables" / "prices_default.csv"
-    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
-    for r in rows:
+    def edit(r: dict[str, str]) -> None:
         if r["price_key"] == key:
             r["value"] = value if value is not None else r["value"]
             r["unit"] = unit if unit is not None else r["unit"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    dst.write_text(buf.getvalue(), encoding="utf-8")
-    return dst
+
+    return _copy_with(example_dir.parent.parent / "tables" / "prices_default.csv", dst, edit)
 
 
 PRICE_MISTAKES = {
@@ -214,17 +216,11 @@ def test_shipped_prices_lie_within_their_bounds() -> None:
 
 def test_deflator_year_on_another_base_is_refused(tmp_path: Path, write_config: Any, example_dir: Path) -> None:
     """2019 written as 1.4437 (base 1) among years on base 100: every deflated price ÷ 100 with the old code."""
-    src = example_dir.parent.parent / "tables" / "deflator_cpi_china.csv"
-    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
-    for r in rows:
+    def edit(r: dict[str, str]) -> None:
         if r["year"] == "2019":
             r["index"] = repr(float(r["index"]) / 100)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    bad = tmp_path / "deflator.csv"
-    bad.write_text(buf.getvalue(), encoding="utf-8")
+
+    bad = _copy_with(example_dir.parent.parent / "tables" / "deflator_cpi_china.csv", tmp_path / "deflator.csv", edit)
     with pytest.raises(InputError) as info:
         account(load_config(write_config(tmp_path, tables={"deflator": str(bad)})))
     exc = info.value
@@ -252,17 +248,11 @@ def test_deflator_on_one_base_of_1_is_accepted(tmp_path: Path) -> None:
 def test_share_written_in_percent_is_refused(key: str, percent: float, tmp_path: Path, write_config: Any,
                                             example_dir: Path) -> None:
     """With the old code: flood regulation × 17.7, carbon and oxygen × 100, soil retention × 39.7, exit code 0."""
-    src = example_dir.parent.parent / "tables" / "params_science.csv"
-    rows = list(csv.DictReader(io.StringIO(src.read_text(encoding="utf-8-sig"))))
-    for r in rows:
+    def edit(r: dict[str, str]) -> None:
         if r["param_key"] == key:
             r["value"] = f"{percent:g}"
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    bad = tmp_path / "params.csv"
-    bad.write_text(buf.getvalue(), encoding="utf-8")
+
+    bad = _copy_with(example_dir.parent.parent / "tables" / "params_science.csv", tmp_path / "params.csv", edit)
     with pytest.raises(InputError) as info:
         account(load_config(write_config(tmp_path, tables={"parameters": [str(bad)]})))
     exc = info.value

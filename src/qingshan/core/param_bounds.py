@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.core.params import ParameterTable
-from qingshan.core.tables import parse_float, read_csv_rows
+from qingshan.core.tables import parse_bounds, read_csv_rows
 from qingshan.core.units import conversion_factor
 
 __all__ = ["ParameterBound", "check_parameter_bounds", "parameter_bounds"]
@@ -42,8 +42,7 @@ def parameter_bounds(path: str | Path | None = None) -> dict[str, ParameterBound
                           what_zh=what_zh)  # as text: no pandas on a command's start-up path (tests/engine/test_startup.py)
     out = {}
     for line, r in enumerate(table.records(), start=2):
-        lo, hi = (None if str(r[c]).strip() == "" else parse_float(r[c], path=path, field=c, row=line, what_zh=what_zh)
-                  for c in ("lower", "upper"))
+        lo, hi = parse_bounds(r, path=path, line=line, what_zh=what_zh)
         key = str(r["param_key"]).strip()
         out[key] = ParameterBound(key, str(r["unit"]).strip() or "1", lo, hi, str(r["source"]))
     return out

@@ -12,7 +12,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from qingshan.core.notices import Notice, notice
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENCODINGS", "FORMULA_START", "CsvRows", "decode_table_text", "read_csv_rows", "read_csv_table", "require_columns"]
+__all__ = ["ENCODINGS", "FORMULA_START", "CsvRows", "decode_table_text", "parse_bounds", "read_csv_rows", "read_csv_table", "require_columns"]
 
 ENCODINGS = ("UTF-8", "UTF-16 (with BOM)", "GB18030/GBK")
 """Encodings a CSV table may be saved in, tried in this order (Excel on Chinese Windows saves GBK)."""
@@ -187,6 +187,14 @@ def parse_float(text: str, *, path: str | Path, field: str, row: int, what_zh: s
         fix=fix,
         fix_zh=fix_zh,
     )
+
+
+def parse_bounds(row: Mapping[str, object], *, path: str | Path, line: int, what_zh: str) -> tuple[float | None, float | None]:
+    """``(lower, upper)`` of a bounds-table row (statistics, price and parameter bounds): an empty cell is no
+    bound, anything else a number (:func:`parse_float`)."""
+    lo, hi = (None if str(row[c]).strip() == "" else parse_float(str(row[c]), path=path, field=c, row=line, what_zh=what_zh)
+              for c in ("lower", "upper"))
+    return lo, hi
 
 
 def decode_table_text(path: Path, *, what: str, what_zh: str) -> str:

@@ -40,7 +40,7 @@ from qingshan.aggregate.regions import RegionSet
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.core.notices import Notice, notice
 from qingshan.core.params import ECOSYSTEM_ZH, ECOSYSTEMS
-from qingshan.core.tables import parse_float, read_csv_table
+from qingshan.core.tables import parse_bounds, read_csv_table
 from qingshan.core.units import conversion_factor
 
 __all__ = ["BASES", "Bound", "BoundFinding", "StatisticsBounds", "bound_findings", "check_statistics_bounds"]
@@ -97,8 +97,7 @@ class StatisticsBounds:
                     fix="basis: absolute, per_km2, per_capita or per_hm2_<ecosystem>; severity: error or warning.",
                     fix_zh="basis 取 absolute、per_km2、per_capita 或 per_hm2_<生态系统类型>；severity 取 error 或 warning。",
                 )
-            lo, hi = (None if str(r[c]).strip() == "" else parse_float(r[c], path=path, field=c, row=line, what_zh=what_zh)
-                      for c in ("lower", "upper"))
+            lo, hi = parse_bounds(r, path=path, line=line, what_zh=what_zh)
             out.append(Bound(str(r["item"]).strip(), str(r["unit"]).strip(), basis, lo, hi, severity, str(r["source"]), line))
         return cls(tuple(out), str(path))
 

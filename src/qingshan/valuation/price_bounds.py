@@ -28,7 +28,7 @@ from pathlib import Path
 
 from qingshan.core.errors import InputError, QingshanError
 from qingshan.core.notices import Notice, notice
-from qingshan.core.tables import parse_float, read_csv_table
+from qingshan.core.tables import parse_bounds, read_csv_table
 from qingshan.core.units import conversion_factor
 from qingshan.valuation.prices import PriceRow, PriceTable
 
@@ -66,8 +66,7 @@ class PriceBounds:
                             what_zh=what_zh)
         out = []
         for line, r in enumerate(df.to_dict("records"), start=2):
-            lo, hi = (None if str(r[c]).strip() == "" else parse_float(r[c], path=path, field=c, row=line, what_zh=what_zh)
-                      for c in ("lower", "upper"))
+            lo, hi = parse_bounds(r, path=path, line=line, what_zh=what_zh)
             out.append(PriceBound(str(r["price_key"]).strip(), str(r["unit"]).strip(), lo, hi, str(r["source"])))
         return cls(tuple(out), str(path))
 
